@@ -1,0 +1,54 @@
+"""resonance-engine: wave-interference fields, their complexity, and swarms that share it."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from resonance_engine.config import RunConfig, SimulationConfig, SourceConfig, default_pond
+from resonance_engine.errors import (
+    BackendError,
+    BusError,
+    CFLViolation,
+    ConfigError,
+    DivergenceError,
+    FieldError,
+    MetricError,
+    ResonanceError,
+    SignatureError,
+    StoreError,
+)
+from resonance_engine.field import (
+    InterferenceField,
+    PointSource,
+    WaveSolver2D,
+    courant_number,
+    discrete_energy,
+    max_stable_dt,
+)
+
+try:
+    __version__ = version("resonance-engine")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "__version__",
+    "WaveSolver2D",
+    "PointSource",
+    "InterferenceField",
+    "discrete_energy",
+    "courant_number",
+    "max_stable_dt",
+    "SimulationConfig",
+    "SourceConfig",
+    "RunConfig",
+    "default_pond",
+    "ResonanceError",
+    "ConfigError",
+    "CFLViolation",
+    "DivergenceError",
+    "FieldError",
+    "BackendError",
+    "MetricError",
+    "StoreError",
+    "SignatureError",
+    "BusError",
+]

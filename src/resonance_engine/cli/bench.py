@@ -1,0 +1,41 @@
+"""``resonance bench NAME``: the benchmarks, each printing throughput and ratios.
+
+Each benchmark is a module ``resonance_engine.bench.NAME`` with ``add_arguments(parser)``
+and ``run(args) -> dict`` (the results, also printed as a table or JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from resonance_engine.cli.common import add_common_options, print_summary
+
+__all__ = ["register", "BENCHMARKS"]
+
+#: Benchmark name -> one-line help.
+BENCHMARKS: dict[str, str] = {
+    "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="run a benchmark (prints medians and ratios)")
+    names = p.add_subparsers(dest="benchmark", metavar="NAME", parser_class=type(p))
+    names.required = True
+    for name, help_text in BENCHMARKS.items():
+        bp = names.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(f"resonance_engine.bench.{name}")
+        module.add_arguments(bp)
+        add_common_options(bp)
+        bp.set_defaults(func=_runner(name))
+
+
+def _runner(name: str):  # type: ignore[no-untyped-def]
+    def run(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"resonance_engine.bench.{name}")
+        summary = module.run(args)
+        print_summary(args, f"resonance bench {name}", summary)
+        return 0
+
+    return run

@@ -1,0 +1,63 @@
+"""The ``resonance`` command: argument parsing and the one-line error policy.
+
+Each subcommand lives in its own module of :mod:`resonance_engine.cli` with a
+``register(subparsers)`` function that adds its parser and sets ``func``. Errors of
+resonance-engine (and bad arguments) print one line on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from resonance_engine.errors import ResonanceError
+
+__all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
+
+#: Modules of :mod:`resonance_engine.cli` that each register one subcommand.
+SUBCOMMAND_MODULES: tuple[str, ...] = ("run", "bench")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"resonance: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    from resonance_engine import __version__
+
+    parser = _Parser(
+        prog="resonance",
+        description="Wave-interference fields, their complexity, and swarms that share it.",
+    )
+    parser.add_argument("--version", action="version", version=f"resonance-engine {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(f"resonance_engine.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resonance`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ResonanceError as exc:
+        sys.stderr.write(f"resonance: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("resonance: interrupted\n")
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
