@@ -93,6 +93,7 @@ class GpuContext:
     storage_align: int
     max_binding: int
     _modules: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _fence: Any = None
 
     def shader(self, name: str, dtype: np.dtype | None = None) -> Any:
         """The compiled shader module ``shaders/<name>.wgsl`` for fields of ``dtype``.
@@ -111,8 +112,17 @@ class GpuContext:
         return self._modules[key]
 
     def wait(self) -> None:
-        """Block until the GPU has finished everything submitted so far."""
-        self.device.queue.on_submitted_work_done_sync()
+        """Block until the GPU has finished everything submitted so far.
+
+        Reads back 4 bytes: the copy runs after all earlier submissions (queue order),
+        and mapping its result waits for it. (``on_submitted_work_done_sync`` is broken
+        in wgpu 0.32.)
+        """
+        if self._fence is None:
+            self._fence = self.device.create_buffer(
+                label="fence", size=4, usage=wgpu.BufferUsage.COPY_SRC
+            )
+        self.device.queue.read_buffer(self._fence)
 
 
 def _read_shader(name: str) -> str:
