@@ -248,3 +248,31 @@ def test_missing_adapter_lists_the_adapters_found(monkeypatch: pytest.MonkeyPatc
 def test_feedback_code_of_a_state_is_checked_before_any_step() -> None:
     with pytest.raises(BackendError, match="feedback callable"):
         field_state("wgpu", (1, 4, 4), np.dtype("float32"), FEEDBACK_CODES["custom"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    nx=st.integers(3, 40),
+    ny=st.integers(3, 40),
+    boundary=boundaries,
+    factor=st.integers(1, 5),
+    seed=st.integers(0, 2**31),
+)
+def test_energy_and_frame_reduced_on_the_gpu_match_numpy(
+    nx: int, ny: int, boundary: str, factor: int, seed: int
+) -> None:
+    reference, gpu = _pair(nx, ny, 2, boundary, 0.3, None, seed, "float32")
+    for s in (reference, gpu):
+        s.step(3)
+    np.testing.assert_allclose(gpu.energy(), reference.energy(), rtol=2e-5)
+    factor = min(factor, nx, ny)
+    np.testing.assert_allclose(gpu.frame(factor), reference.frame(factor), rtol=1e-5, atol=1e-6)
+
+
+def test_energy_reduced_on_the_gpu_in_float64_is_exact_to_rounding(wgpu_context: Any) -> None:
+    if not wgpu_context.has_f64:
+        pytest.skip("no shader-f64")
+    reference, gpu = _pair(33, 20, 3, "periodic", 0.3, "cubic", 11, "float64")
+    for s in (reference, gpu):
+        s.step(5)
+    np.testing.assert_allclose(gpu.energy(), reference.energy(), rtol=1e-12)

@@ -178,6 +178,15 @@ class FieldState(Protocol):
         """Which batch members hold only finite values: bool array, shape (batch,)."""
         ...
 
+    def frame(self, factor: int) -> np.ndarray:
+        """u[n] averaged over factor x factor blocks (full blocks only).
+
+        Returns
+        -------
+        ndarray, shape (batch, ny // factor, nx // factor)
+        """
+        ...
+
 
 class HostFieldState:
     """A :class:`FieldState` in host memory: two numpy arrays and a kernel module.
@@ -227,3 +236,10 @@ class HostFieldState:
     def finite_members(self) -> np.ndarray:
         finite: np.ndarray = np.asarray(np.isfinite(self.cur).all(axis=(1, 2)))
         return finite
+
+    def frame(self, factor: int) -> np.ndarray:
+        nb, ny, nx = self.shape
+        oy, ox = ny // factor, nx // factor
+        blocks = self.cur[:, : oy * factor, : ox * factor].reshape(nb, oy, factor, ox, factor)
+        mean: np.ndarray = blocks.mean(axis=(2, 4), dtype=np.float64).astype(self.dtype)
+        return mean

@@ -24,7 +24,7 @@ import numpy as np
 from resonance_engine.backends import field_state, resolve_backend
 from resonance_engine.backends.base import BOUNDARY_CODES, FEEDBACK_CODES, LeapfrogCoefficients
 from resonance_engine.errors import ConfigError, DivergenceError, FieldError
-from resonance_engine.field.energy import discrete_energy
+from resonance_engine.field.energy import discrete_energy, energy_from_sums
 from resonance_engine.field.sources import Source, source_drive, source_stencil
 from resonance_engine.field.stability import max_stable_dt, validate_stability
 
@@ -381,8 +381,13 @@ class WaveSolver2D:
         """Discrete energy (J per unit density) at the half step before the current one.
 
         Exactly conserved by the scheme for fixed and periodic boundaries without damping,
-        sources and feedback. A float for a single field, shape (batch,) for a batch.
+        sources and feedback. A float for a single field, shape (batch,) for a batch. On
+        ``wgpu`` the sums are reduced on the GPU and only they come back.
         """
+        if self._state.resident:
+            sums = self._state.energy_sums(self.boundary == "periodic")  # type: ignore[attr-defined]
+            values = energy_from_sums(sums, self.dt, self.dx, self.dy, self.wave_speed)
+            return float(values[0]) if self.batch is None else values
         values = discrete_energy(
             self._state.current(),
             self._state.previous(),
@@ -393,6 +398,30 @@ class WaveSolver2D:
             self.boundary == "periodic",
         )
         return float(values[0]) if self.batch is None else values
+
+    def frame(self, factor: int = 1) -> np.ndarray:
+        """The current field averaged over ``factor`` x ``factor`` blocks (a small copy).
+
+        On ``wgpu`` the averaging runs on the GPU and only the small frame comes back:
+        use it for pictures and live views of large grids instead of :attr:`u`.
+
+        Parameters
+        ----------
+        factor : int
+            Block side (cells), >= 1; rows and columns that do not fill a block are left
+            out.
+
+        Returns
+        -------
+        ndarray, shape (ny // factor, nx // factor), or (batch, ...) for a batch
+        """
+        if not isinstance(factor, int | np.integer) or not 1 <= factor <= min(self.nx, self.ny):
+            raise ConfigError(
+                f"frame factor must be an integer in [1, {min(self.nx, self.ny)}] (the "
+                f"smaller grid side), got {factor!r}"
+            )
+        frame = self._state.frame(int(factor))
+        return frame[0] if self.batch is None else frame
 
     def __repr__(self) -> str:
         shape = f"{self.ny}x{self.nx}" + ("" if self.batch is None else f"x{self.batch}")

@@ -126,6 +126,24 @@ class _Pipelines:
             layout=device.create_pipeline_layout(bind_group_layouts=[self.reduce_layout]),
             compute={"module": reduce, "entry_point": "flag_nonfinite"},
         )
+        readback = ctx.shader("readback", dtype)
+        self.readback_layout = device.create_bind_group_layout(
+            entries=[
+                _layout_entry(0, "uniform"),
+                _layout_entry(1, "read-only-storage"),
+                _layout_entry(2, "read-only-storage"),
+                _layout_entry(3, "storage"),
+            ]
+        )
+        readback_layout = device.create_pipeline_layout(bind_group_layouts=[self.readback_layout])
+        self.energy_sums, self.block_mean = (
+            device.create_compute_pipeline(
+                label=entry,
+                layout=readback_layout,
+                compute={"module": readback, "entry_point": entry},
+            )
+            for entry in ("energy_sums", "block_mean")
+        )
 
 
 _pipelines: dict[tuple[int, str], _Pipelines] = {}
@@ -452,6 +470,78 @@ class WgpuFieldState:
         flags = np.frombuffer(device.queue.read_buffer(self._flags), dtype=np.uint32)
         finite: np.ndarray = flags == 0
         return finite
+
+    def _run_readback(
+        self, pipeline: Any, words: tuple[int, ...], second: Any, nbytes: int, groups: tuple
+    ) -> np.ndarray:
+        """Run a readback.wgsl entry point on u[n] (and ``second``); return its result."""
+        device = self.ctx.device
+        uniform = device.create_buffer_with_data(
+            data=np.asarray(words, dtype=np.uint32), usage=wgpu.BufferUsage.UNIFORM
+        )
+        result = device.create_buffer(size=max(nbytes, 16), usage=_STORAGE | _COPY)
+        group = device.create_bind_group(
+            layout=self._pipes.readback_layout,
+            entries=[
+                {"binding": 0, "resource": {"buffer": uniform}},
+                {"binding": 1, "resource": {"buffer": self._fields[self._newest]}},
+                {"binding": 2, "resource": {"buffer": second}},
+                {"binding": 3, "resource": {"buffer": result}},
+            ],
+        )
+        encoder = device.create_command_encoder()
+        compute = encoder.begin_compute_pass()
+        compute.set_pipeline(pipeline)
+        compute.set_bind_group(0, group)
+        compute.dispatch_workgroups(*groups)
+        compute.end()
+        device.queue.submit([encoder.finish()])
+        data = np.frombuffer(device.queue.read_buffer(result, 0, nbytes), dtype=self.dtype)
+        uniform.destroy()
+        result.destroy()
+        return data
+
+    def energy_sums(self, periodic: bool) -> np.ndarray:
+        """The three sums of the discrete energy per member, reduced on the GPU.
+
+        Returns
+        -------
+        ndarray of float64, shape (batch, 3)
+            sum (u[n] - u[n-1])^2, sum over x-edges of the products of the differences
+            of u[n] and u[n-1] across the edge, the same over y-edges (see
+            :func:`resonance_engine.field.energy.energy_from_sums`). Partial sums per
+            workgroup are in the field's float type, their total in float64.
+        """
+        batch, ny, nx = self.shape
+        groups = min(_ceil_div(ny * nx, _REDUCE_GROUP), 256)
+        partial = self._run_readback(
+            self._pipes.energy_sums,
+            (nx, ny, int(periodic), 1),
+            self._fields[1 - self._newest],
+            batch * groups * 3 * self.dtype.itemsize,
+            (groups, 1, batch),
+        )
+        sums: np.ndarray = partial.reshape(batch, groups, 3).astype(np.float64).sum(axis=1)
+        return sums
+
+    def frame(self, factor: int) -> np.ndarray:
+        """u[n] averaged over ``factor`` x ``factor`` blocks, computed on the GPU.
+
+        Returns
+        -------
+        ndarray, shape (batch, ny // factor, nx // factor)
+            Only full blocks: the last rows/columns that do not fill one are left out.
+        """
+        batch, ny, nx = self.shape
+        out_ny, out_nx = ny // factor, nx // factor
+        data = self._run_readback(
+            self._pipes.block_mean,
+            (nx, ny, 0, factor),
+            self._fields[self._newest],
+            batch * out_ny * out_nx * self.dtype.itemsize,
+            (_ceil_div(out_nx, 16), _ceil_div(out_ny, 16), batch),
+        )
+        return data.reshape(batch, out_ny, out_nx)
 
     def synchronize(self) -> None:
         """Wait until every submitted step has run (for timing)."""
