@@ -1,8 +1,10 @@
-"""``resonance bench solver --backend wgpu`` runs and reports what the issue asks for."""
+"""The CLI on the wgpu backend: ``resonance bench solver --backend wgpu`` reports what the
+GPU benchmark asks for, and ``resonance run --backend wgpu`` runs."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +35,17 @@ def test_bench_solver_on_wgpu_reports_rates_and_the_copy_ratio(
 
 def test_copy_bandwidth_is_positive(wgpu_context: Any) -> None:
     assert copy_bandwidth(wgpu_context, 4096, repeats=1, copies=2) > 0
+
+
+def test_run_on_wgpu_writes_summary_and_picture(
+    wgpu_context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["run", "--backend", "wgpu", "--size", "32", "--steps", "30", "--json", "--quiet"]
+        + ["--out", str(tmp_path)]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["backend"] == "wgpu" and summary["steps"] == 30
+    assert summary["energy"] > 0
+    assert (tmp_path / "field.png").exists()
