@@ -3,13 +3,16 @@
 Used by ``resonance bench solver --backend wgpu``. Per grid size it times ``step(n)``
 on a device-resident field (absorbing edges, one submission per call, waiting for the
 GPU at the end of each call) and a buffer-to-buffer copy of one field in the same run.
-The stencil moves 12 bytes per cell per step in float32 (load u[n], load and store
+It also reports the CPU time wgpu-py takes to record and submit a step: when it
+approaches ms/step, Python, not the GPU, is the limit. The stencil moves 12 bytes per
+cell per step in float32 (load u[n], load and store
 u[n-1]; 24 in float64); a copy of B bytes moves 2 B. Their ratio says how close the
 stencil gets to the memory bandwidth this GPU actually delivers.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -89,6 +92,12 @@ def measure_wgpu(size: int, steps: int, repeats: int, dtype: str) -> dict[str, A
         state.synchronize()
 
     seconds = median_seconds(run, repeats) / steps
+    record = []
+    for _ in range(repeats):  # CPU time to record and submit, without waiting for the GPU
+        start = time.perf_counter()
+        solver.step(steps)
+        record.append(time.perf_counter() - start)
+        state.synchronize()
     cells = size * size
     itemsize = np.dtype(dtype).itemsize
     stencil = 3 * itemsize * cells / seconds
@@ -98,6 +107,7 @@ def measure_wgpu(size: int, steps: int, repeats: int, dtype: str) -> dict[str, A
     return {
         f"{tag} steps/s": 1.0 / seconds,
         f"{tag} ms/step": seconds * 1e3,
+        f"{tag} recording us/step (CPU)": statistics.median(record) / steps * 1e6,
         f"{tag} Gcell/s": cells / seconds / 1e9,
         f"{tag} stencil GB/s ({3 * itemsize} B/cell)": stencil / 1e9,
         f"{size} copy GB/s (read+write)": copy / 1e9,
