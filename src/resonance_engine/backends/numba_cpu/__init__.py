@@ -5,5 +5,6 @@ thread count follows ``NUMBA_NUM_THREADS``.
 """
 
 from resonance_engine.backends.numba_cpu import field as field_kernels
+from resonance_engine.backends.numba_cpu import metrics as metric_kernels
 
-__all__ = ["field_kernels"]
+__all__ = ["field_kernels", "metric_kernels"]
