@@ -29,6 +29,7 @@ from resonance_engine.metrics import (
     DwellTimeTracker,
     FractalFit,
     MetricsConfig,
+    MultiBandAnalyzer,
     coherence_field,
     complexity_index,
     fractal_dimension,
@@ -71,4 +72,5 @@ __all__ = [
     "ComplexityAnalyzer",
     "ComplexityMetrics",
     "MetricsConfig",
+    "MultiBandAnalyzer",
 ]

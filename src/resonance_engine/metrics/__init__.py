@@ -13,6 +13,7 @@ from resonance_engine.metrics.dwell import DwellTimeTracker
 from resonance_engine.metrics.fractal import FractalFit, fractal_dimension
 from resonance_engine.metrics.gain import gain_field
 from resonance_engine.metrics.index import complexity_index
+from resonance_engine.metrics.multiband import MultiBandAnalyzer, MultiBandMetrics
 
 __all__ = [
     "fractal_dimension",
@@ -25,4 +26,6 @@ __all__ = [
     "ComplexityAnalyzer",
     "ComplexityMetrics",
     "MetricsConfig",
+    "MultiBandAnalyzer",
+    "MultiBandMetrics",
 ]
