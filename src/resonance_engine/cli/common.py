@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -71,18 +72,18 @@ class LogLines:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> TaskID:
         self._tasks[len(self._tasks)] = {
             "description": description,
             "total": total,
             "completed": 0,
             **fields,
         }
-        return len(self._tasks) - 1
+        return TaskID(len(self._tasks) - 1)
 
     def update(
         self,
-        task: int,
+        task: TaskID,
         *,
         completed: float | None = None,
         advance: float | None = None,
