@@ -51,7 +51,7 @@ def _load_sqlite_vec(conn: apsw.Connection) -> None:
     except ImportError:
         raise StoreError(
             "the sqlite-vec extension is not installed; AgentDB needs it for fingerprint "
-            "search: pip install 'sqlite-vec>=0.1.6'"
+            "search: pip install 'sqlite-vec>=0.1.9'"
         ) from None
     path = sqlite_vec.loadable_path()
     try:
