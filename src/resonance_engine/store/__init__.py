@@ -18,6 +18,7 @@ from resonance_engine.store.records import (
     RecordList,
     RunInfo,
     SeriesInfo,
+    SeriesStats,
     SimilarHit,
     VectorRecord,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "VectorRecord",
     "RunInfo",
     "SeriesInfo",
+    "SeriesStats",
     "Point",
     "Aggregate",
     "SimilarHit",

@@ -46,6 +46,7 @@ from resonance_engine.store.records import (
     RecordList,
     RunInfo,
     SeriesInfo,
+    SeriesStats,
     SimilarHit,
     VectorRecord,
 )
@@ -488,6 +489,13 @@ class AgentDB:
             return int(self._query("SELECT count(*) FROM timeseries_data")[0][0])
         return int(self._query(
             "SELECT count(*) FROM timeseries_data WHERE series_id = ?", (series_id,))[0][0])
+
+    def stats(self, series_id: int) -> SeriesStats:
+        """Count, first and last timestamp, min, mean and max of a series."""
+        row = self._query(
+            "SELECT count(*), min(timestamp), max(timestamp), min(value), avg(value), "
+            "max(value) FROM timeseries_data WHERE series_id = ?", (series_id,))[0]
+        return SeriesStats(series_id, *row)
 
     def aggregate(
         self, series_id: int, bucket_us: int, t0: int | None = None, t1: int | None = None

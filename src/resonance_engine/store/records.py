@@ -20,6 +20,7 @@ __all__ = [
     "RunInfo",
     "SeriesInfo",
     "Point",
+    "SeriesStats",
     "Aggregate",
     "SimilarHit",
     "Alert",
@@ -102,6 +103,18 @@ class Point(NamedTuple):
     timestamp: int
     value: float
     metadata: str | None
+
+
+class SeriesStats(NamedTuple):
+    """Summary of one series: n values between first and last (us); min, mean, max."""
+
+    series_id: int
+    n: int
+    first: int | None
+    last: int | None
+    min: float | None
+    mean: float | None
+    max: float | None
 
 
 class Aggregate(NamedTuple):
