@@ -97,6 +97,6 @@ class RejectedRecordsError(StoreError):
         nothing is lost silently.
     """
 
-    def __init__(self, message: str, records: list) -> None:  # type: ignore[type-arg]
+    def __init__(self, message: str, records: list[object]) -> None:
         self.records = records
         super().__init__(message)

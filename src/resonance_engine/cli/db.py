@@ -59,7 +59,7 @@ def _open_existing(args: argparse.Namespace) -> AgentDB:
     return AgentDB(args.db, readonly=True)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "db", help="inspect the metric database (runs, show, similar, export)",
         description="Inspect the metric database written by 'resonance run'.",

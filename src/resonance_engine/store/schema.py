@@ -22,7 +22,7 @@ Tables (the blueprint's names and columns, plus what real use needs):
     columns ``series_id``, ``timestamp_bucket``, ``series_type``, ``run_id`` (0 = none), so
     that time-window, series, type and run filters apply inside the KNN search, before
     the k nearest are chosen; auxiliary column ``+value`` (the series value at the
-    fingerprint).
+    fingerprint); ``chunk_size`` :data:`VECTOR_CHUNK`.
 ``metric_vector_links``
     Primary key (``series_id``, ``timestamp_bucket``) -> ``vector_rowid`` (the rowid in
     ``metric_vectors``) and ``spatial_location`` (JSON or NULL): at most one fingerprint
@@ -46,6 +46,7 @@ __all__ = [
     "APPLICATION_ID",
     "VECTOR_DIM",
     "PARTITION_US",
+    "VECTOR_CHUNK",
     "MIGRATIONS",
     "SCHEMA_V1",
 ]
@@ -61,6 +62,12 @@ VECTOR_DIM = 128
 
 #: Width of one vec0 partition of ``metric_vectors`` (us): one hour.
 PARTITION_US = 3_600_000_000
+
+#: Vectors per vec0 chunk. Every partition allocates whole chunks (128 x 512 bytes), so
+#: small chunks keep sparse partitions (a few short runs per hour) small; the default of
+#: 1024 made 10K vectors spread over a week take 200 MB instead of 29 MB, and their
+#: unfiltered query 9x slower.
+VECTOR_CHUNK = 128
 
 SCHEMA_V1 = f"""
 CREATE TABLE runs (
@@ -101,7 +108,8 @@ CREATE VIRTUAL TABLE metric_vectors USING vec0(
     timestamp_bucket integer,
     series_type text,
     run_id integer,
-    +value float
+    +value float,
+    chunk_size={VECTOR_CHUNK}
 );
 
 CREATE TABLE metric_vector_links (

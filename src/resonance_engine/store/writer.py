@@ -135,7 +135,12 @@ class MetricWriter:
         self.flush_interval = float(flush_interval)
         self._conn = db.connect()
         self._batch = BatchWriter(self._conn)
-        self._cond = threading.Condition()
+        # one lock, three conditions: the writer waits for work, producers for room in
+        # the buffer, flush() for commits (separate, so nobody wakes the wrong waiters)
+        self._cond = threading.Lock()
+        self._work = threading.Condition(self._cond)
+        self._room = threading.Condition(self._cond)
+        self._flushed = threading.Condition(self._cond)
         self._records: list[MetricRecord] = []
         self._vectors: list[VectorRecord] = []
         self._added = 0  # items (records + vectors) ever added
@@ -182,9 +187,10 @@ class MetricWriter:
         while len(self._records) + len(self._vectors) >= self.max_buffer_size:
             self._raise_error()
             self._check_open()
-            self._flush_requested = True
-            self._cond.notify_all()
-            self._cond.wait(self.flush_interval)
+            if not self._flush_requested:
+                self._flush_requested = True
+                self._work.notify()
+            self._room.wait(self.flush_interval)
 
     def add(self, record: MetricRecord) -> None:
         """Buffer one record (blocks while the buffer is full). Thread-safe."""
@@ -196,7 +202,7 @@ class MetricWriter:
             self._records.append(record)
             self._added += 1
             if len(self._records) >= self.max_buffer_size:
-                self._cond.notify_all()
+                self._work.notify()
 
     def add_many(self, records: Sequence[MetricRecord] | Iterable[MetricRecord]) -> None:
         """Buffer many records (fewer lock round trips than ``add``). Thread-safe.
@@ -217,7 +223,7 @@ class MetricWriter:
                 self._added += len(chunk)
                 start += len(chunk)
                 if len(self._records) >= self.max_buffer_size:
-                    self._cond.notify_all()
+                    self._work.notify()
 
     def add_vector(self, record: VectorRecord) -> None:
         """Buffer one fingerprint (validated now: dimension, finite, not zero)."""
@@ -240,7 +246,7 @@ class MetricWriter:
             self._raise_error()
             target = self._added
             self._flush_requested = True
-            self._cond.notify_all()
+            self._work.notify()
             while self._done < target:
                 if self._error is not None:
                     self._raise_error()
@@ -252,7 +258,7 @@ class MetricWriter:
                         f"flush timed out after {timeout} s with {target - self._done} items "
                         "unwritten (they stay buffered)"
                     )
-                self._cond.wait(min(wait, 0.5) if wait is not None else 0.5)
+                self._flushed.wait(min(wait, 0.5) if wait is not None else 0.5)
             self._raise_error()
 
     def close(self) -> None:
@@ -265,7 +271,8 @@ class MetricWriter:
             if self._closed:
                 return
             self._closing = True
-            self._cond.notify_all()
+            self._work.notify()
+            self._room.notify_all()
         self._thread.join()
         with self._cond:
             self._closed = True
@@ -294,7 +301,7 @@ class MetricWriter:
                     if now < self._retry_at:
                         if self._closing:
                             return  # the last attempt failed: leave it to close()
-                        self._cond.wait(self._retry_at - now)
+                        self._work.wait(self._retry_at - now)
                         continue
                     if self._closing or self._flush_requested:
                         break
@@ -303,7 +310,7 @@ class MetricWriter:
                     due = self._last_flush + self.flush_interval
                     if pending and now >= due:
                         break
-                    self._cond.wait(max(due - now, 0.001) if pending else self.flush_interval)
+                    self._work.wait(max(due - now, 0.001) if pending else self.flush_interval)
                     if not pending:
                         self._last_flush = time.monotonic()
                 records, self._records = self._records, []
@@ -311,7 +318,7 @@ class MetricWriter:
                 self._flush_requested = False
                 self._writing = len(records) + len(vectors)
                 # wake producers blocked on a full buffer
-                self._cond.notify_all()
+                self._room.notify_all()
                 if not records and not vectors:
                     self._writing = 0
                     self._last_flush = time.monotonic()
@@ -354,4 +361,5 @@ class MetricWriter:
                     self._retry_at = 0.0
                 if error is not None:
                     self._error = error
-                self._cond.notify_all()
+                self._flushed.notify_all()
+                self._room.notify_all()
