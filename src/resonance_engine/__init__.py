@@ -11,6 +11,7 @@ from resonance_engine.errors import (
     DivergenceError,
     FieldError,
     MetricError,
+    RejectedRecordsError,
     ResonanceError,
     SignatureError,
     StoreError,
@@ -22,6 +23,14 @@ from resonance_engine.field import (
     courant_number,
     discrete_energy,
     max_stable_dt,
+)
+from resonance_engine.store import (
+    AgentDB,
+    MetricRecord,
+    MetricWriter,
+    RunRecorder,
+    VectorRecord,
+    fingerprint,
 )
 
 try:
@@ -51,4 +60,11 @@ __all__ = [
     "StoreError",
     "SignatureError",
     "BusError",
+    "RejectedRecordsError",
+    "AgentDB",
+    "MetricWriter",
+    "MetricRecord",
+    "VectorRecord",
+    "RunRecorder",
+    "fingerprint",
 ]
