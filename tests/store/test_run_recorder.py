@@ -27,7 +27,7 @@ class Metrics:
 
 
 def test_records_a_simulated_run(db: AgentDB) -> None:
-    config = default_pond(32, seed=1)
+    config = default_pond(32, seed=1).model_copy(update={"backend": "numpy"})
     solver = config.build()
     frames = []
     with RunRecorder.start(db, config, seed=1, bucket_us=50_000) as rec:

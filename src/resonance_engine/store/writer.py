@@ -151,7 +151,7 @@ class MetricWriter:
         self._closed = False
         self._error: BaseException | None = None
         self._retry_at = 0.0
-        self._last_flush = time.monotonic()
+        self._oldest = 0.0  # time.monotonic() when the oldest buffered item was added
         self.batches_written = 0
         self.records_written = 0
         self._thread = threading.Thread(
@@ -192,6 +192,10 @@ class MetricWriter:
                 self._work.notify()
             self._room.wait(self.flush_interval)
 
+    def _mark_oldest(self) -> None:
+        if not self._records and not self._vectors:
+            self._oldest = time.monotonic()
+
     def add(self, record: MetricRecord) -> None:
         """Buffer one record (blocks while the buffer is full). Thread-safe."""
         validate_records((record,))
@@ -199,6 +203,7 @@ class MetricWriter:
             self._check_open()
             self._raise_error()
             self._wait_for_room()
+            self._mark_oldest()
             self._records.append(record)
             self._added += 1
             if len(self._records) >= self.max_buffer_size:
@@ -219,6 +224,7 @@ class MetricWriter:
                 self._wait_for_room()
                 room = self.max_buffer_size - len(self._records) - len(self._vectors)
                 chunk = records[start : start + room]
+                self._mark_oldest()
                 self._records.extend(chunk)
                 self._added += len(chunk)
                 start += len(chunk)
@@ -232,6 +238,7 @@ class MetricWriter:
             self._check_open()
             self._raise_error()
             self._wait_for_room()
+            self._mark_oldest()
             self._vectors.append(checked)
             self._added += 1
 
@@ -307,12 +314,10 @@ class MetricWriter:
                         break
                     if pending >= self.max_buffer_size:
                         break
-                    due = self._last_flush + self.flush_interval
+                    due = self._oldest + self.flush_interval
                     if pending and now >= due:
                         break
                     self._work.wait(max(due - now, 0.001) if pending else self.flush_interval)
-                    if not pending:
-                        self._last_flush = time.monotonic()
                 records, self._records = self._records, []
                 vectors, self._vectors = self._vectors, []
                 self._flush_requested = False
@@ -321,7 +326,6 @@ class MetricWriter:
                 self._room.notify_all()
                 if not records and not vectors:
                     self._writing = 0
-                    self._last_flush = time.monotonic()
                     if self._closing:
                         return
                     continue
@@ -345,11 +349,11 @@ class MetricWriter:
                 error = exc
             with self._cond:
                 self._writing = 0
-                self._last_flush = time.monotonic()
                 if retry:
                     self._records[:0] = records
                     self._vectors[:0] = vectors
-                    self._retry_at = self._last_flush + self.flush_interval
+                    self._oldest = time.monotonic()
+                    self._retry_at = self._oldest + self.flush_interval
                 else:
                     self._done += len(records) + len(vectors)
                     self.batches_written += 1
