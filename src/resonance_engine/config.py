@@ -125,7 +125,7 @@ def default_pond(size: int = 512, seed: int = 0) -> SimulationConfig:
     if size < 16:
         raise ConfigError(f"the default pond needs size >= 16 cells, got {size}")
     dx = 1.0 / (size - 1)
-    amplitude = 2000.0 * (255 * dx) ** -2
+    amplitude = 15000.0 * (255 * dx) ** -2
     phases = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, 3)
     layout = [(0.30, 0.30, 10.0), (0.72, 0.38, 13.0), (0.48, 0.74, 17.0)]
     sources = [
