@@ -16,7 +16,7 @@ A TOML file for ``resonance run`` looks like::
     [[simulation.sources]]
     x = 0.3
     y = 0.3
-    amplitude = 2000.0
+    amplitude = 15000.0
     frequency = 10.0
 
     [metrics]
