@@ -42,7 +42,7 @@ def test_run_on_wgpu_writes_summary_and_picture(
 ) -> None:
     code = main(
         ["run", "--backend", "wgpu", "--size", "32", "--steps", "30", "--json", "--quiet"]
-        + ["--out", str(tmp_path)]
+        + ["--out", str(tmp_path), "--no-db"]
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import numpy as np
 
-from resonance_engine.backends.base import FieldKernels, FieldState, HostFieldState
+from resonance_engine.backends.base import FieldKernels, FieldState, HostFieldState, MetricKernels
 from resonance_engine.errors import BackendError
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "resolve_backend",
     "field_kernels",
     "field_state",
+    "metric_kernels",
     "backend_module",
 ]
 
@@ -101,3 +102,9 @@ def field_state(
         state: FieldState = make(shape, np.dtype(dtype), feedback)
         return state
     return HostFieldState(module.field_kernels, shape, np.dtype(dtype))
+
+
+def metric_kernels(name: str) -> MetricKernels:
+    """The complexity-measure kernels of a backend."""
+    kernels: MetricKernels = backend_module(name).metric_kernels
+    return kernels
