@@ -67,6 +67,17 @@ timeout 100 "$PY" benchmarks/bench_solver.py --backend wgpu --sizes "${F64_SIZE:
 "$PY" -m json.tool "$OUT/bench_f64.json" 2>&1 | tee -a "$OUT/summary.txt" \
     || tail -n 5 "$OUT/bench_f64.err" | tee -a "$OUT/summary.txt"
 
+log "workgroup shapes of the interior step at ${F64_SIZE:-4096} (float32; default 64x4)"
+for shape in 128x2 256x1 32x8 16x16; do
+    RESONANCE_WGPU_WORKGROUP=$shape timeout 60 "$PY" benchmarks/bench_solver.py --backend wgpu \
+        --sizes "${F64_SIZE:-4096}" --gpu-steps "${GPU_STEPS:-500}" --repeats 3 --json --quiet \
+        2>/dev/null | "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+n = next(k.split()[0] for k in d if k.endswith("steps/s"))
+rate, ratio = d[n + " wgpu steps/s"], d[n + " wgpu / copy bandwidth"]
+print(d[n + " wgpu workgroup"], "%.0f steps/s," % rate, "%.2f of copy" % ratio)' | tee -a "$OUT/summary.txt"
+done
+
 log "cross-check: PyTorch device-to-device copy of one 4096x4096 and 8192x8192 float32 field"
 timeout 60 "$PY" - <<'PYEOF' 2>&1 | tee -a "$OUT/summary.txt"
 try:

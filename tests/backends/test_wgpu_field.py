@@ -276,3 +276,26 @@ def test_energy_reduced_on_the_gpu_in_float64_is_exact_to_rounding(wgpu_context:
     for s in (reference, gpu):
         s.step(5)
     np.testing.assert_allclose(gpu.energy(), reference.energy(), rtol=1e-12)
+
+
+def test_workgroup_shape_is_a_tuning_knob_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from resonance_engine.backends.wgpu_gpu import field as gpu_field
+
+    results = []
+    for shape in ("", "32x8", "128x2", "7x3"):
+        monkeypatch.setenv(gpu_field.WORKGROUP_ENV, shape)
+        solver = WaveSolver2D(45, 30, boundary="absorbing", backend="wgpu", damping=0.2)
+        solver.set_gaussian_pulse(20, 12, 3.0)
+        solver.step(25)
+        results.append(solver.u)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+
+
+@pytest.mark.parametrize("shape", ["64", "0x4", "1024x1024", "axb"])
+def test_bad_workgroup_shape_is_refused(monkeypatch: pytest.MonkeyPatch, shape: str) -> None:
+    from resonance_engine.backends.wgpu_gpu import field as gpu_field
+
+    monkeypatch.setenv(gpu_field.WORKGROUP_ENV, shape)
+    with pytest.raises(BackendError, match="RESONANCE_WGPU_WORKGROUP"):
+        WaveSolver2D(8, 8, backend="wgpu")

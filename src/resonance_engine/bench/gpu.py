@@ -113,6 +113,7 @@ def measure_wgpu(size: int, steps: int, repeats: int, dtype: str) -> dict[str, A
         f"{size} copy GB/s (read+write)": copy / 1e9,
         f"{tag} / copy bandwidth": stencil / copy,
         f"{tag} field finite after run": finite,
+        f"{tag} workgroup": "x".join(str(v) for v in state._pipes.group),
     }
 
 

@@ -20,6 +20,7 @@ with the tanh feedback: Vulkan has no 64-bit tanh); the built-in feedback terms 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = [
     "leapfrog_steps",
     "triad",
     "STEPS_PER_SUBMIT",
+    "WORKGROUP_ENV",
+    "interior_workgroup",
 ]
 
 #: Steps recorded into one command buffer. Each buffer is submitted as soon as it is
@@ -45,7 +48,9 @@ STEPS_PER_SUBMIT = 64
 
 _STORAGE = wgpu.BufferUsage.STORAGE
 _COPY = wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
-_INTERIOR_GROUP = (64, 4)  # workgroup size of step_interior (x = columns, y = rows)
+#: Environment variable with the workgroup shape of the interior step, "COLUMNSxROWS".
+WORKGROUP_ENV = "RESONANCE_WGPU_WORKGROUP"
+_DEFAULT_GROUP = (64, 4)
 _LINE_GROUP = 64  # workgroup size of add_sources and apply_mur
 _REDUCE_GROUP = 256
 _MAX_GROUPS = 65535
@@ -61,6 +66,26 @@ def _layout_entry(binding: int, kind: str, dynamic: bool = False) -> dict[str, A
         "visibility": wgpu.ShaderStage.COMPUTE,
         "buffer": {"type": kind, "has_dynamic_offset": dynamic},
     }
+
+
+def interior_workgroup(ctx: GpuContext) -> tuple[int, int]:
+    """The workgroup shape (columns, rows) of the interior step: ``RESONANCE_WGPU_WORKGROUP``
+    ("128x2", ...) or 64 x 4. A knob for tuning on a given GPU; results do not depend on it.
+    """
+    text = os.environ.get(WORKGROUP_ENV, "").strip()
+    if not text:
+        return _DEFAULT_GROUP
+    limit = int(ctx.device.limits["max-compute-invocations-per-workgroup"])
+    try:
+        x, y = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        x = y = 0
+    if x < 1 or y < 1 or x * y > limit:
+        raise BackendError(
+            f"{WORKGROUP_ENV}={text!r} is not a workgroup shape COLUMNSxROWS with at most "
+            f"{limit} invocations on {ctx.description}; use e.g. 64x4 (the default) or 128x2"
+        )
+    return x, y
 
 
 def check_support(ctx: GpuContext, dtype: np.dtype, feedback: int) -> None:
@@ -87,8 +112,9 @@ def check_support(ctx: GpuContext, dtype: np.dtype, feedback: int) -> None:
 class _Pipelines:
     """The compiled pipelines and layouts for one (device, dtype), shared by all states."""
 
-    def __init__(self, ctx: GpuContext, dtype: np.dtype) -> None:
+    def __init__(self, ctx: GpuContext, dtype: np.dtype, group: tuple[int, int]) -> None:
         device = ctx.device
+        self.group = group
         self.params = device.create_bind_group_layout(
             entries=[_layout_entry(0, "uniform"), _layout_entry(1, "read-only-storage")]
         )
@@ -105,12 +131,13 @@ class _Pipelines:
             bind_group_layouts=[self.params, self.fields, self.sources]
         )
 
-        def pipeline(layout: Any, entry: str) -> Any:
-            return device.create_compute_pipeline(
-                label=entry, layout=layout, compute={"module": module, "entry_point": entry}
-            )
+        def pipeline(layout: Any, entry: str, constants: dict[str, int] | None = None) -> Any:
+            stage: dict[str, Any] = {"module": module, "entry_point": entry}
+            if constants:
+                stage["constants"] = constants
+            return device.create_compute_pipeline(label=entry, layout=layout, compute=stage)
 
-        self.interior = pipeline(plain, "step_interior")
+        self.interior = pipeline(plain, "step_interior", {"GROUP_X": group[0], "GROUP_Y": group[1]})
         self.add_sources = pipeline(with_sources, "add_sources")
         self.mur = pipeline(plain, "apply_mur")
         reduce = ctx.shader("reduce")
@@ -146,13 +173,14 @@ class _Pipelines:
         )
 
 
-_pipelines: dict[tuple[int, str], _Pipelines] = {}
+_pipelines: dict[tuple[int, str, tuple[int, int]], _Pipelines] = {}
 
 
 def _pipelines_for(ctx: GpuContext, dtype: np.dtype) -> _Pipelines:
-    key = (id(ctx.device), dtype.name)
+    group = interior_workgroup(ctx)
+    key = (id(ctx.device), dtype.name, group)
     if key not in _pipelines:
-        _pipelines[key] = _Pipelines(ctx, dtype)
+        _pipelines[key] = _Pipelines(ctx, dtype, group)
     return _pipelines[key]
 
 
@@ -397,8 +425,8 @@ class WgpuFieldState:
     def _submit_steps(self, steps: int, boundary: int, with_sources: bool) -> None:
         batch, ny, nx = self.shape
         pipes = self._pipes
-        grid_x = _ceil_div(nx, _INTERIOR_GROUP[0])
-        grid_y = _ceil_div(ny, _INTERIOR_GROUP[1])
+        grid_x = _ceil_div(nx, pipes.group[0])
+        grid_y = _ceil_div(ny, pipes.group[1])
         source_groups = _ceil_div(self._n_cells, _LINE_GROUP)
         ring_groups = _ceil_div(2 * (ny - 2) + 2 * nx, _LINE_GROUP)
         encoder = self.ctx.device.create_command_encoder()

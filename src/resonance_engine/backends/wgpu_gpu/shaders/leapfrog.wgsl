@@ -52,7 +52,12 @@ fn on_ring(i: u32, j: u32) -> bool {
     return i == 0u || j == 0u || i == grid.ny - 1u || j == grid.nx - 1u;
 }
 
-@compute @workgroup_size(64, 4, 1)
+// Workgroup shape of step_interior (columns x rows); set per pipeline from
+// RESONANCE_WGPU_WORKGROUP, default 64 x 4.
+override GROUP_X: u32 = 64u;
+override GROUP_Y: u32 = 4u;
+
+@compute @workgroup_size(GROUP_X, GROUP_Y, 1)
 fn step_interior(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nx = grid.nx;
     let ny = grid.ny;
