@@ -163,13 +163,31 @@ class _Pipelines:
             ]
         )
         readback_layout = device.create_pipeline_layout(bind_group_layouts=[self.readback_layout])
-        self.energy_sums, self.block_mean = (
+        self.energy_sums, self.block_mean, self.frame_sums = (
             device.create_compute_pipeline(
                 label=entry,
                 layout=readback_layout,
                 compute={"module": readback, "entry_point": entry},
             )
-            for entry in ("energy_sums", "block_mean")
+            for entry in ("energy_sums", "block_mean", "frame_sums")
+        )
+        boxes = ctx.shader("boxcount", dtype)
+        self.box_layout = device.create_bind_group_layout(
+            entries=[
+                _layout_entry(0, "uniform", dynamic=True),
+                _layout_entry(1, "read-only-storage"),
+                _layout_entry(2, "read-only-storage"),
+                _layout_entry(3, "read-only-storage"),
+                _layout_entry(4, "storage"),
+                _layout_entry(5, "storage"),
+            ]
+        )
+        box_layout = device.create_pipeline_layout(bind_group_layouts=[self.box_layout])
+        self.boxes_level0, self.boxes_level = (
+            device.create_compute_pipeline(
+                label=entry, layout=box_layout, compute={"module": boxes, "entry_point": entry}
+            )
+            for entry in ("boxes_level0", "boxes_level")
         )
 
 
@@ -570,6 +588,88 @@ class WgpuFieldState:
             (_ceil_div(out_nx, 16), _ceil_div(out_ny, 16), batch),
         )
         return data.reshape(batch, out_ny, out_nx)
+
+    def frame_stats(self) -> np.ndarray:
+        """Per member: mean, mean square and max |u| of u[n], reduced on the GPU.
+
+        The same contract as :meth:`MetricKernels.frame_stats
+        <resonance_engine.backends.base.MetricKernels.frame_stats>`: shape (batch, 3),
+        float64; a NaN or inf in a member makes its row non-finite.
+        """
+        batch, ny, nx = self.shape
+        groups = min(_ceil_div(ny * nx, _REDUCE_GROUP), 256)
+        current = self._fields[self._newest]
+        partial = self._run_readback(
+            self._pipes.frame_sums,
+            (nx, ny, 0, 1),
+            current,
+            batch * groups * 3 * self.dtype.itemsize,
+            (groups, 1, batch),
+        )
+        parts = partial.reshape(batch, groups, 3).astype(np.float64)
+        cells = float(nx * ny)
+        stats: np.ndarray = np.stack(
+            [parts[:, :, 0].sum(1) / cells, parts[:, :, 1].sum(1) / cells, parts[:, :, 2].max(1)],
+            axis=1,
+        )
+        return stats
+
+    def box_counts(self, threshold: np.ndarray, levels: int, boundary: bool) -> np.ndarray:
+        """Box counts of |u[n]| > threshold[k] at sizes 1, 2, ..., 2**levels, on the GPU.
+
+        The same contract as :meth:`MetricKernels.box_counts
+        <resonance_engine.backends.base.MetricKernels.box_counts>`: shape
+        (batch, levels + 1), float64; only the counts come back.
+        """
+        batch, ny, nx = self.shape
+        device = self.ctx.device
+        thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (batch,))
+        if self.dtype == np.float32:
+            # |u| > t for float32 u is |u| > (the largest float32 <= t)
+            t32 = thresholds.astype(np.float32)
+            t32 = np.where(t32 > thresholds, np.nextafter(t32, np.float32(-np.inf)), t32)
+            thresholds = t32.astype(np.float64)
+        align = int(device.limits["min-uniform-buffer-offset-alignment"])
+        stride = _ceil_div(48, align) * align
+        words = np.zeros((levels + 1, stride // 4), dtype=np.uint32)
+        shapes = []
+        for level in range(levels + 1):
+            size = 1 << level
+            bx, by = _ceil_div(nx, size), _ceil_div(ny, size)
+            cx, cy = (_ceil_div(nx, size // 2), _ceil_div(ny, size // 2)) if level else (0, 0)
+            words[level, :9] = (nx, ny, bx, by, cx, cy, level, levels + 1, int(boundary))
+            shapes.append((bx, by))
+        uniform = device.create_buffer_with_data(data=words, usage=wgpu.BufferUsage.UNIFORM)
+        thr = device.create_buffer_with_data(data=thresholds.astype(self.dtype), usage=_STORAGE)
+        flags = [device.create_buffer(size=4 * batch * ny * nx, usage=_STORAGE) for _ in range(2)]
+        counts = device.create_buffer(size=4 * batch * (levels + 1), usage=_STORAGE | _COPY)
+        groups = [
+            device.create_bind_group(
+                layout=self._pipes.box_layout,
+                entries=[
+                    {"binding": 0, "resource": {"buffer": uniform, "offset": 0, "size": 48}},
+                    {"binding": 1, "resource": {"buffer": self._fields[self._newest]}},
+                    {"binding": 2, "resource": {"buffer": thr}},
+                    {"binding": 3, "resource": {"buffer": flags[1 - n]}},
+                    {"binding": 4, "resource": {"buffer": flags[n]}},
+                    {"binding": 5, "resource": {"buffer": counts}},
+                ],
+            )
+            for n in range(2)
+        ]
+        encoder = device.create_command_encoder()
+        encoder.clear_buffer(counts)
+        compute = encoder.begin_compute_pass()
+        for level, (bx, by) in enumerate(shapes):
+            compute.set_pipeline(self._pipes.boxes_level if level else self._pipes.boxes_level0)
+            compute.set_bind_group(0, groups[level % 2], [level * stride])
+            compute.dispatch_workgroups(_ceil_div(bx, 16), _ceil_div(by, 16), batch)
+        compute.end()
+        device.queue.submit([encoder.finish()])
+        result = np.frombuffer(device.queue.read_buffer(counts), dtype=np.uint32)
+        for buffer in (uniform, thr, counts, *flags):
+            buffer.destroy()
+        return result.reshape(batch, levels + 1).astype(np.float64)
 
     def synchronize(self) -> None:
         """Wait until every submitted step has run (for timing)."""

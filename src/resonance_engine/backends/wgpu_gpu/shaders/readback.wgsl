@@ -95,3 +95,42 @@ fn block_mean(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     result[(gid.z * out_ny + r) * out_nx + q] = total / real(f * f);
 }
+
+// Per member partial sums of u, u^2 and the partial max of |u| (frame_stats of the
+// metrics): result[(k * groups + g) * 3 + 0..2]. NaN and inf propagate through the sums.
+@compute @workgroup_size(256, 1, 1)
+fn frame_sums(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let n = shape.nx * shape.ny;
+    let base = wg.z * n;
+    var total = real(0.0);
+    var squares = real(0.0);
+    var largest = real(0.0);
+    for (var c = wg.x * GROUP + lid; c < n; c += groups.x * GROUP) {
+        let x = a[base + c];
+        total += x;
+        squares += x * x;
+        largest = max(largest, abs(x));
+    }
+    kinetic[lid] = total;
+    along_x[lid] = squares;
+    along_y[lid] = largest;
+    workgroupBarrier();
+    for (var half = GROUP / 2u; half > 0u; half /= 2u) {
+        if (lid < half) {
+            kinetic[lid] += kinetic[lid + half];
+            along_x[lid] += along_x[lid + half];
+            along_y[lid] = max(along_y[lid], along_y[lid + half]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        let out = (wg.z * groups.x + wg.x) * 3u;
+        result[out] = kinetic[0];
+        result[out + 1u] = along_x[0];
+        result[out + 2u] = along_y[0];
+    }
+}
