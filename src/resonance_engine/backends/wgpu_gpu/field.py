@@ -4,10 +4,12 @@
 advances them with the shaders of ``shaders/leapfrog.wgsl``: each step is one dispatch
 over the grid (the in-place update u[n+1] over u[n-1]: two loads and one store per cell),
 one over the source cells and, for absorbing edges, one over the outer ring. A call to
-:meth:`WgpuFieldState.leapfrog_steps` records all its steps into command buffers of at
-:data:`STEPS_PER_SUBMIT` steps and submits each without waiting: nothing comes back
-to the host until a read-back (:meth:`~WgpuFieldState.current`) or a check
-(:meth:`~WgpuFieldState.finite_members`).
+:meth:`WgpuFieldState.leapfrog_steps` records all its steps into command buffers of
+:data:`STEPS_PER_SUBMIT` steps and submits each without waiting: nothing comes back to
+the host until a read-back (:meth:`~WgpuFieldState.current`) or a reduction: the
+finiteness check, the energy sums, a block-mean frame, frame statistics and box counts
+(``shaders/reduce.wgsl``, ``readback.wgsl``, ``boxcount.wgsl``), which return only their
+results.
 
 The module-level :func:`leapfrog_steps` and :func:`triad` implement the
 :class:`~resonance_engine.backends.base.FieldKernels` protocol on host arrays (upload,
