@@ -1,0 +1,174 @@
+"""The complexity signature: a fixed 64-byte little-endian record an agent publishes.
+
+Layout (offsets in bytes, all little-endian, no padding)::
+
+    0   2s   magic        b"RS"
+    2   B    version      1
+    3   B    flags        0 (reserved for future use)
+    4   I    agent        agent id (uint32)
+    8   Q    step         tick number of the agent (uint64)
+    16  q    timestamp_us wall-clock time of the measurement (int64, microseconds since epoch)
+    24  f    fractal_dim  D (float32)
+    28  f    coherence    C (float32)
+    32  f    gain         G (float32)
+    36  f    dwell        tau (float32)
+    40  f    ci           CI (float32)
+    44  16s  reserved     zeros
+    60  I    crc32        zlib.crc32 of bytes 0..59
+
+The metric values travel as float32, so a :class:`Signature` rounds them to float32 when
+it is built: ``decode(encode(s)) == s`` holds exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from resonance_engine.errors import SignatureError
+
+__all__ = ["Signature", "SIGNATURE_SIZE", "SIGNATURE_MAGIC", "SIGNATURE_VERSION", "now_us"]
+
+SIGNATURE_MAGIC = b"RS"
+SIGNATURE_VERSION = 1
+_BODY = struct.Struct("<2sBBIQq5f16s")
+_CRC = struct.Struct("<I")
+SIGNATURE_SIZE = _BODY.size + _CRC.size
+assert SIGNATURE_SIZE == 64
+
+_UINT32_MAX = 2**32 - 1
+_UINT64_MAX = 2**64 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def now_us() -> int:
+    """Current wall-clock time in integer microseconds since the Unix epoch."""
+    return time.time_ns() // 1000
+
+
+def _f32(name: str, value: Any) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise SignatureError(f"Signature.{name} must be a number, got {value!r}") from None
+    if math.isfinite(x) and abs(x) > _F32_MAX:
+        raise SignatureError(
+            f"Signature.{name} = {x!r} does not fit a float32 (|x| <= {_F32_MAX:.4g}); "
+            "rescale the metric"
+        )
+    return float(np.float32(x))
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise SignatureError(f"Signature.{name} must be an integer, got {value!r}")
+    if not low <= int(value) <= high:
+        raise SignatureError(f"Signature.{name} must be in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One agent's complexity measures at one tick (64 bytes on the wire).
+
+    Parameters
+    ----------
+    agent : int
+        Agent id, 0 <= agent < 2**32.
+    step : int
+        The agent's tick number, 0 <= step < 2**64.
+    fractal_dim, coherence, gain, dwell, ci : float
+        D, C, G, tau and CI of the agent's field (rounded to float32).
+    timestamp_us : int
+        Measurement time (microseconds since the Unix epoch); defaults to now.
+
+    Notes
+    -----
+    Two signatures compare equal when every field is equal; a NaN metric makes a
+    signature unequal to itself, as NaN is to itself.
+    """
+
+    agent: int
+    step: int
+    fractal_dim: float
+    coherence: float
+    gain: float
+    dwell: float
+    ci: float
+    timestamp_us: int = field(default_factory=now_us)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "agent", _int("agent", self.agent, 0, _UINT32_MAX))
+        set_(self, "step", _int("step", self.step, 0, _UINT64_MAX))
+        set_(self, "timestamp_us", _int("timestamp_us", self.timestamp_us, _INT64_MIN, _INT64_MAX))
+        for name in ("fractal_dim", "coherence", "gain", "dwell", "ci"):
+            set_(self, name, _f32(name, getattr(self, name)))
+
+    @classmethod
+    def from_metrics(
+        cls, agent: int, step: int, metrics: Any, timestamp_us: int | None = None
+    ) -> Signature:
+        """Build a signature from any object with ``fractal_dim``, ``coherence``, ``gain``,
+        ``dwell`` and ``ci`` attributes (e.g. a ``ComplexityMetrics``)."""
+        return cls(
+            agent=agent,
+            step=step,
+            fractal_dim=metrics.fractal_dim,
+            coherence=metrics.coherence,
+            gain=metrics.gain,
+            dwell=metrics.dwell,
+            ci=metrics.ci,
+            timestamp_us=now_us() if timestamp_us is None else timestamp_us,
+        )
+
+    def encode(self) -> bytes:
+        """The 64-byte wire form (see the module docstring for the layout)."""
+        body = _BODY.pack(
+            SIGNATURE_MAGIC, SIGNATURE_VERSION, 0, self.agent, self.step, self.timestamp_us,
+            self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci, bytes(16),
+        )
+        return body + _CRC.pack(zlib.crc32(body))
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview) -> Signature:
+        """Parse the 64-byte wire form.
+
+        Raises
+        ------
+        SignatureError
+            When the length, magic, version or CRC32 checksum is wrong (the message says
+            which, with the values seen).
+        """
+        raw = bytes(data)
+        if len(raw) != SIGNATURE_SIZE:
+            raise SignatureError(
+                f"a signature is {SIGNATURE_SIZE} bytes, got {len(raw)}; the message is not a "
+                "resonance-engine signature or was truncated"
+            )
+        magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _reserved = _BODY.unpack_from(raw)
+        if magic != SIGNATURE_MAGIC:
+            raise SignatureError(
+                f"bad signature magic {magic!r}, expected {SIGNATURE_MAGIC!r}; the message is "
+                "not a resonance-engine signature"
+            )
+        if version != SIGNATURE_VERSION:
+            raise SignatureError(
+                f"unsupported signature version {version}, this library reads version "
+                f"{SIGNATURE_VERSION}; use the same resonance-engine version on every agent"
+            )
+        (stored,) = _CRC.unpack_from(raw, _BODY.size)
+        computed = zlib.crc32(raw[: _BODY.size])
+        if stored != computed:
+            raise SignatureError(
+                f"signature checksum mismatch: stored CRC32 {stored:#010x}, computed "
+                f"{computed:#010x}; the message was corrupted in transit"
+            )
+        return cls(agent, step, d, c, g, tau, ci, ts)
