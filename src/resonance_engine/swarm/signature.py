@@ -153,7 +153,7 @@ class Signature:
                 f"a signature is {SIGNATURE_SIZE} bytes, got {len(raw)}; the message is not a "
                 "resonance-engine signature or was truncated"
             )
-        magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _reserved = _BODY.unpack_from(raw)
+        magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _ = _BODY.unpack_from(raw)
         if magic != SIGNATURE_MAGIC:
             raise SignatureError(
                 f"bad signature magic {magic!r}, expected {SIGNATURE_MAGIC!r}; the message is "
