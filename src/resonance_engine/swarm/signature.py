@@ -53,20 +53,32 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _f32(name: str, value: Any) -> float:
+_F32X5 = struct.Struct("<5f")
+_METRICS = ("fractal_dim", "coherence", "gain", "dwell", "ci")
+
+
+def _f32_values(values: tuple[Any, ...]) -> tuple[float, ...]:
+    """Round five metric values to float32 (as they travel), with clear errors."""
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise SignatureError(f"Signature.{name} must be a number, got {value!r}") from None
-    if math.isfinite(x) and abs(x) > _F32_MAX:
-        raise SignatureError(
-            f"Signature.{name} = {x!r} does not fit a float32 (|x| <= {_F32_MAX:.4g}); "
-            "rescale the metric"
-        )
-    return float(np.float32(x))
+        return tuple(_F32X5.unpack(_F32X5.pack(*values)))
+    except (struct.error, TypeError, OverflowError):
+        pass
+    for name, value in zip(_METRICS, values, strict=True):
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise SignatureError(f"Signature.{name} must be a number, got {value!r}") from None
+        if math.isfinite(x) and abs(x) > _F32_MAX:
+            raise SignatureError(
+                f"Signature.{name} = {x!r} does not fit a float32 (|x| <= {_F32_MAX:.4g}); "
+                "rescale the metric"
+            )
+    raise SignatureError(f"Signature metrics {values!r} cannot be stored as float32")
 
 
 def _int(name: str, value: Any, low: int, high: int) -> int:
+    if type(value) is int and low <= value <= high:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise SignatureError(f"Signature.{name} must be an integer, got {value!r}")
     if not low <= int(value) <= high:
@@ -74,7 +86,7 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signature:
     """One agent's complexity measures at one tick (64 bytes on the wire).
 
@@ -109,8 +121,11 @@ class Signature:
         set_(self, "agent", _int("agent", self.agent, 0, _UINT32_MAX))
         set_(self, "step", _int("step", self.step, 0, _UINT64_MAX))
         set_(self, "timestamp_us", _int("timestamp_us", self.timestamp_us, _INT64_MIN, _INT64_MAX))
-        for name in ("fractal_dim", "coherence", "gain", "dwell", "ci"):
-            set_(self, name, _f32(name, getattr(self, name)))
+        values = _f32_values(
+            (self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci)
+        )
+        for name, value in zip(_METRICS, values, strict=True):
+            set_(self, name, value)
 
     @classmethod
     def from_metrics(
@@ -171,4 +186,10 @@ class Signature:
                 f"signature checksum mismatch: stored CRC32 {stored:#010x}, computed "
                 f"{computed:#010x}; the message was corrupted in transit"
             )
-        return cls(agent, step, d, c, g, tau, ci, ts)
+        sig = object.__new__(cls)
+        for name, value in (
+            ("agent", agent), ("step", step), ("fractal_dim", d), ("coherence", c),
+            ("gain", g), ("dwell", tau), ("ci", ci), ("timestamp_us", ts),
+        ):
+            object.__setattr__(sig, name, value)
+        return sig
