@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sizes", default="256,1024,4096", help="comma-separated grid sizes (cells per side)")
+    p.add_argument(
+        "--sizes", default="256,1024,4096", help="comma-separated grid sizes (cells per side)"
+    )
     p.add_argument("--backends", default="numpy,numba", help="comma-separated backends")
     p.add_argument("--steps", type=int, default=20, help="steps per timed call (default 20)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -30,8 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _solver(size: int, backend: str, dtype: str) -> WaveSolver2D:
-    solver = WaveSolver2D(size, size, dx=1.0, damping=0.01, boundary="absorbing",
-                          dtype=dtype, backend=backend, check_interval=10**9)
+    solver = WaveSolver2D(
+        size,
+        size,
+        dx=1.0,
+        damping=0.01,
+        boundary="absorbing",
+        dtype=dtype,
+        backend=backend,
+        check_interval=10**9,
+    )
     solver.set_gaussian_pulse(size / 2, size / 2, size / 16)
     return solver
 
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             solver = _solver(size, backend, args.dtype)
             # the numpy reference is slow on big grids: fewer steps per call
             steps = max(1, args.steps if backend != "numpy" else args.steps * 256**2 // size**2)
-            seconds = median_seconds(lambda s=solver, n=steps: s.step(n), args.repeats) / steps
+            seconds = median_seconds(partial(solver.step, steps), args.repeats) / steps
             rates[backend] = size * size / seconds
             results[f"{size} {backend} ms/step"] = seconds * 1e3
             results[f"{size} {backend} Gcell/s"] = rates[backend] / 1e9
@@ -64,7 +75,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "numba" in rates:
             kernels = field_kernels("numba")
             a, b, c = (np.ones(size * size, dtype=args.dtype) for _ in range(3))
-            seconds = median_seconds(lambda: kernels.triad(a, b, c, 0.5), args.repeats)
+            seconds = median_seconds(partial(kernels.triad, a, b, c, 0.5), args.repeats)
             results[f"{size} triad Gcell/s"] = size * size / seconds / 1e9
             results[f"{size} numba / triad"] = rates["numba"] * seconds / (size * size)
     return results
