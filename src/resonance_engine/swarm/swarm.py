@@ -64,7 +64,8 @@ class SwarmConfig:
     damping_range : tuple of float
         Range of the agents' damping rates (1/s).
     noise : float
-        Per-tick noise on the log drive gain theta (0 = none).
+        Per-tick noise on the log drive gain theta (0 = none); a swarm's ``noise``
+        attribute starts from it and may be changed while it runs.
     lockstep_timeout : float
         Seconds to wait for the other processes' signatures of a tick.
     backend : str
@@ -278,7 +279,8 @@ class Swarm:
             self.coordinator = SwarmCoordinator(
                 n_agents, window=self.config.window, recorder=recorder
             )
-            self.bus.subscribe(self.coordinator.ingest)
+            self.bus.subscribe(self._to_coordinator)
+        self.noise = self.config.noise
         self._noise_rng = np.random.default_rng([self.seed, 1])
         self.tick_count = 0
         self.late_ticks = 0
@@ -321,9 +323,9 @@ class Swarm:
     def tick(self) -> TickInfo:
         """One tick: step, measure, publish, read the aggregate, adapt (see module docs)."""
         cfg = self.config
-        if cfg.noise > 0:
+        if self.noise > 0:
             for agent in self.agents:
-                agent.perturb(self._noise_rng, cfg.noise)
+                agent.perturb(self._noise_rng, self.noise)
         for agent in self.agents:
             self.solver.drive_amplitude[agent.member] = agent.amplitude
         self.solver.step(cfg.steps_per_tick)
@@ -371,17 +373,23 @@ class Swarm:
         for agent in self.agents:
             agent.perturb(rng, strength)
 
+    def seed_noise(self, seed: int) -> None:
+        """Restart the stream of the per-tick noise from ``seed``."""
+        self._noise_rng = np.random.default_rng(seed)
+
+    def _to_coordinator(self, sig: Signature) -> None:
+        if self.coordinator is not None:
+            self.coordinator.ingest(sig)
+
     def reset_coordinator(self) -> None:
         """Start the coordinator's window afresh (e.g. right after a perturbation)."""
         if self.coordinator is None:
             return
         old = self.coordinator
-        new = SwarmCoordinator(
+        self.coordinator = SwarmCoordinator(
             self.n_agents, window=old.window, thresholds=old.health.thresholds,
             mdea=old.mdea, recorder=old.recorder, max_lag=old.max_lag,
         )
-        self.coordinator = new
-        self.bus.subscribe(lambda sig: new.ingest(sig) if self.coordinator is new else None)
 
     # ------------------------------------------------------------------ results
     def ci_series(self) -> np.ndarray:
