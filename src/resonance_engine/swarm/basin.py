@@ -41,7 +41,8 @@ from resonance_engine.errors import ConfigError
 __all__ = ["BasinStability", "FirstPassage", "basin_stability", "mean_first_passage_time"]
 
 #: () -> a synchronized swarm (anything with perturb, reset_coordinator, run, tick,
-#: noise, seed_noise, config.window and coordinator.cs, like :class:`~resonance_engine.swarm.Swarm`).
+#: noise, seed_noise, config.window and coordinator.cs, like
+#: :class:`~resonance_engine.swarm.Swarm`).
 SwarmFactory = Callable[[], Any]
 
 
