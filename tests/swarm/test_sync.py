@@ -142,3 +142,19 @@ def test_mdea_synchronization_detects_shared_scaling_regimes() -> None:
     assert synced.deltas.shape == (1 + (2560 - 128) // 32, 4)
     with pytest.raises(MetricError, match="samples"):
         mdea_synchronization(shared[:100], cfg)
+
+
+def test_surrogate_test_separates_shared_timing_from_chance() -> None:
+    from resonance_engine.swarm.sync import series_cs, surrogate_test
+
+    rng = np.random.default_rng(4)
+    common = rng.normal(size=400)
+    synced = common[:, None] + 0.7 * rng.normal(size=(400, 5))
+    independent = rng.normal(size=(400, 5))
+    yes = surrogate_test(synced, n_surrogates=99, seed=1)
+    no = surrogate_test(independent, n_surrogates=99, seed=1)
+    assert yes.observed == pytest.approx(series_cs(synced))
+    assert yes.p_value == pytest.approx(0.01)  # beats every surrogate
+    assert yes.observed > yes.quantile95
+    assert no.p_value > 0.05
+    assert yes.surrogates.shape == (99,)

@@ -46,6 +46,9 @@ __all__ = [
     "mdea_delta",
     "mdea_delta_series",
     "mdea_synchronization",
+    "series_cs",
+    "surrogate_test",
+    "SurrogateTest",
 ]
 
 
@@ -319,3 +322,68 @@ def mdea_synchronization(series: np.ndarray, config: MDEAConfig | None = None) -
     products = rows.T @ rows
     score = mean_pairwise_correlation(_correlation_from_sums(rows.shape[0], sums, products))
     return MDEASync(score, deltas, whole)
+
+
+# ---------------------------------------------------------------------------- surrogates
+@dataclass(frozen=True)
+class SurrogateTest:
+    """Significance of a CS score against circularly shifted surrogates.
+
+    Attributes
+    ----------
+    observed : float
+        Mean pairwise Pearson correlation of the series as measured.
+    p_value : float
+        (1 + #{surrogates >= observed}) / (1 + n_surrogates): the chance of a score this
+        high if the agents' series had no common timing.
+    surrogates : ndarray, shape (n_surrogates,)
+        Scores of the surrogates.
+    """
+
+    observed: float
+    p_value: float
+    surrogates: np.ndarray
+
+    @property
+    def quantile95(self) -> float:
+        """95th percentile of the surrogate scores."""
+        return float(np.quantile(self.surrogates, 0.95)) if self.surrogates.size else math.nan
+
+
+def series_cs(series: np.ndarray) -> float:
+    """Mean pairwise Pearson correlation of the columns of ``series`` (T, n)."""
+    x = np.asarray(series, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 3 or x.shape[1] < 2:
+        raise MetricError(f"CS needs series of shape (T >= 3, n >= 2), got {x.shape}")
+    x = x - x.mean(axis=0)
+    return mean_pairwise_correlation(_correlation_from_sums(x.shape[0], x.sum(0), x.T @ x))
+
+
+def surrogate_test(
+    series: np.ndarray, n_surrogates: int = 200, seed: int = 0, min_shift: int = 1
+) -> SurrogateTest:
+    """Test a CS score against surrogates that shift each agent's series circularly by an
+    independent random lag (in [min_shift, T - min_shift]).
+
+    A circular shift keeps each series' own distribution and autocorrelation and destroys
+    only the alignment between agents, which is what synchronization is about. Slow common
+    trends survive partly (a shifted trend still correlates), so drop warm-up transients
+    before testing.
+    """
+    x = np.asarray(series, dtype=np.float64)
+    observed = series_cs(x)
+    t = x.shape[0]
+    if not 1 <= min_shift <= t // 2:
+        raise ConfigError(f"min_shift must be in [1, T/2 = {t // 2}], got {min_shift}")
+    rng = np.random.default_rng(seed)
+    columns = np.arange(x.shape[1])
+    rows = np.arange(t)
+    values = np.empty(n_surrogates)
+    for k in range(n_surrogates):
+        shifts = rng.integers(min_shift, t - min_shift + 1, size=x.shape[1])
+        shifted = x[(rows[:, None] - shifts[None, :]) % t, columns[None, :]]
+        values[k] = series_cs(shifted)
+    finite = values[np.isfinite(values)]
+    exceed = int(np.sum(finite >= observed)) if math.isfinite(observed) else finite.size
+    p = (1 + exceed) / (1 + finite.size)
+    return SurrogateTest(observed, p, finite)
