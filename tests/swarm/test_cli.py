@@ -68,3 +68,19 @@ def test_experiment_sync_writes_a_report_that_states_the_verdicts(
     assert len(results["rows"]) == 4
     for name in ("ci_series", "cs_by_seed", "cs_over_time", "traffic"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_bench_swarm_reports_every_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nats_client: None
+) -> None:
+    code = main([
+        "bench", "swarm", "--agents", "3,5", "--window", "4", "--nats-signatures", "2000",
+        "--swarm-agents", "2", "--swarm-size", "32", "--swarm-ticks", "2",
+        "--measure", MEASURE, "--repeats", "1", "--json", "--out", str(tmp_path),
+    ])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["signature encode+decode (us)"] > 0
+    assert results["coordinator update, 5 agents (us/tick)"] > 0
+    assert results["nats signatures received"] == 2000
+    assert results["swarm ticks/s (2 agents 32x32)"] > 0

@@ -17,6 +17,7 @@ __all__ = ["register", "BENCHMARKS"]
 #: Benchmark name -> one-line help.
 BENCHMARKS: dict[str, str] = {
     "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
+    "swarm": "signature codec, coordinator per tick, NATS throughput, swarm ticks/s",
 }
 
 

@@ -207,8 +207,8 @@ class SwarmCoordinator:
         Called by :meth:`ingest`; call it directly to feed metrics without a bus.
         """
         with self._lock:
-            ci = np.asarray(ci, dtype=np.float64)
-            fractal_dim = np.asarray(fractal_dim, dtype=np.float64)
+            ci = np.array(ci, dtype=np.float64)  # copies: the history keeps them
+            fractal_dim = np.array(fractal_dim, dtype=np.float64)
             if ci.shape != (self.n_agents,) or fractal_dim.shape != (self.n_agents,):
                 raise MetricError(
                     f"expected CI and D of shape ({self.n_agents},), got {ci.shape} and "
@@ -232,7 +232,7 @@ class SwarmCoordinator:
                 alert = self.health.check_cs(int(step), self.cs)
             if self.recorder is not None:
                 self.recorder.record_sync(int(step), now_us(), self.cs, self.cs_d)
-            return TickResult(int(step), self.cs, self.cs_d, float(np.mean(ci)), alert)
+            return TickResult(int(step), self.cs, self.cs_d, float(ci.mean()), alert)
 
     # ------------------------------------------------------------------ results
     def ci_history(self) -> np.ndarray:

@@ -6,7 +6,7 @@ Two measures:
    correlation of the agents' series (CI, or D) over the last ``window`` ticks. It is
    updated incrementally from running sums (sum x_i and sum x_i x_j over the window), so a
    tick costs O(agents^2) whatever the window length. The sums are taken about a fixed
-   shift (the first sample) and recomputed exactly once per window, which bounds the
+   shift (the first sample) and recomputed exactly every 16 windows, which bounds the
    rounding drift of the add-new/subtract-old updates (amortized cost still O(agents^2)).
 
 2. **MDEA-based CS** (:func:`mdea_synchronization`), after the complexity-synchronization
@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 
+_TINY = float(np.finfo(float).tiny)
+
+
 def _correlation_from_sums(
     count: int, sums: np.ndarray, products: np.ndarray
 ) -> np.ndarray:
@@ -84,6 +87,10 @@ class RunningCorrelation:
         Number of series (agents), >= 2.
     window : int
         Samples kept, >= 3.
+    recompute_every : int, optional
+        Pushes between exact recomputations of the sums from the window (default: 16
+        windows), which bound the drift of the add/subtract updates; amortized, it adds
+        O(window n^2 / recompute_every) per tick.
 
     Examples
     --------
@@ -94,46 +101,60 @@ class RunningCorrelation:
     1.0
     """
 
-    def __init__(self, n: int, window: int) -> None:
+    def __init__(self, n: int, window: int, recompute_every: int | None = None) -> None:
         if n < 2:
             raise ConfigError(f"correlation needs at least 2 series, got n = {n}")
         if window < 3:
             raise ConfigError(f"correlation window must be >= 3 samples, got {window}")
         self.n = int(n)
         self.window = int(window)
+        self.recompute_every = int(recompute_every or 16 * self.window)
+        if self.recompute_every < 1:
+            raise ConfigError(f"recompute_every must be >= 1, got {recompute_every}")
         self._buf = np.zeros((self.window, self.n))
         self._shift: np.ndarray | None = None
         self._sums = np.zeros(self.n)
         self._products = np.zeros((self.n, self.n))
+        self._diag = self._products.diagonal()  # a view: _products is updated in place
         self._outer = np.empty((self.n, self.n))
+        self._pair = np.zeros((2, self.n))  # rows: new sample, minus the leaving sample
+        self._pair_t = np.zeros((self.n, 2))  # columns: new sample, leaving sample
         self._pos = 0
         self.count = 0
         self.pushed = 0
 
     def push(self, x: np.ndarray) -> None:
-        """Add one sample of every series (shape (n,)); the oldest leaves a full window."""
+        """Add one sample of every series (shape (n,)); the oldest leaves a full window.
+
+        Cost O(n^2): the products change by the rank-2 term x x^T - old old^T, applied as
+        one (n, 2) @ (2, n) product.
+        """
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.n,):
             raise MetricError(f"expected a sample of shape ({self.n},), got {x.shape}")
         if self._shift is None:
             self._shift = np.where(np.isfinite(x), x, 0.0)
-        xs = x - self._shift
+        xs = self._pair[0]
+        np.subtract(x, self._shift, out=xs)
         if self.count == self.window:
             old = self._buf[self._pos]
-            self._sums -= old
-            np.multiply.outer(old, old, out=self._outer)
-            self._products -= self._outer
+            self._sums += xs - old
+            self._pair_t[:, 1] = old
+            self._pair[1] = -old
         else:
             self.count += 1
-        self._sums += xs
-        np.multiply.outer(xs, xs, out=self._outer)
+            self._sums += xs
+            self._pair[1] = 0.0
+            self._pair_t[:, 1] = 0.0
+        self._pair_t[:, 0] = xs
+        np.matmul(self._pair_t, self._pair, out=self._outer)
         self._products += self._outer
         self._buf[self._pos] = xs
         self._pos = (self._pos + 1) % self.window
         self.pushed += 1
-        if self._pos == 0:  # once per window: exact sums, no accumulated drift
-            self._sums = self._buf.sum(axis=0)
-            self._products = self._buf.T @ self._buf
+        if self.pushed % self.recompute_every == 0:  # exact sums: bound the rounding drift
+            self._sums[:] = self._buf[: self.count].sum(axis=0)
+            np.matmul(self._buf[: self.count].T, self._buf[: self.count], out=self._products)
 
     def matrix(self) -> np.ndarray:
         """The (n, n) correlation matrix over the window (NaN for constant series)."""
@@ -142,8 +163,26 @@ class RunningCorrelation:
         return _correlation_from_sums(self.count, self._sums, self._products)
 
     def mean(self) -> float:
-        """Mean pairwise correlation over i < j (the CS score); NaN before 3 samples."""
-        return mean_pairwise_correlation(self.matrix())
+        """Mean pairwise correlation over i < j (the CS score); NaN before 3 samples.
+
+        Computed without forming the matrix: with C = n Q - S S^T and s_i = 1/sqrt(C_ii)
+        over the non-constant series, sum_ij r_ij = s^T C s = n s^T Q s - (s . S)^2, so the
+        mean over pairs is (s^T C s - m) / (m (m - 1)) for m valid series: one O(n^2)
+        matrix-vector product.
+        """
+        if self.count < 3:
+            return math.nan
+        count = self.count
+        sums = self._sums
+        diag = self._diag
+        var = count * diag - sums * sums
+        valid = var > 1e-10 * count * np.abs(diag) + _TINY
+        m = int(np.count_nonzero(valid))
+        if m < 2:
+            return math.nan
+        s = np.where(valid, 1.0 / np.sqrt(np.maximum(var, _TINY)), 0.0)
+        total = count * float(s @ (self._products @ s)) - float(s @ sums) ** 2
+        return (total - m) / (m * (m - 1))
 
     def per_series(self) -> np.ndarray:
         """Mean correlation of each series with the others, shape (n,)."""
