@@ -36,6 +36,16 @@ from resonance_engine.metrics import (
     fractal_dimension,
     gain_field,
 )
+from resonance_engine.swarm import (
+    AdaptiveThresholdController,
+    CouplingRule,
+    InProcessBus,
+    Signature,
+    Swarm,
+    SwarmConfig,
+    SwarmCoordinator,
+)
+from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
 
 try:
     __version__ = version("resonance-engine")
@@ -75,4 +85,13 @@ __all__ = [
     "ComplexityMetrics",
     "MetricsConfig",
     "MultiBandAnalyzer",
+    "Signature",
+    "InProcessBus",
+    "Swarm",
+    "SwarmConfig",
+    "CouplingRule",
+    "SwarmCoordinator",
+    "AdaptiveThresholdController",
+    "basin_stability",
+    "mean_first_passage_time",
 ]

@@ -132,3 +132,19 @@ def test_bad_swarm_arguments_are_config_errors() -> None:
         SwarmConfig(size=8)
     with pytest.raises(ConfigError):
         Swarm(3, SMALL, measure=standin_factory).run(-1)
+
+
+def test_default_measure_is_the_complexity_analyzer() -> None:
+    import pickle
+
+    from resonance_engine.metrics import ComplexityMetrics
+    from resonance_engine.swarm.measure import AnalyzerMeasure
+
+    factory = pickle.loads(pickle.dumps(AnalyzerMeasure.with_config(dwell_history=4)))
+    measure = factory()
+    fields = np.random.default_rng(0).normal(size=(3, 32, 32)).astype(np.float32)
+    metrics = measure(fields)
+    assert len(metrics) == 3 and all(isinstance(m, ComplexityMetrics) for m in metrics)
+    swarm = Swarm(2, SMALL, seed=0).run(3)  # default measure
+    assert swarm.ci_series().shape == (3, 2)
+    assert np.isfinite(swarm.ci_series()[-1]).all()

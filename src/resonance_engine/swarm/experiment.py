@@ -349,6 +349,11 @@ def _report(
             f"within {basin.horizon} ticks; unperturbed CS {_fmt(basin.baseline_cs)}). The "
             "blueprint's bar is BS > 0.7; the health alert fires below 0.5."
         )
+        if not (math.isfinite(basin.baseline_cs) and basin.baseline_cs >= basin.threshold):
+            lines.append(
+                "  Note: the unperturbed swarm itself is below the CS threshold, so there is "
+                "no synchronized state to return to; BS measures nothing more here."
+            )
     lines += [
         "",
         "## Setup",

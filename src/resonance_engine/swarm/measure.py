@@ -71,4 +71,9 @@ class AnalyzerMeasure:
                 f"which cannot be imported ({exc}); pass measure=... to Swarm"
             ) from None
         analyzer = ComplexityAnalyzer(MetricsConfig(**dict(self.config)))
-        return analyzer.update
+
+        def measure(fields: np.ndarray) -> Sequence[MetricsLike]:
+            result = analyzer.update(fields)
+            return result if isinstance(result, list) else [result]
+
+        return measure
