@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 from resonance_engine.errors import BusError
 from resonance_engine.swarm.bus import PayloadCallback, SignatureCallback, _check_channel, _Dispatch
@@ -36,6 +37,14 @@ log = logging.getLogger("resonance_engine.swarm.bus")
 
 #: Largest NATS message the pump packs signatures into (bytes).
 _BATCH_BYTES = 32 * 1024
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    """Host and port of the first server of a NATS URL (default port 4222)."""
+    parsed = urlparse(url.split(",")[0].strip())
+    if not parsed.hostname:
+        raise BusError(f"cannot read a host from NATS URL {url!r}; use nats://host:port")
+    return parsed.hostname, parsed.port or 4222
 
 
 class NatsBus(_Dispatch):
@@ -110,7 +119,12 @@ class NatsBus(_Dispatch):
         import nats
 
         self._wake = asyncio.Event()
-        self._nc = await nats.connect(
+        # nats-py retries the first connection forever when reconnects are allowed: probe
+        # the server first so that an unreachable one is a quick, clear error
+        host, port = _host_port(self.url)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        writer.close()
+        self._nc = await asyncio.wait_for(nats.connect(
             self.url,
             name=name,
             connect_timeout=timeout,
@@ -121,7 +135,7 @@ class NatsBus(_Dispatch):
             reconnected_cb=self._on_reconnected,
             error_cb=self._on_error,
             skip_subject_validation=True,
-        )
+        ), timeout)
         for channel, subject in self._subjects.items():
             await self._nc.subscribe(subject, cb=self._make_handler(channel))
         await self._nc.flush(timeout=timeout)
