@@ -18,7 +18,7 @@ def test_swarm_command_prints_a_json_summary_and_writes_a_picture(
     code = main([
         "swarm", "--agents", "3", "--ticks", "12", "--size", "32", "--window", "4",
         "--steps-per-tick", "4", "--measure", MEASURE, "--exchange", "state",
-        "--out", str(tmp_path), "--json", "--seed", "2",
+        "--out", str(tmp_path), "--json", "--seed", "2", "--no-db",
     ])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
@@ -43,7 +43,7 @@ def test_swarm_command_prints_a_json_summary_and_writes_a_picture(
 def test_bad_swarm_arguments_exit_2_with_one_line(
     argv: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([*argv, "--out", str(tmp_path), "--quiet"])
+    code = main([*argv, "--out", str(tmp_path), "--quiet", "--no-db"])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and words in err and "Traceback" not in err
@@ -84,3 +84,27 @@ def test_bench_swarm_reports_every_section(
     assert results["coordinator update, 5 agents (us/tick)"] > 0
     assert results["nats signatures received"] == 2000
     assert results["swarm ticks/s (2 agents 32x32)"] > 0
+
+
+def test_swarm_run_is_stored_in_agentdb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from resonance_engine.store import AgentDB
+
+    db_path = tmp_path / "swarm.db"
+    code = main([
+        "swarm", "--agents", "3", "--ticks", "10", "--size", "32", "--window", "4",
+        "--steps-per-tick", "4", "--measure", MEASURE, "--coupling", "0",
+        "--out", str(tmp_path), "--json", "--db", str(db_path),
+    ])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    db = AgentDB(db_path, readonly=True)
+    run = db.run(summary["run_id"])
+    assert run.status == "finished" and run.config["agents"] == 3
+    ci_series = [s for s in db.series(run_id=run.run_id) if s.series_type == "ci"]
+    assert sorted(s.agent_id for s in ci_series) == ["0", "1", "2"]
+    assert all(db.count(s.series_id) == 10 for s in ci_series)
+    (cs,) = [s for s in db.series(run_id=run.run_id) if s.series_type == "cs"]
+    assert db.count(cs.series_id) >= 7  # NaN CS of the first ticks is skipped
+    # K = 0: independent agents, so CS drops below 0.7 and the alert is stored too
+    if summary["alerts"]:
+        assert [a.kind for a in db.alerts(run_id=run.run_id)] == ["cs_low"] * summary["alerts"]

@@ -17,6 +17,7 @@ from resonance_engine.cli.common import (
     progress_bar,
     show_progress,
 )
+from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.errors import ConfigError
 
 __all__ = ["register", "cmd_swarm", "cmd_experiment_sync", "load_measure"]
@@ -77,8 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="basin stability: std of the kick to the log drive gain")
     p.add_argument("--measure", metavar="MODULE:FACTORY",
                    help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
-    p.add_argument("--db", metavar="PATH", help="store signatures, CS and alerts in this AgentDB")
-    p.add_argument("--no-db", action="store_true", help="do not store anything (the default)")
+    add_db_options(p)
     add_common_options(p)
     p.set_defaults(func=cmd_swarm)
 
@@ -124,13 +124,21 @@ def _agent_ids(args: argparse.Namespace) -> list[int] | None:
         ) from None
 
 
-def _recorder(args: argparse.Namespace) -> Any:
-    if not args.db or args.no_db:
+def _recorder(args: argparse.Namespace, seed: int) -> Any:
+    """An AgentDB recorder for this run, or None with --no-db or --role agents."""
+    if args.role == "agents":
+        return None  # agents do not measure; the coordinator stores
+    db = open_db(args)
+    if db is None:
         return None
-    raise ConfigError(
-        "--db: storing swarm runs needs the AgentDB store, which this build does not wire "
-        "into the swarm yet; run without --db"
-    )
+    from resonance_engine.swarm.storage import AgentDBRecorder
+
+    config = {
+        key: getattr(args, key)
+        for key in ("agents", "ticks", "coupling", "size", "steps_per_tick", "window", "bus",
+                    "exchange", "measure")
+    }
+    return AgentDBRecorder(db, config, seed, name="swarm")
 
 
 def cmd_swarm(args: argparse.Namespace) -> int:
@@ -146,15 +154,16 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         raise ConfigError(f"--role {args.role} needs a NATS bus (--bus nats://host:port)")
     seed = args.seed if args.seed is not None else 0
     measure = load_measure(args.measure)
-    recorder = _recorder(args)
     config = SwarmConfig(size=args.size, steps_per_tick=args.steps_per_tick, window=args.window)
     out = output_dir(args.out)
     if args.role == "coordinator":
         return _coordinator_only(args, out)
     bus = open_bus(args.bus)
+    recorder = None
     interrupted = False
     start = time.perf_counter()
     try:
+        recorder = _recorder(args, seed)
         swarm = Swarm(
             args.agents, config, coupling=args.coupling, bus=bus, seed=seed, measure=measure,
             agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
@@ -205,6 +214,8 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             )
             summary["basin_stability"] = result.value
             summary["basin_stability_stderr"] = result.stderr
+            if recorder is not None:
+                recorder.record_basin_stability(result.value, result.stderr)
             if coordinator is not None:
                 coordinator.health.check_bs(swarm.tick_count, result.value)
                 summary["alerts"] = len(coordinator.alerts)
@@ -220,8 +231,16 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             ))
         summary["interrupted"] = interrupted
         swarm.close()
+        if recorder is not None:
+            summary["db"] = str(args.db)
+            summary["run_id"] = recorder.run_id
+            summary["values_stored"] = recorder.written
+            recorder.close("interrupted" if interrupted else "finished", summary)
+            recorder = None
     finally:
         bus.close()
+        if recorder is not None:
+            recorder.close("failed")
     print_summary(args, "resonance swarm", summary)
     return 130 if interrupted else 0
 
@@ -230,7 +249,18 @@ def _coordinator_only(args: argparse.Namespace, out: Any) -> int:
     from resonance_engine.swarm.distributed import run_coordinator
     from resonance_engine.swarm.plots import plot_swarm_run
 
-    result = run_coordinator(args.bus, args.agents, args.ticks, window=args.window)
+    recorder = _recorder(args, args.seed if args.seed is not None else 0)
+    try:
+        result = run_coordinator(
+            args.bus, args.agents, args.ticks, window=args.window, recorder=recorder
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.close("failed")
+        raise
+    if recorder is not None:
+        result["run_id"] = recorder.run_id
+        recorder.close("finished", {k: v for k, v in result.items() if k not in ("ci", "bus")})
     ci = np.array(result.pop("ci")).reshape(-1, args.agents)
     cs = np.array(result.pop("cs_history"))
     bus_stats = result.pop("bus")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from resonance_engine.swarm.agent import CouplingRule
-from resonance_engine.swarm.coordinator import SwarmCoordinator
+from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder
 from resonance_engine.swarm.measure import MeasureFactory
 from resonance_engine.swarm.nats_bus import NatsBus
 from resonance_engine.swarm.swarm import Swarm, SwarmConfig
@@ -83,9 +83,10 @@ def run_coordinator(
     timeout: float = 60.0,
     subject: str = "resonance.signatures",
     ready: Callable[[], None] | None = None,
+    recorder: SwarmRecorder | None = None,
 ) -> dict[str, Any]:
     """Measure the swarm on the bus at ``url`` until ``ticks`` ticks are complete (or
-    ``timeout`` seconds pass without progress).
+    ``timeout`` seconds pass without progress); ``recorder`` stores what it measures.
 
     Returns
     -------
@@ -95,7 +96,7 @@ def run_coordinator(
     """
     bus = NatsBus(url, subject=subject, name="resonance-coordinator")
     try:
-        coordinator = SwarmCoordinator(n_agents, window=window)
+        coordinator = SwarmCoordinator(n_agents, window=window, recorder=recorder)
         bus.subscribe(coordinator.ingest)
         bus.flush()
         if ready is not None:
