@@ -66,6 +66,7 @@ def test_experiment_sync_writes_a_report_that_states_the_verdicts(
     assert summary["traffic_ratio"] == pytest.approx(32 * 32 * 4 / 64)
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["rows"]) == 4
+    assert results["control"]["cs"] == pytest.approx(1.0, abs=1e-6)
     for name in ("ci_series", "cs_by_seed", "cs_over_time", "traffic"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
 

@@ -61,6 +61,8 @@ class SwarmConfig:
         CS window of the coordinator (ticks, default 64).
     amplitude_spread, frequency_spread : float
         Spread of the agents' initial drive gain and source frequencies.
+    phase_spread : float
+        Source phases are uniform in [0, 2 pi phase_spread) (0: every agent in phase).
     damping_range : tuple of float
         Range of the agents' damping rates (1/s).
     noise : float
@@ -79,6 +81,7 @@ class SwarmConfig:
     window: int = 64
     amplitude_spread: float = 2.0
     frequency_spread: float = 0.1
+    phase_spread: float = 1.0
     damping_range: tuple[float, float] = (0.05, 0.3)
     noise: float = 0.0
     lockstep_timeout: float = 5.0
@@ -94,6 +97,8 @@ class SwarmConfig:
             raise ConfigError(f"window must be >= 3 ticks, got {self.window}")
         if self.amplitude_spread < 1 or not 0 <= self.frequency_spread < 1:
             raise ConfigError("amplitude_spread must be >= 1 and frequency_spread in [0, 1)")
+        if not 0 <= self.phase_spread <= 1:
+            raise ConfigError(f"phase_spread must be in [0, 1], got {self.phase_spread}")
         lo, hi = self.damping_range
         if not 0 <= lo <= hi:
             raise ConfigError(
@@ -297,9 +302,11 @@ class Swarm:
             raise ConfigError("the swarm's base simulation has no sources to drive")
         rng = np.random.default_rng(self.seed)
         a = cfg.amplitude_spread
-        theta0 = rng.uniform(-math.log(a), math.log(a), self.n_agents)
+        theta0 = rng.uniform(-math.log(a), math.log(a), self.n_agents) if a > 1 else np.zeros(
+            self.n_agents
+        )
         fscale = rng.uniform(1 - cfg.frequency_spread, 1 + cfg.frequency_spread, self.n_agents)
-        phases = rng.uniform(0, 2 * np.pi, (self.n_agents, n_src))
+        phases = rng.uniform(0, 2 * np.pi, (self.n_agents, n_src)) * cfg.phase_spread
         damping = rng.uniform(*cfg.damping_range, self.n_agents)
         ids = np.array(self.agent_ids)
         base = solver.drive_amplitude[0].copy()
