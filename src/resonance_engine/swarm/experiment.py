@@ -398,7 +398,7 @@ def _report(
         "MDEA-CS | CI level spread |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in [*rows, results["control"]]:
         lines.append(
             f"| {r['seed']} | {r['condition']} | {_fmt(r['cs'])} | {_fmt(r['p_value'])} | "
             f"{_fmt(r['surrogate_q95'])} | {_fmt(r['cs_windowed_mean'])} | {_fmt(r['cs_d'])} | "
