@@ -121,3 +121,18 @@ def test_basin_stability_of_a_real_swarm_in_the_default_process_pool() -> None:
         again = basin_stability(factory, n_samples=2, perturbation=0.3, horizon=8, seed=0,
                                 executor=pool)
     np.testing.assert_allclose(again.final_cs, result.final_cs, rtol=1e-6)
+
+
+def test_first_passage_of_a_real_swarm_under_noise() -> None:
+    config = SwarmConfig(size=32, steps_per_tick=4, window=4)
+    swarm = Swarm(3, config, coupling=0.1, seed=2, measure=standin_factory).run(6)
+    factory = partial(Swarm.from_snapshot, swarm.snapshot())
+    with ThreadPoolExecutor(2) as pool:
+        result = mean_first_passage_time(factory, noise=0.5, horizon=12, n_runs=3,
+                                         executor=pool, threshold=0.99)
+    assert result.n_escaped + result.n_censored == 3 == len(result.times)
+    escaped = [t for t in result.times if t is not None]
+    assert all(1 <= t <= 12 for t in escaped)
+    if escaped:
+        assert result.mean_time == pytest.approx(np.mean(escaped))
+    assert result.restricted_mean <= 12
