@@ -109,3 +109,18 @@ def test_swarm_run_is_stored_in_agentdb(tmp_path: Path, capsys: pytest.CaptureFi
     # K = 0: independent agents, so CS drops below 0.7 and the alert is stored too
     if summary["alerts"]:
         assert [a.kind for a in db.alerts(run_id=run.run_id)] == ["cs_low"] * summary["alerts"]
+
+
+def test_swarm_command_over_a_nats_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nats_server: object
+) -> None:
+    url = nats_server.url  # type: ignore[attr-defined]
+    code = main([
+        "swarm", "--agents", "2", "--ticks", "6", "--size", "32", "--window", "4",
+        "--steps-per-tick", "4", "--measure", MEASURE, "--bus", url,
+        "--out", str(tmp_path), "--json", "--no-db",
+    ])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ticks"] == 6 and summary["missing_signatures"] == 0
+    assert summary["signature_bytes_per_tick"] == 2 * 64 and summary["signatures_lost"] == 0

@@ -372,6 +372,20 @@ class Swarm:
                 callback(info)
         return self
 
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Flush the bus and wait until the coordinator has every tick run so far (a network
+        bus delivers asynchronously); returns False if it did not within ``timeout`` s."""
+        self.bus.flush(timeout=timeout)
+        if self.coordinator is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            coord = self.coordinator
+            if coord.ticks + coord.incomplete_ticks >= self.tick_count:
+                return True
+            time.sleep(0.005)
+        return False
+
     def perturb(self, strength: float, rng: np.random.Generator | None = None) -> None:
         """Kick every local agent's log drive gain by ``strength * N(0, 1)``."""
         if not (math.isfinite(strength) and strength >= 0):
