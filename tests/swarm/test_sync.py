@@ -158,3 +158,28 @@ def test_surrogate_test_separates_shared_timing_from_chance() -> None:
     assert yes.observed > yes.quantile95
     assert no.p_value > 0.05
     assert yes.surrogates.shape == (99,)
+
+
+def test_grouped_running_correlation_equals_separate_ones() -> None:
+    rng = np.random.default_rng(5)
+    data = rng.normal(size=(90, 2, 6)).cumsum(axis=0)
+    data[:, 1, 2] = 3.0  # a constant series in the second group is left out
+    grouped = RunningCorrelation(6, 20, groups=2, recompute_every=25)
+    single = [RunningCorrelation(6, 20, recompute_every=25) for _ in range(2)]
+    for x in data:
+        grouped.push(x)
+        for k in range(2):
+            single[k].push(x[k])
+        means = grouped.mean()
+        assert means.shape == (2,)
+        for k in range(2):
+            a, b = means[k], single[k].mean()
+            assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, abs=1e-9)
+    np.testing.assert_allclose(grouped.matrix()[1], single[1].matrix(), atol=1e-9)
+    np.testing.assert_allclose(grouped.per_series()[0], single[0].per_series(), atol=1e-9)
+    assert grouped.window_values().shape == (20, 2, 6)
+    for k in range(2):
+        last = data[-20:, k]
+        ok = last.std(axis=0) > 0
+        ref = np.corrcoef(last[:, ok].T)[np.triu_indices(int(ok.sum()), 1)].mean()
+        assert grouped.mean()[k] == pytest.approx(ref, abs=1e-8)

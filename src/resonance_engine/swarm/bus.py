@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from resonance_engine.errors import BusError, SignatureError
-from resonance_engine.swarm.signature import SIGNATURE_SIZE, Signature
+from resonance_engine.swarm.signature import Signature
 
 __all__ = [
     "Bus",
@@ -136,25 +136,23 @@ class _Dispatch:
         if channel == "signature":
             if not self._signature_callbacks:
                 return
-            if len(data) % SIGNATURE_SIZE:
+            try:
+                signatures, errors = Signature.decode_many(data)
+            except SignatureError as exc:
+                signatures, errors = [], [exc]
+            if errors:
                 with self._lock:
-                    self.stats.corrupt += 1
-                log.warning(
-                    "dropped a signature message of %d bytes (not a multiple of %d)",
-                    len(data), SIGNATURE_SIZE,
-                )
-                return
-            callbacks = list(self._signature_callbacks)
-            for offset in range(0, len(data), SIGNATURE_SIZE):
-                try:
-                    sig = Signature.decode(data[offset : offset + SIGNATURE_SIZE])
-                except SignatureError as exc:
-                    with self._lock:
-                        self.stats.corrupt += 1
-                    log.warning("dropped a corrupt signature: %s", exc)
-                    continue
+                    self.stats.corrupt += len(errors)
+                log.warning("dropped %d corrupt signature(s): %s", len(errors), errors[0])
+            callbacks = self._signature_callbacks
+            for sig in signatures:
                 for callback in callbacks:
-                    self._call(callback, sig)
+                    try:
+                        callback(sig)
+                    except Exception:  # a subscriber's bug must not kill the transport
+                        with self._lock:
+                            self.stats.callback_errors += 1
+                        log.exception("bus subscriber %r raised", callback)
         else:
             for pcallback in list(self._payload_callbacks[channel]):
                 self._call(pcallback, data)

@@ -117,8 +117,9 @@ class SwarmCoordinator:
         self.max_lag = int(max_lag)
         self.health = HealthMonitor(thresholds, sink=recorder)
         self.threshold_controller = AdaptiveThresholdController(threshold_learning_rate)
-        self._ci = RunningCorrelation(n_agents, window)
-        self._d = RunningCorrelation(n_agents, window)
+        # the CI series (group 0) and the D series (group 1), updated together
+        self._corr = RunningCorrelation(n_agents, window, groups=2)
+        self._sample = np.empty((2, n_agents))
         self._lock = threading.RLock()
         self._pending: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._next_step: int | None = None
@@ -214,25 +215,26 @@ class SwarmCoordinator:
                     f"expected CI and D of shape ({self.n_agents},), got {ci.shape} and "
                     f"{fractal_dim.shape}"
                 )
-            self._ci.push(ci)
-            self._d.push(fractal_dim)
+            self._sample[0] = ci
+            self._sample[1] = fractal_dim
+            self._corr.push(self._sample)
             self.ticks += 1
-            self.cs = self._ci.mean()
-            self.cs_d = self._d.mean()
+            cs, cs_d = self._corr.mean()
+            self.cs, self.cs_d = float(cs), float(cs_d)
             self.steps.append(int(step))
             self.cs_history.append(self.cs)
             self.cs_d_history.append(self.cs_d)
             self._ci_rows.append(ci)
             self._d_rows.append(fractal_dim)
             if self.ticks % self.window == 0:
-                for agent, perf in enumerate(self._ci.per_series()):
+                for agent, perf in enumerate(self._corr.per_series()[0]):
                     self.threshold_controller.update(agent, float(perf))
             alert = None
-            if self._ci.count == self.window:
+            if self._corr.count == self.window:
                 alert = self.health.check_cs(int(step), self.cs)
             if self.recorder is not None:
                 self.recorder.record_sync(int(step), now_us(), self.cs, self.cs_d)
-            return TickResult(int(step), self.cs, self.cs_d, float(ci.mean()), alert)
+            return TickResult(int(step), self.cs, self.cs_d, float(ci.sum()) / ci.size, alert)
 
     # ------------------------------------------------------------------ results
     def ci_history(self) -> np.ndarray:

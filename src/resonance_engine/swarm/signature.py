@@ -26,8 +26,7 @@ import math
 import struct
 import time
 import zlib
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +38,7 @@ SIGNATURE_MAGIC = b"RS"
 SIGNATURE_VERSION = 1
 _BODY = struct.Struct("<2sBBIQq5f16s")
 _CRC = struct.Struct("<I")
+_RECORD = struct.Struct("<2sBBIQq5f16sI")
 SIGNATURE_SIZE = _BODY.size + _CRC.size
 assert SIGNATURE_SIZE == 64
 
@@ -86,9 +86,21 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
-@dataclass(frozen=True, slots=True)
-class Signature:
+class _SignatureFields(NamedTuple):
+    agent: int
+    step: int
+    fractal_dim: float
+    coherence: float
+    gain: float
+    dwell: float
+    ci: float
+    timestamp_us: int
+
+
+class Signature(_SignatureFields):
     """One agent's complexity measures at one tick (64 bytes on the wire).
+
+    An immutable named tuple (cheap to build and to decode by the hundred thousand).
 
     Parameters
     ----------
@@ -98,34 +110,36 @@ class Signature:
         The agent's tick number, 0 <= step < 2**64.
     fractal_dim, coherence, gain, dwell, ci : float
         D, C, G, tau and CI of the agent's field (rounded to float32).
-    timestamp_us : int
+    timestamp_us : int, optional
         Measurement time (microseconds since the Unix epoch); defaults to now.
 
     Notes
     -----
     Two signatures compare equal when every field is equal; a NaN metric makes a
-    signature unequal to itself, as NaN is to itself.
+    signature unequal to a decoded copy of itself, as NaN is to NaN.
     """
 
-    agent: int
-    step: int
-    fractal_dim: float
-    coherence: float
-    gain: float
-    dwell: float
-    ci: float
-    timestamp_us: int = field(default_factory=now_us)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "agent", _int("agent", self.agent, 0, _UINT32_MAX))
-        set_(self, "step", _int("step", self.step, 0, _UINT64_MAX))
-        set_(self, "timestamp_us", _int("timestamp_us", self.timestamp_us, _INT64_MIN, _INT64_MAX))
-        values = _f32_values(
-            (self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci)
-        )
-        for name, value in zip(_METRICS, values, strict=True):
-            set_(self, name, value)
+    def __new__(
+        cls,
+        agent: int,
+        step: int,
+        fractal_dim: float,
+        coherence: float,
+        gain: float,
+        dwell: float,
+        ci: float,
+        timestamp_us: int | None = None,
+    ) -> Signature:
+        values = _f32_values((fractal_dim, coherence, gain, dwell, ci))
+        return tuple.__new__(cls, (
+            _int("agent", agent, 0, _UINT32_MAX),
+            _int("step", step, 0, _UINT64_MAX),
+            *values,
+            now_us() if timestamp_us is None
+            else _int("timestamp_us", timestamp_us, _INT64_MIN, _INT64_MAX),
+        ))
 
     @classmethod
     def from_metrics(
@@ -162,34 +176,63 @@ class Signature:
             When the length, magic, version or CRC32 checksum is wrong (the message says
             which, with the values seen).
         """
-        raw = bytes(data)
-        if len(raw) != SIGNATURE_SIZE:
+        if len(data) != SIGNATURE_SIZE:
             raise SignatureError(
-                f"a signature is {SIGNATURE_SIZE} bytes, got {len(raw)}; the message is not a "
+                f"a signature is {SIGNATURE_SIZE} bytes, got {len(data)}; the message is not a "
                 "resonance-engine signature or was truncated"
             )
-        magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _ = _BODY.unpack_from(raw)
-        if magic != SIGNATURE_MAGIC:
+        return _decode_at(cls, memoryview(data), 0)
+
+    @classmethod
+    def decode_many(
+        cls, data: bytes | bytearray | memoryview
+    ) -> tuple[list[Signature], list[SignatureError]]:
+        """Parse a concatenation of 64-byte records (a batch message).
+
+        Returns
+        -------
+        (signatures, errors)
+            The records that decoded, and one SignatureError per record that did not.
+
+        Raises
+        ------
+        SignatureError
+            When the length is not a multiple of 64.
+        """
+        if len(data) % SIGNATURE_SIZE:
             raise SignatureError(
-                f"bad signature magic {magic!r}, expected {SIGNATURE_MAGIC!r}; the message is "
-                "not a resonance-engine signature"
+                f"a batch of signatures is a multiple of {SIGNATURE_SIZE} bytes, got "
+                f"{len(data)}; the message was truncated or is not signatures"
             )
-        if version != SIGNATURE_VERSION:
-            raise SignatureError(
-                f"unsupported signature version {version}, this library reads version "
-                f"{SIGNATURE_VERSION}; use the same resonance-engine version on every agent"
-            )
-        (stored,) = _CRC.unpack_from(raw, _BODY.size)
-        computed = zlib.crc32(raw[: _BODY.size])
-        if stored != computed:
-            raise SignatureError(
-                f"signature checksum mismatch: stored CRC32 {stored:#010x}, computed "
-                f"{computed:#010x}; the message was corrupted in transit"
-            )
-        sig = object.__new__(cls)
-        for name, value in (
-            ("agent", agent), ("step", step), ("fractal_dim", d), ("coherence", c),
-            ("gain", g), ("dwell", tau), ("ci", ci), ("timestamp_us", ts),
-        ):
-            object.__setattr__(sig, name, value)
-        return sig
+        view = memoryview(data)
+        good: list[Signature] = []
+        bad: list[SignatureError] = []
+        for offset in range(0, len(data), SIGNATURE_SIZE):
+            try:
+                good.append(_decode_at(cls, view, offset))
+            except SignatureError as exc:
+                bad.append(exc)
+        return good, bad
+
+
+def _decode_at(cls: type[Signature], view: memoryview, offset: int) -> Signature:
+    magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _, stored = _RECORD.unpack_from(
+        view, offset
+    )
+    if magic != SIGNATURE_MAGIC:
+        raise SignatureError(
+            f"bad signature magic {magic!r}, expected {SIGNATURE_MAGIC!r}; the message is "
+            "not a resonance-engine signature"
+        )
+    if version != SIGNATURE_VERSION:
+        raise SignatureError(
+            f"unsupported signature version {version}, this library reads version "
+            f"{SIGNATURE_VERSION}; use the same resonance-engine version on every agent"
+        )
+    computed = zlib.crc32(view[offset : offset + _BODY.size])
+    if stored != computed:
+        raise SignatureError(
+            f"signature checksum mismatch: stored CRC32 {stored:#010x}, computed "
+            f"{computed:#010x}; the message was corrupted in transit"
+        )
+    return tuple.__new__(cls, (agent, step, d, c, g, tau, ci, ts))
