@@ -54,7 +54,7 @@ def test_experiment_sync_writes_a_report_that_states_the_verdicts(
 ) -> None:
     code = main([
         "experiment", "sync", "--agents", "3", "--size", "32", "--ticks", "24", "--warmup", "4",
-        "--window", "8", "--seeds", "2", "--surrogates", "20", "--basin", "0",
+        "--window", "8", "--seeds", "2", "--surrogates", "20", "--basin", "0", "--sweep", "0.5",
         "--measure", MEASURE, "--out", str(tmp_path), "--json",
     ])
     assert code == 0
@@ -67,6 +67,8 @@ def test_experiment_sync_writes_a_report_that_states_the_verdicts(
     results = json.loads((tmp_path / "results.json").read_text())
     assert len(results["rows"]) == 4
     assert results["control"]["cs"] == pytest.approx(1.0, abs=1e-6)
+    assert [r["coupling"] for r in results["sweep"]] == [0.5]
+    assert "No coupling strength tried" in report or "Some coupling strength" in report
     for name in ("ci_series", "cs_by_seed", "cs_over_time", "traffic"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
 

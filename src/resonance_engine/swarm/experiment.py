@@ -67,6 +67,7 @@ class SyncExperimentConfig:
     window: int = 64
     coupling: float = 0.05
     seeds: tuple[int, ...] = (0, 1, 2)
+    sweep: tuple[float, ...] = (0.2, 1.0)
     surrogates: int = 200
     basin_samples: int = 8
     basin_perturbation: float = 0.5
@@ -199,6 +200,16 @@ def run_sync_experiment(
             else:
                 swarm.close()
 
+    # --- other coupling strengths, first seed only
+    sweep: list[dict[str, Any]] = []
+    for k in cfg.sweep:
+        swarm, row = _run_condition(cfg, cfg.seeds[0], k, measure, progress,
+                                    f"sweep: seed {cfg.seeds[0]}, K = {k:g}")
+        row["condition"] = "coupled (sweep)"
+        row["final_gains"] = [round(float(g), 3) for g in np.exp(swarm.theta)]
+        sweep.append(row)
+        swarm.close()
+
     # --- positive control: identical agents must give CS = 1 (the pipeline can see sync)
     control_swarm, control = _run_condition(
         cfg, cfg.seeds[0], 0.0, measure, progress, "control: identical agents", identical=True
@@ -280,6 +291,7 @@ def run_sync_experiment(
     uncoupled_cs = np.array([r["cs"] for r in rows if r["condition"] == "uncoupled"])
     significant = all(r["p_value"] < 0.05 for r in rows if r["condition"] == "coupled")
     cs_holds = bool(np.all(coupled_cs > cfg.claim_cs))
+    best = max([*coupled_cs.tolist(), *[r["cs"] for r in sweep]])
     ratio = traffic["ratio"]
     traffic_holds = bool(math.isfinite(ratio) and ratio >= 10)
     verdicts = {
@@ -288,6 +300,7 @@ def run_sync_experiment(
         "coupled_cs_std": float(coupled_cs.std()),
         "uncoupled_cs_mean": float(uncoupled_cs.mean()),
         "coupled_significant": significant,
+        "best_cs_any_coupling": float(best),
         "traffic_ratio": ratio,
         "traffic_at_least_10x": traffic_holds,
         "traffic_within_10_100x": bool(10 <= ratio <= 100),
@@ -298,6 +311,7 @@ def run_sync_experiment(
         "mdea": asdict(cfg.mdea),
         "rows": rows,
         "control": control,
+        "sweep": sweep,
         "traffic": traffic,
         "basin": asdict(basin) if basin is not None else None,
         "verdicts": verdicts,
@@ -340,6 +354,15 @@ def _report(
             f"{len(cfg.seeds)} seeds), uncoupled swarms {v['uncoupled_cs_mean']:.3f}."
         )
     n_sig = sum(1 for r in rows if r["condition"] == "coupled" and r["p_value"] < 0.05)
+    if results["sweep"]:
+        tried = ", ".join(f"{k:g}" for k in (cfg.coupling, *cfg.sweep))
+        lines.append(
+            f"- No coupling strength tried (K = {tried}) reached CS > {claim}: the best CS "
+            f"of any coupled run is {v['best_cs_any_coupling']:.3f}."
+            if v["best_cs_any_coupling"] <= claim else
+            f"- Some coupling strength tried (K = {tried}) reached CS > {claim}: best "
+            f"{v['best_cs_any_coupling']:.3f}."
+        )
     c = results["control"]
     lines.append(
         f"- Positive control: {cfg.agents} identical, uncoupled agents (same drive, phases and "
@@ -404,6 +427,20 @@ def _report(
             f"{_fmt(r['surrogate_q95'])} | {_fmt(r['cs_windowed_mean'])} | {_fmt(r['cs_d'])} | "
             f"{_fmt(r['mdea_cs'])} | {_fmt(r['ci_level_spread'])} |"
         )
+    if results["sweep"]:
+        lines += [
+            "",
+            f"Coupling sweep (seed {cfg.seeds[0]}; final drive gains, bounds 0.25 and 4):",
+            "",
+            "| K | CS | p (surrogates) | windowed CS | CI level spread | final gains |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results["sweep"]:
+            lines.append(
+                f"| {r['coupling']:g} | {_fmt(r['cs'])} | {_fmt(r['p_value'])} | "
+                f"{_fmt(r['cs_windowed_mean'])} | {_fmt(r['ci_level_spread'])} | "
+                f"{', '.join(f'{g:g}' for g in r['final_gains'])} |"
+            )
     lines += [
         "",
         "CI level spread: standard deviation of the agents' mean CI over their mean (how far "
