@@ -16,6 +16,7 @@ __all__ = ["register", "BENCHMARKS"]
 #: Benchmark name -> one-line help.
 BENCHMARKS: dict[str, str] = {
     "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
+    "metrics": "ms per frame of D, G, C, tau and the whole analyzer, vs scipy/numpy",
 }
 
 

@@ -26,7 +26,6 @@ from resonance_engine.metrics._input import as_batch
 from resonance_engine.metrics.coherence import (
     gaussian_weights,
     moment_shift,
-    normalize_coherence,
 )
 from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.dwell import DwellTimeTracker
@@ -225,32 +224,58 @@ class ComplexityAnalyzer:
                 f"(check the simulation for divergence)"
             )
         theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
-        counts = kernels.box_counts(batch, theta, self._levels, cfg.fractal_mode == "boundary")
-        kernels.gain(batch, cfg.gain_window, self._g)
-        kernels.local_variance(batch, self._weights, moment_shift(batch, stats), self._c)
-        normalize_coherence(
-            self._c, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale, self._c
+        params = self._tracker.frame_params(
+            batch,
+            stats,
+            threshold=theta,
+            levels=self._levels,
+            boundary=cfg.fractal_mode == "boundary",
+            gain_window=cfg.gain_window,
+            weights=self._weights,
+            shift=moment_shift(batch, stats),
+            coh_a=1.0 if cfg.coherence_normalize == "frame" else 1.0 / cfg.coherence_scale,
+            coh_b=cfg.coherence_eps if cfg.coherence_normalize == "frame" else 1.0,
+            gamma=cfg.gamma,
         )
-        self._tracker.update_batch(batch, stats, self._tau)
+        fields = (self._g, self._c, self._tau) if self.keep_fields else None
+        sums, counts = kernels.analyze_frame(batch, params, fields)
+        self._tracker.advance(params)
         step_value = self.frames if step is None else int(step)
         t_value = math.nan if t is None else float(t)
         self.frames += 1
         n_cells = batch.shape[1] * batch.shape[2]
+        frame_mode = cfg.coherence_normalize == "frame"
         results = []
         for k in range(batch.shape[0]):
             dim, r2, note = self._fit(counts[k])
-            ci_k = self._ci[k]
-            # CI field = alpha * D^beta * G * C * (1 - exp(-tau / gamma))
-            np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
-            np.expm1(ci_k, out=ci_k)
-            ci_k *= -cfg.alpha * dim**cfg.beta  # NaN when D is undefined
-            ci_k *= self._g[k]
-            ci_k *= self._c[k]
+            s_g, s_c, s_t, s_gch, s_gh, c_min, c_max = sums[k]
+            if frame_mode and c_max > c_min:
+                # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
+                coherence = (s_c / n_cells - c_min) / (c_max - c_min)
+                core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
+            elif frame_mode:
+                coherence, core = 1.0, s_gh / n_cells
+            else:
+                coherence, core = s_c / n_cells, s_gch / n_cells
+            factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
             if self.keep_fields:
+                c_k = self._c[k]
+                if frame_mode:
+                    if c_max > c_min:
+                        c_k -= c_min
+                        c_k *= 1.0 / (c_max - c_min)
+                    else:
+                        c_k[...] = 1.0
+                ci_k = self._ci[k]
+                np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
+                np.expm1(ci_k, out=ci_k)
+                ci_k *= -factor
+                ci_k *= self._g[k]
+                ci_k *= c_k
                 extra = {
                     "gain_field": self._g[k].copy(),
-                    "coherence_field": self._c[k].copy(),
+                    "coherence_field": c_k.copy(),
                     "dwell_field": self._tau[k].copy(),
                     "ci_field": ci_k.copy(),
                     "mask": np.abs(batch[k]) > theta[k],
@@ -259,10 +284,10 @@ class ComplexityAnalyzer:
                 ComplexityMetrics(
                     fractal_dim=dim,
                     fractal_r2=r2,
-                    gain=float(self._g[k].mean(dtype=np.float64)),
-                    coherence=float(self._c[k].mean(dtype=np.float64)),
-                    dwell=float(self._tau[k].mean(dtype=np.float64)),
-                    ci=float(ci_k.mean(dtype=np.float64)),
+                    gain=float(s_g / n_cells),
+                    coherence=float(coherence),
+                    dwell=float(s_t / n_cells),
+                    ci=float(factor * core),
                     step=step_value,
                     t=t_value,
                     threshold=float(theta[k]),

@@ -10,17 +10,37 @@ running sums, which accumulate in float64 so they do not drift.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from numba import njit, prange
 
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
-__all__ = ["frame_stats", "box_counts", "gain", "local_variance", "dwell", "band_count"]
+__all__ = [
+    "frame_stats",
+    "box_counts",
+    "gain",
+    "local_variance",
+    "dwell",
+    "analyze_frame",
+    "band_count",
+]
 
 #: Rows per band at least (fewer bands would leave a core idle, more would repeat the
 #: window overlap of each band too often).
 MIN_BAND_ROWS = 16
+
+
+#: Below this many cells per call the kernels run on one thread (waking a thread pool
+#: costs more than the work, and much more on a loaded machine).
+SERIAL_CELLS = 1 << 16
+
+
+def _serial(u: np.ndarray) -> bool:
+    return u.size < SERIAL_CELLS or numba.get_num_threads() == 1
 
 
 def band_count(batch: int, ny: int) -> int:
@@ -30,8 +50,28 @@ def band_count(batch: int, ny: int) -> int:
     return int(max(1, min(want, ny // MIN_BAND_ROWS)))
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _frame_stats(u):
+@njit(inline="always")
+def _positive_min_max(x32):
+    """(min, max) of a float32 array of values >= 0 (no NaN), as float64.
+
+    Non-negative IEEE floats order like their bit patterns read as integers, and integer
+    min/max reductions vectorize (float ones do not, because of NaN semantics).
+    """
+    bits = x32.view(np.int32)
+    lo = np.int32(0x7F800000)  # +inf
+    hi = np.int32(0)
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        lo = min(lo, b)
+        hi = max(hi, b)
+    pair = np.empty(2, dtype=np.int32)
+    pair[0] = lo
+    pair[1] = hi
+    vals = pair.view(np.float32)
+    return np.float64(vals[0]), np.float64(vals[1])
+
+
+def _frame_stats_py(u):
     b, ny, nx = u.shape
     part = np.zeros((b * ny, 3))
     for r in prange(b * ny):
@@ -40,16 +80,15 @@ def _frame_stats(u):
         row = u[k, i]
         s1 = 0.0
         s2 = 0.0
-        m = 0.0
+        mag = np.empty(nx, dtype=np.float32)
         for j in range(nx):
             x = np.float64(row[j])
             s1 += x
             s2 += x * x
-            a = abs(x)
-            m = a if a > m else m
+            mag[j] = abs(np.float32(row[j]))
         part[r, 0] = s1
         part[r, 1] = s2
-        part[r, 2] = m
+        part[r, 2] = _positive_min_max(mag)[1]  # max |u| (rounded to float32)
     out = np.zeros((b, 3))
     n = ny * nx
     for k in range(b):
@@ -65,9 +104,14 @@ def _frame_stats(u):
     return out
 
 
+_frame_stats_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_frame_stats_py)
+_frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(_frame_stats_py)
+
+
 def frame_stats(u: np.ndarray) -> np.ndarray:
     """Per member: mean, mean square and max |u|, shape (b, 3), float64."""
-    result: np.ndarray = _frame_stats(u)
+    kernel = _frame_stats_serial if _serial(u) else _frame_stats_parallel
+    result: np.ndarray = kernel(u)
     return result
 
 
@@ -218,8 +262,11 @@ def _smooth_row(x, weights, inv_norm, dst):
         w = weights[t + r]
         lo = max(0, -t)
         hi = min(nx, nx - t)
-        for j in range(lo, hi):
-            dst[j] += w * x[j + t]
+        # slices keep the indices non-negative: no wraparound checks, the loop vectorizes
+        d = dst[lo:hi]
+        src = x[lo + t : hi + t]
+        for j in range(hi - lo):
+            d[j] += w * src[j]
     for j in range(nx):
         dst[j] *= inv_norm[j]
 
@@ -356,3 +403,303 @@ def dwell(
         np.asarray(slot_scale, dtype=np.float64), np.asarray(inv_h, dtype=np.float64),
         int(store_slot), np.asarray(store_scale, dtype=np.float64), out,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The analyzer's hot path: every measure of a frame in one pass over the rows.
+# ---------------------------------------------------------------------------------------
+
+@njit(inline="always", fastmath=FASTMATH)
+def _one_minus_exp_neg(x):
+    """1 - exp(-x) for x >= 0 in float64, vectorizable (no libm call).
+
+    exp(-x) = exp(-x / 512)^512: a degree-6 Taylor polynomial on [0, 40/512] and nine
+    squarings; relative error below 1e-9. x is clipped at 40 (exp(-40) = 4e-18).
+    """
+    y = -min(x, 40.0) * (1.0 / 512.0)
+    e = 1.0 + y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (
+        1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))))
+    for _ in range(9):
+        e = e * e
+    return 1.0 - e
+
+
+def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
+    u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
+    history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
+    nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+):
+    b, ny, nx = u.shape
+    r = weights.shape[0] // 2
+    m = 2 * r + 1
+    nlag = slots.shape[0]
+    nx1 = occ.shape[2]
+    for task in prange(b * nbands):
+        k = task // nbands
+        i0 = (task % nbands) * band
+        i1 = min(i0 + band, ny)
+        sums[task, 5] = np.inf
+        sums[task, 6] = -np.inf
+        if i0 >= i1:
+            continue
+        dt = u.dtype.type
+        h1 = np.empty((m, nx), dtype=u.dtype)
+        h2 = np.empty((m, nx), dtype=u.dtype)
+        x1 = np.empty(nx, dtype=u.dtype)
+        x2 = np.empty(nx, dtype=u.dtype)
+        m1 = np.empty(nx, dtype=u.dtype)
+        m2 = np.empty(nx, dtype=u.dtype)
+        crow = np.empty(nx, dtype=u.dtype)
+        grow = np.empty(nx, dtype=u.dtype)
+        trow = np.empty(nx, dtype=u.dtype)
+        gsum = np.empty(nx)
+        c32 = np.empty(nx, dtype=np.float32)
+        colsum = np.zeros(nx)
+        pair = np.empty(nx, dtype=np.uint8)
+        s = dt(shift[k])
+        th = dt(thr[k])
+        ih = dt(inv_h[k])
+        ca = dt(coh_a)
+        cb = dt(coh_b)
+        one = dt(1.0)
+        zero = dt(0.0)
+        for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
+            row = u[k, ii]
+            for j in range(nx):
+                colsum[j] += abs(row[j])
+        nxt = max(0, i0 - r)
+        s_g = 0.0
+        s_c = 0.0
+        s_t = 0.0
+        s_gch = 0.0
+        s_gh = 0.0
+        c_min = np.inf
+        c_max = -np.inf
+        n_active = 0
+        n_boxes = 0
+        for i in range(i0, i1):
+            row = u[k, i]
+            # Gaussian moments: horizontal pass of the rows up to i + r into the ring
+            last = min(ny - 1, i + r)
+            while nxt <= last:
+                src = u[k, nxt]
+                for j in range(nx):
+                    v = src[j] - s
+                    x1[j] = v
+                    x2[j] = v * v
+                slot = nxt % m
+                _smooth_row(x1, weights, inv_norm_x, h1[slot])
+                _smooth_row(x2, weights, inv_norm_x, h2[slot])
+                nxt += 1
+            lo = max(0, i - r)
+            hi = min(ny, i + r + 1)
+            norm = 0.0
+            for ii in range(lo, hi):
+                norm += weights[ii - i + r]
+            inv = dt(1.0 / norm)
+            for j in range(nx):
+                m1[j] = 0
+                m2[j] = 0
+            for ii in range(lo, hi):
+                w = weights[ii - i + r]
+                a = h1[ii % m]
+                c = h2[ii % m]
+                for j in range(nx):
+                    m1[j] += w * a[j]
+                    m2[j] += w * c[j]
+            for j in range(nx):
+                mean = m1[j] * inv
+                var = m2[j] * inv - mean * mean
+                var = var if var > zero else zero
+                crow[j] = one / (ca * var + cb)
+            # gain: window sum along x of the running column sums of |u|
+            rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
+            for j in range(nx):
+                gsum[j] = 0.0
+            for t in range(-half_g, half_g + 1):
+                lo_j = max(0, -t)
+                hi_j = min(nx, nx - t)
+                gd = gsum[lo_j:hi_j]
+                gs = colsum[lo_j + t : hi_j + t]
+                for j in range(hi_j - lo_j):
+                    gd[j] += gs[j]
+            for j in range(nx):
+                grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
+            if i + half_g + 1 < ny:
+                add = u[k, i + half_g + 1]
+                for j in range(nx):
+                    colsum[j] += abs(add[j])
+            if i - half_g >= 0:
+                sub = u[k, i - half_g]
+                for j in range(nx):
+                    colsum[j] -= abs(sub[j])
+            # dwell: bounded similarity to each past frame, then store this row
+            for j in range(nx):
+                trow[j] = 0
+            for lag in range(nlag):
+                hs = slots[lag]
+                w = dt(lag_weights[lag])
+                sc = dt(slot_scale[k, hs])
+                past = history[k, hs, i]
+                for j in range(nx):
+                    sim = one - abs(row[j] - dt(past[j]) * sc) * ih
+                    trow[j] += w * (sim if sim > zero else zero)
+            if store_slot >= 0:
+                target = history[k, store_slot, i]
+                st = dt(store_scale[k])
+                if quantized:
+                    half = dt(0.5)
+                    for j in range(nx):
+                        q = np.floor(row[j] * st + half)
+                        q = min(max(q, -32767.0), 32767.0)
+                        target[j] = np.int16(q)
+                else:
+                    for j in range(nx):
+                        target[j] = row[j] * st
+            # the sums of the frame
+            for j in range(nx):
+                g = np.float64(grow[j])
+                c = np.float64(crow[j])
+                gh = g * _one_minus_exp_neg(np.float64(trow[j]) * gamma_inv)
+                s_g += g
+                s_c += c
+                s_t += trow[j]
+                s_gh += gh
+                s_gch += gh * c
+            for j in range(nx):
+                c32[j] = np.float32(crow[j])
+            lo_c, hi_c = _positive_min_max(c32)
+            c_min = min(c_min, lo_c)
+            c_max = max(c_max, hi_c)
+            if write:
+                for j in range(nx):
+                    g_out[k, i, j] = grow[j]
+                    c_out[k, i, j] = crow[j]
+                    t_out[k, i, j] = trow[j]
+            # boxes of 2 x 2 cells, once both rows of a pair are done
+            if i % 2 == 1 or i == ny - 1:
+                ia = i - i % 2
+                ra = u[k, ia]
+                for j in range(nx):
+                    pair[j] = np.uint8(abs(ra[j]) > th)
+                if ia + 1 < ny:
+                    rb = u[k, ia + 1]
+                    for j in range(nx):
+                        pair[j] += np.uint8(abs(rb[j]) > th)
+                rows = 1 if ia + 1 >= ny else 2
+                orow = occ[k, ia // 2]
+                frow = full[k, ia // 2]
+                for j1 in range(nx1):
+                    j0 = 2 * j1
+                    if j0 + 1 < nx:
+                        a2 = pair[j0] + pair[j0 + 1]
+                        cells = 2 * rows
+                    else:
+                        a2 = pair[j0] + 0
+                        cells = rows
+                    o = a2 > 0
+                    f = a2 == cells
+                    orow[j1] = o
+                    frow[j1] = f
+                    n_active += a2
+                    if boundary:
+                        n_boxes += o and not f
+                    else:
+                        n_boxes += o
+        sums[task, 0] = s_g
+        sums[task, 1] = s_c
+        sums[task, 2] = s_t
+        sums[task, 3] = s_gch
+        sums[task, 4] = s_gh
+        sums[task, 5] = c_min
+        sums[task, 6] = c_max
+        cnt[task, 0] = n_active
+        cnt[task, 1] = n_boxes
+
+
+_analyze_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_analyze_py)
+_analyze_serial = njit(parallel=False, fastmath=FASTMATH, cache=True)(_analyze_py)
+
+
+@njit(cache=True)
+def _pyramid_counts(occ, full, levels, boundary, counts):
+    """Counts at levels 2.. by reducing the level-1 pyramids in place (serial, small)."""
+    b, ny, nx = occ.shape
+    for k in range(b):
+        h = ny
+        w = nx
+        for level in range(2, levels + 1):
+            h2 = (h + 1) // 2
+            w2 = (w + 1) // 2
+            n = 0
+            for i2 in range(h2):
+                ia = 2 * i2
+                ib = min(ia + 1, h - 1)
+                for j2 in range(w2):
+                    ja = 2 * j2
+                    jb = min(ja + 1, w - 1)
+                    o = occ[k, ia, ja] | occ[k, ia, jb] | occ[k, ib, ja] | occ[k, ib, jb]
+                    f = full[k, ia, ja] & full[k, ia, jb] & full[k, ib, ja] & full[k, ib, jb]
+                    occ[k, i2, j2] = o
+                    full[k, i2, j2] = f
+                    if boundary:
+                        n += o & (1 - f)
+                    else:
+                        n += o
+            counts[k, level] = n
+            h = h2
+            w = w2
+
+
+_scratch = threading.local()  # level-1 box pyramids, per thread and shape
+
+
+def analyze_frame(
+    u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every measure of a frame in one compiled pass (see ``MetricKernels.analyze_frame``)."""
+    p = params
+    b, ny, nx = u.shape
+    serial = _serial(u)
+    nbands = 1 if serial else band_count(b, ny)
+    band = -(-ny // nbands)
+    band += band % 2  # bands start on even rows: the 2 x 2 boxes stay inside a task
+    nbands = -(-ny // band)
+    key = (b, ny, nx, u.dtype)
+    if getattr(_scratch, "key", None) != key:
+        _scratch.occ = np.empty((b, -(-ny // 2), -(-nx // 2)), dtype=np.uint8)
+        _scratch.full = np.empty_like(_scratch.occ)
+        _scratch.dummy = np.empty((1, 1, 1), dtype=u.dtype)
+        _scratch.key = key
+    occ, full = _scratch.occ, _scratch.full
+    sums = np.empty((b * nbands, 7))
+    cnt = np.zeros((b * nbands, 2), dtype=np.int64)
+    half_g = p.gain_window // 2
+    idx = np.arange(nx)
+    inv_cnt_x = 1.0 / (np.minimum(idx + half_g + 1, nx) - np.maximum(idx - half_g, 0))
+    write = fields is not None
+    g_out, c_out, t_out = fields if fields is not None else (_scratch.dummy,) * 3
+    kernel = _analyze_serial if serial else _analyze_parallel
+    kernel(
+        u, np.asarray(p.threshold, dtype=np.float64), bool(p.boundary), half_g, inv_cnt_x,
+        np.asarray(p.weights, dtype=u.dtype), _inv_norm(p.weights, nx).astype(u.dtype),
+        np.asarray(p.shift, dtype=np.float64), float(p.coh_a), float(p.coh_b),
+        1.0 / float(p.gamma), p.history, p.history.dtype == np.int16,
+        np.asarray(p.slots, dtype=np.int64), np.asarray(p.lag_weights, dtype=np.float64),
+        np.asarray(p.slot_scale, dtype=np.float64), np.asarray(p.inv_h, dtype=np.float64),
+        int(p.store_slot), np.asarray(p.store_scale, dtype=np.float64),
+        nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+    )
+    per = sums.reshape(b, nbands, 7)
+    out = np.empty((b, 7))
+    out[:, :5] = per[:, :, :5].sum(axis=1)
+    out[:, 5] = per[:, :, 5].min(axis=1)
+    out[:, 6] = per[:, :, 6].max(axis=1)
+    counts = np.zeros((b, p.levels + 1))
+    c = cnt.reshape(b, nbands, 2).sum(axis=1)
+    counts[:, 0] = c[:, 0]
+    if p.levels >= 1:
+        counts[:, 1] = c[:, 1]
+    if p.levels >= 2:
+        _pyramid_counts(occ, full, p.levels, bool(p.boundary), counts)
+    return out, counts
