@@ -15,6 +15,7 @@ mask has no boundary at some box size of the fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -31,7 +32,7 @@ from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.dwell import DwellTimeTracker
 from resonance_engine.metrics.fractal import box_sizes, fit_dimension, frame_threshold
 
-__all__ = ["ComplexityMetrics", "ComplexityAnalyzer"]
+__all__ = ["ComplexityMetrics", "ComplexityAnalyzer", "summarize_series"]
 
 
 @dataclass(frozen=True)
@@ -174,12 +175,19 @@ class ComplexityAnalyzer:
         self._shape = (b, ny, nx)
         self._dtype = batch.dtype
 
-    def observe(self, solver: _HasField) -> ComplexityMetrics | list[ComplexityMetrics]:
+    def observe(
+        self, solver: _HasField, *, keep_fields: bool | None = None
+    ) -> ComplexityMetrics | list[ComplexityMetrics]:
         """Analyze a solver's current field, stamped with its step and time."""
-        return self.update(solver.u, step=solver.step_count, t=solver.t)
+        return self.update(solver.u, step=solver.step_count, t=solver.t, keep_fields=keep_fields)
 
     def update(
-        self, u: np.ndarray, *, step: int | None = None, t: float | None = None
+        self,
+        u: np.ndarray,
+        *,
+        step: int | None = None,
+        t: float | None = None,
+        keep_fields: bool | None = None,
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
         """Analyze a new frame.
 
@@ -191,6 +199,9 @@ class ComplexityAnalyzer:
             Step number to record (default: the number of frames analyzed before).
         t : float, optional
             Simulated time to record (s; default NaN).
+        keep_fields : bool, optional
+            Attach the fields to this result (default: the analyzer's ``keep_fields``);
+            e.g. only for the last frame of a run, for :func:`save_metrics_png`.
 
         Returns
         -------
@@ -237,7 +248,8 @@ class ComplexityAnalyzer:
             coh_b=cfg.coherence_eps if cfg.coherence_normalize == "frame" else 1.0,
             gamma=cfg.gamma,
         )
-        fields = (self._g, self._c, self._tau) if self.keep_fields else None
+        keep = self.keep_fields if keep_fields is None else keep_fields
+        fields = (self._g, self._c, self._tau) if keep else None
         sums, counts = kernels.analyze_frame(batch, params, fields)
         self._tracker.advance(params)
         step_value = self.frames if step is None else int(step)
@@ -259,7 +271,7 @@ class ComplexityAnalyzer:
                 coherence, core = s_c / n_cells, s_gch / n_cells
             factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
-            if self.keep_fields:
+            if keep:
                 c_k = self._c[k]
                 if frame_mode:
                     if c_max > c_min:
@@ -314,3 +326,22 @@ class ComplexityAnalyzer:
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
 
+
+
+def summarize_series(series: Sequence[ComplexityMetrics]) -> dict[str, float]:
+    """Final and mean values of D, G, C, tau and CI over a run (NaN frames skipped).
+
+    Returns
+    -------
+    dict
+        ``{"D_final", "D_mean", "G_final", ..., "CI_final", "CI_mean", "frames"}``; the
+        keys suit a run summary or its JSON.
+    """
+    out: dict[str, float] = {"frames": float(len(series))}
+    for attr, key in (("fractal_dim", "D"), ("gain", "G"), ("coherence", "C"),
+                      ("dwell", "tau"), ("ci", "CI")):
+        values = np.array([getattr(m, attr) for m in series], dtype=np.float64)
+        out[f"{key}_final"] = float(values[-1]) if len(values) else math.nan
+        finite = values[np.isfinite(values)]
+        out[f"{key}_mean"] = float(finite.mean()) if len(finite) else math.nan
+    return out

@@ -424,6 +424,152 @@ def _one_minus_exp_neg(x):
     return 1.0 - e
 
 
+# Row helpers of the fused kernel. They are compiled as separate functions (not inlined):
+# small loops over one row that LLVM vectorizes reliably, which it does not always do
+# inside one large function.
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _shifted_moments_row(src, s, x1, x2):
+    for j in range(src.shape[0]):
+        v = src[j] - s
+        x1[j] = v
+        x2[j] = v * v
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _smooth_row_nc(x, weights, inv_norm, dst):
+    _smooth_row(x, weights, inv_norm, dst)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _weighted_rows(rows, lo, hi, i, r, weights, out):
+    """out = sum over ring rows lo..hi-1 of weights[row - i + r] * rows[row % m]."""
+    m = rows.shape[0]
+    n = out.shape[0]
+    for j in range(n):
+        out[j] = 0
+    for ii in range(lo, hi):
+        w = weights[ii - i + r]
+        a = rows[ii % m]
+        for j in range(n):
+            out[j] += w * a[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _coherence_row(m1, m2, inv, ca, cb, crow, c32):
+    one = crow.dtype.type(1.0)
+    zero = crow.dtype.type(0.0)
+    for j in range(m1.shape[0]):
+        mean = m1[j] * inv
+        var = m2[j] * inv - mean * mean
+        var = var if var > zero else zero
+        c = one / (ca * var + cb)
+        crow[j] = c
+        c32[j] = np.float32(c)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _add_abs_row(src, sign, colsum):
+    for j in range(src.shape[0]):
+        colsum[j] += sign * abs(np.float64(src[j]))
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
+    nx = colsum.shape[0]
+    for j in range(nx):
+        gsum[j] = 0.0
+    for t in range(-half_g, half_g + 1):
+        lo = max(0, -t)
+        hi = min(nx, nx - t)
+        gd = gsum[lo:hi]
+        gs = colsum[lo + t : hi + t]
+        for j in range(hi - lo):
+            gd[j] += gs[j]
+    for j in range(nx):
+        grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _dwell_lag_row(row, past, sc, ih, w, trow):
+    one = row.dtype.type(1.0)
+    zero = row.dtype.type(0.0)
+    for j in range(row.shape[0]):
+        sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
+        trow[j] += w * (sim if sim > zero else zero)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _store_row(row, st, quantized, target):
+    if quantized:
+        half = row.dtype.type(0.5)
+        for j in range(row.shape[0]):
+            q = np.floor(row[j] * st + half)
+            q = min(max(q, -32767.0), 32767.0)
+            target[j] = np.int16(q)
+    else:
+        for j in range(row.shape[0]):
+            target[j] = row[j] * st
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _sums_row(grow, crow, trow, gamma_inv, acc):
+    """acc += (sum G, sum C, sum tau, sum G C h, sum G h) over the row."""
+    s_g = 0.0
+    s_c = 0.0
+    s_t = 0.0
+    s_gch = 0.0
+    s_gh = 0.0
+    for j in range(grow.shape[0]):
+        g = np.float64(grow[j])
+        c = np.float64(crow[j])
+        tau = np.float64(trow[j])
+        gh = g * _one_minus_exp_neg(tau * gamma_inv)
+        s_g += g
+        s_c += c
+        s_t += tau
+        s_gh += gh
+        s_gch += gh * c
+    acc[0] += s_g
+    acc[1] += s_c
+    acc[2] += s_t
+    acc[3] += s_gch
+    acc[4] += s_gh
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _box_pair_row(ra, rb, two, th, pair, orow, frow, boundary):
+    """Level-1 boxes of a pair of rows; returns (active cells, counted boxes)."""
+    nx = ra.shape[0]
+    for j in range(nx):
+        pair[j] = np.uint8(abs(ra[j]) > th)
+    if two:
+        for j in range(nx):
+            pair[j] += np.uint8(abs(rb[j]) > th)
+    rows = 2 if two else 1
+    n_active = 0
+    n_boxes = 0
+    nx1 = orow.shape[0]
+    for j1 in range(nx // 2):
+        a2 = int(pair[2 * j1]) + int(pair[2 * j1 + 1])
+        o = a2 > 0
+        f = a2 == 2 * rows
+        orow[j1] = o
+        frow[j1] = f
+        n_active += a2
+        n_boxes += int((o and not f) if boundary else o)
+    if nx1 > nx // 2:  # odd width: the last box is one column wide
+        a2 = int(pair[nx - 1])
+        o = a2 > 0
+        f = a2 == rows
+        orow[nx1 - 1] = o
+        frow[nx1 - 1] = f
+        n_active += a2
+        n_boxes += int((o and not f) if boundary else o)
+    return n_active, n_boxes
+
+
 def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
     u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
     history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
@@ -433,7 +579,6 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
     r = weights.shape[0] // 2
     m = 2 * r + 1
     nlag = slots.shape[0]
-    nx1 = occ.shape[2]
     for task in prange(b * nbands):
         k = task // nbands
         i0 = (task % nbands) * band
@@ -452,27 +597,19 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         crow = np.empty(nx, dtype=u.dtype)
         grow = np.empty(nx, dtype=u.dtype)
         trow = np.empty(nx, dtype=u.dtype)
-        gsum = np.empty(nx)
         c32 = np.empty(nx, dtype=np.float32)
+        gsum = np.empty(nx)
         colsum = np.zeros(nx)
         pair = np.empty(nx, dtype=np.uint8)
+        acc = np.zeros(5)
         s = dt(shift[k])
         th = dt(thr[k])
         ih = dt(inv_h[k])
         ca = dt(coh_a)
         cb = dt(coh_b)
-        one = dt(1.0)
-        zero = dt(0.0)
         for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
-            row = u[k, ii]
-            for j in range(nx):
-                colsum[j] += abs(row[j])
+            _add_abs_row(u[k, ii], 1.0, colsum)
         nxt = max(0, i0 - r)
-        s_g = 0.0
-        s_c = 0.0
-        s_t = 0.0
-        s_gch = 0.0
-        s_gh = 0.0
         c_min = np.inf
         c_max = -np.inf
         n_active = 0
@@ -480,137 +617,53 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         for i in range(i0, i1):
             row = u[k, i]
             # Gaussian moments: horizontal pass of the rows up to i + r into the ring
-            last = min(ny - 1, i + r)
-            while nxt <= last:
-                src = u[k, nxt]
-                for j in range(nx):
-                    v = src[j] - s
-                    x1[j] = v
-                    x2[j] = v * v
-                slot = nxt % m
-                _smooth_row(x1, weights, inv_norm_x, h1[slot])
-                _smooth_row(x2, weights, inv_norm_x, h2[slot])
+            while nxt <= min(ny - 1, i + r):
+                _shifted_moments_row(u[k, nxt], s, x1, x2)
+                _smooth_row_nc(x1, weights, inv_norm_x, h1[nxt % m])
+                _smooth_row_nc(x2, weights, inv_norm_x, h2[nxt % m])
                 nxt += 1
             lo = max(0, i - r)
             hi = min(ny, i + r + 1)
             norm = 0.0
             for ii in range(lo, hi):
                 norm += weights[ii - i + r]
-            inv = dt(1.0 / norm)
-            for j in range(nx):
-                m1[j] = 0
-                m2[j] = 0
-            for ii in range(lo, hi):
-                w = weights[ii - i + r]
-                a = h1[ii % m]
-                c = h2[ii % m]
-                for j in range(nx):
-                    m1[j] += w * a[j]
-                    m2[j] += w * c[j]
-            for j in range(nx):
-                mean = m1[j] * inv
-                var = m2[j] * inv - mean * mean
-                var = var if var > zero else zero
-                crow[j] = one / (ca * var + cb)
+            _weighted_rows(h1, lo, hi, i, r, weights, m1)
+            _weighted_rows(h2, lo, hi, i, r, weights, m2)
+            _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, crow, c32)
+            lo_c, hi_c = _positive_min_max(c32)
+            c_min = min(c_min, lo_c)
+            c_max = max(c_max, hi_c)
             # gain: window sum along x of the running column sums of |u|
             rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
-            for j in range(nx):
-                gsum[j] = 0.0
-            for t in range(-half_g, half_g + 1):
-                lo_j = max(0, -t)
-                hi_j = min(nx, nx - t)
-                gd = gsum[lo_j:hi_j]
-                gs = colsum[lo_j + t : hi_j + t]
-                for j in range(hi_j - lo_j):
-                    gd[j] += gs[j]
-            for j in range(nx):
-                grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
+            _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
             if i + half_g + 1 < ny:
-                add = u[k, i + half_g + 1]
-                for j in range(nx):
-                    colsum[j] += abs(add[j])
+                _add_abs_row(u[k, i + half_g + 1], 1.0, colsum)
             if i - half_g >= 0:
-                sub = u[k, i - half_g]
-                for j in range(nx):
-                    colsum[j] -= abs(sub[j])
+                _add_abs_row(u[k, i - half_g], -1.0, colsum)
             # dwell: bounded similarity to each past frame, then store this row
             for j in range(nx):
                 trow[j] = 0
             for lag in range(nlag):
                 hs = slots[lag]
-                w = dt(lag_weights[lag])
-                sc = dt(slot_scale[k, hs])
-                past = history[k, hs, i]
-                for j in range(nx):
-                    sim = one - abs(row[j] - dt(past[j]) * sc) * ih
-                    trow[j] += w * (sim if sim > zero else zero)
+                _dwell_lag_row(row, history[k, hs, i], dt(slot_scale[k, hs]), ih,
+                               dt(lag_weights[lag]), trow)
             if store_slot >= 0:
-                target = history[k, store_slot, i]
-                st = dt(store_scale[k])
-                if quantized:
-                    half = dt(0.5)
-                    for j in range(nx):
-                        q = np.floor(row[j] * st + half)
-                        q = min(max(q, -32767.0), 32767.0)
-                        target[j] = np.int16(q)
-                else:
-                    for j in range(nx):
-                        target[j] = row[j] * st
-            # the sums of the frame
-            for j in range(nx):
-                g = np.float64(grow[j])
-                c = np.float64(crow[j])
-                gh = g * _one_minus_exp_neg(np.float64(trow[j]) * gamma_inv)
-                s_g += g
-                s_c += c
-                s_t += trow[j]
-                s_gh += gh
-                s_gch += gh * c
-            for j in range(nx):
-                c32[j] = np.float32(crow[j])
-            lo_c, hi_c = _positive_min_max(c32)
-            c_min = min(c_min, lo_c)
-            c_max = max(c_max, hi_c)
+                _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
+            _sums_row(grow, crow, trow, gamma_inv, acc)
             if write:
-                for j in range(nx):
-                    g_out[k, i, j] = grow[j]
-                    c_out[k, i, j] = crow[j]
-                    t_out[k, i, j] = trow[j]
+                g_out[k, i, :] = grow
+                c_out[k, i, :] = crow
+                t_out[k, i, :] = trow
             # boxes of 2 x 2 cells, once both rows of a pair are done
             if i % 2 == 1 or i == ny - 1:
                 ia = i - i % 2
-                ra = u[k, ia]
-                for j in range(nx):
-                    pair[j] = np.uint8(abs(ra[j]) > th)
-                if ia + 1 < ny:
-                    rb = u[k, ia + 1]
-                    for j in range(nx):
-                        pair[j] += np.uint8(abs(rb[j]) > th)
-                rows = 1 if ia + 1 >= ny else 2
-                orow = occ[k, ia // 2]
-                frow = full[k, ia // 2]
-                for j1 in range(nx1):
-                    j0 = 2 * j1
-                    if j0 + 1 < nx:
-                        a2 = pair[j0] + pair[j0 + 1]
-                        cells = 2 * rows
-                    else:
-                        a2 = pair[j0] + 0
-                        cells = rows
-                    o = a2 > 0
-                    f = a2 == cells
-                    orow[j1] = o
-                    frow[j1] = f
-                    n_active += a2
-                    if boundary:
-                        n_boxes += o and not f
-                    else:
-                        n_boxes += o
-        sums[task, 0] = s_g
-        sums[task, 1] = s_c
-        sums[task, 2] = s_t
-        sums[task, 3] = s_gch
-        sums[task, 4] = s_gh
+                two = ia + 1 < ny
+                na, nb = _box_pair_row(u[k, ia], u[k, ia + 1] if two else u[k, ia], two, th,
+                                       pair, occ[k, ia // 2], full[k, ia // 2], boundary)
+                n_active += na
+                n_boxes += nb
+        for q in range(5):
+            sums[task, q] = acc[q]
         sums[task, 5] = c_min
         sums[task, 6] = c_max
         cnt[task, 0] = n_active
