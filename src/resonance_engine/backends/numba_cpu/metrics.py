@@ -211,7 +211,7 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _gain(u, window, nbands, out):
+def _gain(u, window, inv_cnt_x, nbands, out):
     b, ny, nx = u.shape
     half = window // 2
     band = -(-ny // nbands)
@@ -221,34 +221,30 @@ def _gain(u, window, nbands, out):
         i1 = min(i0 + band, ny)
         if i0 >= i1:
             continue
-        acc = np.zeros(nx)  # float64 column sums of |u| over the rows of the window
+        colsum = np.zeros(nx)  # float64 column sums of |u| over the rows of the window
+        gsum = np.empty(nx)
         for i in range(max(0, i0 - half), min(ny, i0 + half + 1)):
-            row = u[k, i]
-            for j in range(nx):
-                acc[j] += abs(row[j])
+            _add_abs_row(u[k, i], 1.0, colsum)
         for i in range(i0, i1):
-            rows_in = min(ny, i + half + 1) - max(0, i - half)
-            dst = out[k, i]
-            for j in range(nx):
-                lo = max(0, j - half)
-                hi = min(nx, j + half + 1)
-                s = 0.0
-                for jj in range(lo, hi):
-                    s += acc[jj]
-                dst[j] = s / (rows_in * (hi - lo))
+            rows_in = 1.0 / (min(ny, i + half + 1) - max(0, i - half))
+            _gain_row(colsum, half, inv_cnt_x, rows_in, gsum, out[k, i])
             if i + half + 1 < ny:
-                row = u[k, i + half + 1]
-                for j in range(nx):
-                    acc[j] += abs(row[j])
+                _add_abs_row(u[k, i + half + 1], 1.0, colsum)
             if i - half >= 0:
-                row = u[k, i - half]
-                for j in range(nx):
-                    acc[j] -= abs(row[j])
+                _add_abs_row(u[k, i - half], -1.0, colsum)
+
+
+def _inv_count(window: int, n: int) -> np.ndarray:
+    """1 / (number of in-grid cells of the centred window) at each of n positions."""
+    half = window // 2
+    idx = np.arange(n)
+    result: np.ndarray = 1.0 / (np.minimum(idx + half + 1, n) - np.maximum(idx - half, 0))
+    return result
 
 
 def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
     """Mean of |u| over the centred window x window square (truncated at the edges)."""
-    _gain(u, window, band_count(u.shape[0], u.shape[1]), out)
+    _gain(u, window, _inv_count(window, u.shape[2]), band_count(u.shape[0], u.shape[1]), out)
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -728,8 +724,7 @@ def analyze_frame(
     sums = np.empty((b * nbands, 7))
     cnt = np.zeros((b * nbands, 2), dtype=np.int64)
     half_g = p.gain_window // 2
-    idx = np.arange(nx)
-    inv_cnt_x = 1.0 / (np.minimum(idx + half_g + 1, nx) - np.maximum(idx - half_g, 0))
+    inv_cnt_x = _inv_count(p.gain_window, nx)
     write = fields is not None
     g_out, c_out, t_out = fields if fields is not None else (_scratch.dummy,) * 3
     kernel = _analyze_serial if serial else _analyze_parallel
