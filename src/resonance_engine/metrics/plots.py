@@ -101,6 +101,7 @@ def save_metrics_png(
         ax = fig.add_subplot(grid[1, 4 * n : 4 * n + 4])
         ax.plot(x, [getattr(m, attr) for m in series], lw=1.2)
         ax.set_title(label)
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel("t (s)" if use_time else "step")
         ax.grid(alpha=0.3)
     if title:
