@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -170,3 +171,36 @@ def test_analyze_frame(
     )
     np.testing.assert_allclose(sums_fast, own, rtol=1e-6, atol=1e-12)
     assert np.abs(fast_ring.astype(np.int32) - ring.astype(np.int32)).max() <= 1
+
+
+@pytest.mark.parametrize("shape", [(1, 67, 53), (3, 40, 33), (2, 130, 17)])
+def test_parallel_bands_match_the_serial_kernel(
+    shape: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small inputs run serially; force the banded parallel path on odd shapes."""
+    import resonance_engine.backends.numba_cpu.metrics as fast_module
+
+    rng = np.random.default_rng(3)
+    u = rng.standard_normal(shape).astype(np.float32)
+    stats = REF.frame_stats(u)
+    b = shape[0]
+    ring = (rng.standard_normal((b, 2, *shape[1:])) * 1000).astype(np.int16)
+    params = FrameParams(
+        threshold=np.sqrt(stats[:, 1]), levels=3, boundary=False, gain_window=5,
+        weights=gaussian_weights(2.0), shift=stats[:, 0], coh_a=1.0, coh_b=1e-6, gamma=1.0,
+        history=ring, slots=np.array([1, 0], dtype=np.int64), lag_weights=np.array([0.8, 0.5]),
+        slot_scale=np.full((b, 2), 1e-3), inv_h=np.ones(b), store_slot=0,
+        store_scale=np.full(b, 1000.0),
+    )
+    serial = FAST.analyze_frame(u, params._replace(history=ring.copy()), None)
+    monkeypatch.setattr(fast_module, "SERIAL_CELLS", 0)
+    monkeypatch.setattr(fast_module, "MIN_BAND_ROWS", 4)
+    monkeypatch.setattr(fast_module.numba, "get_num_threads", lambda: 4)
+    parallel = FAST.analyze_frame(u, params._replace(history=ring.copy()), None)
+    np.testing.assert_array_equal(parallel[1], serial[1])
+    np.testing.assert_allclose(parallel[0], serial[0], rtol=1e-6)
+    out = np.empty_like(u)
+    ref = np.empty_like(u)
+    FAST.gain(u, 5, out)
+    REF.gain(u, 5, ref)
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6)
