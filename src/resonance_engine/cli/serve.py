@@ -1,0 +1,181 @@
+"""``resonance serve``: run a simulation and watch it live in a browser."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from resonance_engine.backends import BACKEND_NAMES
+from resonance_engine.cli.common import add_common_options, output_dir, print_summary
+from resonance_engine.config import RunConfig, default_pond, load_run_config
+from resonance_engine.errors import ConfigError
+
+__all__ = ["register", "cmd_serve", "security_notice"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run a simulation and watch the field and its metrics live in a browser",
+        description=(
+            "Start a simulation and a web dashboard (live heatmap of the field, charts of "
+            "the metrics, pause/resume and live damping, wave speed and source frequency). "
+            "Runs until Ctrl-C, then writes the final field and the metric history to --out."
+        ),
+    )
+    p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
+    p.add_argument("--size", type=int, help="grid cells per side of the default pond (default 256)")
+    p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765,
+                   help="TCP port (default 8765; 0 picks a free one)")
+    p.add_argument("--token", help="require this token for the page and the WebSocket "
+                   "('auto' makes a random one); the printed URL carries it")
+    p.add_argument("--fps", type=float, default=30.0, help="largest frame rate sent (default 30)")
+    p.add_argument("--max-side", type=int, default=256,
+                   help="largest frame side in cells; bigger fields are block-averaged "
+                   "(default 256)")
+    p.add_argument("--metrics-every", type=int, default=20,
+                   help="steps between metric rows (default 20)")
+    p.add_argument("--chunk", type=int, default=10,
+                   help="steps between two looks at the controls (default 10)")
+    p.add_argument("--metrics", choices=("auto", "complexity", "stats"), default="auto",
+                   help="what the charts show: D, G, C, tau, CI ('complexity'), field RMS and peak "
+                   "('stats'), or complexity when the metrics package is installed ('auto')")
+    p.add_argument("--swarm", type=int, metavar="N",
+                   help="run a swarm of N agents (needs resonance_engine.swarm)")
+    p.add_argument("--db", metavar="PATH",
+                   help="also store the metrics in this AgentDB (needs resonance_engine.store)")
+    p.add_argument("--replay", metavar="RUN",
+                   help="show a stored run of --db read-only instead of simulating")
+    add_common_options(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def security_notice(host: str, token: str | None) -> str | None:
+    """The warning to print for a server reachable from other machines without a token."""
+    from resonance_engine.web.server import is_loopback
+
+    if is_loopback(host) or token is not None:
+        return None
+    return (
+        f"resonance serve: warning: listening on {host} without authentication: anyone who "
+        "can reach this port can watch and control the run; use --token (or --token auto) "
+        "or --host 127.0.0.1"
+    )
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    seed = args.seed if args.seed is not None else 0
+    if args.config:
+        config = load_run_config(args.config)
+        if args.seed is not None:
+            config.seed = args.seed
+        if args.size is not None:
+            config.simulation.nx = config.simulation.ny = args.size
+    else:
+        config = RunConfig.model_validate(
+            {"simulation": default_pond(args.size or 256, seed=seed), "seed": seed}
+        )
+    if args.backend is not None:
+        config.simulation.backend = args.backend
+    return RunConfig.model_validate(config.model_dump())
+
+
+def _metrics_source(choice: str) -> Any:
+    from resonance_engine.web.sources import (
+        ComplexitySource,
+        FieldStatsSource,
+        default_metrics_source,
+    )
+
+    if choice == "stats":
+        return FieldStatsSource()
+    source = default_metrics_source()
+    if choice == "complexity" and not isinstance(source, ComplexitySource):
+        raise ConfigError(
+            "--metrics complexity needs resonance_engine.metrics (ComplexityAnalyzer), which "
+            "this installation lacks; use --metrics stats"
+        )
+    return source
+
+
+def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "t", *names])
+        writer.writerows(rows)
+    return path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; then write field.png and metrics.csv to --out."""
+    if args.swarm is not None:
+        raise ConfigError(
+            "--swarm needs the swarm layer (resonance_engine.swarm), which is not part of "
+            "this build yet; run without --swarm"
+        )
+    if args.db is not None or args.replay is not None:
+        raise ConfigError(
+            "--db and --replay need the metric store (resonance_engine.store.AgentDB), which "
+            "is not part of this build yet; run without them"
+        )
+    try:
+        from resonance_engine.web.runner import SimulationRunner
+        from resonance_engine.web.server import Dashboard
+    except ImportError as exc:
+        raise ConfigError(
+            f"resonance serve needs the web extra ({exc.name} is missing): "
+            "pip install 'resonance-engine[web]'"
+        ) from None
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be in [0, 65535], got {args.port}")
+    token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
+    if token is not None and not token:
+        raise ConfigError("--token must not be empty")
+    config = _config(args)
+    solver = config.simulation.build()
+    runner = SimulationRunner(
+        solver, _metrics_source(args.metrics), chunk=args.chunk,
+        metrics_every=args.metrics_every, fps=args.fps, max_side=args.max_side,
+    )
+    out = output_dir(args.out)
+    dashboard = Dashboard(runner, token=token, title=f"resonance-engine · {solver.nx}×{solver.ny}")
+    notice = security_notice(args.host, token)
+    info = sys.stderr if args.json else sys.stdout
+
+    def ready(dash: Dashboard) -> None:
+        if notice:
+            sys.stderr.write(notice + "\n")
+        info.write(f"resonance serve: dashboard at {dash.url()} (Ctrl-C stops)\n")
+        info.flush()
+
+    start = time.perf_counter()
+    dashboard.serve(args.host, args.port, on_ready=ready)
+    elapsed = time.perf_counter() - start
+    from resonance_engine.viz import save_field_png
+
+    picture = save_field_png(
+        runner.field(), out / "field.png", f"u at t = {solver.t:.3f} s (step {solver.step_count})"
+    )
+    history = _write_history(out / "metrics.csv", runner.metrics.names, runner.history())
+    summary: dict[str, Any] = {
+        "url": dashboard.url(with_token=False),
+        "grid": f"{solver.nx}x{solver.ny}",
+        "steps": solver.step_count,
+        "t": solver.t,
+        "served_s": elapsed,
+        "frames_encoded": runner.frames_encoded,
+        "metrics": runner.metrics.description,
+        "error": runner.error,
+        "picture": str(picture),
+        "history": str(history),
+    }
+    print_summary(args, "resonance serve", summary)
+    return 0
