@@ -38,13 +38,13 @@ require("uvicorn")
 
 
 @pytest.fixture
-def make_runner():  # type: ignore[no-untyped-def]
+def make_runner():
     """Factory of runners on a small default pond (numba backend, fast to step)."""
     from resonance_engine.web import SimulationRunner
 
     made = []
 
-    def make(size: int = 48, **kwargs):  # type: ignore[no-untyped-def]
+    def make(size: int = 48, **kwargs):
         kwargs.setdefault("fps", 60.0)
         kwargs.setdefault("metrics_every", 5)
         runner = SimulationRunner(default_pond(size).build(), **kwargs)
@@ -57,13 +57,13 @@ def make_runner():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def served(make_runner) -> Iterator:  # type: ignore[no-untyped-def]
+def served(make_runner) -> Iterator:
     """Factory of dashboards served by uvicorn on 127.0.0.1 (a free port), stopped after."""
     from resonance_engine.web import Dashboard
 
     started = []
 
-    def serve(token: str | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def serve(token: str | None = None, **kwargs):
         dash = Dashboard(make_runner(**kwargs), token=token)
         dash.start("127.0.0.1", 0)
         started.append(dash)
@@ -75,7 +75,7 @@ def served(make_runner) -> Iterator:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def rng():  # type: ignore[no-untyped-def]
+def rng():
     """A seeded random generator."""
     import numpy as np
 

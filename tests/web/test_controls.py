@@ -22,25 +22,25 @@ from resonance_engine.web.controls import (
 
 
 @pytest.fixture
-def solver():  # type: ignore[no-untyped-def]
+def solver():
     s = default_pond(32).build()
     s.step(7)
     return s
 
 
-def test_damping_is_set(solver) -> None:  # type: ignore[no-untyped-def]
+def test_damping_is_set(solver) -> None:
     assert set_damping(solver, 0.5) == 0.5
     assert solver.damping == 0.5
 
 
 @pytest.mark.parametrize("bad", [-0.1, math.nan, math.inf, "1", None, True])
-def test_bad_damping_is_refused(solver, bad) -> None:  # type: ignore[no-untyped-def]
+def test_bad_damping_is_refused(solver, bad) -> None:
     with pytest.raises(ConfigError, match="damping"):
         set_damping(solver, bad)
     assert solver.damping == 0.1
 
 
-def test_damping_above_two_over_dt_is_refused(solver) -> None:  # type: ignore[no-untyped-def]
+def test_damping_above_two_over_dt_is_refused(solver) -> None:
     limit = max_damping(solver)
     assert limit == pytest.approx(2 / solver.dt)
     set_damping(solver, limit)
@@ -49,7 +49,7 @@ def test_damping_above_two_over_dt_is_refused(solver) -> None:  # type: ignore[n
     assert solver.damping == limit
 
 
-def test_wave_speed_within_cfl_is_set(solver) -> None:  # type: ignore[no-untyped-def]
+def test_wave_speed_within_cfl_is_set(solver) -> None:
     number = set_wave_speed(solver, 1.2)
     assert solver.wave_speed == 1.2
     assert number == pytest.approx(courant_number(1.2, solver.dt, solver.dx, solver.dy))
@@ -58,7 +58,7 @@ def test_wave_speed_within_cfl_is_set(solver) -> None:  # type: ignore[no-untype
     assert np.isfinite(solver.u).all()
 
 
-def test_wave_speed_above_cfl_is_refused(solver) -> None:  # type: ignore[no-untyped-def]
+def test_wave_speed_above_cfl_is_refused(solver) -> None:
     limit = max_wave_speed(solver)
     assert courant_number(limit, solver.dt, solver.dx, solver.dy) == pytest.approx(1.0)
     with pytest.raises(CFLViolation, match="largest stable wave speed") as info:
@@ -68,13 +68,13 @@ def test_wave_speed_above_cfl_is_refused(solver) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan])
-def test_non_positive_wave_speed_is_refused(solver, bad) -> None:  # type: ignore[no-untyped-def]
+def test_non_positive_wave_speed_is_refused(solver, bad) -> None:
     with pytest.raises(ConfigError, match="wave_speed"):
         set_wave_speed(solver, bad)
     assert solver.wave_speed == 1.0
 
 
-def test_frequency_change_keeps_the_drive_continuous(solver) -> None:  # type: ignore[no-untyped-def]
+def test_frequency_change_keeps_the_drive_continuous(solver) -> None:
     def drive() -> np.ndarray:
         return np.sin(2 * np.pi * solver.drive_frequency * solver.t + solver.drive_phase)
 
@@ -87,7 +87,7 @@ def test_frequency_change_keeps_the_drive_continuous(solver) -> None:  # type: i
     np.testing.assert_allclose(drive(), before, atol=1e-9)
 
 
-def test_bad_frequencies_are_refused(solver) -> None:  # type: ignore[no-untyped-def]
+def test_bad_frequencies_are_refused(solver) -> None:
     before = solver.drive_frequency.copy()
     with pytest.raises(ConfigError, match=">= 0"):
         set_frequency(solver, -1.0)
@@ -107,7 +107,7 @@ def test_no_sources_no_frequency() -> None:
         set_frequency(WaveSolver2D(16, 16), 1.0)
 
 
-def test_limits_match_the_checks(solver) -> None:  # type: ignore[no-untyped-def]
+def test_limits_match_the_checks(solver) -> None:
     limits = control_limits(solver)
     assert limits["damping"]["max"] == max_damping(solver)
     assert limits["wave_speed"]["max"] == max_wave_speed(solver)

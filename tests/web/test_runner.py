@@ -38,7 +38,7 @@ class Collector:
             return [t.frame for t in self.ticks if t.frame is not None]
 
 
-def test_runs_measures_and_stops(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_runs_measures_and_stops(make_runner) -> None:
     runner = make_runner(metrics_every=5)
     runner.start()
     wait_for(lambda: len(runner.history()) >= 4)
@@ -52,7 +52,7 @@ def test_runs_measures_and_stops(make_runner) -> None:  # type: ignore[no-untype
     assert not any(t.name == "resonance-sim" for t in threading.enumerate())
 
 
-def test_frames_only_when_watched(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_frames_only_when_watched(make_runner) -> None:
     runner = make_runner()
     collect = Collector()
     runner.publish = collect
@@ -69,7 +69,7 @@ def test_frames_only_when_watched(make_runner) -> None:  # type: ignore[no-untyp
     assert header.step > 0 and np.abs(field).max() > 0
 
 
-def test_pause_stops_the_clock_and_resume_restarts_it(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_pause_stops_the_clock_and_resume_restarts_it(make_runner) -> None:
     runner = make_runner()
     runner.start()
     wait_for(lambda: runner.solver.step_count > 50)
@@ -84,7 +84,7 @@ def test_pause_stops_the_clock_and_resume_restarts_it(make_runner) -> None:  # t
     wait_for(lambda: runner.solver.step_count > paused_at + 20)
 
 
-def test_controls_go_through_the_thread(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_controls_go_through_the_thread(make_runner) -> None:
     runner = make_runner()
     runner.start()
     state = runner.request("set", param="damping", value=0.7).result(timeout=10)
@@ -102,12 +102,12 @@ def test_controls_go_through_the_thread(make_runner) -> None:  # type: ignore[no
     assert runner.solver.wave_speed == 1.0
 
 
-def test_requests_apply_at_once_without_a_thread(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_requests_apply_at_once_without_a_thread(make_runner) -> None:
     runner = make_runner()
     assert runner.request("set", param="damping", value=0.3).result(timeout=1)["damping"] == 0.3
 
 
-def test_divergence_pauses_with_the_error(make_runner) -> None:  # type: ignore[no-untyped-def]
+def test_divergence_pauses_with_the_error(make_runner) -> None:
     config = default_pond(32)
     config.energy_limit = 1e-30
     config.check_interval = 10

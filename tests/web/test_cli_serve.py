@@ -1,0 +1,81 @@
+"""``resonance serve``: prints the URL, serves, stops on Ctrl-C and writes its results."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from resonance_engine.cli.main import main
+from resonance_engine.cli.serve import security_notice
+
+
+def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "resonance_engine.cli.main", "serve", "--port", "0",
+               "--size", "32", "--out", str(tmp_path), *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stream = process.stderr if "--json" in extra else process.stdout
+    assert stream is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        match = re.search(r"dashboard at (http://127\.0\.0\.1:\d+/\S*)", line)
+        if match:
+            return process, match.group(1)
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError(f"no URL printed: {process.communicate()}")
+
+
+def test_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    process, url = start_serve(tmp_path, "--json", "--token", "abc")
+    try:
+        assert url.endswith("/?token=abc")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+        state_url = url.replace("/?", "/api/state?")
+        deadline = time.monotonic() + 60
+        while json.load(urllib.request.urlopen(state_url, timeout=10))["step"] < 60:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["grid"] == "32x32" and summary["steps"] > 0
+    assert "abc" not in summary["url"]
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,t,rms,peak" and len(rows) > 2
+    assert (tmp_path / "field.png").stat().st_size > 0
+
+
+def test_security_notice() -> None:
+    assert security_notice("127.0.0.1", None) is None
+    assert security_notice("0.0.0.0", "t") is None
+    notice = security_notice("0.0.0.0", None)
+    assert notice is not None and "without authentication" in notice and "--token" in notice
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [(["--swarm", "3"], "swarm"), (["--replay", "run-1"], "store"),
+     (["--port", "70000"], "--port"), (["--token", ""], "--token"),
+     (["--fps", "0"], "fps"), (["--max-side", "2"], "max_side"),
+     (["--config", "missing.toml"], "does not exist")],
+)
+def test_bad_options_are_one_line_errors(args: list[str], text: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--size", "16", "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and text in err
