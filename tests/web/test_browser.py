@@ -1,0 +1,149 @@
+"""End to end in a real headless chromium (Debian's package) driven by Playwright."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import chromium_path, require
+
+sync_api = require("playwright.sync_api")
+
+#: Flags for a quiet, sandbox-free headless chromium in containers and CI.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """Opens the dashboard in a fresh page; fails the test on any JavaScript error."""
+    pages: list[tuple[Any, list[str]]] = []
+
+    def open_(url: str) -> Any:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        pages.append((page, errors))
+        page.goto(url)
+        return page
+
+    yield open_
+    for page, errors in pages:
+        page.close()
+        assert errors == [], errors
+
+
+def frames(page: Any) -> int:
+    return int(page.get_attribute("#field", "data-frames"))
+
+
+def points(page: Any) -> list[int]:
+    return page.eval_on_selector_all("#charts canvas", "cs => cs.map(c => +c.dataset.points)")
+
+
+def step(page: Any) -> int:
+    return int(page.text_content("#step"))
+
+
+def wait_live(page: Any) -> None:
+    page.wait_for_selector('#conn[data-state="live"]')
+    page.wait_for_function("document.querySelector('#field').dataset.frames >= 2")
+
+
+def test_field_moves_and_charts_grow(served, open_page) -> None:
+    page = open_page(served(size=64).url())
+    wait_live(page)
+    assert page.text_content("#title") == "resonance-engine"
+    first_points = points(page)
+    assert len(first_points) == 2  # rms and peak of the field-statistics source
+    field = page.locator("#field")
+    before, seen = field.screenshot(), frames(page)
+    page.wait_for_function(f"document.querySelector('#field').dataset.frames >= {seen + 10}")
+    after = field.screenshot()
+    assert before != after
+    page.wait_for_function(
+        "pts => [...document.querySelectorAll('#charts canvas')]"
+        ".every((c, i) => +c.dataset.points > pts[i] + 5)",
+        arg=first_points,
+    )
+    assert float(page.text_content("#fps")) > 0
+
+
+def test_pause_stops_field_and_charts(served, open_page) -> None:
+    page = open_page(served(size=64).url())
+    wait_live(page)
+    page.click("#pause")
+    page.wait_for_selector('#pause[data-paused="true"]')
+    page.wait_for_timeout(300)  # frames already on the wire may still land
+    held = (step(page), points(page), frames(page))
+    assert len(held[1]) == 2 and min(held[1]) > 0
+    page.wait_for_timeout(1000)
+    assert (step(page), points(page), frames(page)) == held
+    assert page.text_content("#pause") == "Resume"
+    page.click("#pause")
+    page.wait_for_selector('#pause[data-paused="false"]')
+    page.wait_for_function(f"+document.querySelector('#step').textContent > {held[0]}")
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "text"),
+    [("damping", "-1", "negative"), ("wave_speed", "50", "largest stable wave speed")],
+)
+def test_unstable_values_show_the_reason_and_the_run_goes_on(
+    served, open_page, control: str, value: str, text: str
+) -> None:
+    dash = served(size=64)
+    page = open_page(dash.url())
+    wait_live(page)
+    page.fill(f"#{control}", value)
+    page.click(f"#form-{control} button[type=submit]")
+    message = page.wait_for_selector("#message.error")
+    assert text in message.text_content()
+    shown = step(page)
+    page.wait_for_function(f"+document.querySelector('#step').textContent > {shown + 20}")
+    assert dash.runner.solver.damping == 0.1 and dash.runner.solver.wave_speed == 1.0
+
+
+def test_a_valid_change_is_applied(served, open_page) -> None:
+    dash = served(size=64)
+    page = open_page(dash.url())
+    wait_live(page)
+    page.fill("#frequency", "6.5")
+    page.select_option("#source", "1")
+    page.click("#form-frequency button[type=submit]")
+    page.wait_for_selector("#message.ok")
+    assert dash.runner.solver.drive_frequency[0].tolist() == [10.0, 6.5, 17.0]
+
+
+def test_wrong_token_is_refused(served, open_page) -> None:
+    dash = served(size=32, token="letmein")
+    base = dash.url(with_token=False)
+    page = open_page(base + "?token=wrong")
+    assert "wrong token" in page.text_content("body")
+    response = page.goto(base + "?token=wrong")
+    assert response.status == 401
+    page.goto(dash.url())
+    wait_live(page)
+    # a WebSocket with a wrong token is refused even from the page's own origin
+    outcome = page.evaluate(
+        """url => new Promise(done => {
+             const ws = new WebSocket(url);
+             ws.onopen = () => done("open");
+             ws.onclose = () => done("closed");
+           })""",
+        base.replace("http://", "ws://") + "ws?token=wrong",
+    )
+    assert outcome == "closed"
