@@ -16,6 +16,7 @@ from resonance_engine.errors import (
     StoreError,
 )
 from resonance_engine.field import (
+    FieldSource,
     InterferenceField,
     PointSource,
     WaveSolver2D,
@@ -33,6 +34,7 @@ __all__ = [
     "__version__",
     "WaveSolver2D",
     "PointSource",
+    "FieldSource",
     "InterferenceField",
     "discrete_energy",
     "courant_number",

@@ -18,7 +18,10 @@ __all__ = ["BACKEND_NAMES", "resolve_backend", "field_kernels", "backend_module"
 #: The names accepted by ``backend=``; "auto" picks the fastest available CPU backend.
 BACKEND_NAMES: tuple[str, ...] = ("auto", "numpy", "numba")
 
-_MODULES = {"numpy": "resonance_engine.backends.numpy_ref", "numba": "resonance_engine.backends.numba_cpu"}
+_MODULES = {
+    "numpy": "resonance_engine.backends.numpy_ref",
+    "numba": "resonance_engine.backends.numba_cpu",
+}
 
 
 def resolve_backend(name: str) -> str:
@@ -35,9 +38,7 @@ def resolve_backend(name: str) -> str:
         "numpy" or "numba" ("auto" gives numba when it imports, numpy otherwise).
     """
     if name not in BACKEND_NAMES:
-        raise BackendError(
-            f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}"
-        )
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
     if name != "auto":
         return name
     try:

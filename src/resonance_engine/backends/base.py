@@ -71,7 +71,7 @@ class SourceStencil(NamedTuple):
 
     Attributes
     ----------
-    index : ndarray of int64, shape (m,)
+    cells : ndarray of int64, shape (m,)
         Flat index ``iy * nx + ix`` of each touched cell.
     weight : ndarray of float64, shape (m,)
         Spatial weight of the cell (the smoothing profile of its source).
@@ -79,7 +79,7 @@ class SourceStencil(NamedTuple):
         Which source (column of the drive table) the cell belongs to.
     """
 
-    index: np.ndarray
+    cells: np.ndarray
     weight: np.ndarray
     owner: np.ndarray
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 
 from resonance_engine.cli.common import add_common_options, print_summary
 
@@ -19,7 +20,7 @@ BENCHMARKS: dict[str, str] = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark (prints medians and ratios)")
     names = p.add_subparsers(dest="benchmark", metavar="NAME", parser_class=type(p))
     names.required = True
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         bp.set_defaults(func=_runner(name))
 
 
-def _runner(name: str):  # type: ignore[no-untyped-def]
+def _runner(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         module = importlib.import_module(f"resonance_engine.bench.{name}")
         summary = module.run(args)

@@ -30,12 +30,19 @@ __all__ = [
 
 def add_common_options(parser: argparse.ArgumentParser, out_default: str = "resonance-out") -> None:
     """--seed, --out, --json and --quiet, which every command that runs work takes."""
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: from config, else 0)")
     parser.add_argument(
-        "--out", type=Path, default=Path(out_default), metavar="DIR",
+        "--seed", type=int, default=None, help="random seed (default: from config, else 0)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(out_default),
+        metavar="DIR",
         help=f"folder for pictures and reports (default: ./{out_default}/)",
     )
-    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on stdout"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
 

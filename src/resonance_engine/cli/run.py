@@ -20,7 +20,7 @@ from resonance_engine.viz import save_field_png
 __all__ = ["register", "cmd_run"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="run a wave-field simulation (default: 512x512 pond, three sources, 2000 steps)",

@@ -58,8 +58,10 @@ def discrete_energy(
     a = u_new.astype(np.float64)
     b = u_old.astype(np.float64)
     kinetic = 0.5 * np.sum(((a - b) / dt) ** 2, axis=(-2, -1))
-    potential = 0.5 * wave_speed**2 * (
-        _edge_products(a, b, -1, periodic) / dx**2 + _edge_products(a, b, -2, periodic) / dy**2
+    potential = (
+        0.5
+        * wave_speed**2
+        * (_edge_products(a, b, -1, periodic) / dx**2 + _edge_products(a, b, -2, periodic) / dy**2)
     )
     result: np.ndarray = (kinetic + potential) * dx * dy
     return result

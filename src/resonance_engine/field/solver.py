@@ -25,7 +25,7 @@ from resonance_engine.backends import field_kernels, resolve_backend
 from resonance_engine.backends.base import BOUNDARY_CODES, FEEDBACK_CODES, LeapfrogCoefficients
 from resonance_engine.errors import ConfigError, DivergenceError, FieldError
 from resonance_engine.field.energy import discrete_energy
-from resonance_engine.field.sources import PointSource, source_drive, source_stencil
+from resonance_engine.field.sources import Source, source_drive, source_stencil
 from resonance_engine.field.stability import max_stable_dt, validate_stability
 
 __all__ = ["WaveSolver2D", "FeedbackSpec"]
@@ -74,7 +74,7 @@ class WaveSolver2D:
         Python that numba cannot compile is refused on first step).
     feedback_strength : float
         k of the built-in feedback terms (1/s^2).
-    sources : sequence of PointSource
+    sources : sequence of PointSource or FieldSource
     dtype : {"float32", "float64"}
     backend : {"auto", "numba", "numpy"}
     batch : int, optional
@@ -108,7 +108,7 @@ class WaveSolver2D:
         courant: float = 0.8,
         feedback: FeedbackSpec = None,
         feedback_strength: float = 1.0,
-        sources: Sequence[PointSource] = (),
+        sources: Sequence[Source] = (),
         dtype: str = "float32",
         backend: str = "auto",
         batch: int | None = None,
@@ -151,14 +151,16 @@ class WaveSolver2D:
         self.check_interval = check_interval
         self.energy_limit = energy_limit
         self.sources = tuple(sources)
-        self._stencil = source_stencil(self.sources, self.nx, self.ny, self.dx, self.dy, source_width)
+        self._stencil = source_stencil(
+            self.sources, self.nx, self.ny, self.dx, self.dy, source_width
+        )
         nb = batch or 1
         shape = (nb, len(self.sources))
         self.drive_amplitude = np.broadcast_to([s.amplitude for s in self.sources], shape).copy()
         self.drive_frequency = np.broadcast_to([s.frequency for s in self.sources], shape).copy()
         self.drive_phase = np.broadcast_to([s.phase for s in self.sources], shape).copy()
         self._damping = np.zeros(nb)
-        self.damping = damping  # type: ignore[assignment]
+        self.damping = damping
         self._cur = np.zeros((nb, self.ny, self.nx), dtype=self.dtype)
         self._prev = np.zeros_like(self._cur)
         self.step_count = 0
@@ -325,8 +327,13 @@ class WaveSolver2D:
             chunk = min(remaining, self.check_interval - self._since_check)
             coeffs = self._coefficients()
             drive = source_drive(
-                self.t, self.dt, chunk, self.drive_amplitude, self.drive_frequency,
-                self.drive_phase, coeffs.inv_denom,
+                self.t,
+                self.dt,
+                chunk,
+                self.drive_amplitude,
+                self.drive_frequency,
+                self.drive_phase,
+                coeffs.inv_denom,
             )
             if self._kernels.leapfrog_steps(
                 self._cur, self._prev, coeffs, self._stencil, drive, self._feedback_fn
@@ -367,7 +374,12 @@ class WaveSolver2D:
         sources and feedback. A float for a single field, shape (batch,) for a batch.
         """
         values = discrete_energy(
-            self._cur, self._prev, self.dt, self.dx, self.dy, self.wave_speed,
+            self._cur,
+            self._prev,
+            self.dt,
+            self.dx,
+            self.dy,
+            self.wave_speed,
             self.boundary == "periodic",
         )
         return float(values[0]) if self.batch is None else values

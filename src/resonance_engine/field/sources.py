@@ -11,7 +11,7 @@ import numpy as np
 from resonance_engine.backends.base import SourceStencil
 from resonance_engine.errors import ConfigError
 
-__all__ = ["PointSource", "source_stencil", "source_drive"]
+__all__ = ["PointSource", "FieldSource", "Source", "source_stencil", "source_drive"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,65 @@ class PointSource:
             raise ConfigError(f"PointSource.frequency must be >= 0 Hz, got {self.frequency!r}")
 
 
-def source_stencil(
-    sources: Sequence[PointSource], nx: int, ny: int, dx: float, dy: float, width: float
-) -> SourceStencil:
-    """Cells each source touches: a Gaussian bump of peak 1, ``width`` cells wide.
+@dataclass(frozen=True, eq=False)
+class FieldSource:
+    """A harmonic source spread over the grid: s(x, y, t) = profile(x, y) A sin(2 pi f t + phase).
 
     Parameters
     ----------
-    sources : sequence of PointSource
+    profile : ndarray, shape (ny, nx)
+        Spatial weight of every cell (dimensionless); zeros are skipped.
+    amplitude : float
+        Source density per unit of profile (field units / s^2).
+    frequency : float
+        Drive frequency (Hz).
+    phase : float
+        Phase offset (rad).
+    """
+
+    profile: np.ndarray
+    amplitude: float = 1.0
+    frequency: float = 1.0
+    phase: float = 0.0
+
+    def __post_init__(self) -> None:
+        profile = np.asarray(self.profile, dtype=np.float64)
+        if profile.ndim != 2 or not np.all(np.isfinite(profile)):
+            raise ConfigError(
+                f"FieldSource.profile must be a finite 2D array (ny, nx), got shape {profile.shape}"
+            )
+        object.__setattr__(self, "profile", profile)
+        for name in ("amplitude", "frequency", "phase"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"FieldSource.{name} must be finite, got {getattr(self, name)!r}")
+
+
+#: Anything the solver accepts in ``sources``.
+Source = PointSource | FieldSource
+
+
+def _field_cells(src: FieldSource, number: int, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
+    if src.profile.shape != (ny, nx):
+        raise ConfigError(
+            f"source {number}: FieldSource.profile has shape {src.profile.shape}, the grid is "
+            f"(ny, nx) = ({ny}, {nx})"
+        )
+    flat = src.profile.ravel()
+    index = np.flatnonzero(flat).astype(np.int64)
+    return index, flat[index]
+
+
+def source_stencil(
+    sources: Sequence[Source], nx: int, ny: int, dx: float, dy: float, width: float
+) -> SourceStencil:
+    """Cells each source touches with their weights.
+
+    A :class:`PointSource` touches a Gaussian bump of peak 1, ``width`` cells wide; a
+    :class:`FieldSource` touches every cell where its profile is non-zero.
+
+    Parameters
+    ----------
+    sources : sequence of PointSource or FieldSource
     nx, ny : int
         Grid size (cells).
     dx, dy : float
@@ -67,6 +118,12 @@ def source_stencil(
     index, weight, owner = [], [], []
     reach = max(1, int(math.ceil(3 * width)))
     for number, src in enumerate(sources):
+        if isinstance(src, FieldSource):
+            cells, w_cells = _field_cells(src, number, nx, ny)
+            index.append(cells)
+            weight.append(w_cells)
+            owner.append(np.full(cells.size, number, dtype=np.int64))
+            continue
         cx, cy = src.x / dx, src.y / dy
         if not (-0.5 <= cx <= nx - 0.5 and -0.5 <= cy <= ny - 0.5):
             raise ConfigError(

@@ -2,8 +2,8 @@
 
 One kernel call advances many steps without returning to Python. The update writes
 u[n+1] over u[n-1] in place, so each interior cell costs two loads and one store
-(12 bytes in float32). ``fastmath`` is on without ``nnan``/``ninf``: NaN detection
-still works.
+(12 bytes in float32). Fast-math flags never include ``nnan``/``ninf``: NaN
+detection still works.
 """
 
 from __future__ import annotations
@@ -17,25 +17,87 @@ from numba import njit, prange
 
 from resonance_engine.backends.base import LeapfrogCoefficients, SourceStencil
 
-__all__ = ["leapfrog_steps", "triad", "FASTMATH"]
+__all__ = ["leapfrog_steps", "triad", "FASTMATH", "STENCIL_FASTMATH"]
 
-#: LLVM fast-math flags: reassociation and friends, but NaN/inf semantics kept.
+#: LLVM fast-math flags for general kernels: NaN/inf semantics kept (no nnan/ninf).
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+#: Flags for the stencil: without "reassoc", which stops LLVM 20 from vectorizing it.
+STENCIL_FASTMATH = {"nsz", "arcp", "contract", "afn"}
 
 
-@njit(inline="always", cache=True)
-def _feedback_term(x: Any, kind: int, strength: Any) -> Any:
-    if kind == 1:
-        return -strength * x * x * x
-    if kind == 2:
-        return strength * np.tanh(x)
+@njit(inline="always")
+def _no_feedback(x, k):
     return x - x
 
 
+@njit(inline="always")
+def _cubic_feedback(x, k):
+    return -k * x * x * x
+
+
+@njit(inline="always")
+def _tanh_feedback(x, k):
+    return k * np.tanh(x)
+
+
+def _make_row_update(term: Any) -> Any:
+    """The update of one row for the feedback term ``term(x, k)``, inlined by numba.
+
+    A separate loop per feedback term keeps each one a straight, vectorizable loop (a
+    branch on the feedback kind inside the loop stops LLVM from vectorizing it).
+    """
+
+    @njit(fastmath=STENCIL_FASTMATH, inline="always")
+    def row_update(row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic):
+        nx = row.shape[0]
+        for j in range(1, nx - 1):
+            c = row[j]
+            lap = cx2 * (row[j - 1] + row[j + 1] - c - c) + cy2 * (up[j] + dn[j] - c - c)
+            out[j] = (c + c - pc * out[j] + lap + dt2 * term(c, k)) * inv
+        if periodic:
+            for j in (0, nx - 1):
+                c = row[j]
+                west = row[j - 1] if j > 0 else row[nx - 1]
+                east = row[j + 1] if j < nx - 1 else row[0]
+                lap = cx2 * (west + east - c - c) + cy2 * (up[j] + dn[j] - c - c)
+                out[j] = (c + c - pc * out[j] + lap + dt2 * term(c, k)) * inv
+
+    return row_update
+
+
+_row_none = _make_row_update(_no_feedback)
+_row_cubic = _make_row_update(_cubic_feedback)
+_row_tanh = _make_row_update(_tanh_feedback)
+
+
+@njit(inline="always")
+def _row_update(kind, row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic):
+    if kind == 1:
+        _row_cubic(row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
+    elif kind == 2:
+        _row_tanh(row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
+    else:
+        _row_none(row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
+
+
 def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cacheable
-    u, u_prev, cx2, cy2, prev_coef, inv_denom, dt2, boundary, mur_x, mur_y,
-    fb_kind, fb_strength, src_index, src_weight, src_owner, drive,
-):  # type: ignore[no-untyped-def]
+    u,
+    u_prev,
+    cx2,
+    cy2,
+    prev_coef,
+    inv_denom,
+    dt2,
+    boundary,
+    mur_x,
+    mur_y,
+    fb_kind,
+    fb_strength,
+    src_index,
+    src_weight,
+    src_owner,
+    drive,
+):
     nb, ny, nx = u.shape
     cur = u
     prv = u_prev
@@ -49,25 +111,20 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
             i = r0 + r % nrows
             im = i - 1 if i > 0 else ny - 1
             ip = i + 1 if i < ny - 1 else 0
-            pc = prev_coef[k]
-            inv = inv_denom[k]
-            row = cur[k, i]
-            up = cur[k, im]
-            dn = cur[k, ip]
-            out = prv[k, i]
-            for j in range(1, nx - 1):
-                c = row[j]
-                lap = cx2 * (row[j - 1] + row[j + 1] - c - c) + cy2 * (up[j] + dn[j] - c - c)
-                out[j] = (c + c - pc * out[j] + lap + dt2 * _feedback_term(c, fb_kind, fb_strength)) * inv
-            if periodic:
-                for j in (0, nx - 1):
-                    jm = j - 1 if j > 0 else nx - 1
-                    jp = j + 1 if j < nx - 1 else 0
-                    c = row[j]
-                    lap = cx2 * (row[jm] + row[jp] - c - c) + cy2 * (up[j] + dn[j] - c - c)
-                    out[j] = (
-                        c + c - pc * out[j] + lap + dt2 * _feedback_term(c, fb_kind, fb_strength)
-                    ) * inv
+            _row_update(
+                fb_kind,
+                cur[k, i],
+                cur[k, im],
+                cur[k, ip],
+                prv[k, i],
+                cx2,
+                cy2,
+                prev_coef[k],
+                inv_denom[k],
+                dt2,
+                fb_strength,
+                periodic,
+            )
         for k in range(nb):
             for m in range(src_index.shape[0]):
                 flat = src_index[m]
@@ -96,28 +153,36 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
     return n_steps % 2 == 1
 
 
-_builtin_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_leapfrog_steps_py)
+_builtin_kernel = njit(parallel=True, fastmath=STENCIL_FASTMATH, cache=True)(_leapfrog_steps_py)
 _custom_kernels: dict[int, Any] = {}
 
 
 def _custom_kernel(fn: Callable[[float], float]) -> Any:
-    """The kernel compiled with the user's scalar feedback in place of the built-ins.
+    """The kernel compiled with the user's scalar feedback f(u) in place of the built-ins.
 
-    The kernel's code is reused with ``_feedback_term`` rebound to the user function,
-    so the feedback call is inlined in the inner loop. Not cached on disk (numba cannot
-    cache a kernel that depends on an arbitrary function); compiled once per function.
+    The kernel's code is reused with ``_row_update`` rebound to a row update that calls
+    the user function, so the call is inlined in the inner loop. Not cached on disk
+    (numba cannot cache a kernel that depends on an arbitrary function); compiled once
+    per function and process.
     """
     key = id(fn)
     if key not in _custom_kernels:
         user = fn if hasattr(fn, "py_func") else njit(fn)
 
         @njit(inline="always")
-        def term(x, kind, strength):  # type: ignore[no-untyped-def]
+        def term(x, k):
             return user(x)
 
-        scope = dict(_leapfrog_steps_py.__globals__, _feedback_term=term)
+        row = _make_row_update(term)
+
+        @njit(inline="always")
+        def row_update(kind, row_, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic):
+            row(row_, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
+
+        scope = dict(_leapfrog_steps_py.__globals__, _row_update=row_update)
         py = types.FunctionType(_leapfrog_steps_py.__code__, scope, "leapfrog_steps_custom")
-        _custom_kernels[key] = (fn, njit(parallel=True, fastmath=FASTMATH)(py))
+        kernel = njit(parallel=True, fastmath=STENCIL_FASTMATH)(py)
+        _custom_kernels[key] = (fn, kernel)  # keep fn alive so its id stays unique
     return _custom_kernels[key][1]
 
 
@@ -136,17 +201,28 @@ def leapfrog_steps(
         kernel = _custom_kernel(feedback_fn)
     return bool(
         kernel(
-            u, u_prev, t(coeffs.cx2), t(coeffs.cy2),
-            coeffs.prev_coef.astype(u.dtype), coeffs.inv_denom.astype(u.dtype),
-            t(coeffs.dt2), coeffs.boundary, t(coeffs.mur_x), t(coeffs.mur_y),
-            coeffs.feedback, t(coeffs.feedback_strength),
-            sources.index, sources.weight, sources.owner, drive,
+            u,
+            u_prev,
+            t(coeffs.cx2),
+            t(coeffs.cy2),
+            coeffs.prev_coef.astype(u.dtype),
+            coeffs.inv_denom.astype(u.dtype),
+            t(coeffs.dt2),
+            coeffs.boundary,
+            t(coeffs.mur_x),
+            t(coeffs.mur_y),
+            coeffs.feedback,
+            t(coeffs.feedback_strength),
+            sources.cells,
+            sources.weight,
+            sources.owner,
+            drive,
         )
     )
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _triad_kernel(a, b, c, scale):  # type: ignore[no-untyped-def]
+def _triad_kernel(a, b, c, scale):
     n = a.shape[0]
     chunk = 1 << 16
     for blk in prange((n + chunk - 1) // chunk):

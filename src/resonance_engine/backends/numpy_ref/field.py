@@ -1,4 +1,4 @@
-"""Reference leapfrog step in plain numpy (see :class:`~resonance_engine.backends.base.FieldKernels`).
+"""Reference leapfrog step in plain numpy (see ``backends.base.FieldKernels``).
 
 Written for clarity, not speed: each step allocates its temporaries. The compiled
 backends must reproduce it to rounding.
@@ -75,12 +75,12 @@ def leapfrog_steps(
             nxt[:, 1:-1, 1:-1] = (2 * c - prev_coef * prv[:, 1:-1, 1:-1] + lap + dt2 * fb_inner) * (
                 inv_denom
             )
-        if sources.index.size:
+        if sources.cells.size:
             flat = nxt.reshape(nxt.shape[0], -1)
             for k in range(nxt.shape[0]):
                 np.add.at(
                     flat[k],
-                    sources.index,
+                    sources.cells,
                     (sources.weight * drive[s, k, sources.owner]).astype(dtype),
                 )
         _apply_boundary(nxt, cur, coeffs)

@@ -1,0 +1,97 @@
+"""``resonance run``: summary, picture, errors and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from resonance_engine.cli.main import main
+
+
+def test_run_json_summary_and_picture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--size", "48", "--steps", "30", "--json", "--out", str(tmp_path)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["grid"] == "48x48" and summary["steps"] == 30
+    assert summary["courant_number"] == pytest.approx(0.8)
+    assert summary["energy"] > 0
+    picture = Path(summary["picture"])
+    assert picture.exists() and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_with_a_toml_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "pond.toml"
+    config.write_text(
+        "steps = 12\n[simulation]\nnx = 20\nny = 16\ndx = 0.1\nboundary = 'fixed'\n"
+        "[[simulation.sources]]\nx = 1.0\ny = 0.8\namplitude = 5.0\nfrequency = 2.0\n"
+    )
+    assert main(["run", "--config", str(config), "--json", "--out", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["grid"] == "20x16" and summary["boundary"] == "fixed" and summary["steps"] == 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["run", "--size", "4"], "needs size >= 16"),
+        (["run", "--config", "missing.toml"], "does not exist"),
+        (["run", "--backend", "cuda"], "invalid choice"),
+        (["run", "--steps", "ten"], "invalid int value"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(
+    argv: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main([*argv, "--out", str(tmp_path)])
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_toml_value_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[simulation]\ndamping = -1.0\n")
+    assert main(["run", "--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "simulation.damping" in err and err.count("\n") == 1
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_picture(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "resonance_engine.cli.main",
+            "run",
+            "--size",
+            "256",
+            "--steps",
+            "1000000",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True and 0 < summary["steps"] < 1000000
+    assert (tmp_path / "field.png").exists()
+    assert "Traceback" not in err
