@@ -72,11 +72,3 @@ def served(make_runner) -> Iterator:
     yield serve
     for dash in started:
         dash.stop()
-
-
-@pytest.fixture
-def rng():
-    """A seeded random generator."""
-    import numpy as np
-
-    return np.random.default_rng(20261127)

@@ -18,8 +18,12 @@ from starlette.websockets import WebSocketDisconnect  # noqa: E402
 from resonance_engine.web import create_app, decode_frame  # noqa: E402
 
 
-def receive_until(ws: Any, match: Callable[[dict[str, Any]], bool], limit: int = 2000,
-                  frames: list[bytes] | None = None) -> dict[str, Any]:
+def receive_until(
+    ws: Any,
+    match: Callable[[dict[str, Any]], bool],
+    limit: int = 2000,
+    frames: list[bytes] | None = None,
+) -> dict[str, Any]:
     """Read messages (acking frames) until a JSON message matches; return it."""
     for _ in range(limit):
         message = ws.receive()
@@ -107,9 +111,14 @@ def test_controls_reply_and_broadcast(client) -> None:
 
 @pytest.mark.parametrize(
     ("param", "value", "text"),
-    [("damping", -1.0, "negative"), ("wave_speed", 10.0, "largest stable wave speed"),
-     ("wave_speed", -2.0, "must be > 0"), ("frequency", 1e6, "not resolved"),
-     ("damping", "fast", "must be a number"), ("gravity", 1.0, "unknown parameter")],
+    [
+        ("damping", -1.0, "negative"),
+        ("wave_speed", 10.0, "largest stable wave speed"),
+        ("wave_speed", -2.0, "must be > 0"),
+        ("frequency", 1e6, "not resolved"),
+        ("damping", "fast", "must be a number"),
+        ("gravity", 1.0, "unknown parameter"),
+    ],
 )
 def test_refused_changes_say_why_and_the_run_goes_on(client, param, value, text) -> None:
     with client.websocket_connect("/ws") as ws:
@@ -173,8 +182,9 @@ def test_token_is_required_when_set(make_runner) -> None:
 
 
 def test_cross_site_websockets_are_refused(client) -> None:
-    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(
-        "/ws", headers={"origin": "http://evil.example"}
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/ws", headers={"origin": "http://evil.example"}),
     ):
         pass
     assert info.value.code == 1008

@@ -13,8 +13,13 @@ sync_api = require("playwright.sync_api")
 
 #: Flags for a quiet, sandbox-free headless chromium in containers and CI.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -51,7 +56,8 @@ def frames(page: Any) -> int:
 
 
 def points(page: Any) -> list[int]:
-    return page.eval_on_selector_all("#charts canvas", "cs => cs.map(c => +c.dataset.points)")
+    """Points ever added to each chart (the charts keep only the latest ones)."""
+    return page.eval_on_selector_all("#charts canvas", "cs => cs.map(c => +c.dataset.total)")
 
 
 def step(page: Any) -> int:
@@ -76,7 +82,7 @@ def test_field_moves_and_charts_grow(served, open_page) -> None:
     assert before != after
     page.wait_for_function(
         "pts => [...document.querySelectorAll('#charts canvas')]"
-        ".every((c, i) => +c.dataset.points > pts[i] + 5)",
+        ".every((c, i) => +c.dataset.total > pts[i] + 5)",
         arg=first_points,
     )
     assert float(page.text_content("#fps")) > 0

@@ -19,10 +19,26 @@ from resonance_engine.cli.serve import security_notice
 
 
 def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "resonance_engine.cli.main", "serve", "--port", "0",
-               "--size", "32", "--out", str(tmp_path), *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "resonance_engine.cli.main",
+        "serve",
+        "--port",
+        "0",
+        "--size",
+        "32",
+        "--out",
+        str(tmp_path),
+        *extra,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     stream = process.stderr if "--json" in extra else process.stdout
     assert stream is not None
     deadline = time.monotonic() + 60
@@ -69,13 +85,19 @@ def test_security_notice() -> None:
 
 @pytest.mark.parametrize(
     ("args", "text"),
-    [(["--swarm", "3"], "swarm"), (["--replay", "run-1"], "store"),
-     (["--port", "70000"], "--port"), (["--token", ""], "--token"),
-     (["--fps", "0"], "fps"), (["--max-side", "2"], "max_side"),
-     (["--config", "missing.toml"], "does not exist")],
+    [
+        (["--swarm", "3"], "swarm"),
+        (["--replay", "run-1"], "store"),
+        (["--port", "70000"], "--port"),
+        (["--token", ""], "--token"),
+        (["--fps", "0"], "fps"),
+        (["--max-side", "2"], "max_side"),
+        (["--config", "missing.toml"], "does not exist"),
+    ],
 )
-def test_bad_options_are_one_line_errors(args: list[str], text: str, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_are_one_line_errors(
+    args: list[str], text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["serve", "--size", "16", "--out", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err

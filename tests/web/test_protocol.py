@@ -26,8 +26,9 @@ def test_downsample_is_the_block_mean(rng: np.random.Generator) -> None:
     small, k = downsample(u, 16)
     assert k == 5  # ceil(70 / 16)
     assert small.shape == (14, 10)
-    expected = np.array([[u[5 * i : 5 * i + 5, 5 * j : 5 * j + 5].mean() for j in range(10)]
-                         for i in range(14)])
+    expected = np.array(
+        [[u[5 * i : 5 * i + 5, 5 * j : 5 * j + 5].mean() for j in range(10)] for i in range(14)]
+    )
     np.testing.assert_allclose(small, expected, rtol=1e-5, atol=1e-6)
 
 

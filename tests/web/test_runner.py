@@ -127,8 +127,13 @@ def test_divergence_pauses_with_the_error(make_runner) -> None:
 
 def test_bad_settings_are_refused() -> None:
     solver = default_pond(32).build()
-    for kwargs, match in [({"chunk": 0}, "chunk"), ({"metrics_every": 0}, "metrics_every"),
-                          ({"fps": 0}, "fps"), ({"fps": 120}, "fps"), ({"member": 1}, "member")]:
+    for kwargs, match in [
+        ({"chunk": 0}, "chunk"),
+        ({"metrics_every": 0}, "metrics_every"),
+        ({"fps": 0}, "fps"),
+        ({"fps": 120}, "fps"),
+        ({"member": 1}, "member"),
+    ]:
         with pytest.raises(ConfigError, match=match):
             SimulationRunner(solver, **kwargs)
 

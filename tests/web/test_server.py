@@ -91,7 +91,7 @@ def test_clients_come_and_go_without_disturbing_others(served, connect) -> None:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
             read_frames(ws, 2)
         wait_for(lambda: hub.count == 4)
-        others[0].close()                            # a clean close
+        others[0].close()  # a clean close
         others[1].socket.shutdown(socket.SHUT_RDWR)  # a browser tab killed
         others[1].socket.close()
         wait_for(lambda: hub.count == 2)

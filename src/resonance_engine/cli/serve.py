@@ -31,29 +31,53 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
     p.add_argument("--size", type=int, help="grid cells per side of the default pond (default 256)")
     p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8765,
-                   help="TCP port (default 8765; 0 picks a free one)")
-    p.add_argument("--token", help="require this token for the page and the WebSocket "
-                   "('auto' makes a random one); the printed URL carries it")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    p.add_argument(
+        "--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--token",
+        help="require this token for the page and the WebSocket "
+        "('auto' makes a random one); the printed URL carries it",
+    )
     p.add_argument("--fps", type=float, default=30.0, help="largest frame rate sent (default 30)")
-    p.add_argument("--max-side", type=int, default=256,
-                   help="largest frame side in cells; bigger fields are block-averaged "
-                   "(default 256)")
-    p.add_argument("--metrics-every", type=int, default=20,
-                   help="steps between metric rows (default 20)")
-    p.add_argument("--chunk", type=int, default=10,
-                   help="steps between two looks at the controls (default 10)")
-    p.add_argument("--metrics", choices=("auto", "complexity", "stats"), default="auto",
-                   help="what the charts show: D, G, C, tau, CI ('complexity'), field RMS and peak "
-                   "('stats'), or complexity when the metrics package is installed ('auto')")
-    p.add_argument("--swarm", type=int, metavar="N",
-                   help="run a swarm of N agents (needs resonance_engine.swarm)")
-    p.add_argument("--db", metavar="PATH",
-                   help="also store the metrics in this AgentDB (needs resonance_engine.store)")
-    p.add_argument("--replay", metavar="RUN",
-                   help="show a stored run of --db read-only instead of simulating")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=256,
+        help="largest frame side in cells; bigger fields are block-averaged (default 256)",
+    )
+    p.add_argument(
+        "--metrics-every", type=int, default=20, help="steps between metric rows (default 20)"
+    )
+    p.add_argument(
+        "--chunk", type=int, default=10, help="steps between two looks at the controls (default 10)"
+    )
+    p.add_argument(
+        "--metrics",
+        choices=("auto", "complexity", "stats"),
+        default="auto",
+        help="what the charts show: D, G, C, tau, CI ('complexity'), field RMS and peak "
+        "('stats'), or complexity when the metrics package is installed ('auto')",
+    )
+    p.add_argument(
+        "--swarm",
+        type=int,
+        metavar="N",
+        help="run a swarm of N agents (needs resonance_engine.swarm)",
+    )
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="also store the metrics in this AgentDB (needs resonance_engine.store)",
+    )
+    p.add_argument(
+        "--replay", metavar="RUN", help="show a stored run of --db read-only instead of simulating"
+    )
     add_common_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -142,8 +166,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _config(args)
     solver = config.simulation.build()
     runner = SimulationRunner(
-        solver, _metrics_source(args.metrics), chunk=args.chunk,
-        metrics_every=args.metrics_every, fps=args.fps, max_side=args.max_side,
+        solver,
+        _metrics_source(args.metrics),
+        chunk=args.chunk,
+        metrics_every=args.metrics_every,
+        fps=args.fps,
+        max_side=args.max_side,
     )
     out = output_dir(args.out)
     dashboard = Dashboard(runner, token=token, title=f"resonance-engine · {solver.nx}×{solver.ny}")

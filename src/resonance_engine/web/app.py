@@ -120,9 +120,9 @@ class _Dashboard:
             if not isinstance(message, dict):
                 raise ValueError("not an object")
         except ValueError:
-            slot.push_message(dumps(
-                {"type": "error", "id": None, "message": "messages must be JSON objects"}
-            ))
+            slot.push_message(
+                dumps({"type": "error", "id": None, "message": "messages must be JSON objects"})
+            )
             return
         kind = message.get("type")
         if kind == "ack":
@@ -134,14 +134,21 @@ class _Dashboard:
             future = self.runner.request(kind)
         elif kind == "set":
             future = self.runner.request(
-                "set", param=message.get("param"), value=message.get("value"),
+                "set",
+                param=message.get("param"),
+                value=message.get("value"),
                 source=message.get("source"),
             )
         else:
-            slot.push_message(dumps({
-                "type": "error", "id": request_id,
-                "message": f"unknown message type {kind!r}; use ack, pause, resume or set",
-            }))
+            slot.push_message(
+                dumps(
+                    {
+                        "type": "error",
+                        "id": request_id,
+                        "message": f"unknown message type {kind!r}; use ack, pause, resume or set",
+                    }
+                )
+            )
             return
         loop = asyncio.get_running_loop()
 
@@ -150,8 +157,13 @@ class _Dashboard:
 
         future.add_done_callback(done)
 
-    def _reply(self, slot: ClientSlot, request_id: Any, message: dict[str, Any],
-               future: Future[dict[str, Any]]) -> None:
+    def _reply(
+        self,
+        slot: ClientSlot,
+        request_id: Any,
+        message: dict[str, Any],
+        future: Future[dict[str, Any]],
+    ) -> None:
         error = future.exception()
         if error is None:
             state = future.result()
@@ -160,10 +172,16 @@ class _Dashboard:
             )
             self.hub.publish(None, [dumps({"type": "state", "state": state})])
         else:
-            slot.push_message(dumps({
-                "type": "error", "id": request_id, "param": message.get("param"),
-                "message": str(error),
-            }))
+            slot.push_message(
+                dumps(
+                    {
+                        "type": "error",
+                        "id": request_id,
+                        "param": message.get("param"),
+                        "message": str(error),
+                    }
+                )
+            )
 
 
 async def _send_loop(websocket: WebSocket, slot: ClientSlot) -> None:
@@ -245,9 +263,15 @@ def create_app(
                 if message.get("text") is not None:
                     dash.handle(slot, message["text"])
                 else:
-                    slot.push_message(dumps({
-                        "type": "error", "id": None, "message": "binary messages are not accepted",
-                    }))
+                    slot.push_message(
+                        dumps(
+                            {
+                                "type": "error",
+                                "id": None,
+                                "message": "binary messages are not accepted",
+                            }
+                        )
+                    )
         except WebSocketDisconnect:
             pass
         finally:

@@ -147,8 +147,16 @@ class FrameEncoder:
         payload = np.rint(q).astype(np.uint8)
         height, width = payload.shape
         header = HEADER.pack(
-            FRAME_MAGIC, PROTOCOL_VERSION, KIND_FIELD, member, width, height, factor,
-            step, t, scale,
+            FRAME_MAGIC,
+            PROTOCOL_VERSION,
+            KIND_FIELD,
+            member,
+            width,
+            height,
+            factor,
+            step,
+            t,
+            scale,
         )
         return header + payload.tobytes()
 
@@ -171,8 +179,7 @@ def decode_frame(data: bytes) -> tuple[FrameHeader, np.ndarray]:
         )
     if len(data) != HEADER.size + width * height:
         raise ConfigError(
-            f"frame of {width}x{height} needs {HEADER.size + width * height} bytes, "
-            f"got {len(data)}"
+            f"frame of {width}x{height} needs {HEADER.size + width * height} bytes, got {len(data)}"
         )
     header = FrameHeader(version, kind, member, width, height, factor, step, t, scale)
     q = np.frombuffer(data, dtype=np.uint8, offset=HEADER.size).reshape(height, width)

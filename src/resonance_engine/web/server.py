@@ -77,8 +77,9 @@ class Dashboard:
     >>> dash.stop()                                            # doctest: +SKIP
     """
 
-    def __init__(self, runner: SimulationRunner, *, token: str | None = None,
-                 title: str = "resonance-engine") -> None:
+    def __init__(
+        self, runner: SimulationRunner, *, token: str | None = None, title: str = "resonance-engine"
+    ) -> None:
         self.runner = runner
         self.token = token
         self.app = create_app(runner, token=token, title=title)
@@ -98,13 +99,16 @@ class Dashboard:
         self.host = host
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
-            self.app, log_level="warning", ws_per_message_deflate=False,
-            ws_max_size=1 << 16, timeout_graceful_shutdown=3, lifespan="on",
+            self.app,
+            log_level="warning",
+            ws_per_message_deflate=False,
+            ws_max_size=1 << 16,
+            timeout_graceful_shutdown=3,
+            lifespan="on",
         )
         return uvicorn.Server(config), sock
 
-    def serve(self, host: str = "127.0.0.1", port: int = 8765, *,
-              on_ready: Any = None) -> None:
+    def serve(self, host: str = "127.0.0.1", port: int = 8765, *, on_ready: Any = None) -> None:
         """Serve in the foreground until interrupted (Ctrl-C or SIGTERM); then return.
 
         ``on_ready(dashboard)`` is called once the socket listens (e.g. to print the URL).

@@ -103,6 +103,8 @@ class LineChart {
     this.canvas = document.createElement("canvas");
     this.canvas.dataset.series = title;
     this.canvas.dataset.points = "0";
+    this.canvas.dataset.total = "0";
+    this.total = 0;
     this.canvas.setAttribute("role", "img");
     this.canvas.setAttribute("aria-label", `chart of ${title} over time`);
     this.figure.append(caption, this.canvas);
@@ -121,14 +123,9 @@ class LineChart {
       this.x.splice(0, drop);
       this.ys.forEach((y) => y.splice(0, drop));
     }
+    this.total += 1;
     this.canvas.dataset.points = String(this.x.length);
-    this.dirty = true;
-  }
-
-  clear() {
-    this.x = [];
-    this.ys = this.names.map(() => []);
-    this.canvas.dataset.points = "0";
+    this.canvas.dataset.total = String(this.total);
     this.dirty = true;
   }
 
@@ -210,6 +207,7 @@ class Dashboard {
     this.charts = new Map();          // series name -> LineChart
     this.series = [];
     this.lastRowStep = -1;
+    this.shownStep = -1;
     this.state = null;
     this.socket = null;
     this.pendingFrame = null;
@@ -298,8 +296,7 @@ class Dashboard {
   onState(state, fillInputs = false) {
     const first = this.state === null;
     this.state = state;
-    $("step").textContent = String(state.step);
-    $("time").textContent = state.t.toFixed(3);
+    this.showClock(state.step, state.t);
     $("rate").textContent = state.paused ? "paused" : Math.round(state.steps_per_s).toLocaleString();
     const pause = $("pause");
     pause.disabled = !state.running || state.error !== null;
@@ -334,6 +331,14 @@ class Dashboard {
       div.append(dt, dd);
       params.append(div);
     }
+  }
+
+  // Frames may lag behind state messages: the clock shown never goes backwards.
+  showClock(step, t) {
+    if (step < this.shownStep) return;
+    this.shownStep = step;
+    $("step").textContent = String(step);
+    $("time").textContent = t.toFixed(3);
   }
 
   addRows(rows) {
@@ -414,8 +419,7 @@ class Dashboard {
         const header = this.heatmap.draw(frame);
         $("cb-min").textContent = formatNumber(-header.scale);
         $("cb-max").textContent = formatNumber(header.scale);
-        $("step").textContent = String(header.step);
-        $("time").textContent = header.t.toFixed(3);
+        this.showClock(header.step, header.t);
         const now = performance.now();
         this.frameTimes.push(now);
         while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
