@@ -143,11 +143,16 @@ def test_complexity_source_maps_the_analyzer_fields() -> None:
         fractal_dim, gain, coherence, dwell, ci = 1.6, 0.2, 0.9, 3.0, 0.05
 
     class Analyzer:
-        def update(self, u: np.ndarray) -> Result:
+        seen: list[tuple[int, float]] = []
+
+        def update(self, u: np.ndarray, *, step: int, t: float) -> Result:
+            self.seen.append((step, t))
             return Result()
 
-    values = ComplexitySource(Analyzer()).update(np.zeros((4, 4)), 0, 0.0)
+    analyzer = Analyzer()
+    values = ComplexitySource(analyzer).update(np.zeros((4, 4)), 7, 0.25)
     assert values == {"D": 1.6, "G": 0.2, "C": 0.9, "tau": 3.0, "CI": 0.05}
+    assert analyzer.seen == [(7, 0.25)]
 
 
 def test_field_stats_source() -> None:

@@ -57,8 +57,9 @@ class ComplexitySource:
     Parameters
     ----------
     analyzer : object
-        Anything with ``update(u) -> ComplexityMetrics`` whose result has the
-        attributes ``fractal_dim``, ``gain``, ``coherence``, ``dwell`` and ``ci``.
+        Anything with ``update(u, step=..., t=...) -> ComplexityMetrics`` whose result
+        has the attributes ``fractal_dim``, ``gain``, ``coherence``, ``dwell`` and ``ci``
+        (``resonance_engine.metrics.ComplexityAnalyzer``).
     """
 
     names: tuple[str, ...] = ("D", "G", "C", "tau", "CI")
@@ -69,7 +70,7 @@ class ComplexitySource:
         self.description = f"complexity measures ({type(analyzer).__name__})"
 
     def update(self, u: np.ndarray, step: int, t: float) -> dict[str, float]:
-        result = self.analyzer.update(u)
+        result = self.analyzer.update(u, step=step, t=t)
         return {name: float(getattr(result, attr)) for name, attr in self._ATTRIBUTES.items()}
 
 

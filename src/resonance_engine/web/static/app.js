@@ -4,6 +4,7 @@
 
 const HEADER_BYTES = 32;
 const MAX_POINTS = 3000;          // points kept per chart
+const CHART_INTERVAL_MS = 100;    // least time between two redraws of the charts
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- colour map
@@ -215,6 +216,7 @@ class Dashboard {
     this.nextId = 1;
     this.requests = new Map();
     this.frameTimes = [];
+    this.chartsDrawnAt = 0;
     this.retryMs = 1000;
     this.bindControls();
     requestAnimationFrame(() => this.render());
@@ -431,7 +433,10 @@ class Dashboard {
     const now = performance.now();
     while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
     $("fps").textContent = (this.frameTimes.length / 2).toFixed(1);
-    for (const chart of this.charts.values()) chart.draw();
+    if (now - this.chartsDrawnAt >= CHART_INTERVAL_MS) {   // charts: ~10 redraws/s is plenty
+      this.chartsDrawnAt = now;
+      for (const chart of this.charts.values()) chart.draw();
+    }
     requestAnimationFrame(() => this.render());
   }
 }
