@@ -54,7 +54,7 @@ def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str
 
 
 def test_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    process, url = start_serve(tmp_path, "--json", "--token", "abc")
+    process, url = start_serve(tmp_path, "--json", "--token", "abc", "--metrics", "stats")
     try:
         assert url.endswith("/?token=abc")
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -86,7 +86,7 @@ def test_security_notice() -> None:
 @pytest.mark.parametrize(
     ("args", "text"),
     [
-        (["--swarm", "3"], "swarm"),
+        (["--swarm", "1"], "swarm"),
         (["--replay", "run-1"], "store"),
         (["--port", "70000"], "--port"),
         (["--token", ""], "--token"),

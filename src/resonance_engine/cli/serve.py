@@ -29,7 +29,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ),
     )
     p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
-    p.add_argument("--size", type=int, help="grid cells per side of the default pond (default 256)")
+    p.add_argument(
+        "--size",
+        type=int,
+        help="grid cells per side of the default pond (default 256; 128 per agent with --swarm)",
+    )
     p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
     p.add_argument(
         "--host",
@@ -52,7 +56,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="largest frame side in cells; bigger fields are block-averaged (default 256)",
     )
     p.add_argument(
-        "--metrics-every", type=int, default=20, help="steps between metric rows (default 20)"
+        "--metrics-every", type=int, default=50, help="steps between metric rows (default 50)"
     )
     p.add_argument(
         "--chunk", type=int, default=10, help="steps between two looks at the controls (default 10)"
@@ -69,6 +73,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         metavar="N",
         help="run a swarm of N agents (needs resonance_engine.swarm)",
+    )
+    p.add_argument(
+        "--coupling",
+        type=float,
+        default=0.3,
+        help="coupling strength K of the swarm's agents (default 0.3; 0 = independent)",
+    )
+    p.add_argument(
+        "--steps-per-tick",
+        type=int,
+        default=10,
+        help="solver steps per swarm tick (default 10)",
     )
     p.add_argument(
         "--db",
@@ -104,8 +120,9 @@ def _config(args: argparse.Namespace) -> RunConfig:
         if args.size is not None:
             config.simulation.nx = config.simulation.ny = args.size
     else:
+        size = args.size or (128 if args.swarm else 256)
         config = RunConfig.model_validate(
-            {"simulation": default_pond(args.size or 256, seed=seed), "seed": seed}
+            {"simulation": default_pond(size, seed=seed), "seed": seed}
         )
     if args.backend is not None:
         config.simulation.backend = args.backend
@@ -130,6 +147,28 @@ def _metrics_source(choice: str) -> Any:
     return source
 
 
+def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
+    try:
+        from resonance_engine.swarm import Swarm, SwarmConfig
+    except ImportError:
+        raise ConfigError(
+            "--swarm needs the swarm layer (resonance_engine.swarm), which this installation "
+            "lacks; run without --swarm"
+        ) from None
+    if args.swarm < 2:
+        raise ConfigError(f"--swarm needs at least 2 agents, got {args.swarm}")
+    if args.coupling < 0:
+        raise ConfigError(f"--coupling must be >= 0, got {args.coupling}")
+    simulation = config.simulation if args.config else None
+    swarm_config = SwarmConfig(
+        size=config.simulation.nx,
+        steps_per_tick=args.steps_per_tick,
+        backend=config.simulation.backend,
+        simulation=simulation,
+    )
+    return Swarm(args.swarm, swarm_config, coupling=args.coupling, seed=config.seed)
+
+
 def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -140,11 +179,6 @@ def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; then write field.png and metrics.csv to --out."""
-    if args.swarm is not None:
-        raise ConfigError(
-            "--swarm needs the swarm layer (resonance_engine.swarm), which is not part of "
-            "this build yet; run without --swarm"
-        )
     if args.db is not None or args.replay is not None:
         raise ConfigError(
             "--db and --replay need the metric store (resonance_engine.store.AgentDB), which "
@@ -164,15 +198,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if token is not None and not token:
         raise ConfigError("--token must not be empty")
     config = _config(args)
-    solver = config.simulation.build()
-    runner = SimulationRunner(
-        solver,
-        _metrics_source(args.metrics),
-        chunk=args.chunk,
-        metrics_every=args.metrics_every,
-        fps=args.fps,
-        max_side=args.max_side,
-    )
+    options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
+    if args.swarm is not None:
+        runner = SimulationRunner.for_swarm(_swarm(args, config), **options)
+    else:
+        runner = SimulationRunner(
+            config.simulation.build(),
+            _metrics_source(args.metrics),
+            chunk=args.chunk,
+            metrics_every=args.metrics_every,
+            **options,
+        )
+    solver = runner.solver
     out = output_dir(args.out)
     dashboard = Dashboard(runner, token=token, title=f"resonance-engine · {solver.nx}×{solver.ny}")
     notice = security_notice(args.host, token)
@@ -192,7 +229,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     picture = save_field_png(
         runner.field(), out / "field.png", f"u at t = {solver.t:.3f} s (step {solver.step_count})"
     )
-    history = _write_history(out / "metrics.csv", runner.metrics.names, runner.history())
+    history = _write_history(out / "metrics.csv", runner.series, runner.history())
     summary: dict[str, Any] = {
         "url": dashboard.url(with_token=False),
         "grid": f"{solver.nx}x{solver.ny}",
@@ -200,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "t": solver.t,
         "served_s": elapsed,
         "frames_encoded": runner.frames_encoded,
-        "metrics": runner.metrics.description,
+        "metrics": runner.description,
         "error": runner.error,
         "picture": str(picture),
         "history": str(history),

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from resonance_engine.errors import ConfigError, DivergenceError, ResonanceError
+from resonance_engine.errors import ConfigError, ResonanceError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.web.controls import (
     control_limits,
@@ -39,6 +39,7 @@ from resonance_engine.web.controls import (
 )
 from resonance_engine.web.protocol import FrameEncoder
 from resonance_engine.web.sources import FieldStatsSource, MetricsSource
+from resonance_engine.web.swarm import SwarmDriver
 
 __all__ = ["SimulationRunner", "Tick"]
 
@@ -93,6 +94,9 @@ class SimulationRunner:
         Metric rows kept for clients that connect later.
     member : int
         Batch member whose field is shown and measured.
+    driver : SwarmDriver, optional
+        Advance by swarm ticks instead (see :meth:`for_swarm`); ``metrics`` and
+        ``metrics_every`` are then unused: every tick gives one row.
     """
 
     def __init__(
@@ -101,11 +105,12 @@ class SimulationRunner:
         metrics: MetricsSource | None = None,
         *,
         chunk: int = 10,
-        metrics_every: int = 20,
+        metrics_every: int = 50,
         fps: float = 30.0,
         max_side: int = 256,
         history: int = 5000,
         member: int = 0,
+        driver: SwarmDriver | None = None,
     ) -> None:
         if not isinstance(chunk, int) or chunk < 1:
             raise ConfigError(f"chunk must be an integer >= 1 step, got {chunk!r}")
@@ -121,6 +126,13 @@ class SimulationRunner:
         self.metrics_every = metrics_every
         self.fps = float(fps)
         self.member = member
+        self.driver = driver
+        self.series: tuple[str, ...] = driver.names if driver else self.metrics.names
+        self.description: str = driver.description if driver else self.metrics.description
+        #: Charts of the page: (title, series drawn together), in order.
+        self.groups: list[tuple[str, list[str]]] = (
+            driver.groups if driver else [(name, [name]) for name in self.series]
+        )
         self.encoder = FrameEncoder(max_side)
         self.publish: Callable[[Tick], None] = lambda tick: None
         self.watchers: Callable[[], int] = lambda: 0
@@ -135,6 +147,12 @@ class SimulationRunner:
         self.frames_encoded = 0
         self._last_metrics_step: int | None = None
         self._frame_wanted = threading.Event()
+
+    @classmethod
+    def for_swarm(cls, swarm: Any, **kwargs: Any) -> SimulationRunner:
+        """A runner that advances a :class:`resonance_engine.swarm.Swarm` tick by tick,
+        showing one agent's field (``member``, changeable from the page)."""
+        return cls(swarm.solver, driver=SwarmDriver(swarm), **kwargs)
 
     # ------------------------------------------------------------------ views
     def field(self) -> np.ndarray:
@@ -164,6 +182,8 @@ class SimulationRunner:
             "damping": float(damping),
             "wave_speed": s.wave_speed,
             "frequencies": s.drive_frequency[self.member].tolist(),
+            "member": self.member,
+            "members": s.batch or 1,
             "steps_per_s": self.steps_per_s,
             "limits": control_limits(s),
         }
@@ -213,9 +233,12 @@ class SimulationRunner:
                     set_wave_speed(self.solver, value)
                 elif param == "frequency":
                     set_frequency(self.solver, value, request.params.get("source"))
+                elif param == "member":
+                    self._set_member(value)
                 else:
                     raise ConfigError(
-                        f"unknown parameter {param!r}; use 'damping', 'wave_speed' or 'frequency'"
+                        f"unknown parameter {param!r}; use 'damping', 'wave_speed', "
+                        "'frequency' or 'member'"
                     )
             else:
                 raise ConfigError(f"unknown action {request.action!r}; use pause, resume or set")
@@ -224,6 +247,16 @@ class SimulationRunner:
             return False
         request.future.set_result(self.state())
         return True
+
+    def _set_member(self, value: Any) -> None:
+        members = self.solver.batch or 1
+        if self.driver is None:
+            raise ConfigError("only a swarm shows another member; this run has one field")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < members:
+            raise ConfigError(f"member must be an agent index in [0, {members - 1}], got {value!r}")
+        self.member = value
+        self.encoder.scale = 0.0
+        self._frame_wanted.set()
 
     def _drain_requests(self, block: bool) -> bool:
         changed = False
@@ -268,10 +301,13 @@ class SimulationRunner:
         values = self.metrics.update(self.field(), s.step_count, s.t)
         row: list[float] = [s.step_count, s.t]
         row.extend(float(values[name]) for name in self.metrics.names)
-        with self._history_lock:
-            self._history.append(row)
+        self._keep(row)
         self._last_metrics_step = s.step_count
         return row
+
+    def _keep(self, row: list[float]) -> None:
+        with self._history_lock:
+            self._history.append(row)
 
     def _run(self) -> None:
         s = self.solver
@@ -281,20 +317,26 @@ class SimulationRunner:
         rows: list[list[float]] = []
         state_due = True
         last_state = 0.0
-        if self._last_metrics_step is None:
+        if self._last_metrics_step is None and self.driver is None:
             rows.append(self._measure())
         while not self._stop.is_set():
             if self._drain_requests(block=self.paused):
                 state_due = True
             events: list[dict[str, Any]] = []
             if not self.paused:
-                assert self._last_metrics_step is not None
-                todo = self.metrics_every - (s.step_count - self._last_metrics_step)
                 try:
-                    s.step(max(1, min(self.chunk, todo)))
-                    if s.step_count - self._last_metrics_step >= self.metrics_every:
-                        rows.append(self._measure())
-                except (DivergenceError, ResonanceError) as exc:
+                    if self.driver is not None:
+                        row, alerts = self.driver.advance()
+                        self._keep(row)
+                        rows.append(row)
+                        events.extend(alerts)
+                    else:
+                        assert self._last_metrics_step is not None
+                        todo = self.metrics_every - (s.step_count - self._last_metrics_step)
+                        s.step(max(1, min(self.chunk, todo)))
+                        if s.step_count - self._last_metrics_step >= self.metrics_every:
+                            rows.append(self._measure())
+                except ResonanceError as exc:
                     self.error = str(exc)
                     self.paused = True
                     state_due = True

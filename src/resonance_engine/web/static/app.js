@@ -207,6 +207,7 @@ class Dashboard {
     this.heatmap = new Heatmap($("field"));
     this.charts = new Map();          // series name -> LineChart
     this.series = [];
+    this.slots = [];
     this.lastRowStep = -1;
     this.shownStep = -1;
     this.state = null;
@@ -283,7 +284,13 @@ class Dashboard {
     this.charts.clear();
     this.series = msg.series;
     this.lastRowStep = -1;
-    for (const name of msg.series) this.charts.set(name, new LineChart(box, name, [name]));
+    this.slots = [];          // one per chart: the chart and the row columns it draws
+    const groups = msg.groups || msg.series.map((name) => ({ title: name, series: [name] }));
+    for (const group of groups) {
+      const chart = new LineChart(box, group.title, group.series);
+      this.charts.set(group.title, chart);
+      this.slots.push({ chart, columns: group.series.map((name) => 2 + msg.series.indexOf(name)) });
+    }
     this.addRows(msg.history);
     this.onState(msg.state, true);
     const [fw, fh] = msg.frame;
@@ -309,6 +316,15 @@ class Dashboard {
     $("hint-damping").textContent = `0 … ${formatNumber(limits.damping.max)}`;
     $("hint-wave_speed").textContent = `> 0 … ${formatNumber(limits.wave_speed.max)} (CFL)`;
     $("hint-frequency").textContent = `0 … ${formatNumber(limits.frequency.max)}`;
+    const swarm = state.members > 1;
+    $("member-control").hidden = !swarm;
+    $("swarm-panel").hidden = !swarm;
+    const agents = $("member");
+    if (swarm && agents.options.length !== state.members) {
+      agents.replaceChildren();
+      for (let i = 0; i < state.members; i++) agents.add(new Option(`agent ${i}`, String(i)));
+    }
+    if (swarm) agents.value = String(state.member);
     const select = $("source");
     if (select.options.length !== state.frequencies.length + 1) {
       select.replaceChildren(new Option("all sources", ""));
@@ -348,7 +364,7 @@ class Dashboard {
       if (row[0] <= this.lastRowStep) continue;     // already shown (history overlap)
       this.lastRowStep = row[0];
       const t = row[1];
-      this.series.forEach((name, i) => this.charts.get(name).push(t, [row[2 + i]]));
+      for (const { chart, columns } of this.slots) chart.push(t, columns.map((c) => row[c]));
     }
   }
 
@@ -371,9 +387,10 @@ class Dashboard {
 
   onAlert(msg) {
     const item = document.createElement("li");
-    item.textContent = `step ${msg.step}: ${msg.message}`;
+    item.textContent = `tick ${msg.tick} (step ${msg.step}): ${msg.message}`;
+    item.className = "alert";
+    $("no-alerts").hidden = true;
     $("alerts").prepend(item);
-    $("swarm-panel").hidden = false;
   }
 
   showMessage(text, isError) {
@@ -392,6 +409,9 @@ class Dashboard {
   bindControls() {
     $("pause").addEventListener("click", () => {
       this.request({ type: this.state && this.state.paused ? "resume" : "pause" });
+    });
+    $("member").addEventListener("change", (event) => {
+      this.request({ type: "set", param: "member", value: Number(event.target.value) });
     });
     for (const form of document.querySelectorAll("form.control")) {
       form.addEventListener("submit", (event) => {
