@@ -72,8 +72,17 @@ class FakeSwarm:
 def test_driver_rows_and_alerts() -> None:
     swarm = FakeSwarm()
     driver = SwarmDriver(swarm)
-    assert driver.names == ("D", "G", "C", "tau", "CI", "CS",
-                            "CI agent 0", "CI agent 1", "CI agent 2")
+    assert driver.names == (
+        "D",
+        "G",
+        "C",
+        "tau",
+        "CI",
+        "CS",
+        "CI agent 0",
+        "CI agent 1",
+        "CI agent 2",
+    )
     assert driver.groups[-1] == ("CI per agent", ["CI agent 0", "CI agent 1", "CI agent 2"])
     row, alerts = driver.advance()
     assert row[0] == 5 and all(math.isnan(v) for v in row[2:7]) and alerts == []
@@ -106,6 +115,7 @@ def test_runner_shows_a_chosen_agent() -> None:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert decode_frame(frames[-1])[0].member == 2
+        assert [a["message"] for a in runner.alerts()] == ["CS fell to 0.33"]
     finally:
         runner.stop()
     rows = runner.history()

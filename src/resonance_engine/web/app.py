@@ -110,6 +110,7 @@ class _Dashboard:
             "metrics_source": runner.description,
             "frame": list(runner.frame_shape()),
             "history": runner.history(),
+            "alerts": runner.alerts(),
             "state": runner.state(),
         }
 

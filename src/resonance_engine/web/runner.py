@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,6 +137,7 @@ class SimulationRunner:
         self.publish: Callable[[Tick], None] = lambda tick: None
         self.watchers: Callable[[], int] = lambda: 0
         self._history: deque[list[float]] = deque(maxlen=history)
+        self._alerts: deque[dict[str, Any]] = deque(maxlen=200)
         self._history_lock = threading.Lock()
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._stop = threading.Event()
@@ -196,6 +197,11 @@ class SimulationRunner:
     def request_frame(self) -> None:
         """Send a frame at the next tick even when paused (for a client that just joined)."""
         self._frame_wanted.set()
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The latest alerts (up to 200), oldest first, as sent to the page."""
+        with self._history_lock:
+            return list(self._alerts)
 
     # ------------------------------------------------------------------ control
     def request(self, action: str, **params: Any) -> Future[dict[str, Any]]:
@@ -305,9 +311,10 @@ class SimulationRunner:
         self._last_metrics_step = s.step_count
         return row
 
-    def _keep(self, row: list[float]) -> None:
+    def _keep(self, row: list[float], alerts: Sequence[dict[str, Any]] = ()) -> None:
         with self._history_lock:
             self._history.append(row)
+            self._alerts.extend(alerts)
 
     def _run(self) -> None:
         s = self.solver
@@ -327,7 +334,7 @@ class SimulationRunner:
                 try:
                     if self.driver is not None:
                         row, alerts = self.driver.advance()
-                        self._keep(row)
+                        self._keep(row, alerts)
                         rows.append(row)
                         events.extend(alerts)
                     else:

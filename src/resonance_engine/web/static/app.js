@@ -292,6 +292,9 @@ class Dashboard {
       this.slots.push({ chart, columns: group.series.map((name) => 2 + msg.series.indexOf(name)) });
     }
     this.addRows(msg.history);
+    $("alerts").replaceChildren();
+    $("no-alerts").hidden = false;
+    for (const alert of msg.alerts || []) this.onAlert(alert);
     this.onState(msg.state, true);
     const [fw, fh] = msg.frame;
     const [nx, ny] = msg.state.grid;
@@ -331,9 +334,10 @@ class Dashboard {
       state.frequencies.forEach((f, i) => select.add(new Option(`source ${i + 1}`, String(i))));
     }
     if (first || fillInputs) {
-      $("damping").value = state.damping;
-      $("wave_speed").value = state.wave_speed;
-      $("frequency").value = state.frequencies.length ? state.frequencies[0] : "";
+      const short = (v) => String(Number(v.toPrecision(6)));
+      $("damping").value = short(state.damping);
+      $("wave_speed").value = short(state.wave_speed);
+      $("frequency").value = state.frequencies.length ? short(state.frequencies[0]) : "";
     }
     const params = $("params");
     const freq = state.frequencies.map((f) => formatNumber(f)).join(", ");
