@@ -11,6 +11,7 @@ from resonance_engine.errors import (
     DivergenceError,
     FieldError,
     MetricError,
+    RejectedRecordsError,
     ResonanceError,
     SignatureError,
     StoreError,
@@ -23,6 +24,26 @@ from resonance_engine.field import (
     courant_number,
     discrete_energy,
     max_stable_dt,
+)
+from resonance_engine.metrics import (
+    ComplexityAnalyzer,
+    ComplexityMetrics,
+    DwellTimeTracker,
+    FractalFit,
+    MetricsConfig,
+    MultiBandAnalyzer,
+    coherence_field,
+    complexity_index,
+    fractal_dimension,
+    gain_field,
+)
+from resonance_engine.store import (
+    AgentDB,
+    MetricRecord,
+    MetricWriter,
+    RunRecorder,
+    VectorRecord,
+    fingerprint,
 )
 
 try:
@@ -53,4 +74,21 @@ __all__ = [
     "StoreError",
     "SignatureError",
     "BusError",
+    "fractal_dimension",
+    "FractalFit",
+    "gain_field",
+    "coherence_field",
+    "DwellTimeTracker",
+    "complexity_index",
+    "ComplexityAnalyzer",
+    "ComplexityMetrics",
+    "MetricsConfig",
+    "MultiBandAnalyzer",
+    "RejectedRecordsError",
+    "AgentDB",
+    "MetricWriter",
+    "MetricRecord",
+    "VectorRecord",
+    "RunRecorder",
+    "fingerprint",
 ]

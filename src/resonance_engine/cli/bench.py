@@ -17,6 +17,7 @@ __all__ = ["register", "BENCHMARKS"]
 #: Benchmark name -> one-line help.
 BENCHMARKS: dict[str, str] = {
     "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
+    "store": "AgentDB write rate (raw vs MetricWriter) and hybrid query latency",
     "serve": "dashboard overhead: steps/s watched by one browser vs unserved; frames/s",
 }
 
