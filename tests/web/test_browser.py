@@ -153,3 +153,18 @@ def test_wrong_token_is_refused(served, open_page) -> None:
         base.replace("http://", "ws://") + "ws?token=wrong",
     )
     assert outcome == "closed"
+
+
+def test_replay_shows_the_stored_history_read_only(open_page) -> None:
+    from resonance_engine.web import Dashboard
+    from resonance_engine.web.replay import ReplayRunner
+
+    rows = [[10.0 * i, 0.1 * i, 1.5 + 0.01 * i, 0.2, 0.3, 1.0, 0.01 * i] for i in range(4000)]
+    with Dashboard(ReplayRunner(rows, "run 7", {"run": 7})) as dash:
+        page = open_page(dash.start("127.0.0.1", 0))
+        page.wait_for_selector('#conn[data-state="live"]')
+        page.wait_for_function("document.querySelectorAll('#charts canvas').length === 5")
+        assert page.text_content("#mode") == "replay"
+        assert points(page) == [4000] * 5  # every stored moment, not only the latest 3000
+        assert page.is_hidden("#controls") and page.is_hidden("#field-panel")
+        assert step(page) == 39990

@@ -44,7 +44,7 @@ def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = stream.readline()
-        match = re.search(r"dashboard at (http://127\.0\.0\.1:\d+/\S*)", line)
+        match = re.search(r" at (http://127\.0\.0\.1:\d+/\S*) \(Ctrl-C", line)
         if match:
             return process, match.group(1)
         if not line and process.poll() is not None:
@@ -53,8 +53,27 @@ def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str
     raise AssertionError(f"no URL printed: {process.communicate()}")
 
 
-def test_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    process, url = start_serve(tmp_path, "--json", "--token", "abc", "--metrics", "stats")
+def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    return out, err
+
+
+def test_serve_stores_the_run_and_replays_it(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    process, url = start_serve(
+        tmp_path,
+        "--json",
+        "--token",
+        "abc",
+        "--metrics",
+        "complexity",
+        "--db",
+        db,
+        "--metrics-every",
+        "10",
+    )
     try:
         assert url.endswith("/?token=abc")
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -65,15 +84,22 @@ def test_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+        out, _ = stop(process)
     summary = json.loads(out)
-    assert summary["grid"] == "32x32" and summary["steps"] > 0
-    assert "abc" not in summary["url"]
+    assert summary["grid"] == "32x32" and summary["steps"] >= 60
+    assert "abc" not in summary["url"] and summary["db"] == db
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "step,t,rms,peak" and len(rows) > 2
+    assert rows[0] == "step,t,D,G,C,tau,CI" and len(rows) > 6
     assert (tmp_path / "field.png").stat().st_size > 0
+
+    process, url = start_serve(tmp_path, "--replay", str(summary["run_id"]), "--db", db)
+    try:
+        state = json.load(urllib.request.urlopen(url + "api/state", timeout=10))
+    finally:
+        stop(process)
+    assert state["replay"]["run"] == summary["run_id"]
+    assert state["replay"]["status"] == "finished"
+    assert 2 <= state["replay"]["moments"] <= len(rows) - 1
 
 
 def test_security_notice() -> None:
@@ -87,7 +113,8 @@ def test_security_notice() -> None:
     ("args", "text"),
     [
         (["--swarm", "1"], "swarm"),
-        (["--replay", "run-1"], "store"),
+        (["--replay", "run-1"], "--replay"),
+        (["--replay", "3", "--db", "missing.db"], "no database"),
         (["--port", "70000"], "--port"),
         (["--token", ""], "--token"),
         (["--fps", "0"], "fps"),
@@ -96,8 +123,18 @@ def test_security_notice() -> None:
     ],
 )
 def test_bad_options_are_one_line_errors(
-    args: list[str], text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    text: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert main(["serve", "--size", "16", "--out", str(tmp_path), *args]) == 2
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["serve", "--size", "16", "--out", str(tmp_path), *args])
+    except SystemExit as exc:  # argparse refusals
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and text in err
+    assert not (tmp_path / "resonance.db").exists()

@@ -149,17 +149,18 @@ class _BrowserClient:
 def _served(args: argparse.Namespace, client_kind: str) -> tuple[float, float]:
     from resonance_engine.web.server import Dashboard
 
-    dash = Dashboard(_runner(args))
+    runner = _runner(args)
+    dash = Dashboard(runner)
     url = dash.start("127.0.0.1", 0)
     client: Any = None
     try:
         client = _BrowserClient(url) if client_kind == "browser" else _PythonClient(url)
         time.sleep(1.0)
-        start_step, start_frames = dash.runner.solver.step_count, client.drawn()
+        start_step, start_frames = runner.solver.step_count, client.drawn()
         start = time.perf_counter()
         time.sleep(args.seconds)
         elapsed = time.perf_counter() - start
-        steps = dash.runner.solver.step_count - start_step
+        steps = runner.solver.step_count - start_step
         frames = client.drawn() - start_frames
         return steps / elapsed, frames / elapsed
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 
 from resonance_engine.backends import BACKEND_NAMES
 from resonance_engine.cli.common import add_common_options, output_dir, print_summary
+from resonance_engine.cli.db import add_db_options
 from resonance_engine.config import RunConfig, default_pond, load_run_config
 from resonance_engine.errors import ConfigError
 
@@ -86,13 +87,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10,
         help="solver steps per swarm tick (default 10)",
     )
+    add_db_options(p)
     p.add_argument(
-        "--db",
-        metavar="PATH",
-        help="also store the metrics in this AgentDB (needs resonance_engine.store)",
-    )
-    p.add_argument(
-        "--replay", metavar="RUN", help="show a stored run of --db read-only instead of simulating"
+        "--replay",
+        metavar="RUN",
+        type=int,
+        help="show run RUN of --db read-only (its metric history) instead of simulating",
     )
     add_common_options(p)
     p.set_defaults(func=cmd_serve)
@@ -169,6 +169,52 @@ def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
     return Swarm(args.swarm, swarm_config, coupling=args.coupling, seed=config.seed)
 
 
+def _recorder(args: argparse.Namespace, config: RunConfig, source: Any) -> Any:
+    """A RunRecorder on --db for the complexity measures (None with --no-db, or when
+    the charts show field statistics, which AgentDB does not keep)."""
+    if args.no_db or not getattr(source, "store_types", None):
+        return None
+    from resonance_engine.cli.db import open_db
+    from resonance_engine.store import RunRecorder
+
+    db = open_db(args)
+    assert db is not None
+    return RunRecorder.start(db, config.model_dump(), config.seed, name="serve")
+
+
+def _serve_replay(args: argparse.Namespace, token: str | None) -> int:
+    from resonance_engine.store import AgentDB
+    from resonance_engine.web.replay import ReplayRunner
+    from resonance_engine.web.server import Dashboard
+
+    if not Path(args.db).exists():
+        raise ConfigError(f"--replay: no database at {str(args.db)!r}; pass --db PATH")
+    with AgentDB(args.db, readonly=True) as db:
+        replay = ReplayRunner.from_db(db, args.replay)
+    dashboard = Dashboard(replay, token=token, title=f"resonance-engine · replay of {replay.title}")
+    notice = security_notice(args.host, token)
+    info = sys.stderr if args.json else sys.stdout
+
+    def ready(dash: Dashboard) -> None:
+        if notice:
+            sys.stderr.write(notice + "\n")
+        info.write(f"resonance serve: replay of {replay.title} at {dash.url()} (Ctrl-C stops)\n")
+        info.flush()
+
+    dashboard.serve(args.host, args.port, on_ready=ready)
+    print_summary(
+        args,
+        "resonance serve --replay",
+        {
+            "url": dashboard.url(with_token=False),
+            "run_id": args.replay,
+            "moments": len(replay.rows),
+            "db": str(args.db),
+        },
+    )
+    return 0
+
+
 def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -179,11 +225,6 @@ def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; then write field.png and metrics.csv to --out."""
-    if args.db is not None or args.replay is not None:
-        raise ConfigError(
-            "--db and --replay need the metric store (resonance_engine.store.AgentDB), which "
-            "is not part of this build yet; run without them"
-        )
     try:
         from resonance_engine.web.runner import SimulationRunner
         from resonance_engine.web.server import Dashboard
@@ -197,8 +238,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
     if token is not None and not token:
         raise ConfigError("--token must not be empty")
+    if args.replay is not None:
+        return _serve_replay(args, token)
     config = _config(args)
     options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
+    recorder = None
     if args.swarm is not None:
         runner = SimulationRunner.for_swarm(_swarm(args, config), **options)
     else:
@@ -209,6 +253,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             metrics_every=args.metrics_every,
             **options,
         )
+        recorder = runner.recorder = _recorder(args, config, runner.metrics)
     solver = runner.solver
     out = output_dir(args.out)
     dashboard = Dashboard(runner, token=token, title=f"resonance-engine · {solver.nx}×{solver.ny}")
@@ -222,7 +267,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         info.flush()
 
     start = time.perf_counter()
-    dashboard.serve(args.host, args.port, on_ready=ready)
+    try:
+        dashboard.serve(args.host, args.port, on_ready=ready)
+    finally:
+        if recorder is not None:
+            recorder.close("failed" if runner.error else "finished", {"steps": solver.step_count})
     elapsed = time.perf_counter() - start
     from resonance_engine.viz import save_field_png
 
@@ -241,6 +290,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "error": runner.error,
         "picture": str(picture),
         "history": str(history),
+        "run_id": None if recorder is None else recorder.run_id,
+        "db": None if recorder is None else str(args.db),
     }
     print_summary(args, "resonance serve", summary)
     return 0

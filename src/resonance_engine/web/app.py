@@ -40,6 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from resonance_engine.web.hub import ClientSlot, FrameHub
 from resonance_engine.web.protocol import PROTOCOL_VERSION, dumps
+from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner, Tick
 
 __all__ = ["create_app", "STATIC_DIR", "TOKEN_COOKIE"]
@@ -73,7 +74,9 @@ _REFUSED = (
 class _Dashboard:
     """The state shared by the routes of one app."""
 
-    def __init__(self, runner: SimulationRunner, token: str | None, title: str) -> None:
+    def __init__(
+        self, runner: SimulationRunner | ReplayRunner, token: str | None, title: str
+    ) -> None:
         self.runner = runner
         self.token = token
         self.title = title
@@ -103,7 +106,7 @@ class _Dashboard:
         return {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
-            "mode": "live",
+            "mode": getattr(runner, "mode", "live"),
             "title": self.title,
             "series": list(runner.series),
             "groups": [{"title": title, "series": names} for title, names in runner.groups],
@@ -197,7 +200,7 @@ async def _send_loop(websocket: WebSocket, slot: ClientSlot) -> None:
 
 
 def create_app(
-    runner: SimulationRunner,
+    runner: SimulationRunner | ReplayRunner,
     *,
     token: str | None = None,
     title: str = "resonance-engine",
@@ -207,8 +210,8 @@ def create_app(
 
     Parameters
     ----------
-    runner : SimulationRunner
-        The simulation to show.
+    runner : SimulationRunner or ReplayRunner
+        The simulation to show (or a stored run, read-only).
     token : str, optional
         When set, the page, ``/api/state`` and the WebSocket require it.
     title : str

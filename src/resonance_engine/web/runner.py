@@ -97,7 +97,14 @@ class SimulationRunner:
     driver : SwarmDriver, optional
         Advance by swarm ticks instead (see :meth:`for_swarm`); ``metrics`` and
         ``metrics_every`` are then unused: every tick gives one row.
+    recorder : RunRecorder, optional
+        Also store every metric row there (anything with
+        ``record(values, field=..., t=..., step=...)``, see
+        :class:`resonance_engine.store.RunRecorder`); needs a metrics source with
+        ``store_types`` (the complexity measures).
     """
+
+    mode = "live"
 
     def __init__(
         self,
@@ -111,6 +118,7 @@ class SimulationRunner:
         history: int = 5000,
         member: int = 0,
         driver: SwarmDriver | None = None,
+        recorder: Any = None,
     ) -> None:
         if not isinstance(chunk, int) or chunk < 1:
             raise ConfigError(f"chunk must be an integer >= 1 step, got {chunk!r}")
@@ -127,6 +135,13 @@ class SimulationRunner:
         self.fps = float(fps)
         self.member = member
         self.driver = driver
+        self.recorder = recorder
+        self._store_types: dict[str, str] | None = getattr(self.metrics, "store_types", None)
+        if recorder is not None and (driver is not None or not self._store_types):
+            raise ConfigError(
+                "only the complexity measures of a single field can be stored (D, G, C, "
+                f"tau, CI); {self.metrics.description} cannot"
+            )
         self.series: tuple[str, ...] = driver.names if driver else self.metrics.names
         self.description: str = driver.description if driver else self.metrics.description
         #: Charts of the page: (title, series drawn together), in order.
@@ -308,6 +323,9 @@ class SimulationRunner:
         row: list[float] = [s.step_count, s.t]
         row.extend(float(values[name]) for name in self.metrics.names)
         self._keep(row)
+        if self.recorder is not None and self._store_types and self.driver is None:
+            stored = {kind: values[name] for name, kind in self._store_types.items()}
+            self.recorder.record(stored, field=self.field(), t=s.t, step=s.step_count)
         self._last_metrics_step = s.step_count
         return row
 

@@ -13,6 +13,7 @@ import uvicorn
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.web.app import create_app
+from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
 
 __all__ = ["Dashboard", "is_loopback", "bind_socket"]
@@ -78,7 +79,11 @@ class Dashboard:
     """
 
     def __init__(
-        self, runner: SimulationRunner, *, token: str | None = None, title: str = "resonance-engine"
+        self,
+        runner: SimulationRunner | ReplayRunner,
+        *,
+        token: str | None = None,
+        title: str = "resonance-engine",
     ) -> None:
         self.runner = runner
         self.token = token

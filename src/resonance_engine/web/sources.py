@@ -64,6 +64,8 @@ class ComplexitySource:
 
     names: tuple[str, ...] = ("D", "G", "C", "tau", "CI")
     _ATTRIBUTES = {"D": "fractal_dim", "G": "gain", "C": "coherence", "tau": "dwell", "CI": "ci"}
+    #: Series name -> AgentDB series type (what ``resonance serve --db`` stores).
+    store_types: dict[str, str] = _ATTRIBUTES
 
     def __init__(self, analyzer: Any) -> None:
         self.analyzer = analyzer

@@ -111,6 +111,7 @@ class LineChart {
     this.figure.append(caption, this.canvas);
     parent.append(this.figure);
     this.names = seriesNames;
+    this.maxPoints = MAX_POINTS;
     this.x = [];
     this.ys = seriesNames.map(() => []);
     this.dirty = true;
@@ -119,8 +120,8 @@ class LineChart {
   push(x, values) {
     this.x.push(x);
     values.forEach((v, i) => this.ys[i].push(v === null ? NaN : v));
-    if (this.x.length > MAX_POINTS) {
-      const drop = this.x.length - MAX_POINTS;
+    if (this.x.length > this.maxPoints) {
+      const drop = this.x.length - this.maxPoints;
       this.x.splice(0, drop);
       this.ys.forEach((y) => y.splice(0, drop));
     }
@@ -276,8 +277,12 @@ class Dashboard {
   }
 
   onHello(msg) {
+    this.mode = msg.mode;
     $("title").textContent = msg.title;
     $("mode").textContent = msg.mode;
+    const replay = msg.mode === "replay";
+    $("controls").hidden = replay;
+    $("field-panel").hidden = replay;
     $("metrics-source").textContent = msg.metrics_source ? `· ${msg.metrics_source}` : "";
     const box = $("charts");
     box.replaceChildren();
@@ -291,11 +296,13 @@ class Dashboard {
       this.charts.set(group.title, chart);
       this.slots.push({ chart, columns: group.series.map((name) => 2 + msg.series.indexOf(name)) });
     }
+    if (replay) for (const chart of this.charts.values()) chart.maxPoints = Infinity;
     this.addRows(msg.history);
     $("alerts").replaceChildren();
     $("no-alerts").hidden = false;
     for (const alert of msg.alerts || []) this.onAlert(alert);
     this.onState(msg.state, true);
+    if (replay) return;
     const [fw, fh] = msg.frame;
     const [nx, ny] = msg.state.grid;
     $("field-info").textContent = `grid ${nx}×${ny} cells, shown as ${fw}×${fh}`;
@@ -308,6 +315,11 @@ class Dashboard {
   onState(state, fillInputs = false) {
     const first = this.state === null;
     this.state = state;
+    if (this.mode === "replay") {
+      this.showClock(state.step, state.t);
+      $("rate").textContent = "stored";
+      return;
+    }
     this.showClock(state.step, state.t);
     $("rate").textContent = state.paused ? "paused" : Math.round(state.steps_per_s).toLocaleString();
     const pause = $("pause");
