@@ -1,16 +1,18 @@
-"""Dashboard overhead: steps/s of a run watched by one browser vs the same run unserved.
+"""Dashboard overhead: steps/s of a run watched by one browser vs the same run unwatched.
 
-Three ways of running the same simulation (default pond, ``--size`` cells per side),
-interleaved ``--repeats`` times so that load from other processes hits them alike:
+Two runners of the same simulation (default pond, ``--size`` cells per side) live in one
+process: a bare one (no server) and one behind the web server. Short windows of
+``--seconds`` rotate between three phases, ``--rounds`` times, so that load from other
+processes on a shared machine hits every phase alike; only one runner steps at a time:
 
-- ``loop``: ``solver.step(chunk)`` in a plain loop (no runner, no metrics);
-- ``runner``: the dashboard's simulation thread with its metrics, no server;
-- ``served``: the same runner behind the web server with one client watching: headless
-  chromium (Debian's ``chromium`` through Playwright) when available, else a Python
-  WebSocket client that acknowledges frames like the page does.
+- ``bare``: the runner without any server;
+- ``unwatched``: the served runner, no client connected;
+- ``watched``: the served runner with one client: headless chromium (Debian's
+  ``chromium`` through Playwright) showing the page, or a Python WebSocket client that
+  acknowledges every frame like the page does.
 
-Reported: the median steps/s of each, the ratio served / runner (the dashboard's cost),
-and the frames/s the client drew.
+Reported: median steps/s per phase, the medians of the per-round ratios watched / bare
+and watched / unwatched, and the frames/s the client drew while watching.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ CHROMIUM_ARGS = [
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=512, help="cells per side (default 512)")
-    p.add_argument("--seconds", type=float, default=8.0, help="length of each timed window")
-    p.add_argument("--repeats", type=int, default=3, help="rounds of the three ways; medians")
+    p.add_argument("--seconds", type=float, default=3.0, help="length of one timed window")
+    p.add_argument("--rounds", type=int, default=8, help="rounds of the three phases; medians")
     p.add_argument(
         "--client",
         choices=("auto", "browser", "python"),
@@ -52,10 +54,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=30.0, help="frame rate asked of the server")
     p.add_argument(
         "--metrics",
-        choices=("stats", "auto"),
+        choices=("stats", "complexity"),
         default="stats",
-        help="metrics source of the runner (default: field statistics)",
+        help="metrics of the runners (default: field statistics; 'complexity' adds the analyzer)",
     )
+    p.add_argument("--metrics-every", type=int, default=50, help="steps between metric rows")
 
 
 def _runner(args: argparse.Namespace) -> Any:
@@ -64,138 +67,150 @@ def _runner(args: argparse.Namespace) -> Any:
 
     solver = default_pond(args.size, seed=args.seed or 0).build()
     source = FieldStatsSource() if args.metrics == "stats" else default_metrics_source()
-    return SimulationRunner(solver, source, fps=args.fps)
-
-
-def _rate_of(runner: Any, seconds: float) -> float:
-    time.sleep(1.0)  # warm up (compile, first frames)
-    start_step, start = runner.solver.step_count, time.perf_counter()
-    time.sleep(seconds)
-    return (runner.solver.step_count - start_step) / (time.perf_counter() - start)
-
-
-def _loop(args: argparse.Namespace) -> float:
-    solver = default_pond(args.size, seed=args.seed or 0).build()
-    solver.step(10)
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < args.seconds:
-        solver.step(10)
-        steps += 10
-    return steps / (time.perf_counter() - start)
-
-
-def _unserved(args: argparse.Namespace) -> float:
-    runner = _runner(args)
-    runner.start()
-    try:
-        return _rate_of(runner, args.seconds)
-    finally:
-        runner.stop()
+    return SimulationRunner(solver, source, fps=args.fps, metrics_every=args.metrics_every)
 
 
 class _PythonClient:
     """Reads the stream and acks every frame, like the page does after drawing it."""
 
     def __init__(self, url: str) -> None:
+        self.url = url.replace("http://", "ws://") + "ws"
+        self.frames = 0
+        self.ws: Any = None
+        self.thread: threading.Thread | None = None
+
+    def watch(self) -> None:
         from websockets.sync.client import connect
 
-        self.ws = connect(url.replace("http://", "ws://") + "ws", close_timeout=1)
-        self.frames = 0
-        self.stop = False
-        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.ws = connect(self.url, close_timeout=1, max_size=None)
+        self.thread = threading.Thread(target=self._read, args=(self.ws,), daemon=True)
         self.thread.start()
 
-    def _read(self) -> None:
-        while not self.stop:
+    def _read(self, ws: Any) -> None:
+        while True:
             try:
-                message = self.ws.recv(timeout=0.5)
-            except TimeoutError:
-                continue
-            except Exception:
+                message = ws.recv()
+                if isinstance(message, bytes):
+                    self.frames += 1
+                    ws.send(json.dumps({"type": "ack"}))
+            except Exception:  # closed by unwatch()
                 return
-            if isinstance(message, bytes):
-                self.frames += 1
-                self.ws.send(json.dumps({"type": "ack"}))
+
+    def unwatch(self) -> None:
+        self.ws.close()
+        if self.thread is not None:
+            self.thread.join(5)
 
     def drawn(self) -> int:
         return self.frames
 
     def close(self) -> None:
-        self.stop = True
-        self.ws.close()
-        self.thread.join(5)
+        pass
 
 
 class _BrowserClient:
+    """A headless chromium page that opens the dashboard (watch) or a blank page."""
+
     def __init__(self, url: str) -> None:
         from playwright.sync_api import sync_playwright
 
+        self.url = url
         self.playwright = sync_playwright().start()
         self.browser = self.playwright.chromium.launch(
             executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
         )
         self.page = self.browser.new_page(viewport={"width": 1400, "height": 900})
-        self.page.goto(url)
+        self.total = 0
+        self.watching = False
+
+    def watch(self) -> None:
+        self.page.goto(self.url)
         self.page.wait_for_function("document.querySelector('#field').dataset.frames >= 1")
+        self.watching = True
 
     def drawn(self) -> int:
-        return int(self.page.get_attribute("#field", "data-frames") or 0)
+        if not self.watching:
+            return self.total
+        return self.total + int(self.page.get_attribute("#field", "data-frames") or 0)
+
+    def unwatch(self) -> None:
+        self.total = self.drawn()
+        self.watching = False
+        self.page.goto("about:blank")
 
     def close(self) -> None:
         self.browser.close()
         self.playwright.stop()
 
 
-def _served(args: argparse.Namespace, client_kind: str) -> tuple[float, float]:
-    from resonance_engine.web.server import Dashboard
-
-    runner = _runner(args)
-    dash = Dashboard(runner)
-    url = dash.start("127.0.0.1", 0)
-    client: Any = None
-    try:
-        client = _BrowserClient(url) if client_kind == "browser" else _PythonClient(url)
-        time.sleep(1.0)
-        start_step, start_frames = runner.solver.step_count, client.drawn()
-        start = time.perf_counter()
-        time.sleep(args.seconds)
-        elapsed = time.perf_counter() - start
-        steps = runner.solver.step_count - start_step
-        frames = client.drawn() - start_frames
-        return steps / elapsed, frames / elapsed
-    finally:
-        if client is not None:
-            client.close()
-        dash.stop()
+def _window(runner: Any, seconds: float) -> float:
+    """Steps/s of ``runner`` over one window (it is resumed first, paused after)."""
+    runner.request("resume").result(timeout=30)
+    time.sleep(0.3)  # settle
+    steps, start = runner.solver.step_count, time.perf_counter()
+    time.sleep(seconds)
+    rate = (runner.solver.step_count - steps) / (time.perf_counter() - start)
+    runner.request("pause").result(timeout=30)
+    return rate
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    client = args.client
-    if client == "auto":
+    from resonance_engine.web.server import Dashboard
+
+    client_kind = args.client
+    if client_kind == "auto":
         try:
             import playwright  # noqa: F401
 
-            client = "browser" if shutil.which("chromium") else "python"
+            client_kind = "browser" if shutil.which("chromium") else "python"
         except ImportError:
-            client = "python"
-    loops, unserved, served, fps = [], [], [], []
-    for _ in range(args.repeats):
-        loops.append(_loop(args))
-        unserved.append(_unserved(args))
-        rate, frames = _served(args, client)
-        served.append(rate)
-        fps.append(frames)
-    ratios = [s / u for s, u in zip(served, unserved, strict=True)]
+            client_kind = "python"
+    bare, served = _runner(args), _runner(args)
+    for runner in (bare, served):
+        runner.request("pause")
+    bare.start()
+    dash = Dashboard(served)
+    url = dash.start("127.0.0.1", 0)
+    hub = dash.app.state.dashboard.hub
+    client: Any = _BrowserClient(url) if client_kind == "browser" else _PythonClient(url)
+    rates: dict[str, list[float]] = {"bare": [], "unwatched": [], "watched": []}
+    fps: list[float] = []
+    try:
+        _window(bare, 1.0)  # warm up: compile, caches
+        _window(served, 1.0)
+        for _ in range(args.rounds):
+            rates["bare"].append(_window(bare, args.seconds))
+            rates["unwatched"].append(_window(served, args.seconds))
+            client.watch()
+            deadline = time.monotonic() + 30
+            while hub.count < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            before, start = client.drawn(), time.perf_counter()
+            rates["watched"].append(_window(served, args.seconds))
+            fps.append((client.drawn() - before) / (time.perf_counter() - start))
+            client.unwatch()
+            while hub.count > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        client.close()
+        dash.stop()
+        bare.stop()
+    med = {phase: statistics.median(values) for phase, values in rates.items()}
+
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True))
+
     return {
         "grid": f"{args.size}x{args.size}",
-        "client": "headless chromium" if client == "browser" else "python websocket client",
+        "client": "headless chromium" if client_kind == "browser" else "python websocket client",
         "cpu cores": os.cpu_count(),
         "numba threads": os.environ.get("NUMBA_NUM_THREADS", "default"),
-        "repeats": args.repeats,
-        "loop steps/s (median)": statistics.median(loops),
-        "runner steps/s, no server (median)": statistics.median(unserved),
-        "served steps/s, 1 client (median)": statistics.median(served),
-        "served / runner (median of ratios)": statistics.median(ratios),
+        "rounds x seconds": f"{args.rounds} x {args.seconds:g}",
+        "bare steps/s (median)": med["bare"],
+        "served, unwatched steps/s (median)": med["unwatched"],
+        "served, watched steps/s (median)": med["watched"],
+        "watched / bare (median of ratios)": ratio("watched", "bare"),
+        "watched / unwatched (median of ratios)": ratio("watched", "unwatched"),
+        "unwatched / bare (median of ratios)": ratio("unwatched", "bare"),
         "frames/s drawn by the client (median)": statistics.median(fps),
-        "served / runner per round": ", ".join(f"{r:.3f}" for r in ratios),
     }

@@ -67,7 +67,9 @@ class FrameHeader:
     scale: float
 
 
-def downsample(u: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+def downsample(
+    u: np.ndarray, max_side: int, out: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
     """Block-average a field so that neither side exceeds ``max_side``.
 
     Parameters
@@ -76,12 +78,14 @@ def downsample(u: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
         The field.
     max_side : int
         Largest number of cells per side of the result, >= 1.
+    out : ndarray, shape (ny // k, nx // k), float32, optional
+        Where to write the result (saves an allocation per frame).
 
     Returns
     -------
     ndarray, shape (ny // k, nx // k), float32
         Means over k x k blocks (the last rows/columns that do not fill a block are
-        dropped); ``u`` itself (as float32) when k = 1.
+        dropped); a float32 copy of ``u`` when k = 1.
     int
         The factor k = ceil(max(ny, nx) / max_side).
     """
@@ -91,11 +95,18 @@ def downsample(u: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
         raise ConfigError(f"max_side must be >= 1, got {max_side}")
     ny, nx = u.shape
     k = max(1, math.ceil(max(ny, nx) / max_side))
-    if k == 1:
-        return np.asarray(u, dtype=np.float32), 1
     h, w = ny // k, nx // k
-    blocks = np.asarray(u[: h * k, : w * k], dtype=np.float32).reshape(h, k, w, k)
-    return blocks.mean(axis=(1, 3), dtype=np.float32), k
+    if out is None or out.shape != (h, w) or out.dtype != np.float32:
+        out = np.empty((h, w), dtype=np.float32)
+    # k*k strided adds of (h, w) views: far faster than a mean over a 4D reshape
+    np.copyto(out, u[0 : h * k : k, 0 : w * k : k], casting="unsafe")
+    for i in range(k):
+        for j in range(k):
+            if i or j:
+                out += u[i : h * k : k, j : w * k : k]
+    if k > 1:
+        out *= np.float32(1.0 / (k * k))
+    return out, k
 
 
 class FrameEncoder:
@@ -120,6 +131,8 @@ class FrameEncoder:
         self.max_side = max_side
         self.decay = decay
         self.scale = 0.0
+        self._small: np.ndarray | None = None
+        self._q: np.ndarray | None = None
 
     def encode(self, u: np.ndarray, step: int, t: float, member: int = 0) -> bytes:
         """Encode one field as a frame.
@@ -135,16 +148,20 @@ class FrameEncoder:
         member : int
             Batch member / agent index shown.
         """
-        small, factor = downsample(u, self.max_side)
-        small = np.nan_to_num(small, nan=0.0, posinf=0.0, neginf=0.0)
-        peak = float(np.max(np.abs(small))) if small.size else 0.0
+        small, factor = downsample(u, self.max_side, self._small)
+        self._small = small
+        if not np.isfinite(small).all():
+            np.nan_to_num(small, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(max(small.max(initial=0.0), -small.min(initial=0.0)))
         self.scale = max(peak, self.scale * self.decay)
         scale = self.scale if self.scale > 0 else 1.0
-        q = np.empty(small.shape, dtype=np.float32)
-        np.multiply(small, 127.5 / scale, out=q)
-        q += 127.5
+        if self._q is None or self._q.shape != small.shape:
+            self._q = np.empty(small.shape, dtype=np.float32)
+        q = self._q
+        np.multiply(small, np.float32(127.5 / scale), out=q)
+        q += np.float32(128.0)  # + 127.5 for the offset, + 0.5 to round when truncating
         np.clip(q, 0.0, 255.0, out=q)
-        payload = np.rint(q).astype(np.uint8)
+        payload = q.astype(np.uint8)
         height, width = payload.shape
         header = HEADER.pack(
             FRAME_MAGIC,
