@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -47,6 +48,16 @@ def read_frames(ws: Any, n: int, timeout: float = 30.0) -> list[bytes]:
     return frames
 
 
+def server_tasks(dash: Any) -> int:
+    """Number of asyncio tasks alive on the server's event loop."""
+
+    async def count() -> int:
+        return len(asyncio.all_tasks())
+
+    loop = dash.app.state.dashboard.loop
+    return asyncio.run_coroutine_threadsafe(count(), loop).result(timeout=10)
+
+
 def wait_for(condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -84,6 +95,7 @@ def test_serves_page_and_stops_cleanly(served) -> None:
 def test_clients_come_and_go_without_disturbing_others(served, connect) -> None:
     dash = served()
     hub = dash.app.state.dashboard.hub
+    tasks_before = server_tasks(dash)
     steady = connect(ws_url(dash))
     others = [connect(ws_url(dash)) for _ in range(3)]
     try:
@@ -102,6 +114,7 @@ def test_clients_come_and_go_without_disturbing_others(served, connect) -> None:
         for ws in [steady, *others]:
             ws.close()
     wait_for(lambda: hub.count == 0)
+    wait_for(lambda: server_tasks(dash) == tasks_before)  # no sender task left behind
 
 
 def test_a_stalled_client_neither_slows_the_run_nor_the_others(served, connect) -> None:
