@@ -62,17 +62,14 @@ def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
 
 def test_serve_stores_the_run_and_replays_it(tmp_path: Path) -> None:
     db = str(tmp_path / "runs.db")
+    config = tmp_path / "pond.toml"
+    config.write_text(
+        "seed = 4\nmetrics_every = 10\n[simulation]\nnx = 32\nny = 32\ndx = 0.03\n"
+        "damping = 0.1\n[[simulation.sources]]\nx = 0.3\ny = 0.4\namplitude = 50.0\n"
+        "frequency = 3.0\n"
+    )
     process, url = start_serve(
-        tmp_path,
-        "--json",
-        "--token",
-        "abc",
-        "--metrics",
-        "complexity",
-        "--db",
-        db,
-        "--metrics-every",
-        "10",
+        tmp_path, "--json", "--token", "abc", "--db", db, "--config", str(config)
     )
     try:
         assert url.endswith("/?token=abc")
@@ -90,6 +87,7 @@ def test_serve_stores_the_run_and_replays_it(tmp_path: Path) -> None:
     assert "abc" not in summary["url"] and summary["db"] == db
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert rows[0] == "step,t,D,G,C,tau,CI" and len(rows) > 6
+    assert [int(r.split(",")[0]) for r in rows[1:4]] == [0, 10, 20]  # the config's metrics_every
     assert (tmp_path / "field.png").stat().st_size > 0
 
     process, url = start_serve(tmp_path, "--replay", str(summary["run_id"]), "--db", db)

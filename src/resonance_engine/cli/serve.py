@@ -57,17 +57,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="largest frame side in cells; bigger fields are block-averaged (default 256)",
     )
     p.add_argument(
-        "--metrics-every", type=int, default=50, help="steps between metric rows (default 50)"
+        "--metrics-every",
+        type=int,
+        metavar="N",
+        help="steps between metric rows (default: the config's metrics_every, else 50)",
     )
     p.add_argument(
         "--chunk", type=int, default=10, help="steps between two looks at the controls (default 10)"
     )
     p.add_argument(
         "--metrics",
-        choices=("auto", "complexity", "stats"),
-        default="auto",
-        help="what the charts show: D, G, C, tau, CI ('complexity'), field RMS and peak "
-        "('stats'), or complexity when the metrics package is installed ('auto')",
+        choices=("complexity", "stats"),
+        default="complexity",
+        help="what the charts show: D, G, C, tau, CI (default; the config's [metrics] table "
+        "sets their parameters) or the field's RMS and peak |u| ('stats', not stored)",
     )
     p.add_argument(
         "--swarm",
@@ -124,27 +127,23 @@ def _config(args: argparse.Namespace) -> RunConfig:
         config = RunConfig.model_validate(
             {"simulation": default_pond(size, seed=seed), "seed": seed}
         )
+    if args.metrics_every is not None:
+        config.metrics_every = args.metrics_every
+    elif not args.config:
+        config.metrics_every = 50  # the analyzer costs ~100 steps: keep the run moving
     if args.backend is not None:
         config.simulation.backend = args.backend
+        config.metrics.backend = args.backend
     return RunConfig.model_validate(config.model_dump())
 
 
-def _metrics_source(choice: str) -> Any:
-    from resonance_engine.web.sources import (
-        ComplexitySource,
-        FieldStatsSource,
-        default_metrics_source,
-    )
+def _metrics_source(choice: str, config: RunConfig) -> Any:
+    from resonance_engine.metrics import ComplexityAnalyzer
+    from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
 
     if choice == "stats":
         return FieldStatsSource()
-    source = default_metrics_source()
-    if choice == "complexity" and not isinstance(source, ComplexitySource):
-        raise ConfigError(
-            "--metrics complexity needs resonance_engine.metrics (ComplexityAnalyzer), which "
-            "this installation lacks; use --metrics stats"
-        )
-    return source
+    return ComplexitySource(ComplexityAnalyzer(config.metrics))
 
 
 def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
@@ -179,7 +178,7 @@ def _recorder(args: argparse.Namespace, config: RunConfig, source: Any) -> Any:
 
     db = open_db(args)
     assert db is not None
-    return RunRecorder.start(db, config.model_dump(), config.seed, name="serve")
+    return RunRecorder.start(db, config.model_dump(mode="json"), config.seed, name="serve")
 
 
 def _serve_replay(args: argparse.Namespace, token: str | None) -> int:
@@ -248,9 +247,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         runner = SimulationRunner(
             config.simulation.build(),
-            _metrics_source(args.metrics),
+            _metrics_source(args.metrics, config),
             chunk=args.chunk,
-            metrics_every=args.metrics_every,
+            metrics_every=config.metrics_every,
             **options,
         )
         recorder = runner.recorder = _recorder(args, config, runner.metrics)
@@ -272,6 +271,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         if recorder is not None:
             recorder.close("failed" if runner.error else "finished", {"steps": solver.step_count})
+            recorder.db.close()
     elapsed = time.perf_counter() - start
     from resonance_engine.viz import save_field_png
 
