@@ -4,7 +4,7 @@
 
 const HEADER_BYTES = 32;
 const MAX_POINTS = 3000;          // points kept per chart
-const CHART_INTERVAL_MS = 100;    // least time between two redraws of the charts
+const CHART_INTERVAL_MS = 250;    // least time between two redraws of the charts
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- colour map
@@ -37,8 +37,6 @@ class Heatmap {
   constructor(canvas) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.off = document.createElement("canvas");
-    this.offCtx = this.off.getContext("2d");
     this.image = null;
     this.frames = 0;
   }
@@ -55,9 +53,10 @@ class Heatmap {
     };
     const { width: w, height: h } = header;
     if (!this.image || this.image.width !== w || this.image.height !== h) {
-      this.off.width = w;
-      this.off.height = h;
-      this.image = this.offCtx.createImageData(w, h);
+      // the canvas holds one pixel per frame cell; CSS scales it to the panel
+      this.canvas.width = w;
+      this.canvas.height = h;
+      this.image = this.ctx.createImageData(w, h);
       this.pixels = new Uint32Array(this.image.data.buffer);
     }
     const q = new Uint8Array(buffer, HEADER_BYTES, w * h);
@@ -68,10 +67,8 @@ class Heatmap {
       const dst = row * w;
       for (let col = 0; col < w; col++) out[dst + col] = lut[q[src + col]];
     }
-    this.offCtx.putImageData(this.image, 0, 0);
+    this.ctx.putImageData(this.image, 0, 0);
     const c = this.canvas;
-    this.ctx.imageSmoothingEnabled = w < c.width;
-    this.ctx.drawImage(this.off, 0, 0, c.width, c.height);
     this.frames += 1;
     c.dataset.frames = String(this.frames);
     c.dataset.step = String(header.step);
@@ -219,6 +216,7 @@ class Dashboard {
     this.requests = new Map();
     this.frameTimes = [];
     this.chartsDrawnAt = 0;
+    this.lastHeader = null;
     this.retryMs = 1000;
     this.bindControls();
     requestAnimationFrame(() => this.render());
@@ -307,9 +305,8 @@ class Dashboard {
     const [nx, ny] = msg.state.grid;
     $("field-info").textContent = `grid ${nx}×${ny} cells, shown as ${fw}×${fh}`;
     const canvas = $("field");
-    const side = 512;
-    canvas.width = fw >= fh ? side : Math.round((side * fw) / fh);
-    canvas.height = fh >= fw ? side : Math.round((side * fh) / fw);
+    canvas.width = fw;
+    canvas.height = fh;
   }
 
   onState(state, fillInputs = false) {
@@ -450,27 +447,30 @@ class Dashboard {
   }
 
   render() {
+    const now = performance.now();
     if (this.pendingFrame !== null) {
       const frame = this.pendingFrame;
       this.pendingFrame = null;
       try {
-        const header = this.heatmap.draw(frame);
-        $("cb-min").textContent = formatNumber(-header.scale);
-        $("cb-max").textContent = formatNumber(header.scale);
-        this.showClock(header.step, header.t);
-        const now = performance.now();
+        this.lastHeader = this.heatmap.draw(frame);
         this.frameTimes.push(now);
-        while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
       } finally {
         this.send({ type: "ack", n: this.unacked });
         this.unacked = 0;
       }
     }
-    const now = performance.now();
-    while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
-    $("fps").textContent = (this.frameTimes.length / 2).toFixed(1);
-    if (now - this.chartsDrawnAt >= CHART_INTERVAL_MS) {   // charts: ~10 redraws/s is plenty
+    // text and charts a few times a second: repainting them on every frame costs the
+    // browser more than the heatmap itself
+    if (now - this.chartsDrawnAt >= CHART_INTERVAL_MS) {
       this.chartsDrawnAt = now;
+      const header = this.lastHeader;
+      if (header) {
+        $("cb-min").textContent = formatNumber(-header.scale);
+        $("cb-max").textContent = formatNumber(header.scale);
+        this.showClock(header.step, header.t);
+      }
+      while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
+      $("fps").textContent = (this.frameTimes.length / 2).toFixed(1);
       for (const chart of this.charts.values()) chart.draw();
     }
     requestAnimationFrame(() => this.render());
