@@ -124,3 +124,13 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_picture(tmp_path: Path) -> No
     run = db.run(summary["run_id"])
     assert run.status == "interrupted"
     assert len(db.range(db.series_id(run.run_id, "ci"))) == summary["frames"]
+
+
+def test_json_summary_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from resonance_engine.cli.common import print_summary
+
+    args = argparse.Namespace(json=True, quiet=False)
+    print_summary(args, "t", {"a": float("nan"), "b": [1.0, float("inf")], "c": 2})
+    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [1.0, None], "c": 2}

@@ -3,6 +3,11 @@
 A backend holds kernels only: no physics decisions. The physics layer (:mod:`field`)
 turns a configuration into :class:`LeapfrogCoefficients` and a drive table; the backend
 advances the fields with them.
+
+The solver keeps its two fields in a :class:`FieldState` made by the backend: host
+backends (numpy, numba) use :class:`HostFieldState`, which wraps two numpy arrays and
+calls the backend's :class:`FieldKernels`; a device backend (wgpu) keeps the fields in
+GPU memory, so that only scalars and read-backs cross to the host.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ __all__ = [
     "LeapfrogCoefficients",
     "SourceStencil",
     "FieldKernels",
+    "FieldState",
+    "HostFieldState",
     "MetricKernels",
 ]
 
@@ -123,6 +130,120 @@ class FieldKernels(Protocol):
     def triad(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> None:
         """a[i] = b[i] + scale * c[i] over flat arrays (the bandwidth reference)."""
         ...
+
+
+class FieldState(Protocol):
+    """The two fields u[n] and u[n-1] of a solver, wherever they live.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (batch, ny, nx).
+    dtype : numpy.dtype
+    resident : bool
+        True when the fields live outside host memory (then :meth:`current` and
+        :meth:`previous` return copies read back from the device).
+    """
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    resident: bool
+
+    def upload(self, u: np.ndarray, u_prev: np.ndarray) -> None:
+        """Replace both fields (arrays of :attr:`shape`, converted to :attr:`dtype`)."""
+        ...
+
+    def current(self) -> np.ndarray:
+        """u[n], shape (batch, ny, nx): the live array on the host, a copy otherwise."""
+        ...
+
+    def previous(self) -> np.ndarray:
+        """u[n-1], shape (batch, ny, nx): the live array on the host, a copy otherwise."""
+        ...
+
+    def zero(self) -> None:
+        """Set both fields to 0."""
+        ...
+
+    def leapfrog_steps(
+        self,
+        coeffs: LeapfrogCoefficients,
+        sources: SourceStencil,
+        drive: np.ndarray,
+        feedback_fn: Callable[[float], float] | None,
+    ) -> None:
+        """Advance ``drive.shape[0]`` steps (see :meth:`FieldKernels.leapfrog_steps`)."""
+        ...
+
+    def finite_members(self) -> np.ndarray:
+        """Which batch members hold only finite values: bool array, shape (batch,)."""
+        ...
+
+    def frame(self, factor: int) -> np.ndarray:
+        """u[n] averaged over factor x factor blocks (full blocks only).
+
+        Returns
+        -------
+        ndarray, shape (batch, ny // factor, nx // factor)
+        """
+        ...
+
+
+class HostFieldState:
+    """A :class:`FieldState` in host memory: two numpy arrays and a kernel module.
+
+    Parameters
+    ----------
+    kernels : FieldKernels
+        The backend's kernels; they advance the arrays in place.
+    shape : tuple of int
+        (batch, ny, nx).
+    dtype : numpy.dtype
+    """
+
+    resident = False
+
+    def __init__(self, kernels: FieldKernels, shape: tuple[int, int, int], dtype: np.dtype) -> None:
+        self.kernels = kernels
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.cur = np.zeros(shape, dtype=self.dtype)
+        self.prev = np.zeros_like(self.cur)
+
+    def upload(self, u: np.ndarray, u_prev: np.ndarray) -> None:
+        self.cur[...] = u
+        self.prev[...] = u_prev
+
+    def current(self) -> np.ndarray:
+        return self.cur
+
+    def previous(self) -> np.ndarray:
+        return self.prev
+
+    def zero(self) -> None:
+        self.cur[...] = 0
+        self.prev[...] = 0
+
+    def leapfrog_steps(
+        self,
+        coeffs: LeapfrogCoefficients,
+        sources: SourceStencil,
+        drive: np.ndarray,
+        feedback_fn: Callable[[float], float] | None,
+    ) -> None:
+        if self.kernels.leapfrog_steps(self.cur, self.prev, coeffs, sources, drive, feedback_fn):
+            self.cur, self.prev = self.prev, self.cur
+
+    def finite_members(self) -> np.ndarray:
+        finite: np.ndarray = np.asarray(np.isfinite(self.cur).all(axis=(1, 2)))
+        return finite
+
+    def frame(self, factor: int) -> np.ndarray:
+        nb, ny, nx = self.shape
+        oy, ox = ny // factor, nx // factor
+        blocks = self.cur[:, : oy * factor, : ox * factor].reshape(nb, oy, factor, ox, factor)
+        mean: np.ndarray = blocks.mean(axis=(2, 4), dtype=np.float64).astype(self.dtype)
+        return mean
 
 
 class MetricKernels(Protocol):
