@@ -92,3 +92,34 @@ def test_replay_over_the_websocket() -> None:
         reply = ws.receive_json()
         assert reply["type"] == "error" and "read-only" in reply["message"]
         assert client.get("/api/state").json()["running"] is False
+
+
+def test_a_stored_swarm_run_is_replayed(tmp_path) -> None:
+    swarm_layer = require("resonance_engine.swarm")
+    from resonance_engine.swarm.storage import AgentDBRecorder
+
+    db = store.AgentDB(tmp_path / "swarm.db")
+    recorder = AgentDBRecorder(db, {"agents": 3}, seed=1, name="serve")
+    swarm = swarm_layer.Swarm(
+        3,
+        swarm_layer.SwarmConfig(size=32, steps_per_tick=5),
+        coupling=0.3,
+        seed=1,
+        recorder=recorder,
+    )
+    swarm.run(12)
+    recorder.close()
+    replay = ReplayRunner.from_db(db, recorder.run_id)
+    assert replay.series[:6] == ("D", "G", "C", "tau", "CI", "CS")
+    assert replay.series[6:] == ("CI agent 0", "CI agent 1", "CI agent 2")
+    assert [title for title, _ in replay.groups][-1] == "CI per agent"
+    rows = np.array(replay.rows)
+    assert rows.shape == (12, 2 + 9)
+    stored_ci = swarm.ci_series()  # (ticks, agents), as the agents signed it
+    np.testing.assert_allclose(rows[:, 8:], stored_ci, rtol=1e-6)
+    np.testing.assert_allclose(rows[:, 6], stored_ci.mean(axis=1), rtol=1e-6)
+    assert np.all(np.diff(rows[:, 1]) >= 0)
+    cs = np.array(swarm.coordinator.cs_history)  # NaN until the window fills; not stored
+    assert len(cs) == 12 and np.isfinite(cs).any()
+    np.testing.assert_allclose(rows[:, 7], cs, rtol=1e-9)  # NaN where NaN
+    db.close()

@@ -165,7 +165,31 @@ def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
         backend=config.simulation.backend,
         simulation=simulation,
     )
-    return Swarm(args.swarm, swarm_config, coupling=args.coupling, seed=config.seed)
+    recorder = None
+    if not args.no_db:
+        from resonance_engine.cli.db import open_db
+        from resonance_engine.swarm.storage import AgentDBRecorder
+
+        db = open_db(args)
+        assert db is not None
+        stored = {
+            "agents": args.swarm,
+            "coupling": args.coupling,
+            "size": config.simulation.nx,
+            "steps_per_tick": args.steps_per_tick,
+            "command": "serve",
+        }
+        recorder = AgentDBRecorder(db, stored, config.seed, name="serve")
+    try:
+        swarm = Swarm(
+            args.swarm, swarm_config, coupling=args.coupling, seed=config.seed, recorder=recorder
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.close("failed")
+            recorder.db.close()
+        raise
+    return swarm, recorder
 
 
 def _recorder(args: argparse.Namespace, config: RunConfig, source: Any) -> Any:
@@ -241,36 +265,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_replay(args, token)
     config = _config(args)
     options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
-    recorder = None
-    if args.swarm is not None:
-        runner = SimulationRunner.for_swarm(_swarm(args, config), **options)
-    else:
-        runner = SimulationRunner(
-            config.simulation.build(),
-            _metrics_source(args.metrics, config),
-            chunk=args.chunk,
-            metrics_every=config.metrics_every,
-            **options,
-        )
-        recorder = runner.recorder = _recorder(args, config, runner.metrics)
-    solver = runner.solver
-    out = output_dir(args.out)
-    dashboard = Dashboard(runner, token=token, title=f"resonance-engine · {solver.nx}×{solver.ny}")
-    notice = security_notice(args.host, token)
-    info = sys.stderr if args.json else sys.stdout
-
-    def ready(dash: Dashboard) -> None:
-        if notice:
-            sys.stderr.write(notice + "\n")
-        info.write(f"resonance serve: dashboard at {dash.url()} (Ctrl-C stops)\n")
-        info.flush()
-
-    start = time.perf_counter()
+    recorder: Any = None
+    runner: SimulationRunner | None = None
     try:
+        if args.swarm is not None:
+            swarm, recorder = _swarm(args, config)
+            runner = SimulationRunner.for_swarm(swarm, **options)
+        else:
+            runner = SimulationRunner(
+                config.simulation.build(),
+                _metrics_source(args.metrics, config),
+                chunk=args.chunk,
+                metrics_every=config.metrics_every,
+                **options,
+            )
+            recorder = runner.recorder = _recorder(args, config, runner.metrics)
+        solver = runner.solver
+        out = output_dir(args.out)
+        title = f"resonance-engine · {solver.nx}×{solver.ny}"
+        if args.swarm is not None:
+            title += f" · swarm of {args.swarm}"
+        dashboard = Dashboard(runner, token=token, title=title)
+        notice = security_notice(args.host, token)
+        info = sys.stderr if args.json else sys.stdout
+
+        def ready(dash: Dashboard) -> None:
+            if notice:
+                sys.stderr.write(notice + "\n")
+            info.write(f"resonance serve: dashboard at {dash.url()} (Ctrl-C stops)\n")
+            info.flush()
+
+        start = time.perf_counter()
         dashboard.serve(args.host, args.port, on_ready=ready)
     finally:
         if recorder is not None:
-            recorder.close("failed" if runner.error else "finished", {"steps": solver.step_count})
+            failed = runner is None or runner.error is not None
+            steps = None if runner is None else runner.solver.step_count
+            recorder.close("failed" if failed else "finished", {"steps": steps})
             recorder.db.close()
     elapsed = time.perf_counter() - start
     from resonance_engine.viz import save_field_png

@@ -19,7 +19,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["SwarmDriver"]
+__all__ = ["SwarmDriver", "swarm_series"]
+
+
+def swarm_series(agent_ids: tuple[int, ...]) -> tuple[tuple[str, ...], list[tuple[str, list[str]]]]:
+    """Series names and chart groups of a swarm's rows (live or replayed).
+
+    Rows hold ``[step, t, D, G, C, tau, CI, CS, CI of each agent...]``: the means of the
+    agents' signatures, the complexity synchronization, and the per-agent CI.
+    """
+    agent_series = [f"CI agent {a}" for a in agent_ids]
+    names = ("D", "G", "C", "tau", "CI", "CS", *agent_series)
+    groups = [
+        ("D (swarm mean)", ["D"]),
+        ("G (swarm mean)", ["G"]),
+        ("C (swarm mean)", ["C"]),
+        ("tau (swarm mean)", ["tau"]),
+        ("CI (swarm mean)", ["CI"]),
+        ("CS (complexity synchronization)", ["CS"]),
+        ("CI per agent", agent_series),
+    ]
+    return names, groups
 
 
 class SwarmDriver:
@@ -37,22 +57,11 @@ class SwarmDriver:
         members = self.solver.batch or 1
         ids = getattr(swarm, "agent_ids", tuple(range(members)))
         self.agent_ids: tuple[int, ...] = tuple(int(a) for a in ids)
-        self.agent_series = tuple(f"CI agent {a}" for a in self.agent_ids)
-        self.names: tuple[str, ...] = ("D", "G", "C", "tau", "CI", "CS", *self.agent_series)
+        self.names, self.groups = swarm_series(self.agent_ids)
         self.description = (
             f"swarm of {swarm.n_agents} agents: means of the agents' signatures, "
             "complexity synchronization CS, CI per agent"
         )
-        #: Charts of the page: (title, series shown together).
-        self.groups: list[tuple[str, list[str]]] = [
-            ("D (swarm mean)", ["D"]),
-            ("G (swarm mean)", ["G"]),
-            ("C (swarm mean)", ["C"]),
-            ("tau (swarm mean)", ["tau"]),
-            ("CI (swarm mean)", ["CI"]),
-            ("CS (complexity synchronization)", ["CS"]),
-            ("CI per agent", list(self.agent_series)),
-        ]
         self._alerts_seen = 0
 
     def advance(self) -> tuple[list[float], list[dict[str, Any]]]:

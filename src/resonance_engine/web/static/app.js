@@ -400,7 +400,8 @@ class Dashboard {
 
   onAlert(msg) {
     const item = document.createElement("li");
-    item.textContent = `tick ${msg.tick} (step ${msg.step}): ${msg.message}`;
+    const when = msg.tick === null || msg.tick === undefined ? "" : `tick ${msg.tick}: `;
+    item.textContent = `${when}${msg.message}`;
     item.className = "alert";
     $("no-alerts").hidden = true;
     $("alerts").prepend(item);
