@@ -168,3 +168,24 @@ def test_replay_shows_the_stored_history_read_only(open_page) -> None:
         assert points(page) == [4000] * 5  # every stored moment, not only the latest 3000
         assert page.is_hidden("#controls") and page.is_hidden("#field-panel")
         assert step(page) == 39990
+
+
+def test_a_swarm_shows_cs_agents_and_the_chosen_field(open_page) -> None:
+    swarm_layer = require("resonance_engine.swarm")
+    from resonance_engine.web import Dashboard, SimulationRunner
+
+    swarm = swarm_layer.Swarm(
+        3, swarm_layer.SwarmConfig(size=32, steps_per_tick=5), coupling=0.3, seed=2
+    )
+    with Dashboard(SimulationRunner.for_swarm(swarm, fps=60.0)) as dash:
+        page = open_page(dash.start("127.0.0.1", 0))
+        wait_live(page)
+        titles = page.eval_on_selector_all(
+            "#charts figcaption span:first-child", "spans => spans.map(s => s.textContent)"
+        )
+        assert "CS (complexity synchronization)" in titles and "CI per agent" in titles
+        assert page.is_visible("#member-control") and page.is_visible("#swarm-panel")
+        page.select_option("#member", "2")
+        page.wait_for_selector("#message.ok")
+        page.wait_for_function("document.querySelector('#field').dataset.member === '2'")
+        assert dash.runner.member == 2

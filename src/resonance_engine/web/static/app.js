@@ -72,6 +72,7 @@ class Heatmap {
     this.frames += 1;
     c.dataset.frames = String(this.frames);
     c.dataset.step = String(header.step);
+    c.dataset.member = String(header.member);
     return header;
   }
 }
@@ -384,7 +385,9 @@ class Dashboard {
   onResult(msg) {
     const request = this.requests.get(msg.id);
     this.requests.delete(msg.id);
-    if (request && request.type === "set") {
+    if (request && request.type === "set" && request.param === "member") {
+      this.showMessage(`showing agent ${request.value}`, false);
+    } else if (request && request.type === "set") {
       const name = request.param.replace("_", " ");
       this.showMessage(`${name} set to ${formatNumber(request.value)}`, false);
     } else if (request) {
