@@ -34,6 +34,7 @@ from resonance_engine.web.protocol import (
     decode_frame,
     downsample,
 )
+from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner, Tick
 from resonance_engine.web.server import Dashboard, is_loopback
 from resonance_engine.web.sources import (
@@ -42,10 +43,13 @@ from resonance_engine.web.sources import (
     MetricsSource,
     default_metrics_source,
 )
+from resonance_engine.web.swarm import SwarmDriver
 
 __all__ = [
     "Dashboard",
     "SimulationRunner",
+    "ReplayRunner",
+    "SwarmDriver",
     "Tick",
     "create_app",
     "is_loopback",
