@@ -1,4 +1,16 @@
-"""resonance-engine: wave-interference fields, their complexity, and swarms that share it."""
+"""resonance-engine: wave-interference fields, their complexity, and swarms that share it.
+
+Importing the package sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set, before
+numba's OpenMP runtime starts: on a machine shared with other busy processes, spinning
+OpenMP workers make every parallel step wait for a scheduler time slice (measured on 2
+shared cores: 8 ms instead of 0.04 ms per 256x256 step), while passive waiting costs a
+few microseconds per parallel region on an idle machine. Set ``OMP_WAIT_POLICY=ACTIVE``
+for dedicated cores.
+"""
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from importlib.metadata import PackageNotFoundError, version
 
