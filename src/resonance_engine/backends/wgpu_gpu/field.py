@@ -304,6 +304,11 @@ class WgpuFieldState:
         data = self.ctx.device.queue.read_buffer(self._fields[index])
         return np.frombuffer(data, dtype=self.dtype).reshape(self.shape)
 
+    @property
+    def current_buffer(self) -> Any:
+        """The GPU buffer that holds u[n] now (it changes with every step)."""
+        return self._fields[self._newest]
+
     def current(self) -> np.ndarray:
         """u[n], shape (batch, ny, nx), read back from the GPU (a copy)."""
         return self._read(self._newest)
