@@ -49,3 +49,21 @@ def test_run_on_wgpu_writes_summary_and_picture(
     assert summary["backend"] == "wgpu" and summary["steps"] == 30
     assert summary["energy"] > 0
     assert (tmp_path / "field.png").exists()
+
+
+def test_run_on_wgpu_measures_like_numpy(
+    wgpu_context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summaries = {}
+    for backend in ("numpy", "wgpu"):
+        code = main(
+            ["run", "--backend", backend, "--size", "48", "--steps", "60", "--json", "--quiet"]
+            + ["--out", str(tmp_path / backend), "--no-db"]
+        )
+        assert code == 0
+        summaries[backend] = json.loads(capsys.readouterr().out)
+    for name in ("fractal_dim", "gain", "coherence", "dwell", "ci"):
+        for kind in ("final", "mean"):
+            key = f"{name}_{kind}"
+            want = summaries["numpy"][key]
+            assert summaries["wgpu"][key] == pytest.approx(want, rel=1e-3, abs=1e-6), key
