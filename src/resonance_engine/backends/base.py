@@ -26,6 +26,8 @@ __all__ = [
     "FieldState",
     "HostFieldState",
     "MetricKernels",
+    "FrameParams",
+    "FRAME_SUMS",
 ]
 
 #: Integer codes the kernels use for the boundary kinds.
@@ -246,6 +248,53 @@ class HostFieldState:
         return mean
 
 
+class FrameParams(NamedTuple):
+    """Everything :meth:`MetricKernels.analyze_frame` needs besides the field.
+
+    Attributes
+    ----------
+    threshold : ndarray of float64, shape (b,)
+        Mask threshold per member (units of u).
+    levels : int
+        Box sizes 1 .. 2**levels are counted.
+    boundary : bool
+        Boundary box counting instead of occupancy.
+    gain_window : int
+        Odd side of the gain window (cells).
+    weights : ndarray of float64, shape (2r+1,)
+        Gaussian weights of the local moments.
+    shift : ndarray of float64, shape (b,)
+        Subtracted before the moments (see ``local_variance``).
+    coh_a, coh_b : float
+        C = 1 / (coh_a * var + coh_b): (1, eps) for the seed's form, (1/scale, 1) bounded.
+    gamma : float
+        CI dwell scale: h = 1 - exp(-tau / gamma).
+    history, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale
+        The dwell ring buffer and its lag table, as in ``dwell``.
+    """
+
+    threshold: np.ndarray
+    levels: int
+    boundary: bool
+    gain_window: int
+    weights: np.ndarray
+    shift: np.ndarray
+    coh_a: float
+    coh_b: float
+    gamma: float
+    history: np.ndarray
+    slots: np.ndarray
+    lag_weights: np.ndarray
+    slot_scale: np.ndarray
+    inv_h: np.ndarray
+    store_slot: int
+    store_scale: np.ndarray
+
+
+#: Columns of the sums returned by :meth:`MetricKernels.analyze_frame`.
+FRAME_SUMS = ("gain", "coherence", "dwell", "gain_coherence_h", "gain_h", "c_min", "c_max")
+
+
 class MetricKernels(Protocol):
     """Kernels of the complexity measures (see :mod:`resonance_engine.metrics`).
 
@@ -332,5 +381,24 @@ class MetricKernels(Protocol):
             Where the current frame goes (-1: do not store).
         store_scale : ndarray of float64, shape (b,)
         out : ndarray, shape (b, ny, nx)
+        """
+        ...
+
+    def analyze_frame(
+        self, u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every measure of a frame in one call (the analyzer's hot path).
+
+        Computes per member the box counts (as :meth:`box_counts`), the gain G, the
+        coherence C = 1 / (coh_a var + coh_b), the dwell tau (updating the ring buffer as
+        :meth:`dwell`) and h = 1 - exp(-tau / gamma), without writing the fields unless
+        ``fields`` = (G, C, tau) arrays of u's shape are given.
+
+        Returns
+        -------
+        sums : ndarray of float64, shape (b, 7)
+            Sums over the cells of G, C, tau, G*C*h and G*h, then min C and max C
+            (columns named in :data:`FRAME_SUMS`).
+        counts : ndarray of float64, shape (b, levels + 1)
         """
         ...

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import wgpu
 
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.wgpu_gpu.device import GpuContext
 from resonance_engine.backends.wgpu_gpu.field import (
     _COPY,
@@ -46,6 +47,7 @@ __all__ = [
     "gain",
     "local_variance",
     "dwell",
+    "analyze_frame",
 ]
 
 _GROUP = 256
@@ -450,3 +452,38 @@ def dwell(
         else:
             frames = np.frombuffer(ring, dtype=u.dtype).reshape(history.shape)
             history[:, store_slot] = frames[:, store_slot]
+
+
+def analyze_frame(
+    u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Host-array form of :meth:`MetricKernels.analyze_frame`: the GPU kernels above, each
+    with its upload and download, and the sums on the host (for checks; the analyzer's
+    wgpu path is :class:`~resonance_engine.backends.wgpu_gpu.analysis.ResidentMeasures`).
+    """
+    p = params
+    counts = box_counts(u, p.threshold, p.levels, p.boundary)
+    g, var, tau = (np.empty_like(u) for _ in range(3))
+    gain(u, p.gain_window, g)
+    local_variance(u, p.weights, p.shift, var)
+    dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
+          p.store_scale, tau)
+    c = 1.0 / (p.coh_a * var.astype(np.float64) + p.coh_b)
+    h = -np.expm1(-tau.astype(np.float64) / p.gamma)
+    flat = (u.shape[0], -1)
+    sums = np.stack(
+        [
+            g.reshape(flat).sum(axis=1, dtype=np.float64),
+            c.reshape(flat).sum(axis=1),
+            tau.reshape(flat).sum(axis=1, dtype=np.float64),
+            (g * c * h).reshape(flat).sum(axis=1),
+            (g * h).reshape(flat).sum(axis=1),
+            c.reshape(flat).min(axis=1),
+            c.reshape(flat).max(axis=1),
+        ],
+        axis=1,
+    )
+    if fields is not None:
+        for dst, src in zip(fields, (g, c, tau), strict=True):
+            dst[...] = src
+    return sums, counts
