@@ -62,7 +62,7 @@ def test_run_on_wgpu_measures_like_numpy(
         )
         assert code == 0
         summaries[backend] = json.loads(capsys.readouterr().out)
-    for name in ("fractal_dim", "gain", "coherence", "dwell", "ci"):
+    for name in ("D", "G", "C", "tau", "CI"):
         for kind in ("final", "mean"):
             key = f"{name}_{kind}"
             want = summaries["numpy"][key]
