@@ -67,3 +67,18 @@ def test_run_on_wgpu_measures_like_numpy(
             key = f"{name}_{kind}"
             want = summaries["numpy"][key]
             assert summaries["wgpu"][key] == pytest.approx(want, rel=1e-3, abs=1e-6), key
+
+
+def test_bench_metrics_on_wgpu_reports_frames_per_second(
+    wgpu_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["bench", "metrics", "--backend", "wgpu", "--sizes", "48", "--history", "2"]
+        + ["--repeats", "1", "--json", "--quiet"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "wgpu" and result["device"]
+    assert result["48 wgpu frames/s"] > 0
+    for name in ("D", "G", "C", "tau", "CI+means"):
+        assert result[f"48 {name} ms"] > 0

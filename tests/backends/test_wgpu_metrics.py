@@ -217,7 +217,9 @@ def test_combination_and_means_match_numpy(wgpu_context: Any, rng: np.random.Gen
     tau[0, :5] = rng.uniform(0, 1e-4, (5, 29))  # the small-tau branch of 1 - exp(-x)
     fields = WgpuMetricFields(_state(np.zeros(shape, dtype=np.float32)))
     queue = wgpu_context.device.queue
-    for buffer, values in ((fields.gain_buffer, g), (fields.coherence_buffer, c), (fields.dwell_buffer, tau)):
+    for buffer, values in zip(
+        (fields.gain_buffer, fields.coherence_buffer, fields.dwell_buffer), (g, c, tau), strict=True
+    ):
         queue.write_buffer(buffer, 0, values.astype(np.float32))
     gamma = 1.7
     means = fields.combine(gamma)
@@ -230,7 +232,11 @@ def test_combination_and_means_match_numpy(wgpu_context: Any, rng: np.random.Gen
 # ---------------------------------------------------------------- ComplexityAnalyzer
 @pytest.mark.parametrize(
     ("normalize", "storage", "mode"),
-    [("frame", "int16", "occupancy"), ("bounded", "float", "boundary"), ("frame", "float", "occupancy")],
+    [
+        ("frame", "int16", "occupancy"),
+        ("bounded", "float", "boundary"),
+        ("frame", "float", "occupancy"),
+    ],
 )
 def test_analyzer_on_wgpu_matches_numpy(
     wgpu_context: Any, normalize: str, storage: str, mode: str, rng: np.random.Generator

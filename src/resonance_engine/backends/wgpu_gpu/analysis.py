@@ -133,7 +133,11 @@ class ResidentMeasures:
         counts = state.box_counts(theta, levels, boundary)
         self.fields.gain(window)
         b = state.shape[0]
-        shift = moment_shift(self.fields.first_cells().reshape(b, 1, 1), stats)
+        # moment_shift reads u[k, 0, 0] only for a frame that is constant to rounding
+        spread = stats[:, 1] - stats[:, 0] ** 2
+        flat = spread <= 1e-12 * np.maximum(stats[:, 1], np.finfo(np.float64).tiny)
+        first = self.fields.first_cells() if flat.any() else stats[:, 0]
+        shift = moment_shift(first.reshape(b, 1, 1), stats)
         self.fields.coherence(weights, shift, normalize, eps, coherence_scale)
         self._dwell(stats)
         means = self.fields.combine(gamma)

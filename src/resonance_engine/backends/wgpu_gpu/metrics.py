@@ -204,7 +204,9 @@ class WgpuMetricFields:
             [
                 (
                     pipes.box_sum_x,
-                    self._group(pipes.gain_layout, [grid, self.state.current_buffer, self._scratch]),
+                    self._group(
+                        pipes.gain_layout, [grid, self.state.current_buffer, self._scratch]
+                    ),
                     self._grid_groups(),
                 ),
                 (
@@ -315,7 +317,8 @@ class WgpuMetricFields:
         codes, frames = (self._ring, self._dummy) if self._quantized else (self._dummy, self._ring)
         group = self._group(
             pipes.dwell_layout,
-            [grid, self.state.current_buffer, params, slot_buffer, codes, frames, self.dwell_buffer],
+            [grid, self.state.current_buffer, params, slot_buffer, codes, frames,
+             self.dwell_buffer],
         )
         gx, gy = _flat_groups(words if self._quantized else n)
         pipeline = pipes.dwell_codes if self._quantized else pipes.dwell_float
