@@ -301,3 +301,19 @@ def test_analyzer_on_wgpu_reports_nan_and_empty_masks(wgpu_context: Any) -> None
     bad[3, 4] = np.inf
     with pytest.raises(FieldError, match="NaN or inf"):
         analyzer.update(bad)
+
+
+def test_analyzer_on_wgpu_in_float64(wgpu_context: Any, rng: np.random.Generator) -> None:
+    if not wgpu_context.has_f64:
+        pytest.skip("no shader-f64")
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    cpu = ComplexityAnalyzer(MetricsConfig(backend="numpy", dwell_history=2))
+    gpu = ComplexityAnalyzer(MetricsConfig(backend="wgpu", dwell_history=2))
+    u = _field(rng, (37, 45), "float64")
+    for _ in range(3):
+        u = u + rng.normal(size=u.shape) * 0.3
+        want, got = cpu.update(u), gpu.update(u)
+        for name in ("fractal_dim", "gain", "coherence", "dwell"):
+            assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9)
+        assert got.ci == pytest.approx(want.ci, rel=1e-6)  # exp in float32 (no 64-bit exp)
