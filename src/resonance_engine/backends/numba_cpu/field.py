@@ -3,7 +3,8 @@
 One kernel call advances many steps without returning to Python. The update writes
 u[n+1] over u[n-1] in place, so each interior cell costs two loads and one store
 (12 bytes in float32). Fast-math flags never include ``nnan``/``ninf``: NaN
-detection still works.
+detection still works. The kernel releases the GIL (``nogil``), so a web server or other
+Python threads keep running while it steps.
 """
 
 from __future__ import annotations
@@ -153,7 +154,9 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
     return n_steps % 2 == 1
 
 
-_builtin_kernel = njit(parallel=True, fastmath=STENCIL_FASTMATH, cache=True)(_leapfrog_steps_py)
+_builtin_kernel = njit(parallel=True, nogil=True, fastmath=STENCIL_FASTMATH, cache=True)(
+    _leapfrog_steps_py
+)
 _custom_kernels: dict[int, Any] = {}
 
 
@@ -181,7 +184,7 @@ def _custom_kernel(fn: Callable[[float], float]) -> Any:
 
         scope = dict(_leapfrog_steps_py.__globals__, _row_update=row_update)
         py = types.FunctionType(_leapfrog_steps_py.__code__, scope, "leapfrog_steps_custom")
-        kernel = njit(parallel=True, fastmath=STENCIL_FASTMATH)(py)
+        kernel = njit(parallel=True, nogil=True, fastmath=STENCIL_FASTMATH)(py)
         _custom_kernels[key] = (fn, kernel)  # keep fn alive so its id stays unique
     return _custom_kernels[key][1]
 
