@@ -2,18 +2,21 @@
 # The wgpu backend on the device tool's GPU machine (an H100), in one short call:
 # the wgpu tests, then `resonance bench solver --backend wgpu` at 1024, 4096 and 8192
 # (float32; float64 at 4096), with a PyTorch device-to-device copy as a cross-check of
-# the copy bandwidth that the benchmark measures through wgpu.
+# the copy bandwidth that the benchmark measures through wgpu; then
+# `resonance bench metrics --backend wgpu` (ms per measure and frames/s of the whole
+# ComplexityAnalyzer on resident fields) at the same sizes.
 #
 # Prepare on the developer machine first (wheels and the Vulkan loader, ~7 MB):
 #   bash benchmarks/gpu_h100_prepare.sh
 # then, with the device tool:
-#   run(command="bash benchmarks/gpu_h100.sh", carry=[".whl", ".gl"], timeout_s=480)
-# It takes about 2-4 minutes once the machine is up. Results: $OUT/summary.txt (also
-# printed), $OUT/tests.log, $OUT/bench_f32.json, $OUT/bench_f64.json, $OUT/gpu.txt.
+#   run(command="bash benchmarks/gpu_h100.sh", carry=[".whl", ".gl"], timeout_s=600)
+# It takes about 3-5 minutes once the machine is up. Results: $OUT/summary.txt (also
+# printed), $OUT/tests.log, $OUT/bench_f32.json, $OUT/bench_f64.json,
+# $OUT/bench_metrics.json, $OUT/gpu.txt.
 # Environment: PYTHON (default python3), RESONANCE_WGPU_ADAPTER (default NVIDIA), SIZES
 # (default 1024,4096,8192), F64_SIZE (default 4096), GPU_STEPS (steps per timed call,
-# default 500). A dry run on lavapipe: RESONANCE_WGPU_ADAPTER=llvmpipe SIZES=64,128
-# F64_SIZE=64 GPU_STEPS=20 bash benchmarks/gpu_h100.sh
+# default 500), METRIC_SIZES (default: SIZES). A dry run on lavapipe:
+# RESONANCE_WGPU_ADAPTER=llvmpipe SIZES=64,128 F64_SIZE=64 GPU_STEPS=20 bash benchmarks/gpu_h100.sh
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
@@ -52,7 +55,8 @@ cat "$OUT/gpu.txt" | tee -a "$OUT/summary.txt"
 
 log "wgpu tests on the GPU"
 timeout 200 "$PY" -m pytest -q -p no:cacheprovider \
-    tests/backends/test_wgpu_field.py tests/backends/test_wgpu_solver.py >"$OUT/tests.log" 2>&1
+    tests/backends/test_wgpu_field.py tests/backends/test_wgpu_solver.py \
+    tests/backends/test_wgpu_metrics.py >"$OUT/tests.log" 2>&1
 tail -n 3 "$OUT/tests.log" | tee -a "$OUT/summary.txt"
 
 log "bench solver --backend wgpu, float32"
@@ -66,6 +70,14 @@ timeout 100 "$PY" benchmarks/bench_solver.py --backend wgpu --sizes "${F64_SIZE:
     --dtype float64 --gpu-steps "${GPU_STEPS:-500}" --json --quiet >"$OUT/bench_f64.json" 2>"$OUT/bench_f64.err"
 "$PY" -m json.tool "$OUT/bench_f64.json" 2>&1 | tee -a "$OUT/summary.txt" \
     || tail -n 5 "$OUT/bench_f64.err" | tee -a "$OUT/summary.txt"
+
+log "bench metrics --backend wgpu, float32 (ComplexityAnalyzer on resident fields)"
+timeout 240 "$PY" -c 'import sys; from resonance_engine.cli.main import main
+sys.exit(main(["bench", "metrics", *sys.argv[1:]]))' --backend wgpu \
+    --sizes "${METRIC_SIZES:-${SIZES:-1024,4096,8192}}" --repeats 5 --json --quiet \
+    >"$OUT/bench_metrics.json" 2>"$OUT/bench_metrics.err"
+"$PY" -m json.tool "$OUT/bench_metrics.json" 2>&1 | tee -a "$OUT/summary.txt" \
+    || tail -n 5 "$OUT/bench_metrics.err" | tee -a "$OUT/summary.txt"
 
 log "workgroup shapes of the interior step at ${F64_SIZE:-4096} (float32; default 64x4)"
 for shape in 128x2 256x1 32x8 16x16; do

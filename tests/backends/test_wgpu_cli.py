@@ -49,3 +49,36 @@ def test_run_on_wgpu_writes_summary_and_picture(
     assert summary["backend"] == "wgpu" and summary["steps"] == 30
     assert summary["energy"] > 0
     assert (tmp_path / "field.png").exists()
+
+
+def test_run_on_wgpu_measures_like_numpy(
+    wgpu_context: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summaries = {}
+    for backend in ("numpy", "wgpu"):
+        code = main(
+            ["run", "--backend", backend, "--size", "48", "--steps", "60", "--json", "--quiet"]
+            + ["--out", str(tmp_path / backend), "--no-db"]
+        )
+        assert code == 0
+        summaries[backend] = json.loads(capsys.readouterr().out)
+    for name in ("D", "G", "C", "tau", "CI"):
+        for kind in ("final", "mean"):
+            key = f"{name}_{kind}"
+            want = summaries["numpy"][key]
+            assert summaries["wgpu"][key] == pytest.approx(want, rel=1e-3, abs=1e-6), key
+
+
+def test_bench_metrics_on_wgpu_reports_frames_per_second(
+    wgpu_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["bench", "metrics", "--backend", "wgpu", "--sizes", "48", "--history", "2"]
+        + ["--repeats", "1", "--json", "--quiet"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "wgpu" and result["device"]
+    assert result["48 wgpu frames/s"] > 0
+    for name in ("D", "G", "C", "tau", "CI+means"):
+        assert result[f"48 {name} ms"] > 0

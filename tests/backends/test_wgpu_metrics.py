@@ -68,3 +68,252 @@ def test_frame_stats_match_the_reference(
     stats = _state(u).frame_stats()
     assert np.isfinite(stats[0]).all() and np.isfinite(stats[2]).all()
     assert not np.isfinite(stats[1]).all()
+
+
+# ---------------------------------------------------------------- measure kernels
+def _gpu_kernels() -> Any:
+    from resonance_engine.backends.wgpu_gpu import metrics as gpu
+
+    return gpu
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
+    # smooth structure plus noise and an offset, so that moments do not vanish
+    u = rng.normal(size=shape).cumsum(axis=-1) * 0.3 + rng.normal(size=shape) + 0.5
+    return u.astype(dtype)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    nx=st.integers(1, 40),
+    ny=st.integers(1, 40),
+    batch=st.integers(1, 2),
+    half=st.integers(0, 5),
+    seed=st.integers(0, 2**31),
+)
+def test_gain_matches_the_reference(nx: int, ny: int, batch: int, half: int, seed: int) -> None:
+    u = _field(np.random.default_rng(seed), (batch, ny, nx))
+    got, want = np.empty_like(u), np.empty_like(u)
+    _gpu_kernels().gain(u, 2 * half + 1, got)
+    reference.gain(u, 2 * half + 1, want)
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6 * np.abs(u).max())
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    nx=st.integers(1, 40),
+    ny=st.integers(1, 40),
+    batch=st.integers(1, 2),
+    sigma=st.floats(0.3, 4.0),
+    seed=st.integers(0, 2**31),
+)
+def test_local_variance_matches_the_reference(
+    nx: int, ny: int, batch: int, sigma: float, seed: int
+) -> None:
+    from resonance_engine.metrics.coherence import gaussian_weights
+
+    rng = np.random.default_rng(seed)
+    u = _field(rng, (batch, ny, nx))
+    weights = gaussian_weights(sigma, 3.0)
+    shift = u.reshape(batch, -1).mean(axis=1, dtype=np.float64)
+    got, want = np.empty_like(u), np.empty_like(u)
+    _gpu_kernels().local_variance(u, weights, shift, got)
+    reference.local_variance(u, weights, shift, want)
+    scale = float((u.astype(np.float64) - shift[:, None, None]).var()) + 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("normalize", ["frame", "bounded"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_coherence_modes_match_the_reference(
+    wgpu_context: Any, normalize: str, dtype: str, rng: np.random.Generator
+) -> None:
+    if dtype == "float64" and not wgpu_context.has_f64:
+        pytest.skip("no shader-f64")
+    from resonance_engine.backends.wgpu_gpu import WgpuMetricFields
+    from resonance_engine.metrics.coherence import gaussian_weights, normalize_coherence
+
+    u = _field(rng, (2, 33, 47), dtype)
+    u[1] *= 4.0
+    weights = gaussian_weights(1.5, 3.0)
+    shift = np.array([0.3, -0.1])
+    state = _state(u)
+    fields = WgpuMetricFields(state)
+    fields.coherence(weights, shift, normalize, 0.05, 2.0)
+    got = fields.read(fields.coherence_buffer)
+    var = np.empty(u.shape)
+    reference.local_variance(u, weights, shift, var)
+    want = normalize_coherence(var, normalize, 0.05, 2.0, np.empty(u.shape))
+    atol = 2e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(got, want, atol=atol)
+    if normalize == "frame":
+        assert got.reshape(2, -1).min(axis=1) == pytest.approx([0, 0], abs=1e-6)
+        assert got.reshape(2, -1).max(axis=1) == pytest.approx([1, 1], abs=1e-6)
+
+
+def test_frame_coherence_of_a_constant_frame_is_one(wgpu_context: Any) -> None:
+    from resonance_engine.backends.wgpu_gpu import WgpuMetricFields
+    from resonance_engine.metrics.coherence import gaussian_weights
+
+    u = np.full((1, 20, 30), 3.0, dtype=np.float32)
+    fields = WgpuMetricFields(_state(u))
+    fields.coherence(gaussian_weights(2.0), np.array([3.0]), "frame", 1e-6, 1.0)
+    np.testing.assert_array_equal(fields.read(fields.coherence_buffer), 1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    nx=st.integers(1, 30),
+    ny=st.integers(1, 30),
+    batch=st.integers(1, 2),
+    history=st.integers(1, 5),
+    lags=st.integers(0, 5),
+    store=st.booleans(),
+    quantized=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_dwell_matches_the_reference(
+    nx: int,
+    ny: int,
+    batch: int,
+    history: int,
+    lags: int,
+    store: bool,
+    quantized: bool,
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    u = _field(rng, (batch, ny, nx))
+    lags = min(lags, history)
+    if quantized:
+        ring = rng.integers(-32767, 32768, size=(batch, history, ny, nx)).astype(np.int16)
+        slot_scale = rng.uniform(0.5, 2.0, size=(batch, history)) * np.abs(u).max() / 32767
+        store_scale = 32767.0 / np.abs(u).reshape(batch, -1).max(axis=1)
+    else:
+        ring = _field(rng, (batch, history, ny, nx))
+        slot_scale = rng.uniform(0.5, 2.0, size=(batch, history))
+        store_scale = np.ones(batch)
+    slots = rng.permutation(history)[:lags].astype(np.int64)
+    weights = rng.uniform(0.1, 1.0, size=lags)
+    inv_h = rng.uniform(0.2, 3.0, size=batch)
+    store_slot = int(rng.integers(0, history)) if store else -1
+    got_ring, want_ring = ring.copy(), ring.copy()
+    got, want = np.empty_like(u), np.empty_like(u)
+    args = (slots, weights, slot_scale, inv_h, store_slot, store_scale)
+    _gpu_kernels().dwell(u, got_ring, *args, got)
+    reference.dwell(u, want_ring, *args, want)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * max(1.0, weights.sum()))
+    # the stored frame: the same int16 codes to one quantization step, the rest untouched
+    diff = np.abs(got_ring.astype(np.float64) - want_ring.astype(np.float64))
+    assert diff.max() <= (1.0 if quantized else 1e-6 * np.abs(u).max())
+
+
+def test_combination_and_means_match_numpy(wgpu_context: Any, rng: np.random.Generator) -> None:
+    from resonance_engine.backends.wgpu_gpu import WgpuMetricFields
+
+    shape = (2, 37, 29)
+    g, c = rng.uniform(0, 3, shape), rng.uniform(0, 1, shape)
+    tau = rng.uniform(0, 4, shape)
+    tau[0, :5] = rng.uniform(0, 1e-4, (5, 29))  # the small-tau branch of 1 - exp(-x)
+    fields = WgpuMetricFields(_state(np.zeros(shape, dtype=np.float32)))
+    queue = wgpu_context.device.queue
+    for buffer, values in zip(
+        (fields.gain_buffer, fields.coherence_buffer, fields.dwell_buffer), (g, c, tau), strict=True
+    ):
+        queue.write_buffer(buffer, 0, values.astype(np.float32))
+    gamma = 1.7
+    means = fields.combine(gamma)
+    e = g * c * -np.expm1(-tau / gamma)
+    np.testing.assert_allclose(fields.read(fields.ci_buffer), e, rtol=2e-6, atol=1e-7)
+    want = np.stack([x.reshape(2, -1).mean(axis=1) for x in (g, c, tau, e)], axis=1)
+    np.testing.assert_allclose(means, want, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- ComplexityAnalyzer
+@pytest.mark.parametrize(
+    ("normalize", "storage", "mode"),
+    [
+        ("frame", "int16", "occupancy"),
+        ("bounded", "float", "boundary"),
+        ("frame", "float", "occupancy"),
+    ],
+)
+def test_analyzer_on_wgpu_matches_numpy(
+    wgpu_context: Any, normalize: str, storage: str, mode: str, rng: np.random.Generator
+) -> None:
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    options = dict(
+        coherence_normalize=normalize, dwell_storage=storage, dwell_history=3, fractal_mode=mode
+    )
+    cpu = ComplexityAnalyzer(MetricsConfig(backend="numpy", **options), keep_fields=True)
+    gpu = ComplexityAnalyzer(MetricsConfig(backend="wgpu", **options), keep_fields=True)
+    u = _field(rng, (2, 41, 52))
+    for _ in range(5):  # more frames than the history: the ring wraps
+        u = (u + rng.normal(size=u.shape) * 0.3).astype(np.float32)
+        for want, got in zip(cpu.update(u), gpu.update(u), strict=True):
+            for name in ("fractal_dim", "fractal_r2", "gain", "coherence", "dwell", "ci"):
+                assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-4, abs=1e-7)
+            assert got.active_fraction == want.active_fraction
+            np.testing.assert_array_equal(got.mask, want.mask)
+            for name in ("gain_field", "coherence_field", "dwell_field", "ci_field"):
+                a, b = getattr(got, name), getattr(want, name)
+                np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, np.abs(b).max()))
+
+
+def test_analyzer_observes_a_wgpu_solver_on_the_gpu(wgpu_context: Any) -> None:
+    from resonance_engine.field.solver import WaveSolver2D
+    from resonance_engine.field.sources import PointSource
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    sources = [PointSource(20, 20, 1.0, 0.1), PointSource(40, 30, 1.0, 0.13)]
+    solvers = [
+        WaveSolver2D(64, 48, sources=sources, backend=name, batch=2) for name in ("numpy", "wgpu")
+    ]
+    config = MetricsConfig(coherence_normalize="bounded", dwell_history=2)
+    analyzers = [ComplexityAnalyzer(config) for _ in solvers]
+    for _ in range(4):
+        results = []
+        for solver, analyzer in zip(solvers, analyzers, strict=True):
+            solver.step(30)
+            results.append(analyzer.observe(solver))
+        for want, got in zip(*results, strict=True):
+            assert got.step == want.step and got.t == want.t
+            for name in ("fractal_dim", "gain", "coherence", "dwell", "ci"):
+                assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-4, abs=1e-7)
+    assert analyzers[1]._resident is not None and analyzers[0]._resident is None
+    # host frames after GPU frames: the dwell history cannot follow
+    from resonance_engine.errors import FieldError
+
+    with pytest.raises(FieldError, match="reset"):
+        ComplexityAnalyzer.update(analyzers[1], solvers[0].u)
+
+
+def test_analyzer_on_wgpu_reports_nan_and_empty_masks(wgpu_context: Any) -> None:
+    from resonance_engine.errors import FieldError
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    analyzer = ComplexityAnalyzer(MetricsConfig(backend="wgpu"))
+    result = analyzer.update(np.zeros((32, 32), dtype=np.float32))
+    assert np.isnan(result.fractal_dim) and np.isnan(result.ci) and "empty" in result.note
+    assert result.coherence == pytest.approx(1.0)
+    bad = np.ones((32, 32), dtype=np.float32)
+    bad[3, 4] = np.inf
+    with pytest.raises(FieldError, match="NaN or inf"):
+        analyzer.update(bad)
+
+
+def test_analyzer_on_wgpu_in_float64(wgpu_context: Any, rng: np.random.Generator) -> None:
+    if not wgpu_context.has_f64:
+        pytest.skip("no shader-f64")
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    cpu = ComplexityAnalyzer(MetricsConfig(backend="numpy", dwell_history=2))
+    gpu = ComplexityAnalyzer(MetricsConfig(backend="wgpu", dwell_history=2))
+    u = _field(rng, (37, 45), "float64")
+    for _ in range(3):
+        u = u + rng.normal(size=u.shape) * 0.3
+        want, got = cpu.update(u), gpu.update(u)
+        for name in ("fractal_dim", "gain", "coherence", "dwell"):
+            assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9)
+        assert got.ci == pytest.approx(want.ci, rel=1e-6)  # exp in float32 (no 64-bit exp)

@@ -21,7 +21,7 @@ import numpy as np
 from resonance_engine.bench import median_seconds
 from resonance_engine.field.solver import WaveSolver2D
 
-__all__ = ["measure_wgpu", "copy_bandwidth", "DEFAULT_GPU_SIZES"]
+__all__ = ["measure_wgpu", "measure_metrics_wgpu", "copy_bandwidth", "DEFAULT_GPU_SIZES"]
 
 #: Grid sizes measured when ``--sizes`` is not given and only wgpu is asked for.
 DEFAULT_GPU_SIZES = (1024, 4096, 8192)
@@ -125,3 +125,95 @@ def first_call_seconds(dtype: str) -> tuple[float, str]:
     state: Any = solver._state
     state.synchronize()
     return time.perf_counter() - start, state.ctx.description
+
+
+class _ResidentFrame:
+    """What :meth:`ComplexityAnalyzer.observe` reads of a solver, for a bare field state."""
+
+    batch = None
+    t = 0.0
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+        self.step_count = 0
+
+    @property
+    def u(self) -> np.ndarray:
+        return self._state.current()[0]
+
+
+def measure_metrics_wgpu(
+    size: int, frames: list[np.ndarray], config: Any, repeats: int
+) -> dict[str, float]:
+    """Milliseconds per measure and frames/s of the whole analyzer on the GPU at one size.
+
+    The frames are uploaded once into a resident field state; each measure is one
+    submission followed by a wait for the GPU, and the whole frame is
+    :meth:`ComplexityAnalyzer.observe` on the resident field (its reductions read back
+    only scalars). The dwell ring is filled first.
+
+    Parameters
+    ----------
+    size : int
+        Grid side (cells).
+    frames : list of ndarray, each (size, size)
+        Frames to cycle through (float32 or float64).
+    config : MetricsConfig
+        With ``backend="wgpu"``.
+    repeats : int
+        Timed rounds; medians are reported.
+    """
+    from resonance_engine.backends.wgpu_gpu import WgpuFieldState
+    from resonance_engine.metrics import ComplexityAnalyzer
+    from resonance_engine.metrics.coherence import gaussian_weights
+
+    dtype = frames[0].dtype
+    states = []
+    for u in frames:
+        state = WgpuFieldState((1, size, size), dtype)
+        state.upload(u[None], u[None])
+        states.append(state)
+    analyzer = ComplexityAnalyzer(config)
+    resident = _ResidentFrame(states[0])
+    for n in range(config.dwell_history + 1):  # fill the ring
+        resident._state = states[n % len(states)]
+        analyzer.observe(resident)
+    measures = analyzer._resident
+    fields = measures.fields
+    ctx = fields.ctx
+    weights = gaussian_weights(config.coherence_sigma, config.coherence_truncate)
+    stats = measures.frame_stats()
+    theta = np.sqrt(stats[:, 1])
+    levels = analyzer._levels
+    counter = iter(range(10**12))
+
+    def waited(fn: Any) -> Any:
+        def run() -> None:
+            fn()
+            ctx.wait()
+
+        return run
+
+    def frame() -> None:
+        resident._state = states[next(counter) % len(states)]
+        analyzer.observe(resident)
+
+    timed = {
+        "stats": measures.frame_stats,
+        "D": lambda: measures.fields.state.box_counts(theta, levels, False),
+        "G": waited(lambda: fields.gain(config.gain_window)),
+        "C": waited(
+            lambda: fields.coherence(
+                weights, stats[:, 0], config.coherence_normalize, config.coherence_eps,
+                config.coherence_scale,
+            )
+        ),
+        "tau": waited(lambda: measures._dwell(stats)),
+        "CI+means": lambda: fields.combine(config.gamma),
+        "frame (D+G+C+tau+CI)": frame,
+    }
+    results: dict[str, float] = {}
+    for name, fn in timed.items():
+        results[f"{size} {name} ms"] = median_seconds(fn, repeats) * 1e3
+    results[f"{size} wgpu frames/s"] = 1e3 / results[f"{size} frame (D+G+C+tau+CI) ms"]
+    return results

@@ -27,11 +27,15 @@ __all__ = ["add_arguments", "run", "BaselineAnalyzer", "bench_frames"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sizes", default="256,1024,2048", help="comma-separated grid sizes")
+    p.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated grid sizes (default 256,1024,2048; wgpu: 1024,4096,8192)",
+    )
     p.add_argument("--history", type=int, default=16, help="dwell history K (default 16)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
-    p.add_argument("--backend", default="numba", choices=("numba", "numpy"))
+    p.add_argument("--backend", default="numba", choices=("numba", "numpy", "wgpu"))
     p.add_argument("--no-baseline", action="store_true", help="skip the scipy/numpy baseline")
 
 
@@ -104,7 +108,8 @@ class BaselineAnalyzer:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = [int(s) for s in args.sizes.split(",")]
+    default = "1024,4096,8192" if args.backend == "wgpu" else "256,1024,2048"
+    sizes = [int(s) for s in (args.sizes or default).split(",")]
     config = MetricsConfig(dwell_history=args.history, backend=args.backend)
     results: dict[str, Any] = {
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
@@ -112,6 +117,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dwell history": args.history,
         "backend": args.backend,
     }
+    if args.backend == "wgpu":  # the measures on resident fields (bench.gpu)
+        from resonance_engine.backends.wgpu_gpu import gpu_context
+        from resonance_engine.bench.gpu import measure_metrics_wgpu
+
+        results["device"] = gpu_context().description
+        for size in sizes:
+            frames = bench_frames(size, args.dtype)
+            results.update(measure_metrics_wgpu(size, frames, config, args.repeats))
+        return results
     for size in sizes:
         results.update(_measure(size, args, config))
     return results

@@ -59,8 +59,8 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         config.metrics_every = args.metrics_every
     if args.backend is not None:
         config.simulation.backend = args.backend
-        # no metric shaders yet: with wgpu the measures run on the CPU from a read-back
-        config.metrics.backend = "auto" if args.backend == "wgpu" else args.backend
+        # with wgpu the measures run on the GPU on the resident field (analyzer.observe)
+        config.metrics.backend = args.backend
     return RunConfig.model_validate(config.model_dump())
 
 

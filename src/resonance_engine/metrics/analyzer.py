@@ -143,6 +143,7 @@ class ComplexityAnalyzer:
         self._shape: tuple[int, int, int] | None = None
         self._dtype: np.dtype | None = None
         self._tracker: DwellTimeTracker | None = None
+        self._resident: Any = None  # ResidentMeasures of the wgpu path
         self.frames = 0
 
     def reset(self) -> None:
@@ -150,6 +151,7 @@ class ComplexityAnalyzer:
         self._shape = None
         self._dtype = None
         self._tracker = None
+        self._resident = None
         self.frames = 0
 
     @property
@@ -178,7 +180,17 @@ class ComplexityAnalyzer:
     def observe(
         self, solver: _HasField, *, keep_fields: bool | None = None
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
-        """Analyze a solver's current field, stamped with its step and time."""
+        """Analyze a solver's current field, stamped with its step and time.
+
+        When the solver's fields live on a GPU (``backend="wgpu"``) and the config's
+        backend is "auto" or "wgpu", the measures run there on the resident field: only
+        scalars come back (and the fields when kept).
+        """
+        state = getattr(solver, "_state", None)
+        if getattr(state, "resident", False) and self.config.backend in ("auto", "wgpu"):
+            keep = self.keep_fields if keep_fields is None else keep_fields
+            results = self._update_resident(state, solver.step_count, solver.t, keep)
+            return results[0] if getattr(solver, "batch", None) is None else results
         return self.update(solver.u, step=solver.step_count, t=solver.t, keep_fields=keep_fields)
 
     def update(
@@ -215,6 +227,15 @@ class ComplexityAnalyzer:
             The grid is too small for box counting.
         """
         batch, single = as_batch(u)
+        if self.config.backend == "wgpu":
+            keep = self.keep_fields if keep_fields is None else keep_fields
+            results = self._update_resident(self._upload(batch), step, t, keep)
+            return results[0] if single else results
+        if self._resident is not None:
+            raise FieldError(
+                "this analyzer holds a dwell history on the GPU (it analyzed a wgpu solver); "
+                "call reset() before analyzing host frames"
+            )
         if self._shape is None:
             self._setup(batch)
         elif batch.shape != self._shape or batch.dtype != self._dtype:
@@ -309,6 +330,96 @@ class ComplexityAnalyzer:
                 )
             )
         return results[0] if single else results
+
+    def _upload(self, batch: np.ndarray) -> Any:
+        """A GPU field state holding a host batch (reused frame after frame)."""
+        from resonance_engine.backends.wgpu_gpu import WgpuFieldState
+
+        scratch = getattr(self, "_scratch_state", None)
+        if scratch is None or scratch.shape != batch.shape or scratch.dtype != batch.dtype:
+            scratch = self._scratch_state = WgpuFieldState(batch.shape, batch.dtype)
+        scratch.upload(batch, batch)
+        return scratch
+
+    def _update_resident(
+        self, state: Any, step: int | None, t: float | None, keep_fields: bool
+    ) -> list[ComplexityMetrics]:
+        """The measures of the current field of a GPU field state, computed on the GPU."""
+        from resonance_engine.backends.wgpu_gpu.analysis import ResidentMeasures
+
+        cfg = self.config
+        b, ny, nx = state.shape
+        if self._tracker is not None:
+            raise FieldError(
+                "this analyzer holds a dwell history of host frames; call reset() before "
+                "analyzing a solver on the wgpu backend"
+            )
+        if self._shape is None:
+            self._sizes = box_sizes((ny, nx), cfg.min_box, cfg.max_box)
+            self._levels = int(self._sizes[-1]).bit_length() - 1
+            self._level_index = [int(s).bit_length() - 1 for s in self._sizes]
+            self._resident = ResidentMeasures(
+                state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage
+            )
+            self._shape = (b, ny, nx)
+            self._dtype = state.dtype
+        elif state.shape != self._shape or state.dtype != self._dtype:
+            raise FieldError(
+                f"this analyzer holds the history of fields of shape {self._shape} and dtype "
+                f"{self._dtype}, got {state.shape} {state.dtype}; use one analyzer per run "
+                f"or call reset()"
+            )
+        resident = self._resident
+        resident.bind(state)
+        stats = resident.frame_stats()
+        bad = ~np.isfinite(stats).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise FieldError(
+                f"the field (batch member {k}) holds NaN or inf; the measures are undefined "
+                f"(check the simulation for divergence)"
+            )
+        theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
+        frame = resident.measure(
+            stats, theta, self._levels, cfg.fractal_mode == "boundary", cfg.gain_window,
+            self._weights, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale,
+            cfg.gamma, keep_fields,
+        )
+        step_value = self.frames if step is None else int(step)
+        t_value = math.nan if t is None else float(t)
+        self.frames += 1
+        results = []
+        for k in range(b):
+            dim, r2, note = self._fit(frame.counts[k])
+            factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
+            extra: dict[str, Any] = {}
+            if frame.fields is not None:
+                f = frame.fields
+                extra = {
+                    "gain_field": f["gain"][k],
+                    "coherence_field": f["coherence"][k],
+                    "dwell_field": f["dwell"][k],
+                    "ci_field": f["ci_over_factor"][k] * f["ci_over_factor"].dtype.type(factor),
+                    "mask": np.abs(f["u"][k]) > theta[k],
+                }
+            gain, coherence, dwell, combined = frame.means[k]
+            results.append(
+                ComplexityMetrics(
+                    fractal_dim=dim,
+                    fractal_r2=r2,
+                    gain=float(gain),
+                    coherence=float(coherence),
+                    dwell=float(dwell),
+                    ci=float(factor * combined),
+                    step=step_value,
+                    t=t_value,
+                    threshold=float(theta[k]),
+                    active_fraction=float(frame.counts[k, 0]) / (ny * nx),
+                    note=note,
+                    **extra,
+                )
+            )
+        return results
 
     def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None]:
         if counts[0] == 0:

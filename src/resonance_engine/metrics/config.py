@@ -51,7 +51,9 @@ class MetricsConfig(BaseModel):
         memory traffic; error <= max|u| / 65534 per cell) or the field's own dtype.
     alpha, beta, gamma : float
         CI = alpha * D^beta * G * C * (1 - exp(-tau / gamma)); gamma in frames of dwell.
-    backend : "auto", "numpy" or "numba"
+    backend : "auto", "numpy", "numba" or "wgpu"
+        "wgpu" runs every measure on the GPU (host frames are uploaded); with "auto" a
+        solver on the wgpu backend is measured on the GPU too (``observe``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +76,7 @@ class MetricsConfig(BaseModel):
     alpha: float = 1.0
     beta: float = 1.0
     gamma: float = Field(default=1.0, gt=0)
-    backend: Literal["auto", "numpy", "numba"] = "auto"
+    backend: Literal["auto", "numpy", "numba", "wgpu"] = "auto"
 
     @field_validator("gain_window")
     @classmethod

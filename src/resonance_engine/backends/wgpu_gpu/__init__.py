@@ -7,11 +7,15 @@ and a GPU adapter; ``RESONANCE_WGPU_ADAPTER`` picks one by name.
 """
 
 from resonance_engine.backends.wgpu_gpu import field as field_kernels
+from resonance_engine.backends.wgpu_gpu import metrics as metric_kernels
 from resonance_engine.backends.wgpu_gpu.device import GpuContext, adapter_summaries, gpu_context
 from resonance_engine.backends.wgpu_gpu.field import WgpuFieldState, make_field_state
+from resonance_engine.backends.wgpu_gpu.metrics import WgpuMetricFields
 
 __all__ = [
     "field_kernels",
+    "metric_kernels",
+    "WgpuMetricFields",
     "make_field_state",
     "WgpuFieldState",
     "GpuContext",

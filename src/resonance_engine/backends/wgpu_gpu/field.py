@@ -290,6 +290,7 @@ class WgpuFieldState:
         self._grid_words: tuple[int, ...] = ()
         self._flags: Any = None
         self._flags_group: list[Any] = []
+        self._box_flags: list[Any] = []  # the two flag pyramids of box_counts, made once
         self.zero()
 
     # ------------------------------------------------------------------ transfers
@@ -303,6 +304,11 @@ class WgpuFieldState:
     def _read(self, index: int) -> np.ndarray:
         data = self.ctx.device.queue.read_buffer(self._fields[index])
         return np.frombuffer(data, dtype=self.dtype).reshape(self.shape)
+
+    @property
+    def current_buffer(self) -> Any:
+        """The GPU buffer that holds u[n] now (it changes with every step)."""
+        return self._fields[self._newest]
 
     def current(self) -> np.ndarray:
         """u[n], shape (batch, ny, nx), read back from the GPU (a copy)."""
@@ -643,7 +649,12 @@ class WgpuFieldState:
             shapes.append((bx, by))
         uniform = device.create_buffer_with_data(data=words, usage=wgpu.BufferUsage.UNIFORM)
         thr = device.create_buffer_with_data(data=thresholds.astype(self.dtype), usage=_STORAGE)
-        flags = [device.create_buffer(size=4 * batch * ny * nx, usage=_STORAGE) for _ in range(2)]
+        if not self._box_flags:  # kept: allocating 8 bytes per cell every frame is slow
+            self._box_flags = [
+                device.create_buffer(label="box flags", size=4 * batch * ny * nx, usage=_STORAGE)
+                for _ in range(2)
+            ]
+        flags = self._box_flags
         counts = device.create_buffer(size=4 * batch * (levels + 1), usage=_STORAGE | _COPY)
         groups = [
             device.create_bind_group(
@@ -669,7 +680,7 @@ class WgpuFieldState:
         compute.end()
         device.queue.submit([encoder.finish()])
         result = np.frombuffer(device.queue.read_buffer(counts), dtype=np.uint32)
-        for buffer in (uniform, thr, counts, *flags):
+        for buffer in (uniform, thr, counts):
             buffer.destroy()
         return result.reshape(batch, levels + 1).astype(np.float64)
 
