@@ -78,3 +78,17 @@ def test_interrupted_and_shared_writer(db: AgentDB) -> None:
     writer.close()
     with MetricWriter(db) as other, pytest.raises(StoreError, match="simulated time"):
         RunRecorder(db, rec.run_id, writer=other).record({"ci": 1.0})
+
+
+def test_a_callable_field_is_read_once_per_bucket() -> None:
+    db = AgentDB(":memory:")
+    reads = []
+
+    def field() -> np.ndarray:
+        reads.append(1)
+        return np.random.default_rng(len(reads)).normal(size=(32, 32))
+
+    with RunRecorder.start(db, {}, seed=0, bucket_us=100_000) as rec:
+        for step in range(10):  # 10 frames 0.03 s apart: buckets 0, 0.1, 0.2 s
+            rec.record({"ci": 0.1, "t": 0.03 * step, "step": step}, field)
+    assert len(reads) == rec.fingerprints == 3

@@ -91,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 assert isinstance(frame, ComplexityMetrics)
                 history.append(frame)
                 if recorder is not None:
-                    recorder.record(frame, field=solver.u)
+                    recorder.record(frame, field=lambda: solver.u)
                 rate = solver.step_count / (time.perf_counter() - start)
                 status = f"{rate:,.0f} steps/s  CI {frame.ci:.4g}  D {frame.fractal_dim:.3f}"
                 bar.update(task, completed=solver.step_count, status=status)
@@ -107,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 history.append(final)
                 if recorder is not None:
-                    recorder.record(final, field=solver.u)
+                    recorder.record(final, field=lambda: solver.u)
         final = history[-1]
         summary: dict[str, Any] = {
             "grid": f"{solver.nx}x{solver.ny}",

@@ -140,8 +140,10 @@ class RunRecorder:
             Attributes/keys ``fractal_dim``, ``gain``, ``coherence``, ``dwell``, ``ci``
             (missing or NaN ones are skipped) and ``t`` (simulated time, s) and ``step``
             when ``t``/``step`` are not given.
-        field : array-like, shape (ny, nx), optional
-            The wave field of the frame, for the bucket's fingerprint.
+        field : array-like of shape (ny, nx), or a callable returning one, optional
+            The wave field of the frame, for the bucket's fingerprint. A callable is
+            called only for the first frame of each bucket (so a GPU-resident field is
+            read back once per bucket, not once per frame).
         t : float, optional
             Simulated time (s); default ``metrics.t``.
         step : int, optional
@@ -170,7 +172,7 @@ class RunRecorder:
             if bucket != self._last_bucket:
                 value = _get(metrics, self.fingerprint_series)
                 value = 0.0 if value is None or math.isnan(float(value)) else float(value)
-                vector = fingerprint(field, metrics)
+                vector = fingerprint(field() if callable(field) else field, metrics)
                 series_id = self.series[self.fingerprint_series]
                 self.writer.add_vector(VectorRecord(series_id, bucket, vector, value))
                 self._last_bucket = bucket
