@@ -8,7 +8,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,6 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from resonance_engine.config import RunConfig
+
 __all__ = [
     "add_common_options",
     "progress_bar",
@@ -30,6 +33,7 @@ __all__ = [
     "print_summary",
     "json_safe",
     "output_dir",
+    "run_config_from_args",
 ]
 
 
@@ -169,3 +173,43 @@ def output_dir(path: Path) -> Path:
     except OSError as exc:
         raise ConfigError(f"cannot create output folder {str(path)!r}: {exc.strerror}") from None
     return path
+
+
+def run_config_from_args(
+    args: argparse.Namespace, default_size: int, default_metrics_every: int | None = None
+) -> RunConfig:
+    """The :class:`RunConfig` of a command: ``--config FILE`` or the default pond, with
+    ``--seed``, ``--size``, ``--steps``, ``--metrics-every`` and ``--backend`` applied.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options; those a command does not have are skipped.
+    default_size : int
+        Cells per side of the default pond when neither --config nor --size is given.
+    default_metrics_every : int, optional
+        ``metrics_every`` of the default pond when --metrics-every is not given.
+    """
+    from resonance_engine.config import RunConfig, default_pond, load_run_config
+
+    seed = args.seed if args.seed is not None else 0
+    size = getattr(args, "size", None)
+    if args.config:
+        config = load_run_config(args.config)
+        if args.seed is not None:
+            config.seed = args.seed
+        if size is not None:
+            config.simulation.nx = config.simulation.ny = size
+    else:
+        config = RunConfig(simulation=default_pond(size or default_size, seed=seed), seed=seed)
+        if default_metrics_every is not None:
+            config.metrics_every = default_metrics_every
+    if getattr(args, "steps", None) is not None:
+        config.steps = args.steps
+    if getattr(args, "metrics_every", None) is not None:
+        config.metrics_every = args.metrics_every
+    if getattr(args, "backend", None) is not None:
+        config.simulation.backend = args.backend
+        # with wgpu the measures run on the GPU on the resident field (analyzer.observe)
+        config.metrics.backend = args.backend
+    return RunConfig.model_validate(config.model_dump())

@@ -12,10 +12,10 @@ from resonance_engine.cli.common import (
     output_dir,
     print_summary,
     progress_bar,
+    run_config_from_args,
     show_progress,
 )
 from resonance_engine.cli.db import add_db_options, open_db
-from resonance_engine.config import RunConfig, default_pond, load_run_config
 from resonance_engine.metrics import ComplexityAnalyzer, ComplexityMetrics, summarize_series
 from resonance_engine.metrics.plots import save_metrics_png
 from resonance_engine.store import RunRecorder
@@ -43,30 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
-def _config_from_args(args: argparse.Namespace) -> RunConfig:
-    seed = args.seed if args.seed is not None else 0
-    if args.config:
-        config = load_run_config(args.config)
-        if args.seed is not None:
-            config.seed = args.seed
-        if args.size is not None:
-            config.simulation.nx = config.simulation.ny = args.size
-    else:
-        config = RunConfig(simulation=default_pond(args.size or 512, seed=seed), seed=seed)
-    if args.steps is not None:
-        config.steps = args.steps
-    if args.metrics_every is not None:
-        config.metrics_every = args.metrics_every
-    if args.backend is not None:
-        config.simulation.backend = args.backend
-        # with wgpu the measures run on the GPU on the resident field (analyzer.observe)
-        config.metrics.backend = args.backend
-    return RunConfig.model_validate(config.model_dump())
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Run with a progress bar; Ctrl-C or SIGTERM stops, stores and writes what there is."""
-    config = _config_from_args(args)
+    config = run_config_from_args(args, default_size=512)
     solver = config.simulation.build()
     analyzer = ComplexityAnalyzer(config.metrics)
     out = output_dir(args.out)

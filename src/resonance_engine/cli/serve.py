@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from resonance_engine.backends import BACKEND_NAMES
-from resonance_engine.cli.common import add_common_options, output_dir, print_summary
+from resonance_engine.cli.common import (
+    add_common_options,
+    output_dir,
+    print_summary,
+    run_config_from_args,
+)
 from resonance_engine.cli.db import add_db_options
-from resonance_engine.config import RunConfig, default_pond, load_run_config
+from resonance_engine.config import RunConfig
 from resonance_engine.errors import ConfigError
 
 __all__ = ["register", "cmd_serve", "security_notice"]
@@ -112,29 +117,6 @@ def security_notice(host: str, token: str | None) -> str | None:
         "can reach this port can watch and control the run; use --token (or --token auto) "
         "or --host 127.0.0.1"
     )
-
-
-def _config(args: argparse.Namespace) -> RunConfig:
-    seed = args.seed if args.seed is not None else 0
-    if args.config:
-        config = load_run_config(args.config)
-        if args.seed is not None:
-            config.seed = args.seed
-        if args.size is not None:
-            config.simulation.nx = config.simulation.ny = args.size
-    else:
-        size = args.size or (128 if args.swarm else 256)
-        config = RunConfig.model_validate(
-            {"simulation": default_pond(size, seed=seed), "seed": seed}
-        )
-    if args.metrics_every is not None:
-        config.metrics_every = args.metrics_every
-    elif not args.config:
-        config.metrics_every = 50  # the analyzer costs ~100 steps: keep the run moving
-    if args.backend is not None:
-        config.simulation.backend = args.backend
-        config.metrics.backend = args.backend
-    return RunConfig.model_validate(config.model_dump())
 
 
 def _metrics_source(choice: str, config: RunConfig) -> Any:
@@ -263,7 +245,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--token must not be empty")
     if args.replay is not None:
         return _serve_replay(args, token)
-    config = _config(args)
+    # the analyzer costs ~100 steps: measure every 50 to keep the run moving
+    default_size = 128 if args.swarm else 256
+    config = run_config_from_args(args, default_size, default_metrics_every=50)
     options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
     recorder: Any = None
     runner: SimulationRunner | None = None
