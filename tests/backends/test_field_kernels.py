@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import solver_pair
+from backend_helpers import solver_pair
 from resonance_engine import WaveSolver2D
 
 boundaries = st.sampled_from(["fixed", "periodic", "absorbing"])

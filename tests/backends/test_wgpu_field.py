@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import solver_pair
+from backend_helpers import solver_pair
 from resonance_engine import PointSource, WaveSolver2D
 from resonance_engine.backends import field_kernels, field_state, resolve_backend
 from resonance_engine.backends.base import FEEDBACK_CODES

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import skip_without_float64
+from backend_helpers import skip_without_float64
 from resonance_engine import FieldSource, WaveSolver2D
 
 
