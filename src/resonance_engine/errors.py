@@ -17,6 +17,7 @@ __all__ = [
     "StoreError",
     "SignatureError",
     "BusError",
+    "ExecutorError",
 ]
 
 
@@ -80,3 +81,7 @@ class SignatureError(ResonanceError, ValueError):
 
 class BusError(ResonanceError, RuntimeError):
     """The signature bus cannot deliver messages (connection lost, server unreachable)."""
+
+
+class ExecutorError(ResonanceError, RuntimeError):
+    """Parallel work cannot run: the executor is missing, unreachable, or a task failed."""
