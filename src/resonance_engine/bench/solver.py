@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     backends = [b.strip() for b in args.backends.split(",")]
     import numba
 
-    threads = [int(t) for t in args.threads.split(",")] if args.threads else [numba.get_num_threads()]
+    threads = [numba.get_num_threads()]
+    if args.threads:
+        threads = [int(t) for t in args.threads.split(",")]
     results: dict[str, Any] = {"dtype": args.dtype, "cpus": os.cpu_count()}
     for backend in backends:
         start = time.perf_counter()
