@@ -21,6 +21,7 @@ lambda or closure) and its results must be picklable.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import multiprocessing
 import os
 import signal
@@ -307,20 +308,22 @@ class LocalExecutor(Executor):
                             submit(index)
         finally:
             if pending:
-                for future in pending:
-                    future.cancel()
-                # running tasks cannot be cancelled in a process pool: drop the pool
+                # running tasks cannot be cancelled in a process pool: stop its workers
                 self._discard_pool()
 
     def _discard_pool(self) -> None:
+        """Terminate the workers and drop the pool; its unfinished futures break.
+
+        The futures are not cancelled first: on Python 3.11 the pool's manager thread
+        then fails with InvalidStateError when it marks them broken.
+        """
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
             if process.is_alive():
                 process.terminate()
+        pool.shutdown(wait=True)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -404,6 +407,7 @@ class DaskExecutor(Executor):
                         processes=True,
                         host="127.0.0.1",
                         dashboard_address=cluster_kwargs.pop("dashboard_address", None),
+                        silence_logs=cluster_kwargs.pop("silence_logs", logging.ERROR),
                         **cluster_kwargs,
                     )
                     self.client = distributed.Client(self._cluster, timeout=timeout)

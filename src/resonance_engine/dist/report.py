@@ -115,8 +115,7 @@ def save_sweep_heatmap(
             yname, xname = params[0].name, params[1].name
         else:
             ylabels, xlabels, xname, yname = [""], [""], "", ""
-        cmap = matplotlib.colormaps["viridis"].copy()
-        cmap.set_bad("0.75")
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.75")
         image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap=cmap)
         fig.colorbar(image, ax=ax, shrink=0.85, label=QUANTITY_LABELS.get(name, name))
         ax.set_xticks(range(len(xlabels)), xlabels, rotation=45 if len(xlabels) > 6 else 0)

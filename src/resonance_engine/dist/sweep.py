@@ -547,6 +547,8 @@ def run_sweep(
         if stored is not None:
             report.results[spec.index] = stored
             report.skipped += 1
+            if on_result is not None:
+                on_result(spec, stored, None)
             continue
         by_key.setdefault(spec.key, []).append(spec)
     todo = [group[0] for group in by_key.values()]
