@@ -24,6 +24,18 @@ from resonance_engine.field import (
     discrete_energy,
     max_stable_dt,
 )
+from resonance_engine.metrics import (
+    ComplexityAnalyzer,
+    ComplexityMetrics,
+    DwellTimeTracker,
+    FractalFit,
+    MetricsConfig,
+    MultiBandAnalyzer,
+    coherence_field,
+    complexity_index,
+    fractal_dimension,
+    gain_field,
+)
 
 try:
     __version__ = version("resonance-engine")
@@ -53,4 +65,14 @@ __all__ = [
     "StoreError",
     "SignatureError",
     "BusError",
+    "fractal_dimension",
+    "FractalFit",
+    "gain_field",
+    "coherence_field",
+    "DwellTimeTracker",
+    "complexity_index",
+    "ComplexityAnalyzer",
+    "ComplexityMetrics",
+    "MetricsConfig",
+    "MultiBandAnalyzer",
 ]

@@ -99,9 +99,20 @@ def test_numba_matches_numpy_float64_to_rounding(
     np.testing.assert_allclose(compiled.u, reference.u, rtol=1e-11, atol=1e-12)
 
 
-@settings(max_examples=30, deadline=None)
+def _pulses_inside(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Smooth random data that vanishes near the edges (three Gaussian pulses)."""
+    jj, ii = np.meshgrid(np.arange(n), np.arange(n))
+    u = np.zeros((n, n))
+    for _ in range(3):
+        w = rng.uniform(1, n / 10)
+        cx, cy = rng.uniform(4 * w, n - 1 - 4 * w, size=2)
+        u += rng.normal() * np.exp(-((jj - cx) ** 2 + (ii - cy) ** 2) / (2 * w * w))
+    return u
+
+
+@settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(8, 40),
+    n=st.integers(12, 40),
     boundary=boundaries,
     damping=st.floats(0.01, 3.0),
     courant=st.floats(0.05, 1.0),
@@ -118,21 +129,32 @@ def test_damped_sourceless_energy_never_grows(
     dx: float,
     seed: int,
 ) -> None:
-    """Fixed and periodic boxes lose energy at every step. The first-order Mur edges of
-    ``absorbing`` are not dissipative step by step in this discrete norm (a transient can
-    move energy from the edge cells inward), so there the energy must stay below where it
-    started and end lower."""
+    """With damping and no sources the discrete energy falls at every check.
+
+    Fixed and periodic boxes start from white noise. The first-order Mur edges of
+    ``absorbing`` are a one-way condition: data that is already non-zero at the edges
+    violates it, and the first steps then move energy from the edge cells inward (up to
+    ~40% more energy seen with white noise), so there the field starts from smooth
+    pulses that vanish near the edges.
+    """
+    rng = np.random.default_rng(seed)
     solver = WaveSolver2D(
-        n, n, dx=dx, wave_speed=wave_speed, damping=damping, boundary=boundary,
-        courant=courant, dtype="float64",
+        n,
+        n,
+        dx=dx,
+        wave_speed=wave_speed,
+        damping=damping,
+        boundary=boundary,
+        courant=courant,
+        dtype="float64",
     )
-    solver.set_state(np.random.default_rng(seed).normal(size=(n, n)))
+    closed = boundary != "absorbing"
+    solver.set_state(rng.normal(size=(n, n)) if closed else _pulses_inside(n, rng))
     previous = start = solver.energy()
     for _ in range(15):
         solver.step(7)
         energy = solver.energy()
         assert np.isfinite(solver.u).all()
-        reference = start if boundary == "absorbing" else previous
-        assert energy <= reference + 1e-12 * start  # rounding only
+        assert energy <= previous + 1e-12 * start  # rounding only
         previous = energy
     assert previous < start

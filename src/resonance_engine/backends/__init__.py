@@ -10,10 +10,16 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from resonance_engine.backends.base import FieldKernels
+from resonance_engine.backends.base import FieldKernels, MetricKernels
 from resonance_engine.errors import BackendError
 
-__all__ = ["BACKEND_NAMES", "resolve_backend", "field_kernels", "backend_module"]
+__all__ = [
+    "BACKEND_NAMES",
+    "resolve_backend",
+    "field_kernels",
+    "metric_kernels",
+    "backend_module",
+]
 
 #: The names accepted by ``backend=``; "auto" picks the fastest available CPU backend.
 BACKEND_NAMES: tuple[str, ...] = ("auto", "numpy", "numba")
@@ -63,4 +69,10 @@ def backend_module(name: str) -> ModuleType:
 def field_kernels(name: str) -> FieldKernels:
     """The field kernels of a backend."""
     kernels: FieldKernels = backend_module(name).field_kernels
+    return kernels
+
+
+def metric_kernels(name: str) -> MetricKernels:
+    """The complexity-measure kernels of a backend."""
+    kernels: MetricKernels = backend_module(name).metric_kernels
     return kernels

@@ -18,6 +18,7 @@ __all__ = [
     "LeapfrogCoefficients",
     "SourceStencil",
     "FieldKernels",
+    "MetricKernels",
 ]
 
 #: Integer codes the kernels use for the boundary kinds.
@@ -121,4 +122,94 @@ class FieldKernels(Protocol):
 
     def triad(self, a: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> None:
         """a[i] = b[i] + scale * c[i] over flat arrays (the bandwidth reference)."""
+        ...
+
+
+class MetricKernels(Protocol):
+    """Kernels of the complexity measures (see :mod:`resonance_engine.metrics`).
+
+    Every kernel takes a batch of fields ``u`` of shape (b, ny, nx) (float32 or float64,
+    C-contiguous) and works per batch member. The metric layer validates the input,
+    chooses the parameters and interprets the results; the kernels only compute.
+    """
+
+    def frame_stats(self, u: np.ndarray) -> np.ndarray:
+        """Per member: mean, mean square and max |u|, shape (b, 3), float64.
+
+        A NaN or inf anywhere in a member shows up as a non-finite value in its row.
+        """
+        ...
+
+    def box_counts(
+        self, u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
+    ) -> np.ndarray:
+        """Box counts of the mask |u| > threshold[k] at box sizes 1, 2, 4, ..., 2**levels.
+
+        Boxes tile each field from row 0 and column 0; the last row and column of
+        boxes are partial when a side is not a multiple of the size (cells outside the
+        grid are inactive for "any active" and ignored for "all active").
+
+        Returns
+        -------
+        ndarray of float64, shape (b, levels + 1)
+            Occupancy counts (boxes with an active cell), or with ``boundary`` the
+            boxes with an active cell that are not full. Column 0 (size 1) is always
+            the number of active cells.
+        """
+        ...
+
+    def gain(self, u: np.ndarray, window: int, out: np.ndarray) -> None:
+        """out = mean of |u| over the window x window square centred on each cell.
+
+        ``window`` is odd; near the edges the mean is over the cells inside the grid.
+        """
+        ...
+
+    def local_variance(
+        self, u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+    ) -> None:
+        """out = Gaussian-weighted local variance E_w[u^2] - E_w[u]^2, clipped at 0.
+
+        ``weights`` (odd length 2r+1) is the 1D kernel applied along x then y; near the
+        edges the weights of the cells inside the grid are renormalized to sum to 1.
+        ``shift`` (b,) is subtracted from the field before the moments are taken
+        (the variance does not change; it avoids cancellation, e.g. the frame mean).
+        """
+        ...
+
+    def dwell(
+        self,
+        u: np.ndarray,
+        history: np.ndarray,
+        slots: np.ndarray,
+        lag_weights: np.ndarray,
+        slot_scale: np.ndarray,
+        inv_h: np.ndarray,
+        store_slot: int,
+        store_scale: np.ndarray,
+        out: np.ndarray,
+    ) -> None:
+        """Dwell field from a ring buffer of past frames, then store the new frame.
+
+        ``out[k] = sum_l lag_weights[l] * max(0, 1 - |u[k] - past_l| * inv_h[k])`` with
+        ``past_l = history[k, slots[l]] * slot_scale[k, slots[l]]``. Afterwards
+        ``history[k, store_slot] = u[k] * store_scale[k]`` (rounded to nearest and
+        clipped to +-32767 when the history is int16; ``store_scale`` is then
+        32767 / max|u[k]|, and the caller records its inverse in ``slot_scale``).
+
+        Parameters
+        ----------
+        u : ndarray, shape (b, ny, nx)
+        history : ndarray of int16 or of u's dtype, shape (b, K, ny, nx)
+        slots : ndarray of int64, shape (n,)
+            Ring slot of each lag used (n <= K past frames).
+        lag_weights : ndarray of float64, shape (n,)
+        slot_scale : ndarray of float64, shape (b, K)
+        inv_h : ndarray of float64, shape (b,)
+            Inverse of the similarity scale h (1/units of u).
+        store_slot : int
+            Where the current frame goes (-1: do not store).
+        store_scale : ndarray of float64, shape (b,)
+        out : ndarray, shape (b, ny, nx)
+        """
         ...

@@ -14,5 +14,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from resonance_engine.backends.numba_cpu import field as field_kernels  # noqa: E402
+from resonance_engine.backends.numba_cpu import metrics as metric_kernels  # noqa: E402
 
-__all__ = ["field_kernels"]
+__all__ = ["field_kernels", "metric_kernels"]

@@ -1,5 +1,6 @@
 """The numpy reference backend: plain array expressions, obviously correct, slow."""
 
 from resonance_engine.backends.numpy_ref import field as field_kernels
+from resonance_engine.backends.numpy_ref import metrics as metric_kernels
 
-__all__ = ["field_kernels"]
+__all__ = ["field_kernels", "metric_kernels"]

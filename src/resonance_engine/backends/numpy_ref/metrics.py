@@ -1,0 +1,136 @@
+"""Reference kernels of the complexity measures in plain numpy.
+
+See :class:`~resonance_engine.backends.base.MetricKernels` for the contracts. Written for
+clarity, not speed: everything is computed in float64 with whole-array expressions and
+the result is cast to the output dtype. The compiled backends must reproduce these to
+rounding (the int16 dwell history to one quantization step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["frame_stats", "box_counts", "gain", "local_variance", "dwell", "smooth_axis"]
+
+
+def frame_stats(u: np.ndarray) -> np.ndarray:
+    """Per member: mean, mean square and max |u|, shape (b, 3)."""
+    x = u.astype(np.float64).reshape(u.shape[0], -1)
+    return np.stack([x.mean(axis=1), (x * x).mean(axis=1), np.abs(x).max(axis=1)], axis=1)
+
+
+def _pad_to(mask: np.ndarray, size: int, value: bool) -> np.ndarray:
+    b, ny, nx = mask.shape
+    py = -ny % size
+    px = -nx % size
+    return np.pad(mask, ((0, 0), (0, py), (0, px)), constant_values=value)
+
+
+def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool) -> np.ndarray:
+    """Box counts at sizes 1, 2, ..., 2**levels of the mask |u| > threshold (b, levels+1)."""
+    b = u.shape[0]
+    mask = np.abs(u.astype(np.float64)) > np.asarray(threshold, dtype=np.float64)[:, None, None]
+    counts = np.zeros((b, levels + 1))
+    for level in range(levels + 1):
+        s = 1 << level
+        anyp = _pad_to(mask, s, False)
+        _, py, px = anyp.shape
+        active = anyp.reshape(b, py // s, s, px // s, s).any(axis=(2, 4))
+        if boundary and level > 0:
+            full = _pad_to(mask, s, True).reshape(b, py // s, s, px // s, s).all(axis=(2, 4))
+            active &= ~full
+        counts[:, level] = active.sum(axis=(1, 2))
+    return counts
+
+
+def _box_sum_axis(x: np.ndarray, window: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum over the centred window along ``axis`` (truncated at the edges) and the count."""
+    half = window // 2
+    n = x.shape[axis]
+    c = np.cumsum(x, axis=axis)
+    zero_shape = list(x.shape)
+    zero_shape[axis] = 1
+    c = np.concatenate([np.zeros(zero_shape), c], axis=axis)  # c[i] = sum of x[:i]
+    idx = np.arange(n)
+    hi = np.minimum(idx + half + 1, n)
+    lo = np.maximum(idx - half, 0)
+    total = np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
+    return total, (hi - lo).astype(np.float64)
+
+
+def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
+    """Mean of |u| over the centred window (summed-area via cumulative sums)."""
+    a = np.abs(u.astype(np.float64))
+    rows, ny_count = _box_sum_axis(a, window, axis=1)
+    both, nx_count = _box_sum_axis(rows, window, axis=2)
+    out[...] = both / (ny_count[:, None] * nx_count[None, :])
+
+
+def smooth_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """Weighted centred sum along ``axis`` with the in-grid weights renormalized to 1."""
+    r = len(weights) // 2
+    n = x.shape[axis]
+    out = np.zeros(x.shape)
+    norm = np.zeros(n)
+    for t in range(-r, r + 1):
+        lo = max(0, -t)
+        hi = min(n, n - t)
+        if hi <= lo:
+            continue
+        w = float(weights[t + r])
+        dst = [slice(None)] * x.ndim
+        src = [slice(None)] * x.ndim
+        dst[axis] = slice(lo, hi)
+        src[axis] = slice(lo + t, hi + t)
+        out[tuple(dst)] += w * x[tuple(src)]
+        norm[lo:hi] += w
+    shape = [1] * x.ndim
+    shape[axis] = n
+    return out / norm.reshape(shape)
+
+
+def local_variance(
+    u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+) -> None:
+    """Gaussian-weighted local variance E_w[u^2] - E_w[u]^2 (clipped at 0)."""
+    x = u.astype(np.float64) - np.asarray(shift, dtype=np.float64)[:, None, None]
+    m1 = smooth_axis(smooth_axis(x, weights, axis=2), weights, axis=1)
+    m2 = smooth_axis(smooth_axis(x * x, weights, axis=2), weights, axis=1)
+    out[...] = np.maximum(m2 - m1 * m1, 0.0)
+
+
+def quantize(u: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """int16 codes round(u * scale) clipped to +-32767 (per member scale, shape (b,)).
+
+    Rounding is to nearest with ties up (floor(x + 0.5)), computed in u's dtype so
+    that every backend produces the same codes.
+    """
+    s = np.asarray(scale).astype(u.dtype)[:, None, None]
+    q = np.floor(u * s + u.dtype.type(0.5))
+    return np.clip(q, -32767, 32767).astype(np.int16)
+
+
+def dwell(
+    u: np.ndarray,
+    history: np.ndarray,
+    slots: np.ndarray,
+    lag_weights: np.ndarray,
+    slot_scale: np.ndarray,
+    inv_h: np.ndarray,
+    store_slot: int,
+    store_scale: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Weighted sum of bounded similarities to past frames; then store the new frame."""
+    x = u.astype(np.float64)
+    tau = np.zeros(x.shape)
+    ih = np.asarray(inv_h, dtype=np.float64)[:, None, None]
+    for slot, w in zip(slots, lag_weights, strict=True):
+        past = history[:, slot].astype(np.float64) * slot_scale[:, slot][:, None, None]
+        tau += w * np.maximum(0.0, 1.0 - np.abs(x - past) * ih)
+    out[...] = tau
+    if store_slot >= 0:
+        if history.dtype == np.int16:
+            history[:, store_slot] = quantize(u, store_scale)
+        else:
+            history[:, store_slot] = u * np.asarray(store_scale, dtype=u.dtype)[:, None, None]

@@ -1,0 +1,31 @@
+"""Complexity measures of wave fields (Resonance Complexity Theory).
+
+One module per measure: :mod:`.fractal` (D), :mod:`.gain` (G), :mod:`.coherence` (C),
+:mod:`.dwell` (tau), :mod:`.index` (CI); :mod:`.analyzer` runs them all on each frame,
+:mod:`.multiband` adds the frequency bands and their nesting. Hot loops are in
+:mod:`resonance_engine.backends`.
+"""
+
+from resonance_engine.metrics.analyzer import ComplexityAnalyzer, ComplexityMetrics
+from resonance_engine.metrics.coherence import coherence_field, local_variance
+from resonance_engine.metrics.config import MetricsConfig
+from resonance_engine.metrics.dwell import DwellTimeTracker
+from resonance_engine.metrics.fractal import FractalFit, fractal_dimension
+from resonance_engine.metrics.gain import gain_field
+from resonance_engine.metrics.index import complexity_index
+from resonance_engine.metrics.multiband import MultiBandAnalyzer, MultiBandMetrics
+
+__all__ = [
+    "fractal_dimension",
+    "FractalFit",
+    "gain_field",
+    "coherence_field",
+    "local_variance",
+    "DwellTimeTracker",
+    "complexity_index",
+    "ComplexityAnalyzer",
+    "ComplexityMetrics",
+    "MetricsConfig",
+    "MultiBandAnalyzer",
+    "MultiBandMetrics",
+]

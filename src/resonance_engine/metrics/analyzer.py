@@ -1,0 +1,291 @@
+"""All the measures of a frame at once: :class:`ComplexityAnalyzer`.
+
+Per frame (or per member of a batch): the frame statistics (mean, RMS, max|u|, and the
+NaN/inf check), the mask |u| > theta and its box-counting dimension D, the gain field G,
+the coherence field C, the dwell field tau (from the analyzer's own ring buffer of past
+frames), the CI field alpha * D^beta * G * C * (1 - exp(-tau / gamma)), and their spatial
+means. Buffers are allocated on the first frame and reused.
+
+D is undefined when the mask is empty (a field that is zero everywhere, or constant):
+the result then has ``fractal_dim``, ``fractal_r2`` and ``ci`` NaN and says why in
+``note``; G, C and tau are still computed. The same holds in boundary mode when the
+mask has no boundary at some box size of the fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import numpy as np
+
+from resonance_engine.backends import metric_kernels
+from resonance_engine.errors import FieldError
+from resonance_engine.metrics._input import as_batch
+from resonance_engine.metrics.coherence import (
+    gaussian_weights,
+    moment_shift,
+    normalize_coherence,
+)
+from resonance_engine.metrics.config import MetricsConfig
+from resonance_engine.metrics.dwell import DwellTimeTracker
+from resonance_engine.metrics.fractal import box_sizes, fit_dimension, frame_threshold
+
+__all__ = ["ComplexityMetrics", "ComplexityAnalyzer"]
+
+
+@dataclass(frozen=True)
+class ComplexityMetrics:
+    """The measures of one frame.
+
+    Attributes
+    ----------
+    fractal_dim : float
+        D of the mask |u| > threshold (NaN when undefined, see ``note``).
+    fractal_r2 : float
+        R^2 of the box-counting fit.
+    gain : float
+        Spatial mean of G (units of u).
+    coherence : float
+        Spatial mean of C ([0, 1]).
+    dwell : float
+        Spatial mean of tau (frames).
+    ci : float
+        Spatial mean of the CI field (units of u).
+    step : int
+        Solver step of the frame (or the analyzer's frame counter).
+    t : float
+        Simulated time of the frame (s; NaN when not given).
+    threshold : float
+        The mask threshold theta (units of u).
+    active_fraction : float
+        Fraction of the cells in the mask.
+    note : str or None
+        Why a value is NaN, else None.
+    gain_field, coherence_field, dwell_field, ci_field : ndarray or None
+        The full fields (ny, nx), only with ``keep_fields=True``.
+    mask : ndarray of bool or None
+        The thresholded mask, only with ``keep_fields=True``.
+    """
+
+    fractal_dim: float
+    fractal_r2: float
+    gain: float
+    coherence: float
+    dwell: float
+    ci: float
+    step: int
+    t: float
+    threshold: float = math.nan
+    active_fraction: float = math.nan
+    note: str | None = None
+    gain_field: np.ndarray | None = field(default=None, repr=False, compare=False)
+    coherence_field: np.ndarray | None = field(default=None, repr=False, compare=False)
+    dwell_field: np.ndarray | None = field(default=None, repr=False, compare=False)
+    ci_field: np.ndarray | None = field(default=None, repr=False, compare=False)
+    mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scalar attributes (no fields), e.g. for JSON."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not isinstance(getattr(self, f.name), np.ndarray) and f.name not in _FIELD_NAMES
+        }
+
+
+_FIELD_NAMES = ("gain_field", "coherence_field", "dwell_field", "ci_field", "mask")
+
+
+class _HasField(Protocol):
+    @property
+    def u(self) -> np.ndarray: ...
+    @property
+    def t(self) -> float: ...
+    step_count: int
+
+
+class ComplexityAnalyzer:
+    """Computes D, G, C, tau and CI of each new frame, with preallocated buffers.
+
+    Parameters
+    ----------
+    config : MetricsConfig, optional
+        The parameters (defaults: :class:`MetricsConfig()`).
+    keep_fields : bool
+        Attach copies of the G, C, tau and CI fields and the mask to each result.
+
+    Notes
+    -----
+    The analyzer holds the dwell ring buffer, so feed it the frames of one run in order
+    (e.g. every N solver steps). A batch (b, ny, nx) is b independent runs: each member
+    has its own history. The shape and dtype are fixed by the first frame; call
+    :meth:`reset` to start over with another.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> analyzer = ComplexityAnalyzer()
+    >>> y, x = np.mgrid[0:64, 0:64]
+    >>> m = analyzer.update(np.sin(x / 3.0) * np.cos(y / 5.0))
+    >>> 1.0 < m.fractal_dim < 2.1 and m.ci >= 0.0
+    True
+    """
+
+    def __init__(self, config: MetricsConfig | None = None, *, keep_fields: bool = False) -> None:
+        self.config = config if config is not None else MetricsConfig()
+        self.keep_fields = keep_fields
+        self._kernels = metric_kernels(self.config.backend)
+        self._weights = gaussian_weights(
+            self.config.coherence_sigma, self.config.coherence_truncate
+        )
+        self._shape: tuple[int, int, int] | None = None
+        self._dtype: np.dtype | None = None
+        self._tracker: DwellTimeTracker | None = None
+        self.frames = 0
+
+    def reset(self) -> None:
+        """Forget the dwell history, the frame counter, the shape and the buffers."""
+        self._shape = None
+        self._dtype = None
+        self._tracker = None
+        self.frames = 0
+
+    @property
+    def max_dwell(self) -> float:
+        """The largest possible mean dwell (frames)."""
+        w = np.exp(-np.arange(1, self.config.dwell_history + 1) / self.config.dwell_lambda)
+        return float(w.sum())
+
+    def _setup(self, batch: np.ndarray) -> None:
+        cfg = self.config
+        b, ny, nx = batch.shape
+        self._sizes = box_sizes((ny, nx), cfg.min_box, cfg.max_box)
+        self._levels = int(self._sizes[-1]).bit_length() - 1
+        self._level_index = [int(s).bit_length() - 1 for s in self._sizes]
+        self._g = np.empty_like(batch)
+        self._c = np.empty_like(batch)
+        self._tau = np.empty_like(batch)
+        self._ci = np.empty_like(batch)
+        self._tracker = DwellTimeTracker(
+            batch.shape, cfg.dwell_history, cfg.dwell_lambda, scale=cfg.dwell_scale,
+            storage=cfg.dwell_storage, dtype=batch.dtype, backend=cfg.backend,
+        )
+        self._shape = (b, ny, nx)
+        self._dtype = batch.dtype
+
+    def observe(self, solver: _HasField) -> ComplexityMetrics | list[ComplexityMetrics]:
+        """Analyze a solver's current field, stamped with its step and time."""
+        return self.update(solver.u, step=solver.step_count, t=solver.t)
+
+    def update(
+        self, u: np.ndarray, *, step: int | None = None, t: float | None = None
+    ) -> ComplexityMetrics | list[ComplexityMetrics]:
+        """Analyze a new frame.
+
+        Parameters
+        ----------
+        u : ndarray, shape (ny, nx) or (b, ny, nx)
+            The field (float32 or float64), or a batch of b fields.
+        step : int, optional
+            Step number to record (default: the number of frames analyzed before).
+        t : float, optional
+            Simulated time to record (s; default NaN).
+
+        Returns
+        -------
+        ComplexityMetrics, or a list of b of them for a batch.
+
+        Raises
+        ------
+        FieldError
+            Wrong rank, empty, NaN/inf, or a shape/dtype other than the first frame's.
+        MetricError
+            The grid is too small for box counting.
+        """
+        batch, single = as_batch(u)
+        if self._shape is None:
+            self._setup(batch)
+        elif batch.shape != self._shape or batch.dtype != self._dtype:
+            raise FieldError(
+                f"this analyzer holds the history of fields of shape {self._shape} and dtype "
+                f"{self._dtype}, got {batch.shape} {batch.dtype}; use one analyzer per run "
+                f"or call reset()"
+            )
+        assert self._tracker is not None
+        cfg = self.config
+        kernels = self._kernels
+        stats = kernels.frame_stats(batch)
+        bad = ~np.isfinite(stats).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise FieldError(
+                f"the field (batch member {k}) holds NaN or inf; the measures are undefined "
+                f"(check the simulation for divergence)"
+            )
+        theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
+        counts = kernels.box_counts(batch, theta, self._levels, cfg.fractal_mode == "boundary")
+        kernels.gain(batch, cfg.gain_window, self._g)
+        kernels.local_variance(batch, self._weights, moment_shift(batch, stats), self._c)
+        normalize_coherence(
+            self._c, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale, self._c
+        )
+        self._tracker.update_batch(batch, stats, self._tau)
+        step_value = self.frames if step is None else int(step)
+        t_value = math.nan if t is None else float(t)
+        self.frames += 1
+        n_cells = batch.shape[1] * batch.shape[2]
+        results = []
+        for k in range(batch.shape[0]):
+            dim, r2, note = self._fit(counts[k])
+            ci_k = self._ci[k]
+            # CI field = alpha * D^beta * G * C * (1 - exp(-tau / gamma))
+            np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
+            np.expm1(ci_k, out=ci_k)
+            ci_k *= -cfg.alpha * dim**cfg.beta  # NaN when D is undefined
+            ci_k *= self._g[k]
+            ci_k *= self._c[k]
+            extra: dict[str, Any] = {}
+            if self.keep_fields:
+                extra = {
+                    "gain_field": self._g[k].copy(),
+                    "coherence_field": self._c[k].copy(),
+                    "dwell_field": self._tau[k].copy(),
+                    "ci_field": ci_k.copy(),
+                    "mask": np.abs(batch[k]) > theta[k],
+                }
+            results.append(
+                ComplexityMetrics(
+                    fractal_dim=dim,
+                    fractal_r2=r2,
+                    gain=float(self._g[k].mean(dtype=np.float64)),
+                    coherence=float(self._c[k].mean(dtype=np.float64)),
+                    dwell=float(self._tau[k].mean(dtype=np.float64)),
+                    ci=float(ci_k.mean(dtype=np.float64)),
+                    step=step_value,
+                    t=t_value,
+                    threshold=float(theta[k]),
+                    active_fraction=float(counts[k, 0]) / n_cells,
+                    note=note,
+                    **extra,
+                )
+            )
+        return results[0] if single else results
+
+    def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None]:
+        if counts[0] == 0:
+            return math.nan, math.nan, "empty mask: no cell above the threshold, D undefined"
+        used = counts[self._level_index]
+        if np.any(used <= 0):
+            return (
+                math.nan,
+                math.nan,
+                "no boundary box at some size (full mask?), D undefined in boundary mode",
+            )
+        dim, r2 = fit_dimension(self._sizes, used)
+        return dim, r2, None
+
+    def __repr__(self) -> str:
+        return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
+

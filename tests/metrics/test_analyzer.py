@@ -1,0 +1,133 @@
+"""ComplexityAnalyzer: single fields, batches, consistency with the public functions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from resonance_engine.errors import FieldError
+from resonance_engine.metrics import (
+    ComplexityAnalyzer,
+    ComplexityMetrics,
+    DwellTimeTracker,
+    MetricsConfig,
+    coherence_field,
+    complexity_index,
+    fractal_dimension,
+    gain_field,
+)
+
+
+def _frames(n: int, shape: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
+    """A travelling interference pattern (float32)."""
+    rng = np.random.default_rng(seed)
+    ny, nx = shape[-2:]
+    y, x = np.mgrid[0:ny, 0:nx].astype(np.float32)
+    k = rng.uniform(0.2, 0.5, (3, 2))
+    frames = []
+    for t in range(n):
+        u = sum(np.sin(k[i, 0] * x + k[i, 1] * y - 0.3 * t * (i + 1)) for i in range(3))
+        frames.append(np.broadcast_to(u, shape).astype(np.float32))
+    return frames
+
+
+def test_analyzer_matches_the_public_functions(backend: str) -> None:
+    config = MetricsConfig(backend=backend, dwell_storage="float")
+    analyzer = ComplexityAnalyzer(config, keep_fields=True)
+    tracker = DwellTimeTracker((64, 80), 16, 4.0, storage="float", backend=backend)
+    for u in _frames(5, (64, 80)):
+        m = analyzer.update(u)
+        tau = tracker.update(u)
+    assert isinstance(m, ComplexityMetrics)
+    fit = fractal_dimension(u, backend=backend)
+    g = gain_field(u, 5, backend=backend)
+    c = coherence_field(u, 2.0, "frame", backend=backend)
+    ci = complexity_index(fit.dimension, g, c, tau)
+    assert m.fractal_dim == pytest.approx(fit.dimension)
+    assert m.fractal_r2 == pytest.approx(fit.r2)
+    assert m.threshold == pytest.approx(fit.threshold)
+    assert m.gain == pytest.approx(float(g.mean()), rel=1e-5)
+    assert m.coherence == pytest.approx(float(c.mean()), rel=1e-4)
+    assert m.dwell == pytest.approx(float(tau.mean()), rel=1e-5)
+    assert m.ci == pytest.approx(float(np.mean(ci)), rel=1e-4)
+    assert m.ci_field is not None and m.mask is not None
+    np.testing.assert_allclose(m.ci_field, ci, rtol=1e-4, atol=1e-7)
+    assert m.active_fraction == pytest.approx(float(m.mask.mean()))
+    assert m.step == 4 and math.isnan(m.t)
+
+
+def test_backends_agree_on_a_run() -> None:
+    results = {}
+    for backend in ("numpy", "numba"):
+        analyzer = ComplexityAnalyzer(MetricsConfig(backend=backend))
+        for u in _frames(6, (2, 48, 40)):
+            batch = analyzer.update(u)
+        results[backend] = batch
+    for a, b in zip(results["numpy"], results["numba"], strict=True):
+        for name in ("fractal_dim", "fractal_r2", "gain", "coherence", "dwell", "ci"):
+            assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-4), name
+
+
+def test_batch_gives_one_result_per_member_with_its_own_history() -> None:
+    frames = _frames(4, (48, 48))
+    analyzer = ComplexityAnalyzer()
+    single = [ComplexityAnalyzer() for _ in range(2)]
+    for n, u in enumerate(frames):
+        pair = np.stack([u, frames[-1 - n]])  # the second member sees the frames backwards
+        out = analyzer.update(pair, step=10 * n, t=0.5 * n)
+        ref = [single[0].update(u), single[1].update(frames[-1 - n])]
+    assert isinstance(out, list) and len(out) == 2
+    for got, want in zip(out, ref, strict=True):
+        assert got.ci == pytest.approx(want.ci, rel=1e-6)
+        assert got.dwell == pytest.approx(want.dwell, rel=1e-6)
+    assert out[0].step == 30 and out[0].t == 1.5
+    assert out[0].gain_field is None  # fields only on request
+
+
+def test_steady_field_reaches_max_dwell_and_ci_grows() -> None:
+    analyzer = ComplexityAnalyzer(MetricsConfig(dwell_history=8))
+    u = _frames(1, (64, 64))[0]
+    series = [analyzer.update(u) for _ in range(10)]
+    assert series[0].dwell == 0.0 and series[0].ci == 0.0
+    assert series[-1].dwell == pytest.approx(analyzer.max_dwell, rel=1e-4)
+    cis = [m.ci for m in series]
+    assert all(b > a for a, b in zip(cis[:8], cis[1:9], strict=True))
+
+
+def test_zero_field_reports_nan_with_a_reason() -> None:
+    analyzer = ComplexityAnalyzer()
+    m = analyzer.update(np.zeros((64, 64), dtype=np.float32))
+    assert math.isnan(m.fractal_dim) and math.isnan(m.ci)
+    assert m.note is not None and "empty mask" in m.note
+    assert m.gain == 0.0 and m.coherence == 1.0
+    assert m.as_dict()["note"] == m.note and "ci_field" not in m.as_dict()
+
+
+def test_bad_frames_are_rejected() -> None:
+    analyzer = ComplexityAnalyzer()
+    u = _frames(1, (32, 32))[0]
+    analyzer.update(u)
+    with pytest.raises(FieldError, match="shape"):
+        analyzer.update(np.zeros((32, 33), dtype=np.float32))
+    bad = u.copy()
+    bad[5, 5] = np.inf
+    with pytest.raises(FieldError, match="NaN or inf"):
+        analyzer.update(bad)
+    with pytest.raises(FieldError):
+        analyzer.update(np.zeros((2, 2, 32, 32)))
+    analyzer.reset()
+    analyzer.update(np.zeros((40, 40)))  # a new shape after reset
+
+
+def test_observe_reads_a_solver() -> None:
+    from resonance_engine import WaveSolver2D
+
+    solver = WaveSolver2D(64, 64, dx=1.0)
+    solver.set_gaussian_pulse(32, 32, 4)
+    solver.step(20)
+    m = ComplexityAnalyzer().observe(solver)
+    assert isinstance(m, ComplexityMetrics)
+    assert m.step == 20 and m.t == pytest.approx(solver.t)
+    assert 0.5 < m.fractal_dim < 2.1
