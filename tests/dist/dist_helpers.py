@@ -21,12 +21,12 @@ def small_plan(steps: int = 30) -> tuple[list, list[RunSpec]]:
 
 
 def slow_plan() -> tuple[list, list[RunSpec]]:
-    """8 configurations that each take a noticeable time (256x256, 600 steps)."""
+    """8 configurations that each take a noticeable time (128x128, 800 steps)."""
     return plan_sweep(
         None,
         [parse_param("damping=0.05:0.35:4"), parse_param("frequency=6,11")],
-        size=256,
-        steps=600,
+        size=128,
+        steps=800,
         seed=3,
     )
 
