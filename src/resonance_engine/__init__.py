@@ -11,6 +11,7 @@ from resonance_engine.errors import (
     DivergenceError,
     FieldError,
     MetricError,
+    RejectedRecordsError,
     ResonanceError,
     SignatureError,
     StoreError,
@@ -35,6 +36,14 @@ from resonance_engine.metrics import (
     complexity_index,
     fractal_dimension,
     gain_field,
+)
+from resonance_engine.store import (
+    AgentDB,
+    MetricRecord,
+    MetricWriter,
+    RunRecorder,
+    VectorRecord,
+    fingerprint,
 )
 
 try:
@@ -75,4 +84,11 @@ __all__ = [
     "ComplexityMetrics",
     "MetricsConfig",
     "MultiBandAnalyzer",
+    "RejectedRecordsError",
+    "AgentDB",
+    "MetricWriter",
+    "MetricRecord",
+    "VectorRecord",
+    "RunRecorder",
+    "fingerprint",
 ]

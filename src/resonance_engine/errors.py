@@ -17,6 +17,7 @@ __all__ = [
     "StoreError",
     "SignatureError",
     "BusError",
+    "RejectedRecordsError",
     "ExecutorError",
 ]
 
@@ -81,6 +82,25 @@ class SignatureError(ResonanceError, ValueError):
 
 class BusError(ResonanceError, RuntimeError):
     """The signature bus cannot deliver messages (connection lost, server unreachable)."""
+
+
+class RejectedRecordsError(StoreError):
+    """Some records or vectors of a batch could not be stored; the rest was written.
+
+    Reasons: a duplicate key (a value's key is (series_id, timestamp), a fingerprint's
+    is (series_id, timestamp_bucket)) or a series_id that does not exist.
+
+    Attributes
+    ----------
+    records : list
+        The rejected :class:`~resonance_engine.store.MetricRecord` and
+        :class:`~resonance_engine.store.VectorRecord` objects, handed back so that
+        nothing is lost silently.
+    """
+
+    def __init__(self, message: str, records: list[object]) -> None:
+        self.records = records
+        super().__init__(message)
 
 
 class ExecutorError(ResonanceError, RuntimeError):

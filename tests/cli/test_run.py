@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +86,9 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_picture(tmp_path: Path) -> No
         text=True,
         env=env,
     )
-    time.sleep(4.0)
+    assert proc.stderr is not None
+    first_progress_line = proc.stderr.readline()  # printed once steps are being made
+    assert "simulating" in first_progress_line
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -22,6 +24,7 @@ from rich.table import Table
 __all__ = [
     "add_common_options",
     "progress_bar",
+    "LogLines",
     "show_progress",
     "print_summary",
     "output_dir",
@@ -51,8 +54,69 @@ def show_progress(args: argparse.Namespace) -> bool:
     return not (args.quiet or args.json) and sys.stderr.isatty()
 
 
-def progress_bar(enabled: bool) -> Progress:
-    """A rich progress bar on stderr (disabled: renders nothing)."""
+class LogLines:
+    """Progress for a stderr that is not a terminal (logs, CI): a plain line every few seconds.
+
+    Offers the part of :class:`rich.progress.Progress` the commands use (``add_task``,
+    ``update``, context manager).
+    """
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every = every
+        self._tasks: dict[int, dict[str, Any]] = {}
+        self._last = time.monotonic()
+
+    def __enter__(self) -> LogLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> TaskID:
+        self._tasks[len(self._tasks)] = {
+            "description": description,
+            "total": total,
+            "completed": 0,
+            **fields,
+        }
+        return TaskID(len(self._tasks) - 1)
+
+    def update(
+        self,
+        task: TaskID,
+        *,
+        completed: float | None = None,
+        advance: float | None = None,
+        **fields: Any,
+    ) -> None:
+        state = self._tasks[task]
+        if completed is not None:
+            state["completed"] = completed
+        if advance is not None:
+            state["completed"] += advance
+        state.update(fields)
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            total = f"/{state['total']:g}" if state["total"] is not None else ""
+            status = state.get("status", "")
+            sys.stderr.write(f"{state['description']}: {state['completed']:g}{total} {status}\n")
+            sys.stderr.flush()
+
+
+def progress_bar(enabled: bool, log_lines: bool = False) -> Progress | LogLines:
+    """A rich progress bar on stderr.
+
+    Parameters
+    ----------
+    enabled : bool
+        Show the bar (see :func:`show_progress`).
+    log_lines : bool
+        When the bar is not shown, print a plain progress line every 2 s instead (for
+        runs whose stderr goes to a log).
+    """
+    if not enabled and log_lines:
+        return LogLines()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

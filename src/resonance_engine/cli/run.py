@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     chunk = max(1, min(50, config.steps // 100 or 1))
     interrupted = False
     start = time.perf_counter()
-    with progress_bar(show_progress(args)) as bar:
+    with progress_bar(show_progress(args), log_lines=not args.quiet) as bar:
         task = bar.add_task("simulating", total=config.steps, status="")
         try:
             while solver.step_count < config.steps:

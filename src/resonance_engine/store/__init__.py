@@ -1,0 +1,48 @@
+"""AgentDB: metric history in SQLite with sqlite-vec fingerprint search.
+
+- :class:`AgentDB` opens a database and answers queries (series, time ranges, latest
+  values, downsampled aggregates, the hybrid time-window + vector query).
+- :class:`MetricWriter` writes values and fingerprints at high rates from many threads.
+- :func:`fingerprint` turns a field (and its complexity metrics) into a 128-d vector.
+- :class:`RunRecorder` stores one simulation run (five series and fingerprints).
+"""
+
+from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
+from resonance_engine.store.fingerprint import FINGERPRINT_LAYOUT, fingerprint
+from resonance_engine.store.recorder import RunRecorder
+from resonance_engine.store.records import (
+    Aggregate,
+    Alert,
+    MetricRecord,
+    Point,
+    RecordList,
+    RunInfo,
+    SeriesInfo,
+    SeriesStats,
+    SimilarHit,
+    VectorRecord,
+)
+from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
+from resonance_engine.store.writer import MetricWriter
+
+__all__ = [
+    "AgentDB",
+    "MetricWriter",
+    "RunRecorder",
+    "MetricRecord",
+    "VectorRecord",
+    "RunInfo",
+    "SeriesInfo",
+    "SeriesStats",
+    "Point",
+    "Aggregate",
+    "SimilarHit",
+    "Alert",
+    "RecordList",
+    "fingerprint",
+    "FINGERPRINT_LAYOUT",
+    "SERIES_TYPES",
+    "SCHEMA_VERSION",
+    "VECTOR_DIM",
+    "now_us",
+]
