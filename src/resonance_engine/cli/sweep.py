@@ -26,6 +26,7 @@ from resonance_engine.cli.common import (
     progress_bar,
     show_progress,
 )
+from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.config import load_run_config
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.dist.params import parse_param
@@ -42,9 +43,6 @@ from resonance_engine.dist.sweep import (
 from resonance_engine.dist.writers import AgentDBWriter, MemoryWriter
 
 __all__ = ["register", "cmd_sweep"]
-
-DEFAULT_DB = Path("resonance.db")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -89,14 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--threads", type=int, default=1, help="numba threads per run (default 1)"
     )
-    p.add_argument(
-        "--db",
-        type=Path,
-        default=DEFAULT_DB,
-        metavar="PATH",
-        help=f"metric database to store the runs in (default: ./{DEFAULT_DB})",
-    )
-    p.add_argument("--no-db", action="store_true", help="do not store the runs")
+    add_db_options(p)
     add_common_options(p, out_default="resonance-out/sweep")
     p.set_defaults(func=cmd_sweep)
 
@@ -146,7 +137,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         options=options,
     )
     out = output_dir(args.out)
-    writer = MemoryWriter() if args.no_db else AgentDBWriter(args.db)
+    db = open_db(args)
+    writer = MemoryWriter() if db is None else AgentDBWriter(db, owned=True)
     try:
         executor = resolve_executor(args.executor, args.workers)
         try:
@@ -189,16 +181,16 @@ def _run(
 ) -> SweepReport:
     quiet = args.quiet or args.json
     errors = Console(stderr=True)
-    with progress_bar(show_progress(args)) as bar:
+    with progress_bar(show_progress(args), log_lines=not quiet) as bar:
         task = bar.add_task("sweep", total=len(plan[1]), status=executor.describe())
 
         def on_result(
             spec: RunSpec, result: RunResult | None, failure: SweepFailure | None
         ) -> None:
-            bar.advance(task)
+            bar.update(
+                task, advance=1, status=", ".join(f"{k}={v}" for k, v in spec.params.items())
+            )
             if failure is not None and not quiet:
                 errors.print(f"run failed: {failure}", markup=False, highlight=False)
-            elif result is not None:
-                bar.update(task, status=", ".join(f"{k}={v}" for k, v in spec.params.items()))
 
         return run_sweep(plan, executor, writer, options=options, on_result=on_result)

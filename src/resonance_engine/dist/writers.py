@@ -125,12 +125,14 @@ class AgentDBWriter(MemoryWriter):
     ----------
     db : str, PathLike or AgentDB
         The database (opened here and closed by :meth:`close` when a path is given).
+    owned : bool, optional
+        Close the database in :meth:`close` (default: only when opened here).
     """
 
     #: Per-frame series written for each run (series_type = name).
     SERIES = ("ci", "fractal_dim", "coherence", "gain", "dwell", "energy")
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, owned: bool | None = None) -> None:
         super().__init__()
         self.run_ids: dict[str, int] = {}
         try:
@@ -140,8 +142,9 @@ class AgentDBWriter(MemoryWriter):
                 "storing sweeps needs resonance_engine.store (AgentDB) and its dependencies "
                 "(apsw, sqlite-vec); install resonance-engine with them or use --no-db"
             ) from None
-        self._owned = not isinstance(db, AgentDB)
-        self.db = AgentDB(db) if self._owned else db
+        opened_here = not isinstance(db, AgentDB)
+        self._owned = opened_here if owned is None else owned
+        self.db = AgentDB(db) if opened_here else db
         for run in self.db.runs():
             if run.name and run.name.startswith(RUN_NAME_PREFIX) and run.status == "finished":
                 summary = run.summary or {}
