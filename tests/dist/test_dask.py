@@ -138,3 +138,11 @@ def test_cli_sweep_on_a_scheduler_address(
 def test_unreachable_scheduler_is_an_executor_error() -> None:
     with pytest.raises(ExecutorError, match=r"cannot connect to the Dask scheduler at tcp://"):
         DaskExecutor("tcp://127.0.0.1:1", timeout=1)
+
+
+def test_submit_follows_the_concurrent_futures_convention(dask_executor: DaskExecutor) -> None:
+    # what resonance_engine.swarm.basin_stability does with any executor
+    futures = [dask_executor.submit(operator.truediv, a, b) for a, b in [(1, 2), (1, 0)]]
+    assert futures[0].result(timeout=60) == 0.5
+    with pytest.raises(ExecutorError, match="ZeroDivisionError"):
+        futures[1].result(timeout=60)

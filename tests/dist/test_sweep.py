@@ -181,3 +181,14 @@ def test_resolve_executor_names() -> None:
         resolve_executor("spark")
     with pytest.raises(ConfigError):
         LocalExecutor(-1)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_submit_follows_the_concurrent_futures_convention(
+    workers: int, pool: LocalExecutor
+) -> None:
+    executor = pool if workers else LocalExecutor(0)
+    futures = [executor.submit(operator.truediv, a, b) for a, b in [(1, 2), (1, 0), (9, 3)]]
+    assert futures[0].result(timeout=60) == 0.5 and futures[2].result(timeout=60) == 3.0
+    with pytest.raises(ExecutorError, match="ZeroDivisionError: division by zero"):
+        futures[1].result(timeout=60)

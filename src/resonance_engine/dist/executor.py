@@ -165,6 +165,20 @@ class Executor(ABC):
             stream.close()  # type: ignore[attr-defined]
         return results
 
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
+        """Start ``fn(*args)``; a ``concurrent.futures.Future`` of its value.
+
+        This is the ``concurrent.futures.Executor`` calling convention, so an executor of
+        this module can be passed wherever one is expected (e.g. to
+        ``resonance_engine.swarm.basin_stability(executor=...)``). A failed task's future
+        raises :class:`ExecutorError` with the task's exception type and message.
+        """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """``concurrent.futures.Executor.shutdown``: the same as :meth:`close`."""
+        self.close()
+
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release the workers (idempotent)."""
 
@@ -177,6 +191,14 @@ class Executor(ABC):
     def describe(self) -> str:
         """One line for summaries: name and worker count."""
         return f"{self.name} ({self.workers} workers)"
+
+
+def _settle(future: cf.Future[Any], ok: bool, value: Any) -> None:
+    if future.set_running_or_notify_cancel():
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(ExecutorError(f"task failed: {value}"))
 
 
 def _ignore_sigint() -> None:
@@ -239,6 +261,25 @@ class LocalExecutor(Executor):
                 initializer=_ignore_sigint,
             )
         return self._pool
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
+        outer: cf.Future[Any] = cf.Future()
+        if self.max_workers == 0:
+            _settle(outer, *guarded_call(fn, args))
+            return outer
+        inner = self._get_pool().submit(guarded_call, fn, args)
+
+        def relay(done: cf.Future[tuple[bool, Any]]) -> None:
+            try:
+                ok, value = done.result()
+            except BaseException as exc:  # noqa: BLE001 - e.g. BrokenProcessPool
+                if outer.set_running_or_notify_cancel():
+                    outer.set_exception(exc)
+                return
+            _settle(outer, ok, value)
+
+        inner.add_done_callback(relay)
+        return outer
 
     def worker_pids(self) -> list[int]:
         """Process ids of the pool's workers (empty before the first task)."""
@@ -431,6 +472,23 @@ class DaskExecutor(Executor):
             return str(self.client.dashboard_link)
         except Exception:  # noqa: BLE001 - no dashboard
             return None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
+        outer: cf.Future[Any] = cf.Future()
+        inner = self.client.submit(guarded_call, fn, tuple(args), pure=False)
+
+        def relay(done: Any) -> None:
+            try:
+                ok, value = done.result()
+            except BaseException as exc:  # noqa: BLE001 - e.g. KilledWorker, cancelled
+                if outer.set_running_or_notify_cancel():
+                    outer.set_exception(exc)
+                return
+            _settle(outer, ok, value)
+
+        inner.add_done_callback(relay)
+        outer.add_done_callback(lambda _: inner.release())
+        return outer
 
     def worker_pids(self) -> dict[str, int]:
         """Worker address -> process id (for fault tests and diagnostics)."""
