@@ -1,9 +1,10 @@
 """Sweep scale-out: the same sweep on 1 and 2 Dask workers (and in-process for reference).
 
 The sweep is ``--runs`` runs of the default pond at ``--size`` (distinct damping values),
-one numba thread per run. Each Dask cluster is started and warmed up (every worker runs
-one task, so numba's cache is loaded) before the timed rounds; the median of
-``--repeats`` rounds is reported. Printed:
+one numba thread per run. Both Dask clusters are started and warmed up (every worker runs
+one task, so numba's cache is loaded) before the timed rounds, which interleave the
+settings (serial, 1 worker, 2 workers, serial, ...) so that load from other processes on
+a shared machine hits them alike; the median of ``--repeats`` rounds is reported. Printed:
 
 - wall time in this process, serially (``serial``) and on 1 and 2 Dask workers;
 - ``speedup 2 vs 1 workers``: the 1-worker time over the 2-worker time;
@@ -37,15 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _timed(executor: Executor, plan: Any, options: RunOptions, repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        report = run_sweep(plan, executor, None, options=options)
-        samples.append(time.perf_counter() - start)
-        if report.failures:
-            raise RuntimeError(f"benchmark run failed: {report.failures[0]}")
-    return statistics.median(samples)
+def _time_sweep(executor: Executor, plan: Any, options: RunOptions) -> float:
+    start = time.perf_counter()
+    report = run_sweep(plan, executor, None, options=options)
+    seconds = time.perf_counter() - start
+    if report.failures:
+        raise RuntimeError(f"benchmark run failed: {report.failures[0]}")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -61,26 +60,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps,
         "cpus": os.cpu_count(),
     }
-    serial = LocalExecutor(0)
-    run_sweep((plan[0], plan[1][:1]), serial, None, options=options)  # load numba
-    serial_s = _timed(serial, plan, options, args.repeats)
-    results["serial s"] = serial_s
-    results["serial s/run"] = serial_s / args.runs
-    timings: dict[int, float] = {}
-    for n in (int(w) for w in args.workers.split(",")):
-        start = time.perf_counter()
-        with DaskExecutor(n_workers=n, threads_per_worker=1) as executor:
+    executors: dict[str, Executor] = {"serial": LocalExecutor(0)}
+    try:
+        for n in (int(w) for w in args.workers.split(",")):
+            start = time.perf_counter()
+            executors[f"dask {n}w"] = DaskExecutor(n_workers=n, threads_per_worker=1)
             results[f"dask {n}w start s"] = time.perf_counter() - start
-            warm = (plan[0], plan[1][:n])
-            run_sweep(warm, executor, None, options=options)
-            timings[n] = _timed(executor, plan, options, args.repeats)
-        results[f"dask {n}w s"] = timings[n]
-        results[f"dask {n}w runs/s"] = args.runs / timings[n]
-    if 1 in timings:
+        # warm up: every worker loads numba's cache once
+        for executor in executors.values():
+            run_sweep((plan[0], plan[1][: executor.workers]), executor, None, options=options)
+        # interleave the settings so that load from other processes hits them alike
+        samples: dict[str, list[float]] = {name: [] for name in executors}
+        for _ in range(args.repeats):
+            for name, executor in executors.items():
+                samples[name].append(_time_sweep(executor, plan, options))
+    finally:
+        for executor in executors.values():
+            executor.close()
+    timings = {name: statistics.median(values) for name, values in samples.items()}
+    for name, seconds in timings.items():
+        results[f"{name} s"] = seconds
+        results[f"{name} runs/s"] = args.runs / seconds
+    if "dask 1w" in timings:
         results["per-task overhead ms (dask 1w - serial)"] = (
-            (timings[1] - serial_s) / args.runs * 1e3
+            (timings["dask 1w"] - timings["serial"]) / args.runs * 1e3
         )
-        for n, seconds in timings.items():
-            if n != 1:
-                results[f"speedup {n} vs 1 workers"] = timings[1] / seconds
+        for name, seconds in timings.items():
+            if name.startswith("dask") and name != "dask 1w":
+                results[f"speedup {name} vs dask 1w"] = timings["dask 1w"] / seconds
     return results

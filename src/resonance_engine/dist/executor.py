@@ -539,7 +539,15 @@ class DaskExecutor(Executor):
         if client is not None and self._owns_client:
             client.close()
         if self._cluster is not None:
-            self._cluster.close()
+            # the scheduler of a LocalCluster lives in this process: keep its shutdown
+            # chatter (INFO lines of every nanny and the scheduler) off the terminal
+            logger = logging.getLogger("distributed")
+            level = logger.level
+            logger.setLevel(max(level, logging.WARNING))
+            try:
+                self._cluster.close()
+            finally:
+                logger.setLevel(level)
             self._cluster = None
 
     def __repr__(self) -> str:
