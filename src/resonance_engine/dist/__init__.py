@@ -6,6 +6,8 @@
 - :mod:`.sweep`: :func:`plan_sweep`, the task :func:`run_one`, :func:`run_sweep`.
 - :mod:`.writers`: the client-side result writers (memory, JSON lines, AgentDB).
 - :mod:`.report`: the result table and heatmaps.
+- :mod:`.swarm`: :func:`run_swarm_on_dask`, a swarm whose agents run on Dask workers
+  and exchange signatures over NATS (needs the swarm layer and a NATS server).
 """
 
 from resonance_engine.dist.executor import (
