@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +83,41 @@ def test_missing_config_file_is_reported(
 ) -> None:
     code = main(["sweep", str(tmp_path / "nope.toml"), "--param", "damping=0.1", "--no-db"])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None:
+    from resonance_engine.store import AgentDB
+
+    db = tmp_path / "sweep.db"
+    args = [sys.executable, "-m", "resonance_engine.cli.main", "sweep", "--param",
+            "damping=0.1:0.6:6", "--size", "96", "--steps", "4000", "--executor", "local",
+            "--workers", "2", "--db", str(db), "--json", "--out", str(tmp_path)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        stored = 0
+        while stored == 0 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if db.exists():
+                with AgentDB(db, readonly=True) as store:
+                    stored = sum(1 for r in store.runs() if r.status == "finished")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads(out)
+    if summary["interrupted"]:
+        assert proc.returncode == 130
+        assert summary["cancelled"] == 6 - summary["finished"]
+    with AgentDB(db, readonly=True) as store:
+        names = [r.name for r in store.runs()]
+    assert len(names) == len(set(names)) == summary["stored"] == summary["finished"] >= 1
+    # running the same sweep again only runs what is missing
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads(again.stdout)
+    assert resumed["skipped_already_stored"] == summary["finished"]
+    assert resumed["stored"] == 6 - summary["finished"]
+    with AgentDB(db, readonly=True) as store:
+        assert len(store.runs()) == 6

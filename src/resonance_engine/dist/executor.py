@@ -395,7 +395,9 @@ class DaskExecutor(Executor):
     client : distributed.Client, optional
         Use this client instead (not closed by :meth:`close`).
     **cluster_kwargs
-        Passed to ``distributed.LocalCluster`` (e.g. ``memory_limit="2GiB"``).
+        Passed to ``distributed.LocalCluster`` (e.g. ``memory_limit="2GiB"``). Its
+        workers log only critical messages unless you pass e.g.
+        ``silence_logs=logging.WARNING``.
 
     Raises
     ------
@@ -448,7 +450,7 @@ class DaskExecutor(Executor):
                         processes=True,
                         host="127.0.0.1",
                         dashboard_address=cluster_kwargs.pop("dashboard_address", None),
-                        silence_logs=cluster_kwargs.pop("silence_logs", logging.ERROR),
+                        silence_logs=cluster_kwargs.pop("silence_logs", logging.CRITICAL),
                         **cluster_kwargs,
                     )
                     self.client = distributed.Client(self._cluster, timeout=timeout)
