@@ -45,6 +45,16 @@ from resonance_engine.store import (
     VectorRecord,
     fingerprint,
 )
+from resonance_engine.swarm import (
+    AdaptiveThresholdController,
+    CouplingRule,
+    InProcessBus,
+    Signature,
+    Swarm,
+    SwarmConfig,
+    SwarmCoordinator,
+)
+from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
 
 try:
     __version__ = version("resonance-engine")
@@ -91,4 +101,13 @@ __all__ = [
     "VectorRecord",
     "RunRecorder",
     "fingerprint",
+    "Signature",
+    "InProcessBus",
+    "Swarm",
+    "SwarmConfig",
+    "CouplingRule",
+    "SwarmCoordinator",
+    "AdaptiveThresholdController",
+    "basin_stability",
+    "mean_first_passage_time",
 ]

@@ -3,6 +3,7 @@
 A TOML file for ``resonance run`` looks like::
 
     steps = 2000
+    metrics_every = 10
     seed = 0
 
     [simulation]
@@ -15,8 +16,12 @@ A TOML file for ``resonance run`` looks like::
     [[simulation.sources]]
     x = 0.3
     y = 0.3
-    amplitude = 2000.0
+    amplitude = 15000.0
     frequency = 10.0
+
+    [metrics]
+    dwell_history = 16
+    coherence_normalize = "bounded"
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from resonance_engine.errors import ConfigError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.field.sources import PointSource
+from resonance_engine.metrics.config import MetricsConfig
 
 __all__ = [
     "SourceConfig",
@@ -84,12 +90,26 @@ class SimulationConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """What ``resonance run`` does: a simulation and how long to run it."""
+    """What ``resonance run`` does: a simulation, how long, and how it is measured.
+
+    Attributes
+    ----------
+    simulation : SimulationConfig
+    metrics : MetricsConfig
+        Parameters of D, G, C, tau and CI (TOML table ``[metrics]``).
+    steps : int
+        Time steps to run.
+    metrics_every : int
+        Steps between two measured frames.
+    seed : int
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     steps: int = Field(2000, ge=0)
+    metrics_every: int = Field(10, ge=1)
     seed: int = 0
 
 
@@ -105,7 +125,7 @@ def default_pond(size: int = 512, seed: int = 0) -> SimulationConfig:
     if size < 16:
         raise ConfigError(f"the default pond needs size >= 16 cells, got {size}")
     dx = 1.0 / (size - 1)
-    amplitude = 2000.0 * (255 * dx) ** -2
+    amplitude = 15000.0 * (255 * dx) ** -2
     phases = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, 3)
     layout = [(0.30, 0.30, 10.0), (0.72, 0.38, 13.0), (0.48, 0.74, 17.0)]
     sources = [

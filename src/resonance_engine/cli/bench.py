@@ -18,6 +18,7 @@ __all__ = ["register", "BENCHMARKS"]
 BENCHMARKS: dict[str, str] = {
     "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
     "store": "AgentDB write rate (raw vs MetricWriter) and hybrid query latency",
+    "swarm": "signature codec, coordinator per tick, NATS throughput, swarm ticks/s",
     "sweep": "16 runs at 256x256 on 1 vs 2 Dask workers: speedup and per-task overhead",
 }
 

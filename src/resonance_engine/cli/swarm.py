@@ -1,0 +1,325 @@
+"""``resonance swarm`` and ``resonance experiment sync``: run a swarm, test the claim."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from resonance_engine.cli.common import (
+    add_common_options,
+    output_dir,
+    print_summary,
+    progress_bar,
+    show_progress,
+)
+from resonance_engine.cli.db import add_db_options, open_db
+from resonance_engine.errors import ConfigError
+
+__all__ = ["register", "cmd_swarm", "cmd_experiment_sync", "load_measure"]
+
+
+def load_measure(spec: str | None) -> Any:
+    """A measure factory from ``"package.module:function"`` (None: the default analyzer)."""
+    if spec is None:
+        return None
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--measure must look like 'package.module:factory', got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load measure factory {spec!r}: {exc}") from None
+    if not callable(factory):
+        raise ConfigError(f"measure factory {spec!r} is not callable")
+    return factory
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "swarm",
+        help="run a swarm of wave-field agents that coordinate through 64-byte signatures",
+        description=(
+            "Run N agents (one batched solver) that publish complexity signatures on a bus "
+            "and nudge their drive toward the swarm's CI; print CS, MDEA-CS, basin "
+            "stability (--basin), alerts and bytes per tick; write swarm.png."
+        ),
+    )
+    p.add_argument("--agents", type=_positive_int, default=8,
+                   help="agents in the swarm (default 8)")
+    p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
+    p.add_argument("--coupling", type=float, default=0.05,
+                   help="coupling strength K (0 = independent agents; default 0.05)")
+    p.add_argument("--size", type=_positive_int, default=128, help="cells per side of each field")
+    p.add_argument("--steps-per-tick", type=_positive_int, default=10,
+                   help="solver steps per tick (default 10)")
+    p.add_argument("--window", type=_positive_int, default=64, help="CS window in ticks")
+    p.add_argument("--bus", default="memory",
+                   help="'memory' (default) or a NATS URL such as nats://127.0.0.1:4222")
+    p.add_argument("--role", choices=("all", "agents", "coordinator"), default="all",
+                   help="with a NATS bus: host only some agents (--agent-ids) or only measure")
+    p.add_argument("--agent-ids", help="comma-separated agent ids hosted here (--role agents)")
+    p.add_argument("--exchange", choices=("signature", "state"), default="signature",
+                   help="'state' also publishes every full field, to measure its traffic")
+    p.add_argument("--basin", type=int, default=0, metavar="N",
+                   help="also estimate basin stability from N perturbed runs (default 0: no)")
+    p.add_argument("--perturbation", type=float, default=0.5,
+                   help="basin stability: std of the kick to the log drive gain")
+    p.add_argument("--measure", metavar="MODULE:FACTORY",
+                   help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
+    add_db_options(p)
+    add_common_options(p)
+    p.set_defaults(func=cmd_swarm)
+
+    e = sub.add_parser("experiment", help="controlled experiments that test the blueprint's claims")
+    names = e.add_subparsers(dest="experiment", metavar="NAME", parser_class=type(e))
+    names.required = True
+    s = names.add_parser(
+        "sync",
+        help="coupled vs uncoupled swarms: CS > 0.95? 10-100x less traffic? -> report.md",
+        description=(
+            "Run coupled and uncoupled swarms over several seeds, test CS against surrogates, "
+            "estimate basin stability, measure signature vs full-state traffic on the bus, "
+            "and write report.md with pictures that states whether the claims hold."
+        ),
+    )
+    s.add_argument("--agents", type=_positive_int, default=8)
+    s.add_argument("--size", type=_positive_int, default=64, help="cells per side (default 64)")
+    s.add_argument("--ticks", type=_positive_int, default=200, help="measured ticks per run")
+    s.add_argument("--warmup", type=int, default=100, help="discarded ticks per run")
+    s.add_argument("--coupling", type=float, default=0.05, help="K of the coupled condition")
+    s.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (default 3)")
+    s.add_argument("--sweep", default="0.2,1.0",
+                   help="more coupling strengths, run on the first seed ('' for none)")
+    s.add_argument("--window", type=_positive_int, default=64)
+    s.add_argument("--surrogates", type=int, default=200)
+    s.add_argument("--basin", type=int, default=8, metavar="N", help="basin-stability samples")
+    s.add_argument("--perturbation", type=float, default=0.5)
+    s.add_argument("--bus", default="memory", help="bus of the traffic measurement")
+    s.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory (see swarm)")
+    add_common_options(s, out_default="resonance-out/sync")
+    s.set_defaults(func=cmd_experiment_sync)
+
+
+# ---------------------------------------------------------------------------- swarm
+def _agent_ids(args: argparse.Namespace) -> list[int] | None:
+    if args.role != "agents":
+        return None
+    if not args.agent_ids:
+        raise ConfigError("--role agents needs --agent-ids, e.g. --agent-ids 0,1")
+    try:
+        return [int(x) for x in args.agent_ids.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--agent-ids must be comma-separated integers, got {args.agent_ids!r}"
+        ) from None
+
+
+def _recorder(args: argparse.Namespace, seed: int) -> Any:
+    """An AgentDB recorder for this run, or None with --no-db or --role agents."""
+    if args.role == "agents":
+        return None  # agents do not measure; the coordinator stores
+    db = open_db(args)
+    if db is None:
+        return None
+    from resonance_engine.swarm.storage import AgentDBRecorder
+
+    config = {
+        key: getattr(args, key)
+        for key in ("agents", "ticks", "coupling", "size", "steps_per_tick", "window", "bus",
+                    "exchange", "measure")
+    }
+    return AgentDBRecorder(db, config, seed, name="swarm")
+
+
+def cmd_swarm(args: argparse.Namespace) -> int:
+    """Run a swarm with a live CS in the progress bar; Ctrl-C stops and still reports."""
+    from resonance_engine.swarm.basin import basin_stability
+    from resonance_engine.swarm.bus import open_bus
+    from resonance_engine.swarm.plots import plot_swarm_run
+    from resonance_engine.swarm.swarm import Swarm, SwarmConfig
+
+    if args.agents < 2:
+        raise ConfigError(f"--agents must be >= 2, got {args.agents}")
+    if args.role != "all" and not args.bus.startswith("nats://"):
+        raise ConfigError(f"--role {args.role} needs a NATS bus (--bus nats://host:port)")
+    seed = args.seed if args.seed is not None else 0
+    measure = load_measure(args.measure)
+    config = SwarmConfig(size=args.size, steps_per_tick=args.steps_per_tick, window=args.window)
+    out = output_dir(args.out)
+    if args.role == "coordinator":
+        return _coordinator_only(args, out)
+    bus = open_bus(args.bus)
+    recorder = None
+    interrupted = False
+    start = time.perf_counter()
+    try:
+        recorder = _recorder(args, seed)
+        swarm = Swarm(
+            args.agents, config, coupling=args.coupling, bus=bus, seed=seed, measure=measure,
+            agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
+        )
+        with progress_bar(show_progress(args)) as bar:
+            task = bar.add_task("swarm", total=args.ticks, status="")
+
+            def update(info: Any) -> None:
+                cs = "n/a" if not math.isfinite(info.cs) else f"{info.cs:+.3f}"
+                bar.update(task, completed=info.step + 1, status=f"CS {cs}")
+
+            try:
+                swarm.run(args.ticks, callback=update)
+            except KeyboardInterrupt:
+                interrupted = True
+        elapsed = time.perf_counter() - start
+        swarm.drain()
+        summary: dict[str, Any] = {
+            "agents": args.agents,
+            "agents_here": len(swarm.agents),
+            "ticks": swarm.tick_count,
+            "coupling": args.coupling,
+            "grid": f"{args.size}x{args.size}",
+            "seed": seed,
+            "bus": args.bus,
+            "ticks_per_s": swarm.tick_count / elapsed if elapsed > 0 else 0.0,
+        }
+        coordinator = swarm.coordinator
+        if coordinator is not None:
+            coordinator.finish()
+            summary.update(coordinator.summary())
+        traffic = swarm.traffic_per_tick()
+        summary["signature_bytes_per_tick"] = traffic["signature"]
+        summary["state_bytes_per_tick"] = (
+            traffic["state"] if args.exchange == "state" else "not measured (--exchange state)"
+        )
+        summary["full_state_bytes_per_tick_computed"] = (
+            args.agents * args.size * args.size * 4
+        )
+        summary["signatures_lost"] = bus.stats.lost
+        summary["late_ticks"] = swarm.late_ticks
+        if args.basin > 0 and not interrupted:
+            from functools import partial
+
+            result = basin_stability(
+                partial(Swarm.from_snapshot, swarm.snapshot()), args.basin, args.perturbation,
+                max(args.window, 64), threshold=0.7, seed=seed,
+            )
+            summary["basin_stability"] = result.value
+            summary["basin_stability_stderr"] = result.stderr
+            if recorder is not None:
+                recorder.record_basin_stability(result.value, result.stderr)
+            if coordinator is not None:
+                coordinator.health.check_bs(swarm.tick_count, result.value)
+                summary["alerts"] = len(coordinator.alerts)
+        if coordinator is not None and coordinator.ticks:
+            summary["picture"] = str(plot_swarm_run(
+                coordinator.ci_history(), np.array(coordinator.cs_history), out / "swarm.png",
+                f"{args.agents} agents, K = {args.coupling:g}, seed {seed}",
+            ))
+        else:
+            summary["picture"] = str(plot_swarm_run(
+                swarm.ci_series(), np.full(swarm.tick_count, np.nan), out / "swarm.png",
+                f"agents {list(swarm.agent_ids)} of {args.agents}",
+            ))
+        summary["interrupted"] = interrupted
+        swarm.close()
+        if recorder is not None:
+            summary["db"] = str(args.db)
+            summary["run_id"] = recorder.run_id
+            summary["values_stored"] = recorder.written
+            recorder.close("interrupted" if interrupted else "finished", summary)
+            recorder = None
+    finally:
+        bus.close()
+        if recorder is not None:
+            recorder.close("failed")
+    print_summary(args, "resonance swarm", summary)
+    return 130 if interrupted else 0
+
+
+def _coordinator_only(args: argparse.Namespace, out: Any) -> int:
+    from resonance_engine.swarm.distributed import run_coordinator
+    from resonance_engine.swarm.plots import plot_swarm_run
+
+    recorder = _recorder(args, args.seed if args.seed is not None else 0)
+    try:
+        result = run_coordinator(
+            args.bus, args.agents, args.ticks, window=args.window, recorder=recorder
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.close("failed")
+        raise
+    if recorder is not None:
+        result["run_id"] = recorder.run_id
+        recorder.close("finished", {k: v for k, v in result.items() if k not in ("ci", "bus")})
+    ci = np.array(result.pop("ci")).reshape(-1, args.agents)
+    cs = np.array(result.pop("cs_history"))
+    bus_stats = result.pop("bus")
+    result["signature_bytes_received"] = bus_stats["bytes_in"]["signature"]
+    result["picture"] = str(plot_swarm_run(ci, cs, out / "swarm.png", "coordinator"))
+    print_summary(args, "resonance swarm (coordinator)", result)
+    return 0
+
+
+# ---------------------------------------------------------------------------- experiment
+def _floats(option: str, text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    if any(not (math.isfinite(v) and v > 0) for v in values):
+        raise ConfigError(f"{option} values must be finite and > 0, got {text!r}")
+    return values
+
+
+def cmd_experiment_sync(args: argparse.Namespace) -> int:
+    """Run the synchronization experiment and write report.md."""
+    from resonance_engine.swarm.experiment import SyncExperimentConfig, run_sync_experiment
+
+    seed = args.seed if args.seed is not None else 0
+    cfg = SyncExperimentConfig(
+        agents=args.agents, size=args.size, warmup=args.warmup, ticks=args.ticks,
+        window=args.window, coupling=args.coupling,
+        seeds=tuple(range(seed, seed + args.seeds)), surrogates=args.surrogates,
+        sweep=_floats("--sweep", args.sweep),
+        basin_samples=args.basin, basin_perturbation=args.perturbation,
+    )
+    measure = load_measure(args.measure)
+    out = output_dir(args.out)
+    # uncoupled swarms are expected to raise CS alerts: the report counts them instead
+    logging.getLogger("resonance_engine.swarm.health").setLevel(logging.ERROR)
+    with progress_bar(show_progress(args)) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total, status="")
+            bar.update(tasks[stage], completed=done)
+
+        results = run_sync_experiment(cfg, out, measure=measure, bus=args.bus, progress=progress)
+    v = results["verdicts"]
+    summary = {
+        "report": results["report"],
+        "cs_claim_holds": v["cs_above_claim"],
+        "coupled_cs_mean": v["coupled_cs_mean"],
+        "uncoupled_cs_mean": v["uncoupled_cs_mean"],
+        "best_cs_any_coupling": v["best_cs_any_coupling"],
+        "traffic_ratio": v["traffic_ratio"],
+        "traffic_claim_at_least_10x": v["traffic_at_least_10x"],
+        "basin_stability": results["basin"]["value"] if results["basin"] else "not run",
+        "seconds": results["seconds"],
+    }
+    print_summary(args, "resonance experiment sync", summary)
+    return 0

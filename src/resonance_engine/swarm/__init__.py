@@ -1,0 +1,54 @@
+"""Swarms of wave-field agents that coordinate by exchanging 64-byte complexity signatures.
+
+See :mod:`resonance_engine.swarm.swarm` for the agents and the coupling rule,
+:mod:`resonance_engine.swarm.coordinator` for what is measured, and
+:mod:`resonance_engine.swarm.bus` / :mod:`resonance_engine.swarm.nats_bus` for transport.
+"""
+
+from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
+from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
+from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
+from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
+from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
+from resonance_engine.swarm.signature import SIGNATURE_SIZE, Signature
+from resonance_engine.swarm.swarm import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
+from resonance_engine.swarm.sync import (
+    MDEAConfig,
+    MDEASync,
+    RunningCorrelation,
+    mdea_delta,
+    mdea_synchronization,
+)
+from resonance_engine.swarm.thresholds import AdaptiveThresholdController
+
+__all__ = [
+    "Signature",
+    "SIGNATURE_SIZE",
+    "Bus",
+    "BusStats",
+    "InProcessBus",
+    "open_bus",
+    "CouplingRule",
+    "SwarmAgent",
+    "SwarmAggregate",
+    "Swarm",
+    "SwarmConfig",
+    "SwarmSnapshot",
+    "SwarmView",
+    "TickInfo",
+    "SwarmCoordinator",
+    "SwarmRecorder",
+    "TickResult",
+    "Alert",
+    "HealthMonitor",
+    "HealthThresholds",
+    "AdaptiveThresholdController",
+    "RunningCorrelation",
+    "MDEAConfig",
+    "MDEASync",
+    "mdea_delta",
+    "mdea_synchronization",
+    "AnalyzerMeasure",
+    "Measure",
+    "MeasureFactory",
+]

@@ -1,0 +1,142 @@
+"""Pictures of swarm runs and of the synchronization experiment (matplotlib, off-screen)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_swarm_run", "plot_ci_pair", "plot_cs_by_seed", "plot_basin", "plot_traffic"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_swarm_run(
+    ci: np.ndarray, cs: np.ndarray, path: str | Path, title: str = "", cs_min: float = 0.7
+) -> Path:
+    """Agents' CI per tick (top) and the windowed CS per tick (bottom).
+
+    Parameters
+    ----------
+    ci : ndarray, shape (ticks, agents)
+    cs : ndarray, shape (ticks,)
+    """
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=110, sharex=True)
+    ticks = np.arange(ci.shape[0])
+    for i in range(ci.shape[1]):
+        top.plot(ticks, ci[:, i], lw=0.8)
+    top.set_ylabel("CI")
+    top.set_title(title or f"{ci.shape[1]} agents")
+    bottom.plot(np.arange(len(cs)), cs, color="k", lw=1.2, label="CS (windowed Pearson)")
+    bottom.axhline(cs_min, color="tab:red", ls="--", lw=1, label=f"alert threshold {cs_min}")
+    bottom.axhline(0.95, color="tab:green", ls=":", lw=1, label="claim: 0.95")
+    bottom.set_ylim(-1.05, 1.05)
+    bottom.set_xlabel("tick")
+    bottom.set_ylabel("CS")
+    bottom.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_ci_pair(
+    series: Mapping[str, np.ndarray], path: str | Path, title: str = ""
+) -> Path:
+    """CI of the agents side by side for several conditions (e.g. K = 0 and K > 0)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(series), figsize=(5 * len(series), 3.8), dpi=110,
+                             sharey=True, squeeze=False)
+    for ax, (label, ci) in zip(axes[0], series.items(), strict=True):
+        for i in range(ci.shape[1]):
+            ax.plot(ci[:, i], lw=0.7)
+        ax.set_title(label)
+        ax.set_xlabel("tick (after warm-up)")
+    axes[0][0].set_ylabel("CI")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_cs_by_seed(
+    rows: Sequence[Mapping[str, Any]], path: str | Path, claim: float = 0.95
+) -> Path:
+    """CS per seed and condition, with the 95th percentile of the surrogates."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    conditions = sorted({r["condition"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
+    width = 0.8 / max(1, len(conditions))
+    for k, cond in enumerate(conditions):
+        xs, cs, q95 = [], [], []
+        for s_index, seed in enumerate(seeds):
+            for r in rows:
+                if r["condition"] == cond and r["seed"] == seed:
+                    xs.append(s_index + k * width)
+                    cs.append(r["cs"])
+                    q95.append(r["surrogate_q95"])
+        ax.bar(xs, cs, width=width, label=f"{cond}: CS")
+        ax.scatter(xs, q95, marker="_", s=300, color="k", zorder=3,
+                   label="surrogate 95th percentile" if k == 0 else None)
+    ax.axhline(claim, color="tab:green", ls=":", label=f"claim: CS > {claim}")
+    ax.set_xticks([i + width * (len(conditions) - 1) / 2 for i in range(len(seeds))])
+    ax.set_xticklabels([f"seed {s}" for s in seeds])
+    ax.set_ylabel("CS (mean pairwise Pearson of CI)")
+    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_basin(final_cs: Sequence[float], threshold: float, path: str | Path,
+               baseline: float | None = None) -> Path:
+    """Histogram of the CS reached by perturbed runs, with the success threshold."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    ax.hist(np.asarray(final_cs), bins=np.linspace(-1, 1, 41), color="tab:blue")
+    ax.axvline(threshold, color="tab:red", ls="--", label=f"threshold {threshold}")
+    if baseline is not None and np.isfinite(baseline):
+        ax.axvline(baseline, color="k", ls=":", label=f"unperturbed {baseline:.2f}")
+    ax.set_xlabel("CS at the horizon")
+    ax.set_ylabel("perturbed runs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_traffic(bytes_per_tick: Mapping[str, float], path: str | Path) -> Path:
+    """Bytes per tick on the bus for each kind of exchange (log scale)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    labels = list(bytes_per_tick)
+    values = [bytes_per_tick[k] for k in labels]
+    bars = ax.bar(labels, values, color=["tab:green", "tab:gray"][: len(labels)])
+    ax.set_yscale("log")
+    ax.set_ylabel("bytes per tick (measured on the bus)")
+    for bar, v in zip(bars, values, strict=True):
+        ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:,.0f}", ha="center", va="bottom")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
