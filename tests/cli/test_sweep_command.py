@@ -121,3 +121,17 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
     assert resumed["stored"] == 6 - summary["finished"]
     with AgentDB(db, readonly=True) as store:
         assert len(store.runs()) == 6
+
+
+def test_swarm_basin_stability_runs_on_the_chosen_executor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["swarm", "--agents", "3", "--ticks", "8", "--size", "32", "--steps-per-tick", "2",
+              "--window", "8", "--basin", "2", "--no-db", "--json", "--out", str(tmp_path)]
+    assert main([*common, "--executor", "serial"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main([*common, "--executor", "local", "--workers", "2"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    assert serial["basin_stability"] == pooled["basin_stability"]
+    assert main([*common, "--executor", "spark"]) == 2
+    assert "unknown executor" in capsys.readouterr().err

@@ -44,9 +44,9 @@ def dask_executor() -> Iterator[DaskExecutor]:
 def test_cluster_is_local_with_two_workers(dask_executor: DaskExecutor) -> None:
     assert dask_executor.workers == 2
     assert all(addr.startswith("tcp://127.0.0.1:") for addr in dask_executor.worker_pids())
-    assert dask_executor.map(operator.truediv, [(1, 2), (6, 3), (5, 5)]) == [0.5, 2.0, 1.0]
+    assert dask_executor.starmap(operator.truediv, [(1, 2), (6, 3), (5, 5)]) == [0.5, 2.0, 1.0]
     with pytest.raises(ExecutorError, match="ZeroDivisionError"):
-        dask_executor.map(operator.truediv, [(1, 0)])
+        dask_executor.starmap(operator.truediv, [(1, 0)])
 
 
 def test_dask_stores_the_same_results_as_the_local_executors(
@@ -153,7 +153,6 @@ def test_submit_follows_the_concurrent_futures_convention(dask_executor: DaskExe
 @pytest.fixture
 def nats_url() -> Iterator[str]:
     """A nats-server on 127.0.0.1 at a free port (fails under CI=true when missing)."""
-    pytest.importorskip("resonance_engine.swarm.nats_server")  # until the swarm layer lands
     from resonance_engine.swarm.nats_server import NatsServer, find_nats_server
 
     if find_nats_server() is None:
@@ -171,7 +170,6 @@ def nats_url() -> Iterator[str]:
 def test_distributed_swarm_matches_the_swarm_in_one_process(
     dask_executor: DaskExecutor, nats_url: str
 ) -> None:
-    pytest.importorskip("resonance_engine.swarm.distributed")  # until the swarm layer lands
     from resonance_engine.dist.swarm import run_swarm_on_dask
     from resonance_engine.swarm import Swarm, SwarmConfig
 
@@ -193,3 +191,23 @@ def test_distributed_swarm_matches_the_swarm_in_one_process(
     assert local.coordinator is not None
     assert abs(result.cs - local.coordinator.cs) < 1e-3
     np.testing.assert_allclose(result.theta(), local.theta, rtol=1e-4, atol=1e-6)
+
+
+def test_basin_stability_and_mfpt_accept_the_dask_executor(dask_executor: DaskExecutor) -> None:
+    from functools import partial
+
+    from resonance_engine.swarm import Swarm, SwarmConfig
+    from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
+
+    config = SwarmConfig(size=32, steps_per_tick=4, window=4)
+    swarm = Swarm(3, config, coupling=0.2, seed=1).run(6)
+    factory = partial(Swarm.from_snapshot, swarm.snapshot())
+    kwargs = {"n_samples": 3, "perturbation": 0.3, "horizon": 4, "seed": 5}
+    on_dask = basin_stability(factory, executor=dask_executor, **kwargs)
+    in_process = basin_stability(factory, executor=LocalExecutor(0), **kwargs)
+    assert on_dask.final_cs == in_process.final_cs and on_dask.value == in_process.value
+    mfpt = {"noise": 0.5, "horizon": 8, "n_runs": 2, "threshold": 0.99, "seed": 3}
+    assert (
+        mean_first_passage_time(factory, executor=dask_executor, **mfpt).times
+        == mean_first_passage_time(factory, executor=LocalExecutor(0), **mfpt).times
+    )

@@ -55,9 +55,9 @@ def test_executor_outcomes_report_failures_and_keep_the_others(pool: LocalExecut
     assert outcomes[1].failure.error_type == "ZeroDivisionError"
     assert "division by zero" in outcomes[1].failure.message
     assert "Traceback" in outcomes[1].failure.traceback
-    assert pool.map(operator.truediv, [(1, 2), (6, 3)]) == [0.5, 2.0]
+    assert pool.starmap(operator.truediv, [(1, 2), (6, 3)]) == [0.5, 2.0]
     with pytest.raises(ExecutorError, match=r"task 1 .*ZeroDivisionError"):
-        pool.map(operator.truediv, items)
+        pool.starmap(operator.truediv, items)
 
 
 def test_pool_and_serial_give_the_reference_results(
@@ -125,7 +125,7 @@ def test_ctrl_c_cancels_outstanding_runs_and_keeps_finished_ones(pool: LocalExec
     assert len(report.results) == 2 and report.cancelled == 6
     assert writer.writes == seen
     # the pool is usable again afterwards
-    assert pool.map(operator.add, [(1, 2)]) == [3]
+    assert pool.starmap(operator.add, [(1, 2)]) == [3]
 
 
 def test_jsonl_writer_resumes_and_never_stores_twice(
@@ -188,6 +188,7 @@ def test_submit_follows_the_concurrent_futures_convention(
     workers: int, pool: LocalExecutor
 ) -> None:
     executor = pool if workers else LocalExecutor(0)
+    assert list(executor.map(operator.add, [1, 2], [3, 4])) == [4, 6]
     futures = [executor.submit(operator.truediv, a, b) for a, b in [(1, 2), (1, 0), (9, 3)]]
     assert futures[0].result(timeout=60) == 0.5 and futures[2].result(timeout=60) == 3.0
     with pytest.raises(ExecutorError, match="ZeroDivisionError: division by zero"):

@@ -42,7 +42,21 @@ from resonance_engine.dist.sweep import (
 )
 from resonance_engine.dist.writers import AgentDBWriter, MemoryWriter
 
-__all__ = ["register", "cmd_sweep"]
+__all__ = ["register", "cmd_sweep", "add_executor_options"]
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--executor`` and ``--workers``: where parallel runs execute (see resolve_executor)."""
+    parser.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|serial|dask|tcp://HOST:PORT",
+        help="where runs execute: local process pool (default), serial (this process), "
+        "dask (a LocalCluster on 127.0.0.1) or a Dask scheduler address",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="worker processes for local and dask (default: CPU count)"
+    )
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -69,16 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "repeat for a grid (names: steps, seed, size, damping, wave_speed, frequency, "
         "amplitude, ..., or a dotted path like simulation.sources.0.frequency)",
     )
-    p.add_argument(
-        "--executor",
-        default="local",
-        metavar="local|serial|dask|tcp://HOST:PORT",
-        help="where runs execute: local process pool (default), serial (this process), "
-        "dask (a LocalCluster on 127.0.0.1) or a Dask scheduler address",
-    )
-    p.add_argument(
-        "--workers", type=int, help="worker processes for local and dask (default: CPU count)"
-    )
+    add_executor_options(p)
     p.add_argument("--size", type=int, help="grid size of the default pond (default 128)")
     p.add_argument("--steps", type=int, help="steps per run (default: from the config, 2000)")
     p.add_argument(

@@ -102,25 +102,30 @@ def _where() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def guarded_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
-    """Run ``fn(*args)`` on a worker; return ``(True, value)`` or ``(False, TaskFailure)``.
+def guarded_call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
+) -> tuple[bool, Any]:
+    """Run ``fn(*args, **kwargs)`` on a worker: ``(True, value)`` or ``(False, TaskFailure)``.
 
     Exceptions are turned into :class:`TaskFailure` on the worker, because exception
     classes with their own ``__init__`` signature (e.g. ``CFLViolation``) cannot be
     unpickled on the client. KeyboardInterrupt and SystemExit still propagate.
     """
     try:
-        return True, fn(*args)
+        return True, fn(*args, **(kwargs or {}))
     except Exception as exc:  # noqa: BLE001 - reported to the client, not swallowed
         return False, TaskFailure(
             type(exc).__name__, str(exc), traceback.format_exc(), _where()
         )
 
 
-class Executor(ABC):
+class Executor(cf.Executor, ABC):
     """Runs ``fn(*args)`` for many argument tuples, yielding outcomes as they finish.
 
-    Use as a context manager (or call :meth:`close`) to release the workers.
+    Also a ``concurrent.futures.Executor`` (``submit``, ``map``, ``shutdown``), so it can
+    be passed wherever one is expected, e.g.
+    ``resonance_engine.swarm.basin_stability(executor=...)``. Use as a context manager
+    (or call :meth:`close`) to release the workers.
     """
 
     #: Short name shown in summaries ("local", "serial", "dask").
@@ -142,7 +147,7 @@ class Executor(ABC):
         that have not finished; those already finished were yielded.
         """
 
-    def map(self, fn: Callable[..., Any], items: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def starmap(self, fn: Callable[..., Any], items: Sequence[tuple[Any, ...]]) -> list[Any]:
         """``[fn(*item) for item in items]`` in parallel, in order.
 
         Raises
@@ -166,13 +171,11 @@ class Executor(ABC):
         return results
 
     @abstractmethod
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
-        """Start ``fn(*args)``; a ``concurrent.futures.Future`` of its value.
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Start ``fn(*args, **kwargs)``; a ``concurrent.futures.Future`` of its value.
 
-        This is the ``concurrent.futures.Executor`` calling convention, so an executor of
-        this module can be passed wherever one is expected (e.g. to
-        ``resonance_engine.swarm.basin_stability(executor=...)``). A failed task's future
-        raises :class:`ExecutorError` with the task's exception type and message.
+        A failed task's future raises :class:`ExecutorError` with the task's exception
+        type and message.
         """
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -262,12 +265,12 @@ class LocalExecutor(Executor):
             )
         return self._pool
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         outer: cf.Future[Any] = cf.Future()
         if self.max_workers == 0:
-            _settle(outer, *guarded_call(fn, args))
+            _settle(outer, *guarded_call(fn, args, kwargs))
             return outer
-        inner = self._get_pool().submit(guarded_call, fn, args)
+        inner = self._get_pool().submit(guarded_call, fn, args, kwargs)
 
         def relay(done: cf.Future[tuple[bool, Any]]) -> None:
             try:
@@ -475,9 +478,9 @@ class DaskExecutor(Executor):
         except Exception:  # noqa: BLE001 - no dashboard
             return None
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> cf.Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         outer: cf.Future[Any] = cf.Future()
-        inner = self.client.submit(guarded_call, fn, tuple(args), pure=False)
+        inner = self.client.submit(guarded_call, fn, tuple(args), kwargs, pure=False)
 
         def relay(done: Any) -> None:
             try:
