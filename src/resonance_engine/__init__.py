@@ -9,6 +9,7 @@ from resonance_engine.errors import (
     CFLViolation,
     ConfigError,
     DivergenceError,
+    ExecutorError,
     FieldError,
     MetricError,
     RejectedRecordsError,
@@ -110,4 +111,5 @@ __all__ = [
     "AdaptiveThresholdController",
     "basin_stability",
     "mean_first_passage_time",
+    "ExecutorError",
 ]
