@@ -9,12 +9,17 @@ a shared machine hits them alike; the median of ``--repeats`` rounds is reported
 - wall time in this process, serially (``serial``) and on 1 and 2 Dask workers;
 - ``speedup 2 vs 1 workers``: the 1-worker time over the 2-worker time;
 - ``per-task overhead``: (1-worker Dask time - serial time) / runs, i.e. what Dask adds
-  to each task (scheduling, pickling, result transfer) on this machine.
+  to each task (scheduling, pickling, result transfer) on this machine, and the round
+  trip of a no-op task on the 1-worker cluster;
+- ``run cpu/wall``: CPU time over wall time of the runs (median over rounds). Well below
+  1 means the runs waited for a core: the machine was busy with other work, and the
+  timings (above all the 2-worker speedup) say more about that load than about Dask.
 """
 
 from __future__ import annotations
 
 import argparse
+import operator
 import os
 import statistics
 import time
@@ -38,13 +43,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _time_sweep(executor: Executor, plan: Any, options: RunOptions) -> float:
+def _time_sweep(executor: Executor, plan: Any, options: RunOptions) -> tuple[float, float]:
+    """Wall time of the sweep (s) and the share of its runs' wall time spent on a CPU."""
     start = time.perf_counter()
     report = run_sweep(plan, executor, None, options=options)
     seconds = time.perf_counter() - start
     if report.failures:
         raise RuntimeError(f"benchmark run failed: {report.failures[0]}")
-    return seconds
+    runs = report.results.values()
+    return seconds, sum(r.cpu_s for r in runs) / sum(r.wall_s for r in runs)
+
+
+def _noop_overhead_ms(executor: Executor, n: int = 200) -> float:
+    """Round trip of a trivial task through the executor (ms per task, median of 3)."""
+    samples = []
+    for _ in range(3):
+        start = time.perf_counter()
+        executor.starmap(operator.add, [(i, 1) for i in range(n)])
+        samples.append((time.perf_counter() - start) / n * 1e3)
+    return statistics.median(samples)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,9 +88,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             run_sweep((plan[0], plan[1][: executor.workers]), executor, None, options=options)
         # interleave the settings so that load from other processes hits them alike
         samples: dict[str, list[float]] = {name: [] for name in executors}
+        cpu_share: dict[str, list[float]] = {name: [] for name in executors}
         for _ in range(args.repeats):
             for name, executor in executors.items():
-                samples[name].append(_time_sweep(executor, plan, options))
+                seconds, share = _time_sweep(executor, plan, options)
+                samples[name].append(seconds)
+                cpu_share[name].append(share)
+        if "dask 1w" in executors:
+            results["dask 1w no-op task round trip ms"] = _noop_overhead_ms(
+                executors["dask 1w"]
+            )
     finally:
         for executor in executors.values():
             executor.close()
@@ -81,6 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, seconds in timings.items():
         results[f"{name} s"] = seconds
         results[f"{name} runs/s"] = args.runs / seconds
+        results[f"{name} run cpu/wall"] = statistics.median(cpu_share[name])
     if "dask 1w" in timings:
         results["per-task overhead ms (dask 1w - serial)"] = (
             (timings["dask 1w"] - timings["serial"]) / args.runs * 1e3

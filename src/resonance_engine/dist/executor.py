@@ -452,7 +452,7 @@ class DaskExecutor(Executor):
                         threads_per_worker=threads_per_worker,
                         processes=True,
                         host="127.0.0.1",
-                        dashboard_address=cluster_kwargs.pop("dashboard_address", None),
+                        dashboard_address=cluster_kwargs.pop("dashboard_address", ":0"),
                         silence_logs=cluster_kwargs.pop("silence_logs", logging.CRITICAL),
                         **cluster_kwargs,
                     )
@@ -540,20 +540,21 @@ class DaskExecutor(Executor):
                 self.client.cancel(left)
 
     def close(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None and self._owns_client:
-            client.close()
+        # the scheduler of a LocalCluster lives in this process: keep its shutdown
+        # chatter (INFO lines of every client, nanny and the scheduler) off the terminal
+        logger = logging.getLogger("distributed")
+        level = logger.level
         if self._cluster is not None:
-            # the scheduler of a LocalCluster lives in this process: keep its shutdown
-            # chatter (INFO lines of every nanny and the scheduler) off the terminal
-            logger = logging.getLogger("distributed")
-            level = logger.level
             logger.setLevel(max(level, logging.WARNING))
-            try:
+        try:
+            client = getattr(self, "client", None)
+            if client is not None and self._owns_client:
+                client.close()
+            if self._cluster is not None:
                 self._cluster.close()
-            finally:
-                logger.setLevel(level)
-            self._cluster = None
+                self._cluster = None
+        finally:
+            logger.setLevel(level)
 
     def __repr__(self) -> str:
         where = self.address or "LocalCluster(127.0.0.1)"

@@ -143,6 +143,9 @@ class RunResult:
         Wall time of the run on its worker (s); not part of the results' identity.
     worker : str
         ``host:pid`` of the worker.
+    cpu_s : float
+        CPU time of the worker thread during the run (s); ``cpu_s / wall_s`` well below 1
+        means the worker waited for a core (a busy machine).
     """
 
     key: str
@@ -164,6 +167,7 @@ class RunResult:
     config: dict[str, Any]
     wall_s: float = field(default=math.nan, compare=False)
     worker: str = field(default="", compare=False)
+    cpu_s: float = field(default=math.nan, compare=False)
 
     #: The scalar results, in table order.
     SCALARS = (
@@ -188,13 +192,13 @@ class RunResult:
         return asdict(self)
 
     def fingerprint(self) -> str:
-        """Canonical JSON of everything except ``wall_s`` and ``worker`` (NaN == NaN).
+        """Canonical JSON of all but ``wall_s``, ``worker`` and ``cpu_s`` (NaN == NaN).
 
         Two runs of the same configuration give the same fingerprint on any executor.
         """
         data = self.to_dict()
-        data.pop("wall_s")
-        data.pop("worker")
+        for name in ("wall_s", "worker", "cpu_s"):
+            data.pop(name)
         return json.dumps(data, sort_keys=True, default=str)
 
     def __eq__(self, other: object) -> bool:
@@ -434,6 +438,7 @@ def run_one(
     """
     options = options or RunOptions()
     start = time.perf_counter()
+    cpu_start = time.thread_time()
     run = RunConfig.model_validate({**dict(config), "seed": int(seed)})
     data = run.model_dump()
     previous_threads = _set_numba_threads(options.threads)
@@ -491,6 +496,7 @@ def run_one(
             config=data,
             wall_s=time.perf_counter() - start,
             worker=f"{socket.gethostname()}:{os.getpid()}",
+            cpu_s=time.thread_time() - cpu_start,
         )
     finally:
         if previous_threads is not None:
