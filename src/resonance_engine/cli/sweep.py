@@ -146,6 +146,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     writer = MemoryWriter() if db is None else AgentDBWriter(db, owned=True)
     try:
         executor = resolve_executor(args.executor, args.workers)
+        dashboard = getattr(executor, "dashboard_link", None)
+        if dashboard and not (args.quiet or args.json):
+            Console(stderr=True).print(f"Dask dashboard: {dashboard}", markup=False)
         try:
             report = _run(args, plan, executor, writer, options)
         finally:
