@@ -77,7 +77,7 @@ class SimulationConfig(BaseModel):
     feedback_strength: float = 1.0
     sources: list[SourceConfig] = Field(default_factory=list)
     dtype: Literal["float32", "float64"] = "float32"
-    backend: Literal["auto", "numba", "numpy"] = "auto"
+    backend: Literal["auto", "numba", "numpy", "wgpu"] = "auto"
     source_width: float = Field(1.5, gt=0)
     check_interval: int = Field(100, ge=1)
     energy_limit: float | None = None

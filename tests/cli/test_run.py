@@ -26,7 +26,7 @@ def test_run_json_summary_pictures_and_stored_series(
     assert summary["grid"] == "48x48" and summary["steps"] == 30 and summary["frames"] == 6
     assert summary["courant_number"] == pytest.approx(0.8)
     assert summary["energy"] > 0
-    assert 0 < summary["fractal_dim_final"] <= 2 and summary["ci_mean"] >= 0
+    assert 0 < summary["D_final"] <= 2 and summary["CI_mean"] >= 0
     for key in ("picture", "metrics_picture"):
         picture = Path(summary[key])
         assert picture.exists() and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -34,7 +34,7 @@ def test_run_json_summary_pictures_and_stored_series(
     run = db.run(summary["run_id"])
     assert run.status == "finished" and run.seed == 0
     ci = db.range(db.series_id(run.run_id, "ci"))
-    assert [p.value for p in ci][-1] == pytest.approx(summary["ci_final"], rel=1e-6)
+    assert [p.value for p in ci][-1] == pytest.approx(summary["CI_final"], rel=1e-6)
     assert len(ci) == 6
 
 
@@ -124,3 +124,13 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_picture(tmp_path: Path) -> No
     run = db.run(summary["run_id"])
     assert run.status == "interrupted"
     assert len(db.range(db.series_id(run.run_id, "ci"))) == summary["frames"]
+
+
+def test_json_summary_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from resonance_engine.cli.common import print_summary
+
+    args = argparse.Namespace(json=True, quiet=False)
+    print_summary(args, "t", {"a": float("nan"), "b": [1.0, float("inf")], "c": 2})
+    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [1.0, None], "c": 2}

@@ -1,8 +1,10 @@
 """Compute backends: every hot kernel lives here, behind one small protocol.
 
 ``numpy`` is the reference (obviously correct, used to check the others); ``numba`` is
-the CPU default. A backend is a subpackage exposing ``field_kernels`` (and, for the
-complexity measures, ``metric_kernels``).
+the CPU default; ``wgpu`` runs WGSL compute shaders on a GPU (only when asked for: "auto"
+never picks it). A backend is a subpackage exposing ``field_kernels`` (and, for the
+complexity measures, ``metric_kernels``); a backend whose fields live on a device also
+exposes ``make_field_state(shape, dtype, feedback)``.
 """
 
 from __future__ import annotations
@@ -10,23 +12,27 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from resonance_engine.backends.base import FieldKernels, MetricKernels
+import numpy as np
+
+from resonance_engine.backends.base import FieldKernels, FieldState, HostFieldState, MetricKernels
 from resonance_engine.errors import BackendError
 
 __all__ = [
     "BACKEND_NAMES",
     "resolve_backend",
     "field_kernels",
+    "field_state",
     "metric_kernels",
     "backend_module",
 ]
 
 #: The names accepted by ``backend=``; "auto" picks the fastest available CPU backend.
-BACKEND_NAMES: tuple[str, ...] = ("auto", "numpy", "numba")
+BACKEND_NAMES: tuple[str, ...] = ("auto", "numpy", "numba", "wgpu")
 
 _MODULES = {
     "numpy": "resonance_engine.backends.numpy_ref",
     "numba": "resonance_engine.backends.numba_cpu",
+    "wgpu": "resonance_engine.backends.wgpu_gpu",
 }
 
 
@@ -41,7 +47,8 @@ def resolve_backend(name: str) -> str:
     Returns
     -------
     str
-        "numpy" or "numba" ("auto" gives numba when it imports, numpy otherwise).
+        "numpy", "numba" or "wgpu" ("auto" gives numba when it imports, numpy otherwise;
+        never wgpu).
     """
     if name not in BACKEND_NAMES:
         raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
@@ -70,6 +77,31 @@ def field_kernels(name: str) -> FieldKernels:
     """The field kernels of a backend."""
     kernels: FieldKernels = backend_module(name).field_kernels
     return kernels
+
+
+def field_state(
+    name: str, shape: tuple[int, int, int], dtype: np.dtype, feedback: int = 0
+) -> FieldState:
+    """A zeroed pair of fields for the backend ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BACKEND_NAMES`.
+    shape : tuple of int
+        (batch, ny, nx).
+    dtype : numpy.dtype
+        float32 or float64.
+    feedback : int
+        The feedback code (:data:`~resonance_engine.backends.base.FEEDBACK_CODES`) the
+        fields will be stepped with; a device backend refuses what it cannot run.
+    """
+    module = backend_module(name)
+    make = getattr(module, "make_field_state", None)
+    if make is not None:
+        state: FieldState = make(shape, np.dtype(dtype), feedback)
+        return state
+    return HostFieldState(module.field_kernels, shape, np.dtype(dtype))
 
 
 def metric_kernels(name: str) -> MetricKernels:

@@ -3,6 +3,11 @@
 A backend holds kernels only: no physics decisions. The physics layer (:mod:`field`)
 turns a configuration into :class:`LeapfrogCoefficients` and a drive table; the backend
 advances the fields with them.
+
+The solver keeps its two fields in a :class:`FieldState` made by the backend: host
+backends (numpy, numba) use :class:`HostFieldState`, which wraps two numpy arrays and
+calls the backend's :class:`FieldKernels`; a device backend (wgpu) keeps the fields in
+GPU memory, so that only scalars and read-backs cross to the host.
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ __all__ = [
     "LeapfrogCoefficients",
     "SourceStencil",
     "FieldKernels",
+    "FieldState",
+    "HostFieldState",
     "MetricKernels",
+    "FrameParams",
+    "FRAME_SUMS",
 ]
 
 #: Integer codes the kernels use for the boundary kinds.
@@ -125,6 +134,167 @@ class FieldKernels(Protocol):
         ...
 
 
+class FieldState(Protocol):
+    """The two fields u[n] and u[n-1] of a solver, wherever they live.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (batch, ny, nx).
+    dtype : numpy.dtype
+    resident : bool
+        True when the fields live outside host memory (then :meth:`current` and
+        :meth:`previous` return copies read back from the device).
+    """
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    resident: bool
+
+    def upload(self, u: np.ndarray, u_prev: np.ndarray) -> None:
+        """Replace both fields (arrays of :attr:`shape`, converted to :attr:`dtype`)."""
+        ...
+
+    def current(self) -> np.ndarray:
+        """u[n], shape (batch, ny, nx): the live array on the host, a copy otherwise."""
+        ...
+
+    def previous(self) -> np.ndarray:
+        """u[n-1], shape (batch, ny, nx): the live array on the host, a copy otherwise."""
+        ...
+
+    def zero(self) -> None:
+        """Set both fields to 0."""
+        ...
+
+    def leapfrog_steps(
+        self,
+        coeffs: LeapfrogCoefficients,
+        sources: SourceStencil,
+        drive: np.ndarray,
+        feedback_fn: Callable[[float], float] | None,
+    ) -> None:
+        """Advance ``drive.shape[0]`` steps (see :meth:`FieldKernels.leapfrog_steps`)."""
+        ...
+
+    def finite_members(self) -> np.ndarray:
+        """Which batch members hold only finite values: bool array, shape (batch,)."""
+        ...
+
+    def frame(self, factor: int) -> np.ndarray:
+        """u[n] averaged over factor x factor blocks (full blocks only).
+
+        Returns
+        -------
+        ndarray, shape (batch, ny // factor, nx // factor)
+        """
+        ...
+
+
+class HostFieldState:
+    """A :class:`FieldState` in host memory: two numpy arrays and a kernel module.
+
+    Parameters
+    ----------
+    kernels : FieldKernels
+        The backend's kernels; they advance the arrays in place.
+    shape : tuple of int
+        (batch, ny, nx).
+    dtype : numpy.dtype
+    """
+
+    resident = False
+
+    def __init__(self, kernels: FieldKernels, shape: tuple[int, int, int], dtype: np.dtype) -> None:
+        self.kernels = kernels
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.cur = np.zeros(shape, dtype=self.dtype)
+        self.prev = np.zeros_like(self.cur)
+
+    def upload(self, u: np.ndarray, u_prev: np.ndarray) -> None:
+        self.cur[...] = u
+        self.prev[...] = u_prev
+
+    def current(self) -> np.ndarray:
+        return self.cur
+
+    def previous(self) -> np.ndarray:
+        return self.prev
+
+    def zero(self) -> None:
+        self.cur[...] = 0
+        self.prev[...] = 0
+
+    def leapfrog_steps(
+        self,
+        coeffs: LeapfrogCoefficients,
+        sources: SourceStencil,
+        drive: np.ndarray,
+        feedback_fn: Callable[[float], float] | None,
+    ) -> None:
+        if self.kernels.leapfrog_steps(self.cur, self.prev, coeffs, sources, drive, feedback_fn):
+            self.cur, self.prev = self.prev, self.cur
+
+    def finite_members(self) -> np.ndarray:
+        finite: np.ndarray = np.asarray(np.isfinite(self.cur).all(axis=(1, 2)))
+        return finite
+
+    def frame(self, factor: int) -> np.ndarray:
+        nb, ny, nx = self.shape
+        oy, ox = ny // factor, nx // factor
+        blocks = self.cur[:, : oy * factor, : ox * factor].reshape(nb, oy, factor, ox, factor)
+        mean: np.ndarray = blocks.mean(axis=(2, 4), dtype=np.float64).astype(self.dtype)
+        return mean
+
+
+class FrameParams(NamedTuple):
+    """Everything :meth:`MetricKernels.analyze_frame` needs besides the field.
+
+    Attributes
+    ----------
+    threshold : ndarray of float64, shape (b,)
+        Mask threshold per member (units of u).
+    levels : int
+        Box sizes 1 .. 2**levels are counted.
+    boundary : bool
+        Boundary box counting instead of occupancy.
+    gain_window : int
+        Odd side of the gain window (cells).
+    weights : ndarray of float64, shape (2r+1,)
+        Gaussian weights of the local moments.
+    shift : ndarray of float64, shape (b,)
+        Subtracted before the moments (see ``local_variance``).
+    coh_a, coh_b : float
+        C = 1 / (coh_a * var + coh_b): (1, eps) for the seed's form, (1/scale, 1) bounded.
+    gamma : float
+        CI dwell scale: h = 1 - exp(-tau / gamma).
+    history, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale
+        The dwell ring buffer and its lag table, as in ``dwell``.
+    """
+
+    threshold: np.ndarray
+    levels: int
+    boundary: bool
+    gain_window: int
+    weights: np.ndarray
+    shift: np.ndarray
+    coh_a: float
+    coh_b: float
+    gamma: float
+    history: np.ndarray
+    slots: np.ndarray
+    lag_weights: np.ndarray
+    slot_scale: np.ndarray
+    inv_h: np.ndarray
+    store_slot: int
+    store_scale: np.ndarray
+
+
+#: Columns of the sums returned by :meth:`MetricKernels.analyze_frame`.
+FRAME_SUMS = ("gain", "coherence", "dwell", "gain_coherence_h", "gain_h", "c_min", "c_max")
+
+
 class MetricKernels(Protocol):
     """Kernels of the complexity measures (see :mod:`resonance_engine.metrics`).
 
@@ -211,5 +381,24 @@ class MetricKernels(Protocol):
             Where the current frame goes (-1: do not store).
         store_scale : ndarray of float64, shape (b,)
         out : ndarray, shape (b, ny, nx)
+        """
+        ...
+
+    def analyze_frame(
+        self, u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every measure of a frame in one call (the analyzer's hot path).
+
+        Computes per member the box counts (as :meth:`box_counts`), the gain G, the
+        coherence C = 1 / (coh_a var + coh_b), the dwell tau (updating the ring buffer as
+        :meth:`dwell`) and h = 1 - exp(-tau / gamma), without writing the fields unless
+        ``fields`` = (G, C, tau) arrays of u's shape are given.
+
+        Returns
+        -------
+        sums : ndarray of float64, shape (b, 7)
+            Sums over the cells of G, C, tau, G*C*h and G*h, then min C and max C
+            (columns named in :data:`FRAME_SUMS`).
+        counts : ndarray of float64, shape (b, levels + 1)
         """
         ...

@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "solver": "leapfrog step throughput per backend and size, vs numpy and a triad",
     "store": "AgentDB write rate (raw vs MetricWriter) and hybrid query latency",
     "swarm": "signature codec, coordinator per tick, NATS throughput, swarm ticks/s",
+    "metrics": "ms per frame of D, G, C, tau and the whole analyzer, vs scipy/numpy",
     "sweep": "16 runs at 256x256 on 1 vs 2 Dask workers: speedup and per-task overhead",
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "LogLines",
     "show_progress",
     "print_summary",
+    "json_safe",
     "output_dir",
 ]
 
@@ -129,10 +131,22 @@ def progress_bar(enabled: bool, log_lines: bool = False) -> Progress | LogLines:
     )
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, so that it is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def print_summary(args: argparse.Namespace, title: str, summary: dict[str, Any]) -> None:
-    """Print the summary: JSON on stdout with --json, else a table unless --quiet."""
+    """Print the summary: strict JSON on stdout with --json (NaN as null), else a table
+    unless --quiet."""
     if args.json:
-        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+        sys.stdout.write(json.dumps(json_safe(summary), default=str, allow_nan=False) + "\n")
         return
     if args.quiet:
         return

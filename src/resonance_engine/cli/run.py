@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from typing import Any
-
-import numpy as np
 
 from resonance_engine.backends import BACKEND_NAMES
 from resonance_engine.cli.common import (
@@ -19,13 +16,12 @@ from resonance_engine.cli.common import (
 )
 from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.config import RunConfig, default_pond, load_run_config
-from resonance_engine.metrics import ComplexityAnalyzer, ComplexityMetrics
+from resonance_engine.metrics import ComplexityAnalyzer, ComplexityMetrics, summarize_series
+from resonance_engine.metrics.plots import save_metrics_png
 from resonance_engine.store import RunRecorder
-from resonance_engine.viz import save_field_png, save_metrics_png
+from resonance_engine.viz import save_field_png
 
 __all__ = ["register", "cmd_run"]
-
-_MEASURES = ("fractal_dim", "gain", "coherence", "dwell", "ci")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,18 +59,9 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         config.metrics_every = args.metrics_every
     if args.backend is not None:
         config.simulation.backend = args.backend
-        config.metrics.backend = args.backend
+        # no metric shaders yet: with wgpu the measures run on the CPU from a read-back
+        config.metrics.backend = "auto" if args.backend == "wgpu" else args.backend
     return RunConfig.model_validate(config.model_dump())
-
-
-def _summarize(history: list[ComplexityMetrics]) -> dict[str, float]:
-    summary: dict[str, float] = {}
-    for name in _MEASURES:
-        values = np.array([getattr(m, name) for m in history], dtype=float)
-        finite = values[np.isfinite(values)]
-        summary[f"{name}_final"] = float(values[-1]) if values.size else math.nan
-        summary[f"{name}_mean"] = float(finite.mean()) if finite.size else math.nan
-    return summary
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -100,8 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
                 if solver.step_count % every and solver.step_count < config.steps:
                     continue
-                analyzer.keep_fields = solver.step_count >= config.steps
-                frame = analyzer.observe(solver)
+                frame = analyzer.observe(solver, keep_fields=solver.step_count >= config.steps)
                 assert isinstance(frame, ComplexityMetrics)
                 history.append(frame)
                 if recorder is not None:
@@ -113,16 +99,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         interrupted = True
     elapsed = time.perf_counter() - start
     try:
-        if not history or history[-1].mask is None:
-            analyzer.keep_fields = True
-            final = analyzer.observe(solver)
+        if not history or history[-1].ci_field is None:  # interrupted: measure where it stopped
+            final = analyzer.observe(solver, keep_fields=True)
             assert isinstance(final, ComplexityMetrics)
-            if not history or history[-1].step != final.step:
+            if history and history[-1].step == final.step:
+                history[-1] = final  # the same frame again, now with its fields
+            else:
                 history.append(final)
                 if recorder is not None:
                     recorder.record(final, field=solver.u)
-        else:
-            final = history[-1]
+        final = history[-1]
         summary: dict[str, Any] = {
             "grid": f"{solver.nx}x{solver.ny}",
             "dx": solver.dx,
@@ -134,8 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "t": solver.t,
             "energy": solver.energy(),
             "steps_per_s": solver.step_count / elapsed if elapsed > 0 else 0.0,
-            "frames": len(history),
-            **_summarize(history),
+            **summarize_series(history),
             "fractal_r2_final": final.fractal_r2,
             "seed": config.seed,
             "run_id": None if recorder is None else recorder.run_id,
@@ -145,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         title = f"t = {solver.t:.3f} s (step {solver.step_count})"
         summary["picture"] = str(save_field_png(solver.u, out / "field.png", f"u at {title}"))
         summary["metrics_picture"] = str(
-            save_metrics_png(history, final, solver.u, out / "metrics.png", f"run at {title}")
+            save_metrics_png(solver.u, history, out / "metrics.png", f"run at {title}")
         )
     finally:
         if recorder is not None:

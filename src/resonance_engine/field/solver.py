@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from resonance_engine.backends import field_kernels, resolve_backend
+from resonance_engine.backends import field_state, resolve_backend
 from resonance_engine.backends.base import BOUNDARY_CODES, FEEDBACK_CODES, LeapfrogCoefficients
 from resonance_engine.errors import ConfigError, DivergenceError, FieldError
-from resonance_engine.field.energy import discrete_energy
+from resonance_engine.field.energy import discrete_energy, energy_from_sums
 from resonance_engine.field.sources import Source, source_drive, source_stencil
 from resonance_engine.field.stability import max_stable_dt, validate_stability
 
@@ -76,7 +76,10 @@ class WaveSolver2D:
         k of the built-in feedback terms (1/s^2).
     sources : sequence of PointSource or FieldSource
     dtype : {"float32", "float64"}
-    backend : {"auto", "numba", "numpy"}
+    backend : {"auto", "numba", "numpy", "wgpu"}
+        ``auto`` is numba (numpy without numba). ``wgpu`` keeps both fields in GPU
+        memory (WGSL shaders; float32, or float64 where the adapter has ``shader-f64``;
+        built-in feedback only): :attr:`u` and :meth:`energy` then read the fields back.
     batch : int, optional
         Number of independent fields stepped together; ``None`` for a single field
         (then ``u`` has shape (ny, nx), otherwise (batch, ny, nx)).
@@ -145,7 +148,6 @@ class WaveSolver2D:
         self.batch = batch
         self.dtype = np.dtype(_DTYPES[dtype])
         self.backend = resolve_backend(backend)
-        self._kernels = field_kernels(self.backend)
         self._feedback_code, self._feedback_fn = self._parse_feedback(feedback)
         self.feedback_strength = float(feedback_strength)
         self.check_interval = check_interval
@@ -161,8 +163,9 @@ class WaveSolver2D:
         self.drive_phase = np.broadcast_to([s.phase for s in self.sources], shape).copy()
         self._damping = np.zeros(nb)
         self.damping = damping
-        self._cur = np.zeros((nb, self.ny, self.nx), dtype=self.dtype)
-        self._prev = np.zeros_like(self._cur)
+        self._state = field_state(
+            self.backend, (nb, self.ny, self.nx), self.dtype, self._feedback_code
+        )
         self.step_count = 0
         self._t0 = 0.0
         self._since_check = 0
@@ -198,16 +201,33 @@ class WaveSolver2D:
         return self._t0 + self.step_count * self.dt
 
     @property
+    def _cur(self) -> np.ndarray:
+        """u[n], shape (batch, ny, nx): live array on host backends, a read-back on wgpu."""
+        return self._state.current()
+
+    @property
+    def _prev(self) -> np.ndarray:
+        """u[n-1], shape (batch, ny, nx): live array on host backends, a read-back on wgpu."""
+        return self._state.previous()
+
+    @property
     def u(self) -> np.ndarray:
-        """Current field, read-only view: shape (ny, nx), or (batch, ny, nx) for a batch."""
-        view = self._cur[0] if self.batch is None else self._cur[:]
+        """Current field, read-only: shape (ny, nx), or (batch, ny, nx) for a batch.
+
+        On host backends a view of the live field; on ``wgpu`` a copy read back from the
+        GPU (it costs a transfer of the whole field: read it when you need it, not every
+        step).
+        """
+        cur = self._cur
+        view = cur[0] if self.batch is None else cur[:]
         view.flags.writeable = False
         return view
 
     @property
     def u_prev(self) -> np.ndarray:
-        """Field one step earlier, read-only view (same shape as :attr:`u`)."""
-        view = self._prev[0] if self.batch is None else self._prev[:]
+        """Field one step earlier, read-only (same shape as :attr:`u`; a read-back on wgpu)."""
+        prev = self._prev
+        view = prev[0] if self.batch is None else prev[:]
         view.flags.writeable = False
         return view
 
@@ -267,21 +287,15 @@ class WaveSolver2D:
         """
         cur = self._as_batch("u", u)
         if u_prev is None:
-            self._cur[...] = cur
-            self._prev[...] = cur
+            self._state.upload(cur, cur)
             coeffs = self._coefficients(undamped=True)
-            no_drive = np.zeros((1, self._cur.shape[0], len(self.sources)))
-            swapped = self._kernels.leapfrog_steps(
-                self._cur, self._prev, coeffs, self._stencil, no_drive, self._feedback_fn
-            )
-            stepped = self._cur if swapped else self._prev
+            no_drive = np.zeros((1, cur.shape[0], len(self.sources)))
+            self._state.leapfrog_steps(coeffs, self._stencil, no_drive, self._feedback_fn)
             # u_prev = (u + u_one_step_at_rest) / 2 = u + dt^2/2 (c^2 lap u + f(u))
-            self._prev[...] = 0.5 * (cur + stepped)
-            self._cur[...] = cur
+            self._state.upload(cur, 0.5 * (cur + self._state.current()))
         else:
             prev = self._as_batch("u_prev", u_prev)
-            self._cur[...] = cur
-            self._prev[...] = prev
+            self._state.upload(cur, prev)
         self._since_check = 0
 
     def set_gaussian_pulse(
@@ -305,8 +319,7 @@ class WaveSolver2D:
 
     def reset(self) -> None:
         """Zero both fields and the clock."""
-        self._cur[...] = 0
-        self._prev[...] = 0
+        self._state.zero()
         self.step_count = 0
         self._t0 = 0.0
         self._since_check = 0
@@ -335,10 +348,7 @@ class WaveSolver2D:
                 self.drive_phase,
                 coeffs.inv_denom,
             )
-            if self._kernels.leapfrog_steps(
-                self._cur, self._prev, coeffs, self._stencil, drive, self._feedback_fn
-            ):
-                self._cur, self._prev = self._prev, self._cur
+            self._state.leapfrog_steps(coeffs, self._stencil, drive, self._feedback_fn)
             self.step_count += chunk
             self._since_check += chunk
             remaining -= chunk
@@ -348,7 +358,7 @@ class WaveSolver2D:
 
     def check_divergence(self) -> None:
         """Raise :class:`DivergenceError` if a field is non-finite or too energetic."""
-        finite = np.isfinite(self._cur).all(axis=(1, 2))
+        finite = self._state.finite_members()
         if not finite.all():
             members = np.flatnonzero(~finite).tolist()
             where = "" if self.batch is None else f" in batch members {members[:8]}"
@@ -371,11 +381,16 @@ class WaveSolver2D:
         """Discrete energy (J per unit density) at the half step before the current one.
 
         Exactly conserved by the scheme for fixed and periodic boundaries without damping,
-        sources and feedback. A float for a single field, shape (batch,) for a batch.
+        sources and feedback. A float for a single field, shape (batch,) for a batch. On
+        ``wgpu`` the sums are reduced on the GPU and only they come back.
         """
+        if self._state.resident:
+            sums = self._state.energy_sums(self.boundary == "periodic")  # type: ignore[attr-defined]
+            values = energy_from_sums(sums, self.dt, self.dx, self.dy, self.wave_speed)
+            return float(values[0]) if self.batch is None else values
         values = discrete_energy(
-            self._cur,
-            self._prev,
+            self._state.current(),
+            self._state.previous(),
             self.dt,
             self.dx,
             self.dy,
@@ -383,6 +398,30 @@ class WaveSolver2D:
             self.boundary == "periodic",
         )
         return float(values[0]) if self.batch is None else values
+
+    def frame(self, factor: int = 1) -> np.ndarray:
+        """The current field averaged over ``factor`` x ``factor`` blocks (a small copy).
+
+        On ``wgpu`` the averaging runs on the GPU and only the small frame comes back:
+        use it for pictures and live views of large grids instead of :attr:`u`.
+
+        Parameters
+        ----------
+        factor : int
+            Block side (cells), >= 1; rows and columns that do not fill a block are left
+            out.
+
+        Returns
+        -------
+        ndarray, shape (ny // factor, nx // factor), or (batch, ...) for a batch
+        """
+        if not isinstance(factor, int | np.integer) or not 1 <= factor <= min(self.nx, self.ny):
+            raise ConfigError(
+                f"frame factor must be an integer in [1, {min(self.nx, self.ny)}] (the "
+                f"smaller grid side), got {factor!r}"
+            )
+        frame = self._state.frame(int(factor))
+        return frame[0] if self.batch is None else frame
 
     def __repr__(self) -> str:
         shape = f"{self.ny}x{self.nx}" + ("" if self.batch is None else f"x{self.batch}")

@@ -6,7 +6,11 @@ One module per measure: :mod:`.fractal` (D), :mod:`.gain` (G), :mod:`.coherence`
 :mod:`resonance_engine.backends`.
 """
 
-from resonance_engine.metrics.analyzer import ComplexityAnalyzer, ComplexityMetrics
+from resonance_engine.metrics.analyzer import (
+    ComplexityAnalyzer,
+    ComplexityMetrics,
+    summarize_series,
+)
 from resonance_engine.metrics.coherence import coherence_field, local_variance
 from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.dwell import DwellTimeTracker
@@ -28,4 +32,5 @@ __all__ = [
     "MetricsConfig",
     "MultiBandAnalyzer",
     "MultiBandMetrics",
+    "summarize_series",
 ]

@@ -15,6 +15,7 @@ mask has no boundary at some box size of the fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -26,13 +27,12 @@ from resonance_engine.metrics._input import as_batch
 from resonance_engine.metrics.coherence import (
     gaussian_weights,
     moment_shift,
-    normalize_coherence,
 )
 from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.dwell import DwellTimeTracker
 from resonance_engine.metrics.fractal import box_sizes, fit_dimension, frame_threshold
 
-__all__ = ["ComplexityMetrics", "ComplexityAnalyzer"]
+__all__ = ["ComplexityMetrics", "ComplexityAnalyzer", "summarize_series"]
 
 
 @dataclass(frozen=True)
@@ -175,12 +175,19 @@ class ComplexityAnalyzer:
         self._shape = (b, ny, nx)
         self._dtype = batch.dtype
 
-    def observe(self, solver: _HasField) -> ComplexityMetrics | list[ComplexityMetrics]:
+    def observe(
+        self, solver: _HasField, *, keep_fields: bool | None = None
+    ) -> ComplexityMetrics | list[ComplexityMetrics]:
         """Analyze a solver's current field, stamped with its step and time."""
-        return self.update(solver.u, step=solver.step_count, t=solver.t)
+        return self.update(solver.u, step=solver.step_count, t=solver.t, keep_fields=keep_fields)
 
     def update(
-        self, u: np.ndarray, *, step: int | None = None, t: float | None = None
+        self,
+        u: np.ndarray,
+        *,
+        step: int | None = None,
+        t: float | None = None,
+        keep_fields: bool | None = None,
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
         """Analyze a new frame.
 
@@ -192,6 +199,9 @@ class ComplexityAnalyzer:
             Step number to record (default: the number of frames analyzed before).
         t : float, optional
             Simulated time to record (s; default NaN).
+        keep_fields : bool, optional
+            Attach the fields to this result (default: the analyzer's ``keep_fields``);
+            e.g. only for the last frame of a run, for :func:`save_metrics_png`.
 
         Returns
         -------
@@ -225,32 +235,59 @@ class ComplexityAnalyzer:
                 f"(check the simulation for divergence)"
             )
         theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
-        counts = kernels.box_counts(batch, theta, self._levels, cfg.fractal_mode == "boundary")
-        kernels.gain(batch, cfg.gain_window, self._g)
-        kernels.local_variance(batch, self._weights, moment_shift(batch, stats), self._c)
-        normalize_coherence(
-            self._c, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale, self._c
+        params = self._tracker.frame_params(
+            batch,
+            stats,
+            threshold=theta,
+            levels=self._levels,
+            boundary=cfg.fractal_mode == "boundary",
+            gain_window=cfg.gain_window,
+            weights=self._weights,
+            shift=moment_shift(batch, stats),
+            coh_a=1.0 if cfg.coherence_normalize == "frame" else 1.0 / cfg.coherence_scale,
+            coh_b=cfg.coherence_eps if cfg.coherence_normalize == "frame" else 1.0,
+            gamma=cfg.gamma,
         )
-        self._tracker.update_batch(batch, stats, self._tau)
+        keep = self.keep_fields if keep_fields is None else keep_fields
+        fields = (self._g, self._c, self._tau) if keep else None
+        sums, counts = kernels.analyze_frame(batch, params, fields)
+        self._tracker.advance(params)
         step_value = self.frames if step is None else int(step)
         t_value = math.nan if t is None else float(t)
         self.frames += 1
         n_cells = batch.shape[1] * batch.shape[2]
+        frame_mode = cfg.coherence_normalize == "frame"
         results = []
         for k in range(batch.shape[0]):
             dim, r2, note = self._fit(counts[k])
-            ci_k = self._ci[k]
-            # CI field = alpha * D^beta * G * C * (1 - exp(-tau / gamma))
-            np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
-            np.expm1(ci_k, out=ci_k)
-            ci_k *= -cfg.alpha * dim**cfg.beta  # NaN when D is undefined
-            ci_k *= self._g[k]
-            ci_k *= self._c[k]
+            s_g, s_c, s_t, s_gch, s_gh, c_min, c_max = sums[k]
+            if frame_mode and c_max > c_min:
+                # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
+                coherence = (s_c / n_cells - c_min) / (c_max - c_min)
+                core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
+            elif frame_mode:
+                coherence, core = 1.0, s_gh / n_cells
+            else:
+                coherence, core = s_c / n_cells, s_gch / n_cells
+            factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
-            if self.keep_fields:
+            if keep:
+                c_k = self._c[k]
+                if frame_mode:
+                    if c_max > c_min:
+                        c_k -= c_min
+                        c_k *= 1.0 / (c_max - c_min)
+                    else:
+                        c_k[...] = 1.0
+                ci_k = self._ci[k]
+                np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
+                np.expm1(ci_k, out=ci_k)
+                ci_k *= -factor
+                ci_k *= self._g[k]
+                ci_k *= c_k
                 extra = {
                     "gain_field": self._g[k].copy(),
-                    "coherence_field": self._c[k].copy(),
+                    "coherence_field": c_k.copy(),
                     "dwell_field": self._tau[k].copy(),
                     "ci_field": ci_k.copy(),
                     "mask": np.abs(batch[k]) > theta[k],
@@ -259,10 +296,10 @@ class ComplexityAnalyzer:
                 ComplexityMetrics(
                     fractal_dim=dim,
                     fractal_r2=r2,
-                    gain=float(self._g[k].mean(dtype=np.float64)),
-                    coherence=float(self._c[k].mean(dtype=np.float64)),
-                    dwell=float(self._tau[k].mean(dtype=np.float64)),
-                    ci=float(ci_k.mean(dtype=np.float64)),
+                    gain=float(s_g / n_cells),
+                    coherence=float(coherence),
+                    dwell=float(s_t / n_cells),
+                    ci=float(factor * core),
                     step=step_value,
                     t=t_value,
                     threshold=float(theta[k]),
@@ -289,3 +326,22 @@ class ComplexityAnalyzer:
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
 
+
+
+def summarize_series(series: Sequence[ComplexityMetrics]) -> dict[str, float]:
+    """Final and mean values of D, G, C, tau and CI over a run (NaN frames skipped).
+
+    Returns
+    -------
+    dict
+        ``{"D_final", "D_mean", "G_final", ..., "CI_final", "CI_mean", "frames"}``; the
+        keys suit a run summary or its JSON.
+    """
+    out: dict[str, float] = {"frames": float(len(series))}
+    for attr, key in (("fractal_dim", "D"), ("gain", "G"), ("coherence", "C"),
+                      ("dwell", "tau"), ("ci", "CI")):
+        values = np.array([getattr(m, attr) for m in series], dtype=np.float64)
+        out[f"{key}_final"] = float(values[-1]) if len(values) else math.nan
+        finite = values[np.isfinite(values)]
+        out[f"{key}_mean"] = float(finite.mean()) if len(finite) else math.nan
+    return out

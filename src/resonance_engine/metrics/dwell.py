@@ -20,9 +20,12 @@ K past frames); the error is at most max|u| / 65534 per cell, far below h. With
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from resonance_engine.backends import metric_kernels
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.errors import ConfigError, FieldError
 from resonance_engine.metrics._input import as_batch, check_finite
 
@@ -118,11 +121,10 @@ class DwellTimeTracker:
         slots = (self._head - lags) % self.history
         return slots.astype(np.int64), self._all_weights[:n]
 
-    def update_batch(self, u: np.ndarray, stats: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Dwell of a checked (b, ny, nx) batch with its frame stats; stores the frame.
-
-        ``stats`` is :meth:`MetricKernels.frame_stats` of ``u`` (mean, mean square, max|u|).
-        """
+    def _similarity_and_storage(
+        self, u: np.ndarray, stats: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """inv_h and the storage scale of a frame from its stats."""
         rms = np.sqrt(np.maximum(stats[:, 1], 0.0))
         h = self.scale * rms
         inv_h = np.where(h > 1.0 / _MAX_INV_H, 1.0 / np.maximum(h, 1.0 / _MAX_INV_H), _MAX_INV_H)
@@ -131,6 +133,32 @@ class DwellTimeTracker:
             store = np.where(maxabs > 0, 32767.0 / np.where(maxabs > 0, maxabs, 1.0), 1.0)
         else:
             store = np.ones(u.shape[0])
+        return inv_h, store
+
+    def frame_params(self, u: np.ndarray, stats: np.ndarray, **others: Any) -> FrameParams:
+        """The kernel parameters of the next frame (dwell part from this tracker).
+
+        Call :meth:`advance` with them once the kernel has run.
+        """
+        inv_h, store = self._similarity_and_storage(u, stats)
+        slots, weights = self.lag_table()
+        return FrameParams(
+            history=self._ring, slots=slots, lag_weights=weights, slot_scale=self._slot_scale,
+            inv_h=inv_h, store_slot=self._head, store_scale=store, **others,
+        )
+
+    def advance(self, params: FrameParams) -> None:
+        """Record that the frame of ``params`` was stored in the ring."""
+        self._slot_scale[:, self._head] = 1.0 / params.store_scale
+        self._head = (self._head + 1) % self.history
+        self.frames_seen += 1
+
+    def update_batch(self, u: np.ndarray, stats: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Dwell of a checked (b, ny, nx) batch with its frame stats; stores the frame.
+
+        ``stats`` is :meth:`MetricKernels.frame_stats` of ``u`` (mean, mean square, max|u|).
+        """
+        inv_h, store = self._similarity_and_storage(u, stats)
         slots, weights = self.lag_table()
         self._kernels.dwell(
             u, self._ring, slots, weights, self._slot_scale, inv_h, self._head, store, out

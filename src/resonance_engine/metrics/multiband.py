@@ -179,7 +179,9 @@ class MultiBandAnalyzer:
         if not frame_rate > 0:
             raise ConfigError(f"frame_rate must be > 0 Hz, got {frame_rate!r}")
         order = np.argsort([0.5 * (lo + hi) for lo, hi in bands])
-        self.bands = [tuple(float(f) for f in bands[i]) for i in order]
+        self.bands: list[tuple[float, float]] = [
+            (float(bands[i][0]), float(bands[i][1])) for i in order
+        ]
         if weights is None:
             self.weights = [1.0] * len(bands)
         else:

@@ -10,17 +10,37 @@ running sums, which accumulate in float64 so they do not drift.
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from numba import njit, prange
 
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
-__all__ = ["frame_stats", "box_counts", "gain", "local_variance", "dwell", "band_count"]
+__all__ = [
+    "frame_stats",
+    "box_counts",
+    "gain",
+    "local_variance",
+    "dwell",
+    "analyze_frame",
+    "band_count",
+]
 
 #: Rows per band at least (fewer bands would leave a core idle, more would repeat the
 #: window overlap of each band too often).
 MIN_BAND_ROWS = 16
+
+
+#: Below this many cells per call the kernels run on one thread (waking a thread pool
+#: costs more than the work, and much more on a loaded machine).
+SERIAL_CELLS = 1 << 16
+
+
+def _serial(u: np.ndarray) -> bool:
+    return u.size < SERIAL_CELLS or numba.get_num_threads() == 1
 
 
 def band_count(batch: int, ny: int) -> int:
@@ -30,8 +50,28 @@ def band_count(batch: int, ny: int) -> int:
     return int(max(1, min(want, ny // MIN_BAND_ROWS)))
 
 
-@njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _frame_stats(u):
+@njit(inline="always")
+def _positive_min_max(x32):
+    """(min, max) of a float32 array of values >= 0 (no NaN), as float64.
+
+    Non-negative IEEE floats order like their bit patterns read as integers, and integer
+    min/max reductions vectorize (float ones do not, because of NaN semantics).
+    """
+    bits = x32.view(np.int32)
+    lo = np.int32(0x7F800000)  # +inf
+    hi = np.int32(0)
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        lo = min(lo, b)
+        hi = max(hi, b)
+    pair = np.empty(2, dtype=np.int32)
+    pair[0] = lo
+    pair[1] = hi
+    vals = pair.view(np.float32)
+    return np.float64(vals[0]), np.float64(vals[1])
+
+
+def _frame_stats_py(u):
     b, ny, nx = u.shape
     part = np.zeros((b * ny, 3))
     for r in prange(b * ny):
@@ -40,16 +80,15 @@ def _frame_stats(u):
         row = u[k, i]
         s1 = 0.0
         s2 = 0.0
-        m = 0.0
+        mag = np.empty(nx, dtype=np.float32)
         for j in range(nx):
             x = np.float64(row[j])
             s1 += x
             s2 += x * x
-            a = abs(x)
-            m = a if a > m else m
+            mag[j] = abs(np.float32(row[j]))
         part[r, 0] = s1
         part[r, 1] = s2
-        part[r, 2] = m
+        part[r, 2] = _positive_min_max(mag)[1]  # max |u| (rounded to float32)
     out = np.zeros((b, 3))
     n = ny * nx
     for k in range(b):
@@ -65,9 +104,14 @@ def _frame_stats(u):
     return out
 
 
+_frame_stats_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_frame_stats_py)
+_frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(_frame_stats_py)
+
+
 def frame_stats(u: np.ndarray) -> np.ndarray:
     """Per member: mean, mean square and max |u|, shape (b, 3), float64."""
-    result: np.ndarray = _frame_stats(u)
+    kernel = _frame_stats_serial if _serial(u) else _frame_stats_parallel
+    result: np.ndarray = kernel(u)
     return result
 
 
@@ -167,7 +211,7 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _gain(u, window, nbands, out):
+def _gain(u, window, inv_cnt_x, nbands, out):
     b, ny, nx = u.shape
     half = window // 2
     band = -(-ny // nbands)
@@ -177,34 +221,30 @@ def _gain(u, window, nbands, out):
         i1 = min(i0 + band, ny)
         if i0 >= i1:
             continue
-        acc = np.zeros(nx)  # float64 column sums of |u| over the rows of the window
+        colsum = np.zeros(nx)  # float64 column sums of |u| over the rows of the window
+        gsum = np.empty(nx)
         for i in range(max(0, i0 - half), min(ny, i0 + half + 1)):
-            row = u[k, i]
-            for j in range(nx):
-                acc[j] += abs(row[j])
+            _add_abs_row(u[k, i], 1.0, colsum)
         for i in range(i0, i1):
-            rows_in = min(ny, i + half + 1) - max(0, i - half)
-            dst = out[k, i]
-            for j in range(nx):
-                lo = max(0, j - half)
-                hi = min(nx, j + half + 1)
-                s = 0.0
-                for jj in range(lo, hi):
-                    s += acc[jj]
-                dst[j] = s / (rows_in * (hi - lo))
+            rows_in = 1.0 / (min(ny, i + half + 1) - max(0, i - half))
+            _gain_row(colsum, half, inv_cnt_x, rows_in, gsum, out[k, i])
             if i + half + 1 < ny:
-                row = u[k, i + half + 1]
-                for j in range(nx):
-                    acc[j] += abs(row[j])
+                _add_abs_row(u[k, i + half + 1], 1.0, colsum)
             if i - half >= 0:
-                row = u[k, i - half]
-                for j in range(nx):
-                    acc[j] -= abs(row[j])
+                _add_abs_row(u[k, i - half], -1.0, colsum)
+
+
+def _inv_count(window: int, n: int) -> np.ndarray:
+    """1 / (number of in-grid cells of the centred window) at each of n positions."""
+    half = window // 2
+    idx = np.arange(n)
+    result: np.ndarray = 1.0 / (np.minimum(idx + half + 1, n) - np.maximum(idx - half, 0))
+    return result
 
 
 def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
     """Mean of |u| over the centred window x window square (truncated at the edges)."""
-    _gain(u, window, band_count(u.shape[0], u.shape[1]), out)
+    _gain(u, window, _inv_count(window, u.shape[2]), band_count(u.shape[0], u.shape[1]), out)
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -218,8 +258,11 @@ def _smooth_row(x, weights, inv_norm, dst):
         w = weights[t + r]
         lo = max(0, -t)
         hi = min(nx, nx - t)
-        for j in range(lo, hi):
-            dst[j] += w * x[j + t]
+        # slices keep the indices non-negative: no wraparound checks, the loop vectorizes
+        d = dst[lo:hi]
+        src = x[lo + t : hi + t]
+        for j in range(hi - lo):
+            d[j] += w * src[j]
     for j in range(nx):
         dst[j] *= inv_norm[j]
 
@@ -356,3 +399,355 @@ def dwell(
         np.asarray(slot_scale, dtype=np.float64), np.asarray(inv_h, dtype=np.float64),
         int(store_slot), np.asarray(store_scale, dtype=np.float64), out,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The analyzer's hot path: every measure of a frame in one pass over the rows.
+# ---------------------------------------------------------------------------------------
+
+@njit(inline="always", fastmath=FASTMATH)
+def _one_minus_exp_neg(x):
+    """1 - exp(-x) for x >= 0 in float64, vectorizable (no libm call).
+
+    exp(-x) = exp(-x / 512)^512: a degree-6 Taylor polynomial on [0, 40/512] and nine
+    squarings; relative error below 1e-9. x is clipped at 40 (exp(-40) = 4e-18).
+    """
+    y = -min(x, 40.0) * (1.0 / 512.0)
+    e = 1.0 + y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (
+        1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))))
+    for _ in range(9):
+        e = e * e
+    return 1.0 - e
+
+
+# Row helpers of the fused kernel. They are compiled as separate functions (not inlined):
+# small loops over one row that LLVM vectorizes reliably, which it does not always do
+# inside one large function.
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _shifted_moments_row(src, s, x1, x2):
+    for j in range(src.shape[0]):
+        v = src[j] - s
+        x1[j] = v
+        x2[j] = v * v
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _smooth_row_nc(x, weights, inv_norm, dst):
+    _smooth_row(x, weights, inv_norm, dst)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _weighted_rows(rows, lo, hi, i, r, weights, out):
+    """out = sum over ring rows lo..hi-1 of weights[row - i + r] * rows[row % m]."""
+    m = rows.shape[0]
+    n = out.shape[0]
+    for j in range(n):
+        out[j] = 0
+    for ii in range(lo, hi):
+        w = weights[ii - i + r]
+        a = rows[ii % m]
+        for j in range(n):
+            out[j] += w * a[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _coherence_row(m1, m2, inv, ca, cb, crow, c32):
+    one = crow.dtype.type(1.0)
+    zero = crow.dtype.type(0.0)
+    for j in range(m1.shape[0]):
+        mean = m1[j] * inv
+        var = m2[j] * inv - mean * mean
+        var = var if var > zero else zero
+        c = one / (ca * var + cb)
+        crow[j] = c
+        c32[j] = np.float32(c)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _add_abs_row(src, sign, colsum):
+    for j in range(src.shape[0]):
+        colsum[j] += sign * abs(np.float64(src[j]))
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
+    nx = colsum.shape[0]
+    for j in range(nx):
+        gsum[j] = 0.0
+    for t in range(-half_g, half_g + 1):
+        lo = max(0, -t)
+        hi = min(nx, nx - t)
+        gd = gsum[lo:hi]
+        gs = colsum[lo + t : hi + t]
+        for j in range(hi - lo):
+            gd[j] += gs[j]
+    for j in range(nx):
+        grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _dwell_lag_row(row, past, sc, ih, w, trow):
+    one = row.dtype.type(1.0)
+    zero = row.dtype.type(0.0)
+    for j in range(row.shape[0]):
+        sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
+        trow[j] += w * (sim if sim > zero else zero)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _store_row(row, st, quantized, target):
+    if quantized:
+        half = row.dtype.type(0.5)
+        for j in range(row.shape[0]):
+            q = np.floor(row[j] * st + half)
+            q = min(max(q, -32767.0), 32767.0)
+            target[j] = np.int16(q)
+    else:
+        for j in range(row.shape[0]):
+            target[j] = row[j] * st
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _sums_row(grow, crow, trow, gamma_inv, acc):
+    """acc += (sum G, sum C, sum tau, sum G C h, sum G h) over the row."""
+    s_g = 0.0
+    s_c = 0.0
+    s_t = 0.0
+    s_gch = 0.0
+    s_gh = 0.0
+    for j in range(grow.shape[0]):
+        g = np.float64(grow[j])
+        c = np.float64(crow[j])
+        tau = np.float64(trow[j])
+        gh = g * _one_minus_exp_neg(tau * gamma_inv)
+        s_g += g
+        s_c += c
+        s_t += tau
+        s_gh += gh
+        s_gch += gh * c
+    acc[0] += s_g
+    acc[1] += s_c
+    acc[2] += s_t
+    acc[3] += s_gch
+    acc[4] += s_gh
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _box_pair_row(ra, rb, two, th, pair, orow, frow, boundary):
+    """Level-1 boxes of a pair of rows; returns (active cells, counted boxes)."""
+    nx = ra.shape[0]
+    for j in range(nx):
+        pair[j] = np.uint8(abs(ra[j]) > th)
+    if two:
+        for j in range(nx):
+            pair[j] += np.uint8(abs(rb[j]) > th)
+    rows = 2 if two else 1
+    n_active = 0
+    n_boxes = 0
+    nx1 = orow.shape[0]
+    for j1 in range(nx // 2):
+        a2 = int(pair[2 * j1]) + int(pair[2 * j1 + 1])
+        o = a2 > 0
+        f = a2 == 2 * rows
+        orow[j1] = o
+        frow[j1] = f
+        n_active += a2
+        n_boxes += int((o and not f) if boundary else o)
+    if nx1 > nx // 2:  # odd width: the last box is one column wide
+        a2 = int(pair[nx - 1])
+        o = a2 > 0
+        f = a2 == rows
+        orow[nx1 - 1] = o
+        frow[nx1 - 1] = f
+        n_active += a2
+        n_boxes += int((o and not f) if boundary else o)
+    return n_active, n_boxes
+
+
+def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
+    u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
+    history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
+    nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+):
+    b, ny, nx = u.shape
+    r = weights.shape[0] // 2
+    m = 2 * r + 1
+    nlag = slots.shape[0]
+    for task in prange(b * nbands):
+        k = task // nbands
+        i0 = (task % nbands) * band
+        i1 = min(i0 + band, ny)
+        sums[task, 5] = np.inf
+        sums[task, 6] = -np.inf
+        if i0 >= i1:
+            continue
+        dt = u.dtype.type
+        h1 = np.empty((m, nx), dtype=u.dtype)
+        h2 = np.empty((m, nx), dtype=u.dtype)
+        x1 = np.empty(nx, dtype=u.dtype)
+        x2 = np.empty(nx, dtype=u.dtype)
+        m1 = np.empty(nx, dtype=u.dtype)
+        m2 = np.empty(nx, dtype=u.dtype)
+        crow = np.empty(nx, dtype=u.dtype)
+        grow = np.empty(nx, dtype=u.dtype)
+        trow = np.empty(nx, dtype=u.dtype)
+        c32 = np.empty(nx, dtype=np.float32)
+        gsum = np.empty(nx)
+        colsum = np.zeros(nx)
+        pair = np.empty(nx, dtype=np.uint8)
+        acc = np.zeros(5)
+        s = dt(shift[k])
+        th = dt(thr[k])
+        ih = dt(inv_h[k])
+        ca = dt(coh_a)
+        cb = dt(coh_b)
+        for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
+            _add_abs_row(u[k, ii], 1.0, colsum)
+        nxt = max(0, i0 - r)
+        c_min = np.inf
+        c_max = -np.inf
+        n_active = 0
+        n_boxes = 0
+        for i in range(i0, i1):
+            row = u[k, i]
+            # Gaussian moments: horizontal pass of the rows up to i + r into the ring
+            while nxt <= min(ny - 1, i + r):
+                _shifted_moments_row(u[k, nxt], s, x1, x2)
+                _smooth_row_nc(x1, weights, inv_norm_x, h1[nxt % m])
+                _smooth_row_nc(x2, weights, inv_norm_x, h2[nxt % m])
+                nxt += 1
+            lo = max(0, i - r)
+            hi = min(ny, i + r + 1)
+            norm = 0.0
+            for ii in range(lo, hi):
+                norm += weights[ii - i + r]
+            _weighted_rows(h1, lo, hi, i, r, weights, m1)
+            _weighted_rows(h2, lo, hi, i, r, weights, m2)
+            _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, crow, c32)
+            lo_c, hi_c = _positive_min_max(c32)
+            c_min = min(c_min, lo_c)
+            c_max = max(c_max, hi_c)
+            # gain: window sum along x of the running column sums of |u|
+            rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
+            _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
+            if i + half_g + 1 < ny:
+                _add_abs_row(u[k, i + half_g + 1], 1.0, colsum)
+            if i - half_g >= 0:
+                _add_abs_row(u[k, i - half_g], -1.0, colsum)
+            # dwell: bounded similarity to each past frame, then store this row
+            for j in range(nx):
+                trow[j] = 0
+            for lag in range(nlag):
+                hs = slots[lag]
+                _dwell_lag_row(row, history[k, hs, i], dt(slot_scale[k, hs]), ih,
+                               dt(lag_weights[lag]), trow)
+            if store_slot >= 0:
+                _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
+            _sums_row(grow, crow, trow, gamma_inv, acc)
+            if write:
+                g_out[k, i, :] = grow
+                c_out[k, i, :] = crow
+                t_out[k, i, :] = trow
+            # boxes of 2 x 2 cells, once both rows of a pair are done
+            if i % 2 == 1 or i == ny - 1:
+                ia = i - i % 2
+                two = ia + 1 < ny
+                na, nb = _box_pair_row(u[k, ia], u[k, ia + 1] if two else u[k, ia], two, th,
+                                       pair, occ[k, ia // 2], full[k, ia // 2], boundary)
+                n_active += na
+                n_boxes += nb
+        for q in range(5):
+            sums[task, q] = acc[q]
+        sums[task, 5] = c_min
+        sums[task, 6] = c_max
+        cnt[task, 0] = n_active
+        cnt[task, 1] = n_boxes
+
+
+_analyze_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_analyze_py)
+_analyze_serial = njit(parallel=False, fastmath=FASTMATH, cache=True)(_analyze_py)
+
+
+@njit(cache=True)
+def _pyramid_counts(occ, full, levels, boundary, counts):
+    """Counts at levels 2.. by reducing the level-1 pyramids in place (serial, small)."""
+    b, ny, nx = occ.shape
+    for k in range(b):
+        h = ny
+        w = nx
+        for level in range(2, levels + 1):
+            h2 = (h + 1) // 2
+            w2 = (w + 1) // 2
+            n = 0
+            for i2 in range(h2):
+                ia = 2 * i2
+                ib = min(ia + 1, h - 1)
+                for j2 in range(w2):
+                    ja = 2 * j2
+                    jb = min(ja + 1, w - 1)
+                    o = occ[k, ia, ja] | occ[k, ia, jb] | occ[k, ib, ja] | occ[k, ib, jb]
+                    f = full[k, ia, ja] & full[k, ia, jb] & full[k, ib, ja] & full[k, ib, jb]
+                    occ[k, i2, j2] = o
+                    full[k, i2, j2] = f
+                    if boundary:
+                        n += o & (1 - f)
+                    else:
+                        n += o
+            counts[k, level] = n
+            h = h2
+            w = w2
+
+
+_scratch = threading.local()  # level-1 box pyramids, per thread and shape
+
+
+def analyze_frame(
+    u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every measure of a frame in one compiled pass (see ``MetricKernels.analyze_frame``)."""
+    p = params
+    b, ny, nx = u.shape
+    serial = _serial(u)
+    nbands = 1 if serial else band_count(b, ny)
+    band = -(-ny // nbands)
+    band += band % 2  # bands start on even rows: the 2 x 2 boxes stay inside a task
+    nbands = -(-ny // band)
+    key = (b, ny, nx, u.dtype)
+    if getattr(_scratch, "key", None) != key:
+        _scratch.occ = np.empty((b, -(-ny // 2), -(-nx // 2)), dtype=np.uint8)
+        _scratch.full = np.empty_like(_scratch.occ)
+        _scratch.dummy = np.empty((1, 1, 1), dtype=u.dtype)
+        _scratch.key = key
+    occ, full = _scratch.occ, _scratch.full
+    sums = np.empty((b * nbands, 7))
+    cnt = np.zeros((b * nbands, 2), dtype=np.int64)
+    half_g = p.gain_window // 2
+    inv_cnt_x = _inv_count(p.gain_window, nx)
+    write = fields is not None
+    g_out, c_out, t_out = fields if fields is not None else (_scratch.dummy,) * 3
+    kernel = _analyze_serial if serial else _analyze_parallel
+    kernel(
+        u, np.asarray(p.threshold, dtype=np.float64), bool(p.boundary), half_g, inv_cnt_x,
+        np.asarray(p.weights, dtype=u.dtype), _inv_norm(p.weights, nx).astype(u.dtype),
+        np.asarray(p.shift, dtype=np.float64), float(p.coh_a), float(p.coh_b),
+        1.0 / float(p.gamma), p.history, p.history.dtype == np.int16,
+        np.asarray(p.slots, dtype=np.int64), np.asarray(p.lag_weights, dtype=np.float64),
+        np.asarray(p.slot_scale, dtype=np.float64), np.asarray(p.inv_h, dtype=np.float64),
+        int(p.store_slot), np.asarray(p.store_scale, dtype=np.float64),
+        nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+    )
+    per = sums.reshape(b, nbands, 7)
+    out = np.empty((b, 7))
+    out[:, :5] = per[:, :, :5].sum(axis=1)
+    out[:, 5] = per[:, :, 5].min(axis=1)
+    out[:, 6] = per[:, :, 6].max(axis=1)
+    counts = np.zeros((b, p.levels + 1))
+    c = cnt.reshape(b, nbands, 2).sum(axis=1)
+    counts[:, 0] = c[:, 0]
+    if p.levels >= 1:
+        counts[:, 1] = c[:, 1]
+    if p.levels >= 2:
+        _pyramid_counts(occ, full, p.levels, bool(p.boundary), counts)
+    return out, counts

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["frame_stats", "box_counts", "gain", "local_variance", "dwell", "smooth_axis"]
+from resonance_engine.backends.base import FrameParams
+
+__all__ = [
+    "frame_stats",
+    "box_counts",
+    "gain",
+    "local_variance",
+    "dwell",
+    "analyze_frame",
+    "smooth_axis",
+    "quantize",
+]
 
 
 def frame_stats(u: np.ndarray) -> np.ndarray:
@@ -134,3 +145,38 @@ def dwell(
             history[:, store_slot] = quantize(u, store_scale)
         else:
             history[:, store_slot] = u * np.asarray(store_scale, dtype=u.dtype)[:, None, None]
+
+
+def analyze_frame(
+    u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every measure of a frame: the composition of the kernels above (the reference)."""
+    p = params
+    counts = box_counts(u, p.threshold, p.levels, p.boundary)
+    g = np.empty(u.shape)
+    var = np.empty(u.shape)
+    tau = np.empty(u.shape)
+    gain(u, p.gain_window, g)
+    local_variance(u, p.weights, p.shift, var)
+    dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
+          p.store_scale, tau)
+    c = 1.0 / (p.coh_a * var + p.coh_b)
+    h = -np.expm1(-tau / p.gamma)
+    b = u.shape[0]
+    flat = (b, -1)
+    sums = np.stack(
+        [
+            g.reshape(flat).sum(axis=1),
+            c.reshape(flat).sum(axis=1),
+            tau.reshape(flat).sum(axis=1),
+            (g * c * h).reshape(flat).sum(axis=1),
+            (g * h).reshape(flat).sum(axis=1),
+            c.reshape(flat).min(axis=1),
+            c.reshape(flat).max(axis=1),
+        ],
+        axis=1,
+    )
+    if fields is not None:
+        for dst, src in zip(fields, (g, c, tau), strict=True):
+            dst[...] = src
+    return sums, counts
