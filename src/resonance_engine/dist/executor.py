@@ -245,7 +245,7 @@ class LocalExecutor(Executor):
             )
         if not isinstance(max_attempts, int) or max_attempts < 1:
             raise ConfigError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
-        self.max_workers = os.cpu_count() or 1 if max_workers is None else max_workers
+        self.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
         self.mp_context = mp_context
         self.max_attempts = max_attempts
         self._pool: cf.ProcessPoolExecutor | None = None
