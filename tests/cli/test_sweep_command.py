@@ -111,7 +111,7 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
         assert proc.returncode == 130
         assert summary["cancelled"] == 6 - summary["finished"]
     with AgentDB(db, readonly=True) as store:
-        names = [r.name for r in store.runs()]
+        names = [r.name for r in store.runs() if r.status == "finished"]
     assert len(names) == len(set(names)) == summary["stored"] == summary["finished"] >= 1
     # running the same sweep again only runs what is missing
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -120,7 +120,8 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
     assert resumed["skipped_already_stored"] == summary["finished"]
     assert resumed["stored"] == 6 - summary["finished"]
     with AgentDB(db, readonly=True) as store:
-        assert len(store.runs()) == 6
+        runs = store.runs()
+        assert len(runs) == 6 and all(r.status == "finished" for r in runs)
 
 
 def test_swarm_basin_stability_runs_on_the_chosen_executor(

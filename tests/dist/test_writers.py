@@ -46,6 +46,24 @@ def test_agentdb_writer_stores_each_run_once_with_its_series(
         assert len(db.runs()) == 8
 
 
+def test_a_half_written_run_of_an_interrupted_client_is_replaced(
+    tmp_path: Path, reference_results: dict[str, RunResult]
+) -> None:
+    plan = small_plan()
+    first = plan[1][0]
+    with AgentDB(tmp_path / "sweep.db") as db:
+        stale = db.create_run(first.config, first.seed, name=f"{RUN_NAME_PREFIX}{first.key}")
+        with AgentDBWriter(db) as writer:
+            report = run_sweep(plan, LocalExecutor(0), writer)
+        assert report.stored == 8 and report.skipped == 0
+        runs = db.runs()
+        assert len(runs) == 8 and all(r.status == "finished" for r in runs)
+        assert stale not in {r.run_id for r in runs}
+        assert sorted(r.name.removeprefix(RUN_NAME_PREFIX) for r in runs) == sorted(
+            reference_results
+        )
+
+
 def test_cli_sweep_stores_in_the_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -145,21 +145,48 @@ class AgentDBWriter(MemoryWriter):
         opened_here = not isinstance(db, AgentDB)
         self._owned = opened_here if owned is None else owned
         self.db = AgentDB(db) if opened_here else db
+        # key -> run_id of rows a killed or interrupted client left unfinished
+        self._partial: dict[str, list[int]] = {}
         for run in self.db.runs():
-            if run.name and run.name.startswith(RUN_NAME_PREFIX) and run.status == "finished":
-                summary = run.summary or {}
-                if "result" in summary:
-                    result = RunResult.from_dict(summary["result"])
-                    self.results[result.key] = result
-                    self.run_ids[result.key] = run.run_id
+            if not (run.name and run.name.startswith(RUN_NAME_PREFIX)):
+                continue
+            summary = run.summary or {}
+            if run.status == "finished" and "result" in summary:
+                result = RunResult.from_dict(summary["result"])
+                self.results[result.key] = result
+                self.run_ids[result.key] = run.run_id
+            else:
+                key = run.name.removeprefix(RUN_NAME_PREFIX)
+                self._partial.setdefault(key, []).append(run.run_id)
 
     def write(self, result: RunResult) -> None:
-        from resonance_engine.store import MetricRecord, now_us
+        from resonance_engine.store import now_us
 
-        started_at = now_us()
+        # a row left half-written by an earlier, interrupted client is replaced
+        for stale in self._partial.pop(result.key, []):
+            self.db.delete_run(stale)
         run_id = self.db.create_run(
-            result.config, result.seed, name=f"{RUN_NAME_PREFIX}{result.key}", started_at=started_at
+            result.config, result.seed, name=f"{RUN_NAME_PREFIX}{result.key}",
+            started_at=(started_at := now_us()),
         )
+        try:
+            self._fill(run_id, started_at, result)
+        except BaseException:
+            # Ctrl-C or an error in the middle: leave no half-written run behind (if even
+            # this is interrupted, the next writer on this database replaces the row)
+            self._partial.setdefault(result.key, []).append(run_id)
+            try:
+                self.db.delete_run(run_id)
+                self._partial[result.key].remove(run_id)
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+            raise
+        self.run_ids[result.key] = run_id
+        super().write(result)
+
+    def _fill(self, run_id: int, started_at: int, result: RunResult) -> None:
+        from resonance_engine.store import MetricRecord
+
         # timestamps: run start + simulated time, as RunRecorder does
         times = [started_at + round(t * 1e6) for t in result.series.get("t", [])]
         for series_type in self.SERIES:
@@ -176,8 +203,6 @@ class AgentDBWriter(MemoryWriter):
             "result": result.to_dict(),
         }
         self.db.finish_run(run_id, "finished", json.loads(json.dumps(summary, default=str)))
-        self.run_ids[result.key] = run_id
-        super().write(result)
 
     def close(self) -> None:
         if self._owned:
