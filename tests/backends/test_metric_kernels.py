@@ -165,8 +165,15 @@ def test_analyze_frame(
     g, c, tau = (f.astype(np.float64) for f in fast_fields)
     h = -np.expm1(-tau / 1.5)
     own = np.stack(
-        [g.sum((1, 2)), c.sum((1, 2)), tau.sum((1, 2)), (g * c * h).sum((1, 2)),
-         (g * h).sum((1, 2)), c.min((1, 2)), c.max((1, 2))],
+        [
+            g.sum((1, 2)),
+            c.sum((1, 2)),
+            tau.sum((1, 2)),
+            (g * c * h).sum((1, 2)),
+            (g * h).sum((1, 2)),
+            c.min((1, 2)),
+            c.max((1, 2)),
+        ],
         axis=1,
     )
     np.testing.assert_allclose(sums_fast, own, rtol=1e-6, atol=1e-12)
@@ -186,10 +193,21 @@ def test_parallel_bands_match_the_serial_kernel(
     b = shape[0]
     ring = (rng.standard_normal((b, 2, *shape[1:])) * 1000).astype(np.int16)
     params = FrameParams(
-        threshold=np.sqrt(stats[:, 1]), levels=3, boundary=False, gain_window=5,
-        weights=gaussian_weights(2.0), shift=stats[:, 0], coh_a=1.0, coh_b=1e-6, gamma=1.0,
-        history=ring, slots=np.array([1, 0], dtype=np.int64), lag_weights=np.array([0.8, 0.5]),
-        slot_scale=np.full((b, 2), 1e-3), inv_h=np.ones(b), store_slot=0,
+        threshold=np.sqrt(stats[:, 1]),
+        levels=3,
+        boundary=False,
+        gain_window=5,
+        weights=gaussian_weights(2.0),
+        shift=stats[:, 0],
+        coh_a=1.0,
+        coh_b=1e-6,
+        gamma=1.0,
+        history=ring,
+        slots=np.array([1, 0], dtype=np.int64),
+        lag_weights=np.array([0.8, 0.5]),
+        slot_scale=np.full((b, 2), 1e-3),
+        inv_h=np.ones(b),
+        store_slot=0,
         store_scale=np.full(b, 1000.0),
     )
     serial = FAST.analyze_frame(u, params._replace(history=ring.copy()), None)

@@ -1,5 +1,6 @@
-"""The WGSL leapfrog shaders agree with the numpy reference (hypothesis), and the wgpu
-field state keeps its contract (transfers, checks, refusals)."""
+"""The wgpu field state keeps its contract (transfers, checks, refusals). (Its agreement
+with the numpy reference is tested with the other compiled backends in
+test_field_kernels.py.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import solver_pair
 from resonance_engine import PointSource, WaveSolver2D
 from resonance_engine.backends import field_kernels, field_state, resolve_backend
 from resonance_engine.backends.base import FEEDBACK_CODES
@@ -21,110 +23,6 @@ boundaries = st.sampled_from(["fixed", "periodic", "absorbing"])
 @pytest.fixture(autouse=True)
 def _gpu(wgpu_context: Any) -> Any:
     return wgpu_context
-
-
-def _pair(
-    nx: int,
-    ny: int,
-    batch: int | None,
-    boundary: str,
-    damping: float,
-    feedback: str | None,
-    seed: int,
-    dtype: str,
-    n_sources: int = 2,
-) -> list[WaveSolver2D]:
-    """A numpy and a wgpu solver in the same random state with random sources."""
-    rng = np.random.default_rng(seed)
-    state = rng.normal(size=(ny, nx) if batch is None else (batch, ny, nx))
-    prev = state + 0.01 * rng.normal(size=state.shape)
-    sources = [
-        PointSource(
-            x=rng.uniform(0, nx - 1) * 0.1,
-            y=rng.uniform(0, ny - 1) * 0.1,
-            amplitude=rng.uniform(1, 50),
-            frequency=rng.uniform(0.5, 3),
-            phase=rng.uniform(0, 6),
-        )
-        for _ in range(n_sources)
-    ]
-    dampings = damping * rng.uniform(0.5, 1.5, size=batch) if batch else damping
-    solvers = []
-    for backend in ("numpy", "wgpu"):
-        s = WaveSolver2D(
-            nx,
-            ny,
-            dx=0.1,
-            damping=dampings,
-            boundary=boundary,
-            feedback=feedback,
-            feedback_strength=0.5,
-            sources=sources,
-            batch=batch,
-            dtype=dtype,
-            backend=backend,
-            courant=0.9,
-        )
-        s.set_state(state, prev)
-        solvers.append(s)
-    return solvers
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    nx=st.integers(3, 40),
-    ny=st.integers(3, 40),
-    batch=st.one_of(st.none(), st.integers(1, 3)),
-    boundary=boundaries,
-    damping=st.floats(0, 2),
-    feedback=st.sampled_from([None, "cubic", "tanh"]),
-    n_sources=st.integers(0, 3),
-    steps=st.integers(1, 12),
-    seed=st.integers(0, 2**31),
-)
-def test_wgpu_matches_numpy_float32(
-    nx: int,
-    ny: int,
-    batch: int | None,
-    boundary: str,
-    damping: float,
-    feedback: str | None,
-    n_sources: int,
-    steps: int,
-    seed: int,
-) -> None:
-    reference, gpu = _pair(nx, ny, batch, boundary, damping, feedback, seed, "float32", n_sources)
-    reference.step(steps)
-    gpu.step(steps)
-    np.testing.assert_allclose(gpu.u, reference.u, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(gpu.u_prev, reference.u_prev, rtol=1e-5, atol=1e-5)
-
-
-@settings(max_examples=20, deadline=None)
-@given(
-    nx=st.integers(3, 24),
-    ny=st.integers(3, 24),
-    boundary=boundaries,
-    feedback=st.sampled_from([None, "cubic"]),
-    steps=st.integers(1, 8),
-    seed=st.integers(0, 2**31),
-)
-def test_wgpu_matches_numpy_float64_to_rounding(
-    wgpu_context: Any,
-    nx: int,
-    ny: int,
-    boundary: str,
-    feedback: str | None,
-    steps: int,
-    seed: int,
-) -> None:
-    if not wgpu_context.has_f64:
-        pytest.skip(f"adapter {wgpu_context.description} has no shader-f64")
-    reference, gpu = _pair(nx, ny, 2, boundary, 0.3, feedback, seed, "float64")
-    reference.step(steps)
-    gpu.step(steps)
-    np.testing.assert_allclose(gpu.u, reference.u, rtol=1e-11, atol=1e-12)
-    np.testing.assert_allclose(gpu.u_prev, reference.u_prev, rtol=1e-11, atol=1e-12)
 
 
 def test_overlapping_sources_add_up_on_the_same_cells() -> None:
@@ -146,7 +44,9 @@ def test_many_steps_span_several_submissions(monkeypatch: pytest.MonkeyPatch) ->
     from resonance_engine.backends.wgpu_gpu import field as gpu_field
 
     monkeypatch.setattr(gpu_field, "STEPS_PER_SUBMIT", 4)
-    reference, gpu = _pair(30, 20, 2, "absorbing", 0.2, "cubic", 7, "float32", n_sources=2)
+    reference, gpu = solver_pair(
+        "wgpu", 30, 20, 2, "absorbing", 0.2, "cubic", 7, "float32", n_sources=2
+    )
     for n in (1, 9, 4, 13):
         reference.step(n)
         gpu.step(n)
@@ -154,7 +54,9 @@ def test_many_steps_span_several_submissions(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_damping_and_drive_edits_between_steps_reach_the_gpu() -> None:
-    reference, gpu = _pair(16, 16, 3, "periodic", 0.1, None, 3, "float32", n_sources=2)
+    reference, gpu = solver_pair(
+        "wgpu", 16, 16, 3, "periodic", 0.1, None, 3, "float32", n_sources=2
+    )
     for s in (reference, gpu):
         s.step(5)
         s.damping = [0.0, 1.0, 2.0]
@@ -201,7 +103,7 @@ def test_kernel_protocol_functions_match_numpy() -> None:
     field_kernels("numpy").triad(expected, b, c, 0.25)
     field_kernels("wgpu").triad(a, b, c, 0.25)
     np.testing.assert_allclose(a, expected, rtol=1e-6)
-    reference, gpu = _pair(12, 9, 2, "absorbing", 0.4, "tanh", 5, "float32")
+    reference, gpu = solver_pair("wgpu", 12, 9, 2, "absorbing", 0.4, "tanh", 5, "float32")
     u, prev = reference._cur.copy(), reference._prev.copy()
     coeffs = reference._coefficients()
     drive = np.random.default_rng(1).normal(size=(3, 2, 2))
@@ -261,7 +163,7 @@ def test_feedback_code_of_a_state_is_checked_before_any_step() -> None:
 def test_energy_and_frame_reduced_on_the_gpu_match_numpy(
     nx: int, ny: int, boundary: str, factor: int, seed: int
 ) -> None:
-    reference, gpu = _pair(nx, ny, 2, boundary, 0.3, None, seed, "float32")
+    reference, gpu = solver_pair("wgpu", nx, ny, 2, boundary, 0.3, None, seed, "float32")
     for s in (reference, gpu):
         s.step(3)
     np.testing.assert_allclose(gpu.energy(), reference.energy(), rtol=2e-5)
@@ -272,7 +174,7 @@ def test_energy_and_frame_reduced_on_the_gpu_match_numpy(
 def test_energy_reduced_on_the_gpu_in_float64_is_exact_to_rounding(wgpu_context: Any) -> None:
     if not wgpu_context.has_f64:
         pytest.skip("no shader-f64")
-    reference, gpu = _pair(33, 20, 3, "periodic", 0.3, "cubic", 11, "float64")
+    reference, gpu = solver_pair("wgpu", 33, 20, 3, "periodic", 0.3, "cubic", 11, "float64")
     for s in (reference, gpu):
         s.step(5)
     np.testing.assert_allclose(gpu.energy(), reference.energy(), rtol=1e-12)

@@ -123,8 +123,9 @@ def test_alternating_field_lowers_dwell(backend: str) -> None:
 
 
 def test_dwell_similarity_is_bounded_and_scaled(backend: str) -> None:
-    tracker = DwellTimeTracker((1, 8, 8), history=1, lam=1.0, scale=1.0, storage="float",
-                               dtype=np.float64, backend=backend)
+    tracker = DwellTimeTracker(
+        (1, 8, 8), history=1, lam=1.0, scale=1.0, storage="float", dtype=np.float64, backend=backend
+    )
     a = np.ones((1, 8, 8))
     tracker.update(a)
     tau = tracker.update(a + 0.25)  # RMS of the new frame is 1.25: s = 1 - 0.25 / 1.25

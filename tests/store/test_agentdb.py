@@ -29,10 +29,17 @@ def test_new_file_has_schema_version_and_pragmas(db: AgentDB, db_path: Path) -> 
     assert conn.execute("PRAGMA busy_timeout").fetchall()[0][0] > 0
     assert conn.execute("PRAGMA cache_size").fetchall()[0][0] < -1000  # KiB, > 1 MiB
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema").fetchall()}
-    assert {"runs", "metric_series", "timeseries_data", "metric_vectors",
-            "metric_vector_links", "alerts"} <= tables
-    sql = conn.execute(
-        "SELECT sql FROM sqlite_schema WHERE name = 'timeseries_data'").fetchall()[0][0]
+    assert {
+        "runs",
+        "metric_series",
+        "timeseries_data",
+        "metric_vectors",
+        "metric_vector_links",
+        "alerts",
+    } <= tables
+    sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = 'timeseries_data'").fetchall()[
+        0
+    ][0]
     assert "WITHOUT ROWID" in sql.upper()
 
 
@@ -111,8 +118,7 @@ def test_runs_lifecycle(db: AgentDB) -> None:
     with pytest.raises(StoreError, match="no run 999"):
         db.run(999)
     sid = db.series_id(a, "ci")
-    db.insert([MetricRecord(sid, 1, 1.0)],
-              [VectorRecord(sid, 0, np.ones(128, np.float32), 1.0)])
+    db.insert([MetricRecord(sid, 1, 1.0)], [VectorRecord(sid, 0, np.ones(128, np.float32), 1.0)])
     db.add_alert(a, 5, "cs_low", "sync lost", 0.4)
     db.delete_run(a)
     assert [r.run_id for r in db.runs()] == [b]

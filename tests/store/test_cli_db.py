@@ -22,8 +22,18 @@ def stored_db(tmp_path: Path) -> Path:
             with RunRecorder.start(db, {"seed": seed}, seed=seed, name=f"r{seed}") as rec:
                 for i in range(10):
                     field = rng.normal(size=(32, 32)) * (1 + i)
-                    rec.record({"fractal_dim": 1.5, "gain": 0.1 * i, "coherence": 0.4,
-                                "dwell": 2.0, "ci": 0.01 * i, "t": 0.05 * i}, field, step=i)
+                    rec.record(
+                        {
+                            "fractal_dim": 1.5,
+                            "gain": 0.1 * i,
+                            "coherence": 0.4,
+                            "dwell": 2.0,
+                            "ci": 0.01 * i,
+                            "t": 0.05 * i,
+                        },
+                        field,
+                        step=i,
+                    )
     return path
 
 
@@ -51,8 +61,19 @@ def test_runs_and_show(stored_db: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_similar(stored_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "db", "similar", "1", "--at", "0.25", "--db", str(stored_db),
-                           "--json", "--max-distance", "2")
+    code, out, _ = run_cli(
+        capsys,
+        "db",
+        "similar",
+        "1",
+        "--at",
+        "0.25",
+        "--db",
+        str(stored_db),
+        "--json",
+        "--max-distance",
+        "2",
+    )
     result = json.loads(out)
     assert code == 0 and result["query_bucket_t_s"] == pytest.approx(0.2)
     first = result["matches"][0]
@@ -60,13 +81,26 @@ def test_similar(stored_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert first["t_s"] == pytest.approx(0.2)
     distances = [m["distance"] for m in result["matches"]]
     assert distances == sorted(distances) and len(distances) == 10
-    code, out, _ = run_cli(capsys, "db", "similar", "1", "--at", "0", "--other-runs",
-                           "--db", str(stored_db), "--json", "--max-distance", "2")
+    code, out, _ = run_cli(
+        capsys,
+        "db",
+        "similar",
+        "1",
+        "--at",
+        "0",
+        "--other-runs",
+        "--db",
+        str(stored_db),
+        "--json",
+        "--max-distance",
+        "2",
+    )
     assert {m["run_id"] for m in json.loads(out)["matches"]} == {2}
 
 
-def test_export_csv_and_parquet(stored_db: Path, tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str], pyarrow) -> None:  # type: ignore[no-untyped-def]
+def test_export_csv_and_parquet(
+    stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pyarrow
+) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "run1.csv"
     code, _, _ = run_cli(capsys, "db", "export", "1", "--csv", str(target), "--db", str(stored_db))
     with open(target, newline="") as fh:
@@ -76,18 +110,22 @@ def test_export_csv_and_parquet(stored_db: Path, tmp_path: Path,
     assert gains == pytest.approx([0.1 * i for i in range(10)])
     assert json.loads(rows[-1]["metadata"]) == {"step": 9}
     parquet = tmp_path / "run1.parquet"
-    code, _, _ = run_cli(capsys, "db", "export", "1", "--parquet", str(parquet),
-                         "--db", str(stored_db))
+    code, _, _ = run_cli(
+        capsys, "db", "export", "1", "--parquet", str(parquet), "--db", str(stored_db)
+    )
     table = pyarrow.parquet.read_table(parquet)
     assert code == 0 and table.num_rows == 50
     assert table.column("t_s").to_pylist()[:3] == pytest.approx([0.0, 0.05, 0.1])
 
 
-def test_errors_are_one_line(stored_db: Path, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["db", "runs", "--db", str(tmp_path / "none.db")],
-                 ["db", "show", "99", "--db", str(stored_db)],
-                 ["db", "similar", "1", "--at", "0", "--type", "gain", "--db", str(stored_db)]):
+def test_errors_are_one_line(
+    stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["db", "runs", "--db", str(tmp_path / "none.db")],
+        ["db", "show", "99", "--db", str(stored_db)],
+        ["db", "similar", "1", "--at", "0", "--type", "gain", "--db", str(stored_db)],
+    ):
         code, out, err = run_cli(capsys, *argv)
         assert code == 2 and out == ""
         assert err.startswith("resonance: error:") and err.count("\n") == 1

@@ -42,7 +42,7 @@ def test_same_scenario_is_closer_than_other_scenarios() -> None:
         "fixed walls": fingerprint(pond_field(0, boundary="fixed")),
         "periodic": fingerprint(pond_field(0, boundary="periodic")),
     }
-    within = max(distance(a, b) for i, a in enumerate(same) for b in same[i + 1:])
+    within = max(distance(a, b) for i, a in enumerate(same) for b in same[i + 1 :])
     for name, other in others.items():
         between = min(distance(other, s) for s in same)
         assert between > within, (name, between, within)
@@ -87,6 +87,6 @@ def test_metric_fields_fill_their_block() -> None:
     with_gain = fingerprint(u, FakeMetrics(gain_field=rng.exponential(size=(32, 32))))
     mapping = fingerprint(u, {"gain_field": rng.exponential(size=(32, 32))})
     start, stop = FINGERPRINT_LAYOUT["metrics"]
-    assert with_gain[start:start + 8].any() and not with_gain[start + 8:stop].any()
-    assert mapping[start:start + 8].any()
+    assert with_gain[start : start + 8].any() and not with_gain[start + 8 : stop].any()
+    assert mapping[start : start + 8].any()
     assert distance(with_gain, plain) > 0

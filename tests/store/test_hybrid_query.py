@@ -38,15 +38,29 @@ def stored() -> Iterator[dict[str, Any]]:
     db.insert([], vectors)
     emb = np.array([v.embedding for v in vectors], dtype=np.float32)
     meta = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64)
-    yield {"db": db, "emb": emb, "meta": meta, "types": np.array([r[3] for r in rows]),
-           "values": np.array([r[4] for r in rows]), "rng": rng}
+    yield {
+        "db": db,
+        "emb": emb,
+        "meta": meta,
+        "types": np.array([r[3] for r in rows]),
+        "values": np.array([r[4] for r in rows]),
+        "rng": rng,
+    }
     db.close()
 
 
-def brute_force(s: dict[str, Any], query: np.ndarray, k: int, max_distance: float | None,
-                t0: int | None = None, t1: int | None = None, series_ids: Any = None,
-                run_id: int | None = None, exclude_run_id: int | None = None,
-                series_type: str | None = None) -> list[tuple[int, int, float, float]]:
+def brute_force(
+    s: dict[str, Any],
+    query: np.ndarray,
+    k: int,
+    max_distance: float | None,
+    t0: int | None = None,
+    t1: int | None = None,
+    series_ids: Any = None,
+    run_id: int | None = None,
+    exclude_run_id: int | None = None,
+    series_type: str | None = None,
+) -> list[tuple[int, int, float, float]]:
     meta = s["meta"]
     keep = np.ones(len(meta), dtype=bool)
     if t0 is not None:
@@ -97,10 +111,10 @@ def test_similar_equals_brute_force(
             hits = db.similar(query, k=k, max_distance=max_distance, **filters)
             expected = brute_force(stored, query, k, max_distance, **filters)
             assert [(h.series_id, h.timestamp_bucket) for h in hits] == [e[:2] for e in expected]
-            np.testing.assert_allclose([h.distance for h in hits], [e[3] for e in expected],
-                                       atol=2e-6)
-            np.testing.assert_allclose([h.value for h in hits], [e[2] for e in expected],
-                                       rtol=1e-6)
+            np.testing.assert_allclose(
+                [h.distance for h in hits], [e[3] for e in expected], atol=2e-6
+            )
+            np.testing.assert_allclose([h.value for h in hits], [e[2] for e in expected], rtol=1e-6)
             if max_distance is None:
                 # a filter never returns fewer than k rows while more match
                 assert len(hits) == min(k, len(brute_force(stored, query, 10**6, None, **filters)))

@@ -35,9 +35,16 @@ def test_records_a_simulated_run(db: AgentDB) -> None:
             solver.step(5)
             u = np.array(solver.u)
             amp = float(np.abs(u).mean())
-            m = Metrics(fractal_dim=math.nan if solver.step_count == 5 else 1.5,
-                        fractal_r2=0.99, gain=amp, coherence=0.5, dwell=2.0,
-                        ci=amp * 0.1, step=solver.step_count, t=solver.t)
+            m = Metrics(
+                fractal_dim=math.nan if solver.step_count == 5 else 1.5,
+                fractal_r2=0.99,
+                gain=amp,
+                coherence=0.5,
+                dwell=2.0,
+                ci=amp * 0.1,
+                step=solver.step_count,
+                t=solver.t,
+            )
             frames.append(m)
             rec.record(m, u)
     run = db.run(rec.run_id)
@@ -61,8 +68,9 @@ def test_interrupted_and_shared_writer(db: AgentDB) -> None:
     writer = MetricWriter(db)
     with pytest.raises(KeyboardInterrupt):
         with RunRecorder.start(db, {}, seed=0, writer=writer, agent_id="a1") as rec:
-            rec.record({"fractal_dim": 1.2, "gain": 1, "coherence": 1, "dwell": 1, "ci": 1,
-                        "t": 0.0})
+            rec.record(
+                {"fractal_dim": 1.2, "gain": 1, "coherence": 1, "dwell": 1, "ci": 1, "t": 0.0}
+            )
             raise KeyboardInterrupt
     assert db.run(rec.run_id).status == "interrupted"
     assert db.count(rec.series["ci"]) == 1  # flushed by close even with a shared writer

@@ -42,7 +42,9 @@ elif mode == "int":
 def _spawn(db_path: Path, sid: int, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", PRODUCER, str(db_path), str(sid), mode],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

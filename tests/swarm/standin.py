@@ -50,8 +50,9 @@ class StandInMeasure:
         slope = -np.polyfit(np.log(sizes), np.log(np.array(counts, dtype=float)), 1)[0]
         ci = slope * gain * coherence * dwell
         return [
-            StandInMetrics(float(slope[i]), float(coherence[i]), float(gain[i]),
-                           float(dwell[i]), float(ci[i]))
+            StandInMetrics(
+                float(slope[i]), float(coherence[i]), float(gain[i]), float(dwell[i]), float(ci[i])
+            )
             for i in range(b)
         ]
 

@@ -61,8 +61,9 @@ class StubSwarm:
 
 def test_basin_stability_counts_returns_and_reports_the_standard_error() -> None:
     with ThreadPoolExecutor(2) as pool:
-        result = basin_stability(StubSwarm, n_samples=50, perturbation=1.0, horizon=4,
-                                 executor=pool, seed=3)
+        result = basin_stability(
+            StubSwarm, n_samples=50, perturbation=1.0, horizon=4, executor=pool, seed=3
+        )
     # success iff |N(0,1)| <= 1: reproduce the draws to know the expected count
     from resonance_engine.swarm.basin import _seeds
 
@@ -95,16 +96,18 @@ def test_first_passage_counts_censored_runs_separately() -> None:
             self.calls += 1
             return future
 
-    result = mean_first_passage_time(StubSwarm, noise=0.1, horizon=20, n_runs=5,
-                                     executor=Sequential())  # type: ignore[arg-type]
+    result = mean_first_passage_time(
+        StubSwarm, noise=0.1, horizon=20, n_runs=5, executor=Sequential()
+    )  # type: ignore[arg-type]
     assert result.times == (5, 7, None, 9, None)
     assert (result.n_escaped, result.n_censored) == (3, 2)
     assert result.mean_time == pytest.approx(7.0)  # censored runs are not averaged in
     assert result.restricted_mean == pytest.approx((5 + 7 + 20 + 9 + 20) / 5)
     assert result.stderr == pytest.approx(np.std([5, 7, 9], ddof=1) / math.sqrt(3))
 
-    none = mean_first_passage_time(StubSwarm, noise=0.1, horizon=10, n_runs=3,
-                                   executor=ThreadPoolExecutor(1))
+    none = mean_first_passage_time(
+        StubSwarm, noise=0.1, horizon=10, n_runs=3, executor=ThreadPoolExecutor(1)
+    )
     assert none.n_censored == 3 and math.isnan(none.mean_time)
 
 
@@ -118,8 +121,9 @@ def test_basin_stability_of_a_real_swarm_in_the_default_process_pool() -> None:
     assert 0.0 <= result.value <= 1.0 and -1.0 <= result.baseline_cs <= 1.0
     # the same samples in threads give the same numbers (seeded kicks)
     with ThreadPoolExecutor(2) as pool:
-        again = basin_stability(factory, n_samples=2, perturbation=0.3, horizon=8, seed=0,
-                                executor=pool)
+        again = basin_stability(
+            factory, n_samples=2, perturbation=0.3, horizon=8, seed=0, executor=pool
+        )
     np.testing.assert_allclose(again.final_cs, result.final_cs, rtol=1e-6)
 
 
@@ -128,8 +132,9 @@ def test_first_passage_of_a_real_swarm_under_noise() -> None:
     swarm = Swarm(3, config, coupling=0.1, seed=2, measure=standin_factory).run(6)
     factory = partial(Swarm.from_snapshot, swarm.snapshot())
     with ThreadPoolExecutor(2) as pool:
-        result = mean_first_passage_time(factory, noise=0.5, horizon=12, n_runs=3,
-                                         executor=pool, threshold=0.99)
+        result = mean_first_passage_time(
+            factory, noise=0.5, horizon=12, n_runs=3, executor=pool, threshold=0.99
+        )
     assert result.n_escaped + result.n_censored == 3 == len(result.times)
     escaped = [t for t in result.times if t is not None]
     assert all(1 <= t <= 12 for t in escaped)

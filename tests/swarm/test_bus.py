@@ -105,9 +105,10 @@ def test_nats_bus_reconnects_and_counts_lost_signatures(
     from resonance_engine.swarm.nats_bus import NatsBus
 
     caplog.set_level("WARNING", logger="resonance_engine.swarm.bus")
-    with NatsBus(nats_server.url, reconnect_wait=0.05) as sender, NatsBus(
-        nats_server.url, reconnect_wait=0.05
-    ) as receiver:
+    with (
+        NatsBus(nats_server.url, reconnect_wait=0.05) as sender,
+        NatsBus(nats_server.url, reconnect_wait=0.05) as receiver,
+    ):
         got: list[int] = []
         receiver.subscribe(lambda s: got.append(s.step))
         for step in range(5):
@@ -124,6 +125,7 @@ def test_nats_bus_reconnects_and_counts_lost_signatures(
         nats_server.start()
         assert _wait(lambda: sender.connected and receiver.connected)
         assert _wait(lambda: sender.stats.reconnects == 1)
+
         # the receiver's subscription is restored by the reconnect
         def delivered_after_restart() -> bool:
             sender.publish(_sig(0, 100 + len(got)))

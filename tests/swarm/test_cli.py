@@ -15,11 +15,31 @@ MEASURE = "swarm.standin:standin_factory"
 def test_swarm_command_prints_a_json_summary_and_writes_a_picture(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([
-        "swarm", "--agents", "3", "--ticks", "12", "--size", "32", "--window", "4",
-        "--steps-per-tick", "4", "--measure", MEASURE, "--exchange", "state",
-        "--out", str(tmp_path), "--json", "--seed", "2", "--no-db",
-    ])
+    code = main(
+        [
+            "swarm",
+            "--agents",
+            "3",
+            "--ticks",
+            "12",
+            "--size",
+            "32",
+            "--window",
+            "4",
+            "--steps-per-tick",
+            "4",
+            "--measure",
+            MEASURE,
+            "--exchange",
+            "state",
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--seed",
+            "2",
+            "--no-db",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["ticks"] == 12 and summary["agents"] == 3
@@ -52,11 +72,35 @@ def test_bad_swarm_arguments_exit_2_with_one_line(
 def test_experiment_sync_writes_a_report_that_states_the_verdicts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([
-        "experiment", "sync", "--agents", "3", "--size", "32", "--ticks", "24", "--warmup", "4",
-        "--window", "8", "--seeds", "2", "--surrogates", "20", "--basin", "0", "--sweep", "0.5",
-        "--measure", MEASURE, "--out", str(tmp_path), "--json",
-    ])
+    code = main(
+        [
+            "experiment",
+            "sync",
+            "--agents",
+            "3",
+            "--size",
+            "32",
+            "--ticks",
+            "24",
+            "--warmup",
+            "4",
+            "--window",
+            "8",
+            "--seeds",
+            "2",
+            "--surrogates",
+            "20",
+            "--basin",
+            "0",
+            "--sweep",
+            "0.5",
+            "--measure",
+            MEASURE,
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     report = (tmp_path / "report.md").read_text()
@@ -76,11 +120,31 @@ def test_experiment_sync_writes_a_report_that_states_the_verdicts(
 def test_bench_swarm_reports_every_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], nats_client: None
 ) -> None:
-    code = main([
-        "bench", "swarm", "--agents", "3,5", "--window", "4", "--nats-signatures", "2000",
-        "--swarm-agents", "2", "--swarm-size", "32", "--swarm-ticks", "2",
-        "--measure", MEASURE, "--repeats", "1", "--json", "--out", str(tmp_path),
-    ])
+    code = main(
+        [
+            "bench",
+            "swarm",
+            "--agents",
+            "3,5",
+            "--window",
+            "4",
+            "--nats-signatures",
+            "2000",
+            "--swarm-agents",
+            "2",
+            "--swarm-size",
+            "32",
+            "--swarm-ticks",
+            "2",
+            "--measure",
+            MEASURE,
+            "--repeats",
+            "1",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     results = json.loads(capsys.readouterr().out)
     assert results["signature encode+decode (us)"] > 0
@@ -93,11 +157,30 @@ def test_swarm_run_is_stored_in_agentdb(tmp_path: Path, capsys: pytest.CaptureFi
     from resonance_engine.store import AgentDB
 
     db_path = tmp_path / "swarm.db"
-    code = main([
-        "swarm", "--agents", "3", "--ticks", "10", "--size", "32", "--window", "4",
-        "--steps-per-tick", "4", "--measure", MEASURE, "--coupling", "0",
-        "--out", str(tmp_path), "--json", "--db", str(db_path),
-    ])
+    code = main(
+        [
+            "swarm",
+            "--agents",
+            "3",
+            "--ticks",
+            "10",
+            "--size",
+            "32",
+            "--window",
+            "4",
+            "--steps-per-tick",
+            "4",
+            "--measure",
+            MEASURE,
+            "--coupling",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--db",
+            str(db_path),
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     db = AgentDB(db_path, readonly=True)
@@ -117,11 +200,29 @@ def test_swarm_command_over_a_nats_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], nats_server: object
 ) -> None:
     url = nats_server.url  # type: ignore[attr-defined]
-    code = main([
-        "swarm", "--agents", "2", "--ticks", "6", "--size", "32", "--window", "4",
-        "--steps-per-tick", "4", "--measure", MEASURE, "--bus", url,
-        "--out", str(tmp_path), "--json", "--no-db",
-    ])
+    code = main(
+        [
+            "swarm",
+            "--agents",
+            "2",
+            "--ticks",
+            "6",
+            "--size",
+            "32",
+            "--window",
+            "4",
+            "--steps-per-tick",
+            "4",
+            "--measure",
+            MEASURE,
+            "--bus",
+            url,
+            "--out",
+            str(tmp_path),
+            "--json",
+            "--no-db",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["ticks"] == 6 and summary["missing_signatures"] == 0

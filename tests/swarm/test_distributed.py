@@ -20,15 +20,24 @@ N, TICKS, K, SEED = 4, 20, 0.2, 7
 
 def _agent_main(url: str, agent_id: int, ready: Any, start: Any, out: Any) -> None:
     result = run_agents(
-        url, N, [agent_id], TICKS, CONFIG, K, SEED, standin_factory,
-        ready=lambda: ready.put(agent_id), wait_start=lambda: start.wait(60),
+        url,
+        N,
+        [agent_id],
+        TICKS,
+        CONFIG,
+        K,
+        SEED,
+        standin_factory,
+        ready=lambda: ready.put(agent_id),
+        wait_start=lambda: start.wait(60),
     )
     out.put(("agent", result))
 
 
 def _coordinator_main(url: str, ready: Any, out: Any) -> None:
-    result = run_coordinator(url, N, TICKS, window=CONFIG.window, timeout=60,
-                             ready=lambda: ready.put("coordinator"))
+    result = run_coordinator(
+        url, N, TICKS, window=CONFIG.window, timeout=60, ready=lambda: ready.put("coordinator")
+    )
     out.put(("coordinator", result))
 
 
@@ -69,9 +78,10 @@ def test_agents_in_separate_processes_coordinate_as_in_process(nats_server: Nats
     np.testing.assert_allclose(distributed_ci, local.ci_series(), rtol=1e-4)
     np.testing.assert_allclose(np.array(coord["ci"]), local.ci_series(), rtol=1e-4)
     assert local.coordinator is not None
-    assert coord["cs"] == np.float64(local.coordinator.cs) or abs(
-        coord["cs"] - local.coordinator.cs
-    ) < 1e-3
+    assert (
+        coord["cs"] == np.float64(local.coordinator.cs)
+        or abs(coord["cs"] - local.coordinator.cs) < 1e-3
+    )
     # coupling acted across processes: the drive gains moved
     theta = np.array([agents[i]["theta"][-1][0] for i in range(N)])
     np.testing.assert_allclose(theta, local.theta, rtol=1e-4, atol=1e-6)

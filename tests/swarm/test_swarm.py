@@ -94,8 +94,16 @@ def test_split_swarm_on_one_bus_matches_the_whole_swarm() -> None:
     whole = Swarm(4, SMALL, coupling=0.3, seed=3, measure=standin_factory).run(8)
     bus = InProcessBus()
     halves = [
-        Swarm(4, SMALL, coupling=0.3, seed=3, measure=standin_factory, bus=bus,
-              agent_ids=ids, coordinator=False)
+        Swarm(
+            4,
+            SMALL,
+            coupling=0.3,
+            seed=3,
+            measure=standin_factory,
+            bus=bus,
+            agent_ids=ids,
+            coordinator=False,
+        )
         for ids in ((0, 1), (2, 3))
     ]
     threads = [threading.Thread(target=h.run, args=(8,)) for h in halves]

@@ -119,9 +119,7 @@ def _regimes(schedule: np.ndarray, block: int, rng: np.random.Generator) -> np.n
     parts = []
     for noisy in schedule:
         t = np.arange(block)
-        parts.append(
-            rng.normal(size=block) if noisy else ((t + rng.integers(5)) // 5 % 10) / 10.0
-        )
+        parts.append(rng.normal(size=block) if noisy else ((t + rng.integers(5)) // 5 % 10) / 10.0)
     return np.concatenate(parts)
 
 

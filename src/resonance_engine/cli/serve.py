@@ -1,0 +1,328 @@
+"""``resonance serve``: run a simulation and watch it live in a browser."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from resonance_engine.backends import BACKEND_NAMES
+from resonance_engine.cli.common import add_common_options, output_dir, print_summary
+from resonance_engine.cli.db import add_db_options
+from resonance_engine.config import RunConfig, default_pond, load_run_config
+from resonance_engine.errors import ConfigError
+
+__all__ = ["register", "cmd_serve", "security_notice"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run a simulation and watch the field and its metrics live in a browser",
+        description=(
+            "Start a simulation and a web dashboard (live heatmap of the field, charts of "
+            "the metrics, pause/resume and live damping, wave speed and source frequency). "
+            "Runs until Ctrl-C, then writes the final field and the metric history to --out."
+        ),
+    )
+    p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
+    p.add_argument(
+        "--size",
+        type=int,
+        help="grid cells per side of the default pond (default 256; 128 per agent with --swarm)",
+    )
+    p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    p.add_argument(
+        "--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--token",
+        help="require this token for the page and the WebSocket "
+        "('auto' makes a random one); the printed URL carries it",
+    )
+    p.add_argument("--fps", type=float, default=30.0, help="largest frame rate sent (default 30)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=256,
+        help="largest frame side in cells; bigger fields are block-averaged (default 256)",
+    )
+    p.add_argument(
+        "--metrics-every",
+        type=int,
+        metavar="N",
+        help="steps between metric rows (default: the config's metrics_every, else 50)",
+    )
+    p.add_argument(
+        "--chunk", type=int, default=10, help="steps between two looks at the controls (default 10)"
+    )
+    p.add_argument(
+        "--metrics",
+        choices=("complexity", "stats"),
+        default="complexity",
+        help="what the charts show: D, G, C, tau, CI (default; the config's [metrics] table "
+        "sets their parameters) or the field's RMS and peak |u| ('stats', not stored)",
+    )
+    p.add_argument(
+        "--swarm",
+        type=int,
+        metavar="N",
+        help="run a swarm of N agents (needs resonance_engine.swarm)",
+    )
+    p.add_argument(
+        "--coupling",
+        type=float,
+        default=0.3,
+        help="coupling strength K of the swarm's agents (default 0.3; 0 = independent)",
+    )
+    p.add_argument(
+        "--steps-per-tick",
+        type=int,
+        default=10,
+        help="solver steps per swarm tick (default 10)",
+    )
+    add_db_options(p)
+    p.add_argument(
+        "--replay",
+        metavar="RUN",
+        type=int,
+        help="show run RUN of --db read-only (its metric history) instead of simulating",
+    )
+    add_common_options(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def security_notice(host: str, token: str | None) -> str | None:
+    """The warning to print for a server reachable from other machines without a token."""
+    from resonance_engine.web.server import is_loopback
+
+    if is_loopback(host) or token is not None:
+        return None
+    return (
+        f"resonance serve: warning: listening on {host} without authentication: anyone who "
+        "can reach this port can watch and control the run; use --token (or --token auto) "
+        "or --host 127.0.0.1"
+    )
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    seed = args.seed if args.seed is not None else 0
+    if args.config:
+        config = load_run_config(args.config)
+        if args.seed is not None:
+            config.seed = args.seed
+        if args.size is not None:
+            config.simulation.nx = config.simulation.ny = args.size
+    else:
+        size = args.size or (128 if args.swarm else 256)
+        config = RunConfig.model_validate(
+            {"simulation": default_pond(size, seed=seed), "seed": seed}
+        )
+    if args.metrics_every is not None:
+        config.metrics_every = args.metrics_every
+    elif not args.config:
+        config.metrics_every = 50  # the analyzer costs ~100 steps: keep the run moving
+    if args.backend is not None:
+        config.simulation.backend = args.backend
+        config.metrics.backend = args.backend
+    return RunConfig.model_validate(config.model_dump())
+
+
+def _metrics_source(choice: str, config: RunConfig) -> Any:
+    from resonance_engine.metrics import ComplexityAnalyzer
+    from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
+
+    if choice == "stats":
+        return FieldStatsSource()
+    return ComplexitySource(ComplexityAnalyzer(config.metrics))
+
+
+def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
+    try:
+        from resonance_engine.swarm import Swarm, SwarmConfig
+    except ImportError:
+        raise ConfigError(
+            "--swarm needs the swarm layer (resonance_engine.swarm), which this installation "
+            "lacks; run without --swarm"
+        ) from None
+    if args.swarm < 2:
+        raise ConfigError(f"--swarm needs at least 2 agents, got {args.swarm}")
+    if args.coupling < 0:
+        raise ConfigError(f"--coupling must be >= 0, got {args.coupling}")
+    simulation = config.simulation if args.config else None
+    swarm_config = SwarmConfig(
+        size=config.simulation.nx,
+        steps_per_tick=args.steps_per_tick,
+        backend=config.simulation.backend,
+        simulation=simulation,
+    )
+    recorder = None
+    if not args.no_db:
+        from resonance_engine.cli.db import open_db
+        from resonance_engine.swarm.storage import AgentDBRecorder
+
+        db = open_db(args)
+        assert db is not None
+        stored = {
+            "agents": args.swarm,
+            "coupling": args.coupling,
+            "size": config.simulation.nx,
+            "steps_per_tick": args.steps_per_tick,
+            "command": "serve",
+        }
+        recorder = AgentDBRecorder(db, stored, config.seed, name="serve")
+    try:
+        swarm = Swarm(
+            args.swarm, swarm_config, coupling=args.coupling, seed=config.seed, recorder=recorder
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.close("failed")
+            recorder.db.close()
+        raise
+    return swarm, recorder
+
+
+def _recorder(args: argparse.Namespace, config: RunConfig, source: Any) -> Any:
+    """A RunRecorder on --db for the complexity measures (None with --no-db, or when
+    the charts show field statistics, which AgentDB does not keep)."""
+    if args.no_db or not getattr(source, "store_types", None):
+        return None
+    from resonance_engine.cli.db import open_db
+    from resonance_engine.store import RunRecorder
+
+    db = open_db(args)
+    assert db is not None
+    return RunRecorder.start(db, config.model_dump(mode="json"), config.seed, name="serve")
+
+
+def _serve_replay(args: argparse.Namespace, token: str | None) -> int:
+    from resonance_engine.store import AgentDB
+    from resonance_engine.web.replay import ReplayRunner
+    from resonance_engine.web.server import Dashboard
+
+    if not Path(args.db).exists():
+        raise ConfigError(f"--replay: no database at {str(args.db)!r}; pass --db PATH")
+    with AgentDB(args.db, readonly=True) as db:
+        replay = ReplayRunner.from_db(db, args.replay)
+    dashboard = Dashboard(replay, token=token, title=f"resonance-engine · replay of {replay.title}")
+    notice = security_notice(args.host, token)
+    info = sys.stderr if args.json else sys.stdout
+
+    def ready(dash: Dashboard) -> None:
+        if notice:
+            sys.stderr.write(notice + "\n")
+        info.write(f"resonance serve: replay of {replay.title} at {dash.url()} (Ctrl-C stops)\n")
+        info.flush()
+
+    dashboard.serve(args.host, args.port, on_ready=ready)
+    print_summary(
+        args,
+        "resonance serve --replay",
+        {
+            "url": dashboard.url(with_token=False),
+            "run_id": args.replay,
+            "moments": len(replay.rows),
+            "db": str(args.db),
+        },
+    )
+    return 0
+
+
+def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "t", *names])
+        writer.writerows(rows)
+    return path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; then write field.png and metrics.csv to --out."""
+    try:
+        from resonance_engine.web.runner import SimulationRunner
+        from resonance_engine.web.server import Dashboard
+    except ImportError as exc:
+        raise ConfigError(
+            f"resonance serve needs the web extra ({exc.name} is missing): "
+            "pip install 'resonance-engine[web]'"
+        ) from None
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be in [0, 65535], got {args.port}")
+    token = secrets.token_urlsafe(16) if args.token == "auto" else args.token
+    if token is not None and not token:
+        raise ConfigError("--token must not be empty")
+    if args.replay is not None:
+        return _serve_replay(args, token)
+    config = _config(args)
+    options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
+    recorder: Any = None
+    runner: SimulationRunner | None = None
+    try:
+        if args.swarm is not None:
+            swarm, recorder = _swarm(args, config)
+            runner = SimulationRunner.for_swarm(swarm, **options)
+        else:
+            runner = SimulationRunner(
+                config.simulation.build(),
+                _metrics_source(args.metrics, config),
+                chunk=args.chunk,
+                metrics_every=config.metrics_every,
+                **options,
+            )
+            recorder = runner.recorder = _recorder(args, config, runner.metrics)
+        solver = runner.solver
+        out = output_dir(args.out)
+        title = f"resonance-engine · {solver.nx}×{solver.ny}"
+        if args.swarm is not None:
+            title += f" · swarm of {args.swarm}"
+        dashboard = Dashboard(runner, token=token, title=title)
+        notice = security_notice(args.host, token)
+        info = sys.stderr if args.json else sys.stdout
+
+        def ready(dash: Dashboard) -> None:
+            if notice:
+                sys.stderr.write(notice + "\n")
+            info.write(f"resonance serve: dashboard at {dash.url()} (Ctrl-C stops)\n")
+            info.flush()
+
+        start = time.perf_counter()
+        dashboard.serve(args.host, args.port, on_ready=ready)
+    finally:
+        if recorder is not None:
+            failed = runner is None or runner.error is not None
+            steps = None if runner is None else runner.solver.step_count
+            recorder.close("failed" if failed else "finished", {"steps": steps})
+            recorder.db.close()
+    elapsed = time.perf_counter() - start
+    from resonance_engine.viz import save_field_png
+
+    picture = save_field_png(
+        runner.field(), out / "field.png", f"u at t = {solver.t:.3f} s (step {solver.step_count})"
+    )
+    history = _write_history(out / "metrics.csv", runner.series, runner.history())
+    summary: dict[str, Any] = {
+        "url": dashboard.url(with_token=False),
+        "grid": f"{solver.nx}x{solver.ny}",
+        "steps": solver.step_count,
+        "t": solver.t,
+        "served_s": elapsed,
+        "frames_encoded": runner.frames_encoded,
+        "metrics": runner.description,
+        "error": runner.error,
+        "picture": str(picture),
+        "history": str(history),
+        "run_id": None if recorder is None else recorder.run_id,
+        "db": None if recorder is None else str(args.db),
+    }
+    print_summary(args, "resonance serve", summary)
+    return 0
