@@ -86,6 +86,7 @@ def test_missing_config_file_is_reported(
 
 
 def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None:
+    from resonance_engine.errors import StoreError
     from resonance_engine.store import AgentDB
 
     db = tmp_path / "sweep.db"
@@ -99,8 +100,11 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
         while stored == 0 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
             if db.exists():
-                with AgentDB(db, readonly=True) as store:
-                    stored = sum(1 for r in store.runs() if r.status == "finished")
+                try:
+                    with AgentDB(db, readonly=True) as store:
+                        stored = sum(1 for r in store.runs() if r.status == "finished")
+                except StoreError:  # the sweep is still creating the schema
+                    continue
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

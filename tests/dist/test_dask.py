@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dist_helpers import kill_later, slow_plan, small_plan
+from .dist_helpers import kill_later, slow_plan, small_plan
 
 from resonance_engine.cli.main import main
 from resonance_engine.dist import (

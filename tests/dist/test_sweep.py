@@ -7,7 +7,7 @@ import operator
 from pathlib import Path
 
 import pytest
-from dist_helpers import kill_later, small_plan
+from .dist_helpers import kill_later, small_plan
 
 from resonance_engine.dist import (
     JsonlWriter,

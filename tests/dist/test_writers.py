@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dist_helpers import small_plan
+from .dist_helpers import small_plan
 
 from resonance_engine.cli.main import main
 from resonance_engine.dist import AgentDBWriter, LocalExecutor, RunResult, run_sweep
