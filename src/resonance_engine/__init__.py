@@ -21,6 +21,7 @@ from resonance_engine.errors import (
     CFLViolation,
     ConfigError,
     DivergenceError,
+    ExecutorError,
     FieldError,
     MetricError,
     RejectedRecordsError,
@@ -122,4 +123,5 @@ __all__ = [
     "AdaptiveThresholdController",
     "basin_stability",
     "mean_first_passage_time",
+    "ExecutorError",
 ]

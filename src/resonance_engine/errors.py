@@ -18,6 +18,7 @@ __all__ = [
     "SignatureError",
     "BusError",
     "RejectedRecordsError",
+    "ExecutorError",
 ]
 
 
@@ -100,3 +101,7 @@ class RejectedRecordsError(StoreError):
     def __init__(self, message: str, records: list[object]) -> None:
         self.records = records
         super().__init__(message)
+
+
+class ExecutorError(ResonanceError, RuntimeError):
+    """Parallel work cannot run: the executor is missing, unreachable, or a task failed."""

@@ -19,6 +19,8 @@ from resonance_engine.cli.common import (
     show_progress,
 )
 from resonance_engine.cli.db import add_db_options, open_db
+from resonance_engine.cli.sweep import add_executor_options
+from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.errors import ConfigError
 
 __all__ = ["register", "cmd_swarm", "cmd_experiment_sync", "load_measure"]
@@ -77,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also estimate basin stability from N perturbed runs (default 0: no)")
     p.add_argument("--perturbation", type=float, default=0.5,
                    help="basin stability: std of the kick to the log drive gain")
+    add_executor_options(p)  # where the basin-stability runs execute
     p.add_argument("--measure", metavar="MODULE:FACTORY",
                    help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
     add_db_options(p)
@@ -107,6 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--surrogates", type=int, default=200)
     s.add_argument("--basin", type=int, default=8, metavar="N", help="basin-stability samples")
     s.add_argument("--perturbation", type=float, default=0.5)
+    add_executor_options(s)  # where the basin-stability runs execute
     s.add_argument("--bus", default="memory", help="bus of the traffic measurement")
     s.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory (see swarm)")
     add_common_options(s, out_default="resonance-out/sync")
@@ -211,10 +215,12 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         if args.basin > 0 and not interrupted:
             from functools import partial
 
-            result = basin_stability(
-                partial(Swarm.from_snapshot, swarm.snapshot()), args.basin, args.perturbation,
-                max(args.window, 64), threshold=0.7, seed=seed,
-            )
+            with resolve_executor(args.executor, args.workers) as executor:
+                result = basin_stability(
+                    partial(Swarm.from_snapshot, swarm.snapshot()), args.basin,
+                    args.perturbation, max(args.window, 64), executor=executor,
+                    threshold=0.7, seed=seed,
+                )
             summary["basin_stability"] = result.value
             summary["basin_stability_stderr"] = result.stderr
             if recorder is not None:
@@ -308,7 +314,10 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
                 tasks[stage] = bar.add_task(stage, total=total, status="")
             bar.update(tasks[stage], completed=done)
 
-        results = run_sync_experiment(cfg, out, measure=measure, bus=args.bus, progress=progress)
+        with resolve_executor(args.executor, args.workers) as executor:
+            results = run_sync_experiment(
+                cfg, out, measure=measure, bus=args.bus, executor=executor, progress=progress
+            )
     v = results["verdicts"]
     summary = {
         "report": results["report"],
