@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from resonance_engine.backends.moments import moment_shift
 from resonance_engine.backends.wgpu_gpu.field import WgpuFieldState
 from resonance_engine.backends.wgpu_gpu.metrics import WgpuMetricFields
-from resonance_engine.metrics.coherence import moment_shift
 
 __all__ = ["ResidentMeasures", "FrameMeasures"]
 
