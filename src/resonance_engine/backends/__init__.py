@@ -67,9 +67,12 @@ def backend_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(_MODULES[concrete])
     except ImportError as exc:
+        install = {"wgpu": "pip install 'resonance-engine[gpu]'"}.get(
+            concrete, "reinstall resonance-engine"
+        )
         raise BackendError(
-            f"backend {concrete!r} cannot be imported ({exc}); install its dependency "
-            f"or use backend='numpy'"
+            f"backend {concrete!r} cannot be imported ({exc}); {install}, or use "
+            "backend='numba' or 'numpy'"
         ) from exc
 
 
