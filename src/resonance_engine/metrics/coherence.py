@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from resonance_engine.backends import metric_kernels
-from resonance_engine.backends.moments import moment_shift
+from resonance_engine.backends.frame_scales import moment_shift
 from resonance_engine.errors import ConfigError
 from resonance_engine.metrics._input import as_batch, check_finite
 

@@ -26,12 +26,12 @@ import numpy as np
 
 from resonance_engine.backends import metric_kernels
 from resonance_engine.backends.base import FrameParams
+from resonance_engine.backends.frame_scales import dwell_scales
 from resonance_engine.errors import ConfigError, FieldError
 from resonance_engine.metrics._input import as_batch, check_finite
 
 __all__ = ["DwellTimeTracker"]
 
-_MAX_INV_H = 1e30
 
 
 class DwellTimeTracker:
@@ -121,26 +121,12 @@ class DwellTimeTracker:
         slots = (self._head - lags) % self.history
         return slots.astype(np.int64), self._all_weights[:n]
 
-    def _similarity_and_storage(
-        self, u: np.ndarray, stats: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """inv_h and the storage scale of a frame from its stats."""
-        rms = np.sqrt(np.maximum(stats[:, 1], 0.0))
-        h = self.scale * rms
-        inv_h = np.where(h > 1.0 / _MAX_INV_H, 1.0 / np.maximum(h, 1.0 / _MAX_INV_H), _MAX_INV_H)
-        if self.storage == "int16":
-            maxabs = stats[:, 2]
-            store = np.where(maxabs > 0, 32767.0 / np.where(maxabs > 0, maxabs, 1.0), 1.0)
-        else:
-            store = np.ones(u.shape[0])
-        return inv_h, store
-
     def frame_params(self, u: np.ndarray, stats: np.ndarray, **others: Any) -> FrameParams:
         """The kernel parameters of the next frame (dwell part from this tracker).
 
         Call :meth:`advance` with them once the kernel has run.
         """
-        inv_h, store = self._similarity_and_storage(u, stats)
+        inv_h, store = dwell_scales(stats, self.scale, self.storage)
         slots, weights = self.lag_table()
         return FrameParams(
             history=self._ring, slots=slots, lag_weights=weights, slot_scale=self._slot_scale,
@@ -158,7 +144,7 @@ class DwellTimeTracker:
 
         ``stats`` is :meth:`MetricKernels.frame_stats` of ``u`` (mean, mean square, max|u|).
         """
-        inv_h, store = self._similarity_and_storage(u, stats)
+        inv_h, store = dwell_scales(stats, self.scale, self.storage)
         slots, weights = self.lag_table()
         self._kernels.dwell(
             u, self._ring, slots, weights, self._slot_scale, inv_h, self._head, store, out

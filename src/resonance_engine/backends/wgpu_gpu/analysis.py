@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from resonance_engine.backends.moments import moment_shift
+from resonance_engine.backends.frame_scales import dwell_scales, moment_shift
 from resonance_engine.backends.wgpu_gpu.field import WgpuFieldState
 from resonance_engine.backends.wgpu_gpu.metrics import WgpuMetricFields
 
 __all__ = ["ResidentMeasures", "FrameMeasures"]
 
-_MAX_INV_H = 1e30  # as metrics.dwell
 
 
 class FrameMeasures:
@@ -88,14 +87,7 @@ class ResidentMeasures:
         self.fields.state = state
 
     def _dwell(self, stats: np.ndarray) -> None:
-        rms = np.sqrt(np.maximum(stats[:, 1], 0.0))
-        h = self.scale * rms
-        inv_h = np.where(h > 1.0 / _MAX_INV_H, 1.0 / np.maximum(h, 1.0 / _MAX_INV_H), _MAX_INV_H)
-        if self.storage == "int16":
-            maxabs = stats[:, 2]
-            store = np.where(maxabs > 0, 32767.0 / np.where(maxabs > 0, maxabs, 1.0), 1.0)
-        else:
-            store = np.ones(stats.shape[0])
+        inv_h, store = dwell_scales(stats, self.scale, self.storage)
         n = min(self.frames_seen, self.history)
         slots = (self._head - np.arange(1, n + 1)) % self.history
         self.fields.dwell(
