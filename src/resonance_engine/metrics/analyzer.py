@@ -177,6 +177,25 @@ class ComplexityAnalyzer:
         self._shape = (b, ny, nx)
         self._dtype = batch.dtype
 
+    def _check_same_fields(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if shape != self._shape or dtype != self._dtype:
+            raise FieldError(
+                f"this analyzer holds the history of fields of shape {self._shape} and dtype "
+                f"{self._dtype}, got {shape} {dtype}; use one analyzer per run or call reset()"
+            )
+
+    def _threshold(self, stats: np.ndarray) -> np.ndarray:
+        """The mask threshold of each member, after checking its frame is finite."""
+        bad = ~np.isfinite(stats).all(axis=1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise FieldError(
+                f"the field (batch member {k}) holds NaN or inf; the measures are undefined "
+                f"(check the simulation for divergence)"
+            )
+        cfg = self.config
+        return frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
+
     def observe(
         self, solver: _HasField, *, keep_fields: bool | None = None
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
@@ -238,24 +257,13 @@ class ComplexityAnalyzer:
             )
         if self._shape is None:
             self._setup(batch)
-        elif batch.shape != self._shape or batch.dtype != self._dtype:
-            raise FieldError(
-                f"this analyzer holds the history of fields of shape {self._shape} and dtype "
-                f"{self._dtype}, got {batch.shape} {batch.dtype}; use one analyzer per run "
-                f"or call reset()"
-            )
+        else:
+            self._check_same_fields(batch.shape, batch.dtype)
         assert self._tracker is not None
         cfg = self.config
         kernels = self._kernels
         stats = kernels.frame_stats(batch)
-        bad = ~np.isfinite(stats).all(axis=1)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise FieldError(
-                f"the field (batch member {k}) holds NaN or inf; the measures are undefined "
-                f"(check the simulation for divergence)"
-            )
-        theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
+        theta = self._threshold(stats)
         params = self._tracker.frame_params(
             batch,
             stats,
@@ -363,23 +371,12 @@ class ComplexityAnalyzer:
             )
             self._shape = (b, ny, nx)
             self._dtype = state.dtype
-        elif state.shape != self._shape or state.dtype != self._dtype:
-            raise FieldError(
-                f"this analyzer holds the history of fields of shape {self._shape} and dtype "
-                f"{self._dtype}, got {state.shape} {state.dtype}; use one analyzer per run "
-                f"or call reset()"
-            )
+        else:
+            self._check_same_fields(state.shape, state.dtype)
         resident = self._resident
         resident.bind(state)
         stats = resident.frame_stats()
-        bad = ~np.isfinite(stats).all(axis=1)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise FieldError(
-                f"the field (batch member {k}) holds NaN or inf; the measures are undefined "
-                f"(check the simulation for divergence)"
-            )
-        theta = frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
+        theta = self._threshold(stats)
         frame = resident.measure(
             stats, theta, self._levels, cfg.fractal_mode == "boundary", cfg.gain_window,
             self._weights, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale,
