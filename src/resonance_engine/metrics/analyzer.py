@@ -445,7 +445,7 @@ def summarize_series(series: Sequence[ComplexityMetrics]) -> dict[str, float]:
         ``{"D_final", "D_mean", "G_final", ..., "CI_final", "CI_mean", "frames"}``; the
         keys suit a run summary or its JSON.
     """
-    out: dict[str, float] = {"frames": float(len(series))}
+    out: dict[str, float] = {"frames": len(series)}
     for attr, key in (("fractal_dim", "D"), ("gain", "G"), ("coherence", "C"),
                       ("dwell", "tau"), ("ci", "CI")):
         values = np.array([getattr(m, attr) for m in series], dtype=np.float64)
