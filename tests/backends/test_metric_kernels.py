@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -222,3 +227,35 @@ def test_parallel_bands_match_the_serial_kernel(
     FAST.gain(u, 5, out)
     REF.gain(u, 5, ref)
     np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6)
+
+
+def _cache_hits(kernel: str, cache_dir: str) -> int:
+    """Run ``kernel`` on a small batch in a fresh process; its numba cache hits there."""
+    code = (
+        "import numpy as np\n"
+        "import resonance_engine.backends.numba_cpu.metrics as m\n"
+        f"k = m.{kernel}\n"
+        "k(np.ones((1, 4, 4), dtype=np.float32))\n"
+        "print(sum(k.stats.cache_hits.values()))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.split()[-1])
+
+
+def test_serial_and_parallel_kernels_have_their_own_cache_entries(tmp_path: Path) -> None:
+    """A parallel kernel must not load the cached serial build of the same code (numba's
+    cache key ignores ``parallel``): it would then run on one thread."""
+    import resonance_engine.backends.numba_cpu.metrics as fast_module
+
+    cache = str(tmp_path)
+    assert _cache_hits("_frame_stats_serial", cache) == 0
+    assert _cache_hits("_frame_stats_parallel", cache) == 0  # compiled, not the serial entry
+    assert _cache_hits("_frame_stats_parallel", cache) == 1  # its own entry
+    names = {
+        fast_module._analyze_serial.py_func.__qualname__,
+        fast_module._analyze_parallel.py_func.__qualname__,
+    }
+    assert len(names) == 2

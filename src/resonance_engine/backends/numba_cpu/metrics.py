@@ -11,6 +11,9 @@ running sums, which accumulate in float64 so they do not drift.
 from __future__ import annotations
 
 import threading
+import types
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -41,6 +44,22 @@ SERIAL_CELLS = 1 << 16
 
 def _serial(u: np.ndarray) -> bool:
     return u.size < SERIAL_CELLS or numba.get_num_threads() == 1
+
+
+def _renamed(py_func: Callable[..., Any], name: str) -> types.FunctionType:
+    """A copy of ``py_func`` named ``name``, for a second ``njit`` of the same code.
+
+    Numba names a function's cache files after its qualified name and line, and its cache
+    key holds the signature but not ``parallel``: a serial and a parallel dispatcher of one
+    function share cache entries, so whichever compiles first is loaded for both (the
+    parallel kernel then runs on one thread). A distinct name gives distinct cache files.
+    """
+    assert isinstance(py_func, types.FunctionType)
+    func = types.FunctionType(
+        py_func.__code__, py_func.__globals__, name, py_func.__defaults__, py_func.__closure__
+    )
+    func.__qualname__ = name
+    return func
 
 
 def band_count(batch: int, ny: int) -> int:
@@ -104,8 +123,12 @@ def _frame_stats_py(u):
     return out
 
 
-_frame_stats_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_frame_stats_py)
-_frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(_frame_stats_py)
+_frame_stats_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(
+    _renamed(_frame_stats_py, "_frame_stats_parallel")
+)
+_frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(
+    _renamed(_frame_stats_py, "_frame_stats_serial")
+)
 
 
 def frame_stats(u: np.ndarray) -> np.ndarray:
@@ -666,8 +689,12 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         cnt[task, 1] = n_boxes
 
 
-_analyze_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_analyze_py)
-_analyze_serial = njit(parallel=False, fastmath=FASTMATH, cache=True)(_analyze_py)
+_analyze_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(
+    _renamed(_analyze_py, "_analyze_parallel")
+)
+_analyze_serial = njit(parallel=False, fastmath=FASTMATH, cache=True)(
+    _renamed(_analyze_py, "_analyze_serial")
+)
 
 
 @njit(cache=True)
