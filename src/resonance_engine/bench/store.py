@@ -27,10 +27,12 @@ import statistics
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from resonance_engine.cli.common import output_dir
 from resonance_engine.store import AgentDB, MetricRecord, MetricWriter, VectorRecord
 from resonance_engine.store.batch import INSERT_RECORD, BatchWriter
 
@@ -174,6 +176,8 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"cpu_count": os.cpu_count(), "records": args.records}
+    if args.dir is not None:
+        output_dir(Path(args.dir))  # create it, or a one-line ConfigError
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="resonance-bench-") as folder:
         if args.records > 0:
             results.update(_write_rates(folder, args))
