@@ -91,7 +91,7 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
 
     db = tmp_path / "sweep.db"
     args = [sys.executable, "-m", "resonance_engine.cli.main", "sweep", "--param",
-            "damping=0.1:0.6:6", "--size", "96", "--steps", "4000", "--executor", "local",
+            "damping=0.1:0.6:6", "--size", "96", "--steps", "20000", "--executor", "local",
             "--workers", "2", "--db", str(db), "--json", "--out", str(tmp_path)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -110,6 +110,7 @@ def test_sigterm_keeps_finished_runs_and_a_rerun_resumes(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert out.strip(), f"no summary on stdout; rc={proc.returncode}; stderr: {err[-2000:]}"
     summary = json.loads(out)
     if summary["interrupted"]:
         assert proc.returncode == 130
