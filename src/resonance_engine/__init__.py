@@ -50,6 +50,7 @@ from resonance_engine.metrics import (
     fractal_dimension,
     gain_field,
 )
+from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
 from resonance_engine.store import (
     AgentDB,
     MetricRecord,
@@ -124,4 +125,7 @@ __all__ = [
     "basin_stability",
     "mean_first_passage_time",
     "ExecutorError",
+    "KuramotoNetwork",
+    "order_parameter",
+    "phase_locking_value",
 ]
