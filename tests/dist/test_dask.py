@@ -170,7 +170,7 @@ def nats_url() -> Iterator[str]:
 def test_distributed_swarm_matches_the_swarm_in_one_process(
     dask_executor: DaskExecutor, nats_url: str
 ) -> None:
-    from resonance_engine.dist.swarm import run_swarm_on_dask
+    from resonance_engine.dist.dask_swarm import run_swarm_on_dask
     from resonance_engine.swarm import Swarm, SwarmConfig
 
     config = SwarmConfig(size=32, steps_per_tick=8, window=8, lockstep_timeout=30.0)

@@ -11,9 +11,9 @@ import pytest
 from resonance_engine.config import default_pond
 from resonance_engine.errors import ConfigError, StoreError
 from resonance_engine.web import create_app
+from resonance_engine.web.chart_feeds import ComplexitySource, FieldStatsSource
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
-from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
 
 from .conftest import require
 

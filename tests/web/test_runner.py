@@ -11,9 +11,9 @@ import pytest
 
 from resonance_engine.config import default_pond
 from resonance_engine.errors import CFLViolation, ConfigError
+from resonance_engine.web.chart_feeds import ComplexitySource, FieldStatsSource
 from resonance_engine.web.protocol import decode_frame
 from resonance_engine.web.runner import SimulationRunner, Tick
-from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -62,8 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _runner(args: argparse.Namespace) -> Any:
+    from resonance_engine.web.chart_feeds import FieldStatsSource, default_metrics_source
     from resonance_engine.web.runner import SimulationRunner
-    from resonance_engine.web.sources import FieldStatsSource, default_metrics_source
 
     solver = default_pond(args.size, seed=args.seed or 0).build()
     source = FieldStatsSource() if args.metrics == "stats" else default_metrics_source()

@@ -121,7 +121,7 @@ def security_notice(host: str, token: str | None) -> str | None:
 
 def _metrics_source(choice: str, config: RunConfig) -> Any:
     from resonance_engine.metrics import ComplexityAnalyzer
-    from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
+    from resonance_engine.web.chart_feeds import ComplexitySource, FieldStatsSource
 
     if choice == "stats":
         return FieldStatsSource()

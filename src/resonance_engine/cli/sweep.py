@@ -31,6 +31,7 @@ from resonance_engine.config import load_run_config
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.dist.params import parse_param
 from resonance_engine.dist.report import headline_quantities, save_sweep_heatmap, sweep_rows
+from resonance_engine.dist.results import AgentDBWriter, MemoryWriter
 from resonance_engine.dist.sweep import (
     RunOptions,
     RunResult,
@@ -40,7 +41,6 @@ from resonance_engine.dist.sweep import (
     plan_sweep,
     run_sweep,
 )
-from resonance_engine.dist.writers import AgentDBWriter, MemoryWriter
 
 __all__ = ["register", "cmd_sweep", "add_executor_options"]
 

@@ -3,7 +3,7 @@
 The client (the process that calls :func:`run_sweep`) plans the grid, submits one
 :func:`run_one` task per grid point to an
 :class:`~resonance_engine.dist.executor.Executor`, and writes each result as it arrives
-through one :class:`~resonance_engine.dist.writers.ResultWriter` (the only writer:
+through one :class:`~resonance_engine.dist.results.ResultWriter` (the only writer:
 workers never touch the database). Every run has a deterministic key (a hash of its
 full configuration, seed and options), so a result that arrives twice is stored once,
 and a sweep run again against the same database skips what is stored.
@@ -524,7 +524,7 @@ def run_sweep(
     executor : Executor, optional
         Default: a :class:`~resonance_engine.dist.executor.LocalExecutor` (closed at the end).
     writer : ResultWriter, optional
-        Where results go (see :mod:`resonance_engine.dist.writers`); default: kept in the
+        Where results go (see :mod:`resonance_engine.dist.results`); default: kept in the
         report only. Points whose key the writer already has are not run again.
     options : RunOptions, optional
         Must be the options the plan's keys were computed with.
@@ -537,7 +537,7 @@ def run_sweep(
         Ctrl-C during the sweep cancels the outstanding runs and returns the report with
         ``interrupted=True`` and every finished run kept (and written).
     """
-    from resonance_engine.dist.writers import MemoryWriter
+    from resonance_engine.dist.results import MemoryWriter
 
     options = options or RunOptions()
     parameters, specs = plan

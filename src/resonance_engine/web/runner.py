@@ -5,7 +5,7 @@ and steps it in a background thread as fast as it can. Between chunks of steps i
 
 - applies control requests (pause, resume, damping, wave speed, source frequency) that
   arrive through a thread-safe queue, each answered through a ``Future``;
-- computes the chart values with a :class:`~resonance_engine.web.sources.MetricsSource`
+- computes the chart values with a :class:`~resonance_engine.web.chart_feeds.MetricsSource`
   every ``metrics_every`` steps and keeps a bounded history of them;
 - at most ``fps`` times a second, hands a *tick* (a binary frame when someone watches,
   the new metric rows, and the state when it changed) to the ``publish`` callback.
@@ -31,6 +31,7 @@ import numpy as np
 
 from resonance_engine.errors import ConfigError, ResonanceError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.web.chart_feeds import FieldStatsSource, MetricsSource
 from resonance_engine.web.controls import (
     control_limits,
     set_damping,
@@ -38,8 +39,7 @@ from resonance_engine.web.controls import (
     set_wave_speed,
 )
 from resonance_engine.web.protocol import FrameEncoder
-from resonance_engine.web.sources import FieldStatsSource, MetricsSource
-from resonance_engine.web.swarm import SwarmDriver
+from resonance_engine.web.swarm_driver import SwarmDriver
 
 __all__ = ["SimulationRunner", "Tick"]
 

@@ -10,7 +10,7 @@ from .dist_helpers import small_plan
 
 from resonance_engine.cli.main import main
 from resonance_engine.dist import AgentDBWriter, LocalExecutor, RunResult, run_sweep
-from resonance_engine.dist.writers import RUN_NAME_PREFIX
+from resonance_engine.dist.results import RUN_NAME_PREFIX
 from resonance_engine.store import AgentDB
 
 
