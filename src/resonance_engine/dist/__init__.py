@@ -39,10 +39,10 @@ from resonance_engine.dist.sweep import (
     run_sweep,
 )
 from resonance_engine.dist.results import (
-    AgentDBWriter,
-    JsonlWriter,
-    MemoryWriter,
-    ResultWriter,
+    AgentDBResults,
+    JsonlResults,
+    MemoryResults,
+    ResultStore,
 )
 
 __all__ = [
@@ -67,10 +67,10 @@ __all__ = [
     "run_one",
     "run_sweep",
     "metrics_available",
-    "ResultWriter",
-    "MemoryWriter",
-    "JsonlWriter",
-    "AgentDBWriter",
+    "ResultStore",
+    "MemoryResults",
+    "JsonlResults",
+    "AgentDBResults",
     "headline_quantities",
     "sweep_rows",
     "save_sweep_heatmap",

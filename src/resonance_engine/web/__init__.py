@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from resonance_engine.web.app import create_app
 from resonance_engine.web.chart_feeds import (
-    ComplexitySource,
-    FieldStatsSource,
-    MetricsSource,
-    default_metrics_source,
+    ChartFeed,
+    ComplexityFeed,
+    FieldStatsFeed,
+    default_chart_feed,
 )
 from resonance_engine.web.controls import (
     control_limits,
@@ -53,10 +53,10 @@ __all__ = [
     "Tick",
     "create_app",
     "is_loopback",
-    "MetricsSource",
-    "FieldStatsSource",
-    "ComplexitySource",
-    "default_metrics_source",
+    "ChartFeed",
+    "FieldStatsFeed",
+    "ComplexityFeed",
+    "default_chart_feed",
     "FrameEncoder",
     "FrameHeader",
     "decode_frame",
