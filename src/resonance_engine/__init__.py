@@ -45,10 +45,14 @@ from resonance_engine.metrics import (
     FractalFit,
     MetricsConfig,
     MultiBandAnalyzer,
+    PowerSpectrum,
+    StructureFactor,
     coherence_field,
     complexity_index,
     fractal_dimension,
     gain_field,
+    power_spectrum,
+    structure_factor,
 )
 from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
 from resonance_engine.store import (
@@ -108,6 +112,10 @@ __all__ = [
     "ComplexityMetrics",
     "MetricsConfig",
     "MultiBandAnalyzer",
+    "structure_factor",
+    "StructureFactor",
+    "power_spectrum",
+    "PowerSpectrum",
     "RejectedRecordsError",
     "AgentDB",
     "MetricWriter",
