@@ -74,7 +74,7 @@ def test_channels_are_pooled_with_a_lag_each() -> None:
     mi, p, null = binned_modulation_index(phase, amplitude, surrogates=99, seed=0)
     assert p == pytest.approx(0.01) and null.max() < 0.2 * mi
     single, p_single, _ = binned_modulation_index(phase[0], amplitude[0], surrogates=99, seed=0)
-    assert single == pytest.approx(mi, rel=1e-3) and p_single > 0.05  # documented limit
+    assert single == pytest.approx(mi, rel=0.02) and p_single > 0.05  # documented limit
 
 
 def test_comodulogram_peaks_at_the_coupled_pair() -> None:

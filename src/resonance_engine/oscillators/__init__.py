@@ -15,7 +15,6 @@ from resonance_engine.oscillators.cross_frequency import (
     modulation_depth,
     modulation_index,
 )
-
 from resonance_engine.oscillators.kuramoto import KuramotoNetwork, sparse_coupling
 from resonance_engine.oscillators.phase import order_parameter, phase_locking_value
 

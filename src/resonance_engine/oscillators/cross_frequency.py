@@ -94,7 +94,7 @@ def band_analytic(x: Any, fs: float, band: tuple[float, float], order: int = 4) 
 
 
 def phase_bins(phase: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bin index 0 .. n_bins-1 of phases (rad); bin j covers [-pi + 2 pi j/n, -pi + 2 pi (j+1)/n)."""
+    """Bin 0 .. n_bins-1 of phases (rad): bin j is [-pi + 2 pi j / n, -pi + 2 pi (j + 1) / n)."""
     wrapped = np.mod(np.asarray(phase, dtype=np.float64) + np.pi, 2 * np.pi)
     index = np.floor(wrapped * (n_bins / (2 * np.pi))).astype(np.int64)
     return np.minimum(index, n_bins - 1)
