@@ -22,9 +22,11 @@ The mechanisms (``Swarm(coupling_mode=...)``, ``resonance swarm --coupling-mode`
     Each source k of each agent has phase phi_ik and natural angular frequency w_ik;
     d phi_ik/dt = w_ik + K R_k sin(Psi_k - phi_ik), with R_k exp(i Psi_k) the mean of
     exp(i phi_jk) over all agents' signatures of the tick (the swarm's mean drive phasor).
-    The coupling term is solved exactly over each tick for the mean phasor of the tick's
-    start (tan(e/2) decays as exp(-K R dt), e = Psi - phi), so any K is stable; it equals
-    the Euler step for K dt << 1. The natural frequencies follow the swarm's mean slowly:
+    Between ticks the mean phasor is held at its modulus R_k and rotates at the swarm's
+    mean natural frequency, so over a tick each gap e = Psi_k - phi_ik follows Adler's
+    equation de/dt = (W_k - w_ik) - K R_k sin(e), integrated by RK4 (steps of at most 0.1
+    rad), and the tick's drive frequency is the mean rate that reaches the new phase:
+    any K is stable and a locked pair keeps the continuous theory's gap arcsin(dw / K). The natural frequencies follow the swarm's mean slowly:
     d w_i/dt = frequency_pull K (<w> - w_i) (all sources of an agent keep their ratios).
     Exchanges the 64-byte signatures (version 2) whose 16 formerly reserved bytes carry
     w_i0 (float32, rad/s) and the agent's source phases (uint16 each): **a drive phase
@@ -111,11 +113,24 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
     return np.pi - np.mod(np.pi - angle, TWO_PI)
 
 
-def _relax_phase(error: np.ndarray, rate: np.ndarray | float, dt: float) -> np.ndarray:
-    """How far d e/dt = -rate sin(e) moves e over dt (exact): e0 - e(dt), e wrapped first."""
-    e0 = _wrap(error)
-    e1 = 2 * np.arctan(np.tan(e0 / 2) * np.exp(-np.asarray(rate) * dt))
-    return e0 - e1
+def _adler(error: np.ndarray, detuning: np.ndarray, rate: np.ndarray, dt: float) -> np.ndarray:
+    """e(dt) of de/dt = detuning - rate sin(e) (Adler's equation), from e(0) = ``error``
+    (wrapped), by RK4 with steps short enough that (|detuning| + rate) h <= 0.1."""
+    e = _wrap(error)
+    speed = float(np.max(np.abs(detuning) + rate)) if e.size else 0.0
+    n = max(1, math.ceil(speed * dt / 0.1))
+    h = dt / n
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return detuning - rate * np.sin(x)
+
+    for _ in range(n):
+        k1 = f(e)
+        k2 = f(e + 0.5 * h * k1)
+        k3 = f(e + 0.5 * h * k2)
+        k4 = f(e + h * k3)
+        e = e + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+    return e
 
 
 @dataclass(frozen=True)
@@ -281,25 +296,35 @@ class _PhaseCoupling(Coupling):
     def reference(
         self, swarm: Any, aggregate: SwarmAggregate | None, t: float
     ) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """(R_k, Psi_k, reference angular frequency of source 0) at time t, or None."""
+        """(R_k, Psi_k at time t, angular frequency of the reference's source 0), or None.
+        The reference's source k rotates at that frequency times the agent's ratio
+        f_k / f_0."""
         raise NotImplementedError
 
     def adapt(self, swarm: Any, aggregate: SwarmAggregate | None, t: float, dt: float) -> None:
         ref = self.reference(swarm, aggregate, t) if self.strength > 0 else None
-        for agent in swarm.agents:
-            natural = TWO_PI * agent.natural_frequency
-            if ref is None:
-                agent.frequency = agent.natural_frequency.copy()
-                continue
-            r, psi, w_ref = ref
-            n = min(r.size, natural.size)
-            moved = np.zeros_like(natural)
-            moved[:n] = _relax_phase(psi[:n] - agent.phase[:n], self.strength * r[:n], dt)
-            agent.frequency = (natural + moved / dt) / TWO_PI
-            if self.frequency_pull > 0 and math.isfinite(w_ref) and natural[0] > 0:
-                w0 = natural[0]
-                w0 += (w_ref - w0) * (1 - math.exp(-self.frequency_pull * self.strength * dt))
-                agent.natural_frequency = agent.natural_frequency * (w0 / natural[0])
+        agents = swarm.agents
+        if ref is None or not agents:
+            super().adapt(swarm, aggregate, t, dt)
+            return
+        r, psi, w_ref = ref
+        n = min(r.size, agents[0].phase.size)
+        natural = TWO_PI * np.stack([a.natural_frequency for a in agents])  # (agents, sources)
+        phase = np.stack([a.phase for a in agents])
+        # the reference rotates at w_ref f_k / f_0 during the tick; in its frame the gap
+        # e = Psi - phi obeys Adler's equation de/dt = (W_k - w_ik) - K R_k sin(e)
+        ratio = natural / natural[:, :1]
+        rotation = w_ref * ratio[:, :n]
+        e0 = _wrap(psi[None, :n] - phase[:, :n])
+        e1 = _adler(e0, rotation - natural[:, :n], self.strength * r[None, :n], dt)
+        angular = natural.copy()
+        angular[:, :n] = rotation + (e0 - e1) / dt
+        pull = 1 - math.exp(-self.frequency_pull * self.strength * dt)
+        for i, agent in enumerate(agents):
+            agent.frequency = angular[i] / TWO_PI
+            if pull > 0 and math.isfinite(w_ref):
+                w0 = natural[i, 0]
+                agent.natural_frequency = agent.natural_frequency * (1 + pull * (w_ref - w0) / w0)
 
 
 @register_coupling
