@@ -13,6 +13,7 @@ import pytest
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.swarm.agent import SwarmAgent, SwarmAggregate
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.coupling import (
     COUPLING_MODES,
     CIFeedbackCoupling,
@@ -20,7 +21,6 @@ from resonance_engine.swarm.coupling import (
     make_coupling,
     register_coupling,
 )
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 
 from .standin import standin_factory
 

@@ -24,7 +24,7 @@ signatures = st.builds(
     dwell=f32,
     ci=f32,
     timestamp_us=st.integers(-(2**63), 2**63 - 1),
-    drive_omega=st.one_of(st.just(0.0), f32),
+    drive_omega=st.one_of(st.just(0.0), st.floats(width=32, allow_nan=False, allow_infinity=False)),
     drive_phases=st.lists(st.floats(-100, 100), max_size=6).map(tuple),
 )
 

@@ -1,6 +1,6 @@
 """Coupling mechanisms of a swarm: what ties an agent's drive to the others, and what it sends.
 
-A swarm (:class:`~resonance_engine.swarm.swarm.Swarm`) calls its coupling at two points
+A swarm (:class:`~resonance_engine.swarm.batched.Swarm`) calls its coupling at two points
 of every tick: :meth:`Coupling.exchange` right after the fields were stepped (only
 ``diffusive`` does something there: it swaps boundary strips of the fields), and
 :meth:`Coupling.adapt` once the swarm's aggregate signature of the tick is known (it
@@ -26,7 +26,8 @@ The mechanisms (``Swarm(coupling_mode=...)``, ``resonance swarm --coupling-mode`
     mean natural frequency, so over a tick each gap e = Psi_k - phi_ik follows Adler's
     equation de/dt = (W_k - w_ik) - K R_k sin(e), integrated by RK4 (steps of at most 0.1
     rad), and the tick's drive frequency is the mean rate that reaches the new phase:
-    any K is stable and a locked pair keeps the continuous theory's gap arcsin(dw / K). The natural frequencies follow the swarm's mean slowly:
+    any K is stable and a locked pair keeps the continuous theory's gap arcsin(dw / K).
+    The natural frequencies follow the swarm's mean slowly:
     d w_i/dt = frequency_pull K (<w> - w_i) (all sources of an agent keep their ratios).
     Exchanges the 64-byte signatures (version 2) whose 16 formerly reserved bytes carry
     w_i0 (float32, rad/s) and the agent's source phases (uint16 each): **a drive phase

@@ -437,7 +437,9 @@ class Swarm:
             "tick_s": self.tick_seconds,
             "fastest_drive_period_s": self.fastest_period,
             "frames_per_tick": frames,
-            "frames_per_fastest_period": self.fastest_period / (self.measure_every * self.solver.dt),
+            "frames_per_fastest_period": (
+                self.fastest_period / (self.measure_every * self.solver.dt)
+            ),
             "ci_averaged_over_tick": self.config.ci_average,
             "aliased": self.aliased,
         }
@@ -470,7 +472,9 @@ class Swarm:
         sums = np.zeros((len(self.agents), 5))
         for k in range(frames):
             last = k == frames - 1
-            n = cfg.steps_per_tick - self.measure_every * (frames - 1) if last else self.measure_every
+            n = self.measure_every
+            if last:
+                n = cfg.steps_per_tick - self.measure_every * (frames - 1)
             self.solver.step(n)
             sums += [[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
                      for m in self._measure(self._fields())]
