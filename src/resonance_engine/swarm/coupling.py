@@ -161,6 +161,8 @@ class Coupling:
         coordinator do not count when the mechanism needs none).
     shares_drive : bool
         True when signatures carry the drive payload (version-2 bytes 44..59).
+    default_strength : float
+        K used by the CLI when ``--coupling`` is not given.
     """
 
     strength: float = 0.0
@@ -169,6 +171,7 @@ class Coupling:
 
     mode: ClassVar[str] = ""
     unit: ClassVar[str] = ""
+    default_strength: ClassVar[float] = 1.0
     carries: ClassVar[str] = ""
     state_exchange: ClassVar[bool] = False
     channels: ClassVar[tuple[str, ...]] = ("signature",)
@@ -221,6 +224,7 @@ class GainCoupling(Coupling):
 
     mode: ClassVar[str] = "gain"
     unit: ClassVar[str] = "1 (per tick)"
+    default_strength: ClassVar[float] = 0.05
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def step(self, theta: float, ci_own: float, ci_swarm: float) -> float:
@@ -256,6 +260,7 @@ class CIFeedbackCoupling(Coupling):
 
     mode: ClassVar[str] = "ci-feedback"
     unit: ClassVar[str] = "1 (log gain per unit relative CI error)"
+    default_strength: ClassVar[float] = 0.5
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:
@@ -288,6 +293,7 @@ class _PhaseCoupling(Coupling):
     frequency_pull: float = 0.1
 
     unit: ClassVar[str] = "1/s"
+    default_strength: ClassVar[float] = 10.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -402,6 +408,7 @@ class DiffusiveCoupling(Coupling):
 
     mode: ClassVar[str] = "diffusive"
     unit: ClassVar[str] = "1/s"
+    default_strength: ClassVar[float] = 10.0
     carries: ClassVar[str] = "boundary strips of the fields (float32 u): raw state"
     state_exchange: ClassVar[bool] = True
     channels: ClassVar[tuple[str, ...]] = ("state",)
