@@ -5,10 +5,16 @@
 - :class:`MetricWriter` writes values and fingerprints at high rates from many threads.
 - :func:`fingerprint` turns a field (and its complexity metrics) into a 128-d vector.
 - :class:`RunRecorder` stores one simulation run (five series and fingerprints).
+- Learning-MPC safe sets (``add_trajectory``, ``trajectories``) and optimisations
+  (``create_optimization``, ``add_evaluations``, ``evaluations``) live in the same file.
 """
 
 from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
 from resonance_engine.store.fingerprint import FINGERPRINT_LAYOUT, fingerprint
+from resonance_engine.store.optimizations import (
+    EvaluationRecord,
+    OptimizationInfo,
+)
 from resonance_engine.store.recorder import RunRecorder
 from resonance_engine.store.records import (
     Aggregate,
@@ -23,6 +29,7 @@ from resonance_engine.store.records import (
     VectorRecord,
 )
 from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
+from resonance_engine.store.trajectories import StoredTrajectory
 from resonance_engine.store.writer import MetricWriter
 
 __all__ = [
@@ -45,4 +52,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VECTOR_DIM",
     "now_us",
+    "StoredTrajectory",
+    "EvaluationRecord",
+    "OptimizationInfo",
 ]
