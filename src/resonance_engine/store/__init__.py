@@ -11,6 +11,7 @@
 
 from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
 from resonance_engine.store.fingerprint import FINGERPRINT_LAYOUT, fingerprint
+from resonance_engine.store.metric_writer import MetricWriter
 from resonance_engine.store.optimizations import (
     EvaluationRecord,
     OptimizationInfo,
@@ -30,7 +31,6 @@ from resonance_engine.store.records import (
 )
 from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
 from resonance_engine.store.trajectories import StoredTrajectory
-from resonance_engine.store.writer import MetricWriter
 
 __all__ = [
     "AgentDB",
