@@ -21,7 +21,7 @@ def test_a_version_1_file_is_migrated_and_keeps_its_runs(tmp_path):
     conn.execute(f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=1")
     conn.close()
     with AgentDB(path) as db:
-        assert db.conn.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION == 2
+        assert db.conn.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION == 3
         assert len(db.runs()) == 1
         assert db.add_trajectory("s", np.zeros((2, 1)), np.zeros((1, 1)), [0.0, 0.0]) == 0
 

@@ -5,8 +5,9 @@ Tables (the blueprint's names and columns, plus what real use needs):
 ``runs``
     One row per simulation or swarm run: ``run_id``, ``name``, ``started_at`` and
     ``finished_at`` (microseconds since the Unix epoch), ``status`` ("running",
-    "finished", "interrupted", "failed"), ``seed``, ``config`` (JSON),
-    ``package_version`` and ``summary`` (JSON).
+    "finished", "stopped", "interrupted", "failed"), ``seed``, ``config`` (JSON),
+    ``package_version``, ``summary`` (JSON) and ``run_key`` (unique when set: a sweep's
+    run key, so that two identical sweeps store each run once; schema version 2).
 ``metric_series``
     One row per (run, agent, series name): ``series_id``, ``series_name``,
     ``series_type`` (e.g. "fractal_dim", "gain", "coherence", "dwell", "ci"), ``agent_id``
@@ -31,7 +32,7 @@ Tables (the blueprint's names and columns, plus what real use needs):
     Health alerts of a run: ``alert_id``, ``run_id``, ``agent_id``, ``timestamp`` (us),
     ``kind``, ``message``, ``value``.
 
-Version 2 adds the tables of :mod:`resonance_engine.control` and
+Version 3 adds the tables of :mod:`resonance_engine.control` and
 :mod:`resonance_engine.optimize`:
 
 ``trajectories``
@@ -69,10 +70,11 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_V1",
     "SCHEMA_V2",
+    "SCHEMA_V3",
 ]
 
 #: Version written to ``PRAGMA user_version``; a database with a larger one is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: ``PRAGMA application_id`` of AgentDB files ("RSNE").
 APPLICATION_ID = 0x52534E45
@@ -154,7 +156,23 @@ CREATE INDEX idx_alerts_run_time ON alerts(run_id, timestamp);
 """
 
 
+def _create_v1(conn: apsw.Connection) -> None:
+    conn.execute(SCHEMA_V1)
+
+
+#: Version 2: ``runs.run_key``, the identity of a run (a sweep's run key), unique.
 SCHEMA_V2 = """
+ALTER TABLE runs ADD COLUMN run_key TEXT;
+CREATE UNIQUE INDEX idx_runs_key ON runs(run_key) WHERE run_key IS NOT NULL;
+"""
+
+
+def _add_run_key(conn: apsw.Connection) -> None:
+    conn.execute(SCHEMA_V2)
+
+
+#: Version 3: the tables of learning MPC and the optimiser.
+SCHEMA_V3 = """
 CREATE TABLE trajectories (
     safe_set   TEXT NOT NULL,
     episode    INTEGER NOT NULL,
@@ -192,16 +210,16 @@ CREATE TABLE evaluations (
 """
 
 
-def _create_v1(conn: apsw.Connection) -> None:
-    conn.execute(SCHEMA_V1)
-
-
 def _add_control_tables(conn: apsw.Connection) -> None:
-    conn.execute(SCHEMA_V2)
+    conn.execute(SCHEMA_V3)
 
 
 #: ``MIGRATIONS[v]`` moves a database from version ``v`` to ``v + 1`` inside one
 #: transaction (version 0 is an empty file). Append one function per new version.
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_create_v1, _add_control_tables]
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    _create_v1,
+    _add_run_key,
+    _add_control_tables,
+]
 
 assert len(MIGRATIONS) == SCHEMA_VERSION
