@@ -9,6 +9,7 @@
 
 from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
 from resonance_engine.store.fingerprint import FINGERPRINT_LAYOUT, fingerprint
+from resonance_engine.store.metric_writer import MetricWriter
 from resonance_engine.store.recorder import RunRecorder
 from resonance_engine.store.records import (
     Aggregate,
@@ -23,7 +24,6 @@ from resonance_engine.store.records import (
     VectorRecord,
 )
 from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
-from resonance_engine.store.writer import MetricWriter
 
 __all__ = [
     "AgentDB",

@@ -26,8 +26,8 @@ from typing import Any
 from resonance_engine.errors import StoreError
 from resonance_engine.store.db import SERIES_TYPES, AgentDB
 from resonance_engine.store.fingerprint import fingerprint
+from resonance_engine.store.metric_writer import MetricWriter
 from resonance_engine.store.records import MetricRecord, VectorRecord
-from resonance_engine.store.writer import MetricWriter
 
 __all__ = ["RunRecorder", "DEFAULT_BUCKET_US"]
 
