@@ -15,6 +15,7 @@ __all__ = [
     "BackendError",
     "MetricError",
     "StoreError",
+    "DuplicateRunError",
     "SignatureError",
     "BusError",
     "RejectedRecordsError",
@@ -82,6 +83,14 @@ class SignatureError(ResonanceError, ValueError):
 
 class BusError(ResonanceError, RuntimeError):
     """The signature bus cannot deliver messages (connection lost, server unreachable)."""
+
+
+class DuplicateRunError(StoreError):
+    """A run with the same key is already stored (``run_id``: that run, when known)."""
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class RejectedRecordsError(StoreError):

@@ -4,7 +4,8 @@
   values, downsampled aggregates, the hybrid time-window + vector query).
 - :class:`MetricWriter` writes values and fingerprints at high rates from many threads.
 - :func:`fingerprint` turns a field (and its complexity metrics) into a 128-d vector.
-- :class:`RunRecorder` stores one simulation run (five series and fingerprints).
+- :class:`RunRecorder` stores one simulation run (five series and fingerprints);
+  :class:`RecordTracker` is the run loop's tracker that feeds it.
 """
 
 from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
@@ -24,11 +25,13 @@ from resonance_engine.store.records import (
     VectorRecord,
 )
 from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
+from resonance_engine.store.tracker import RecordTracker
 
 __all__ = [
     "AgentDB",
     "MetricWriter",
     "RunRecorder",
+    "RecordTracker",
     "MetricRecord",
     "VectorRecord",
     "RunInfo",

@@ -5,8 +5,9 @@ Tables (the blueprint's names and columns, plus what real use needs):
 ``runs``
     One row per simulation or swarm run: ``run_id``, ``name``, ``started_at`` and
     ``finished_at`` (microseconds since the Unix epoch), ``status`` ("running",
-    "finished", "interrupted", "failed"), ``seed``, ``config`` (JSON),
-    ``package_version`` and ``summary`` (JSON).
+    "finished", "stopped", "interrupted", "failed"), ``seed``, ``config`` (JSON),
+    ``package_version``, ``summary`` (JSON) and ``run_key`` (unique when set: a sweep's
+    run key, so that two identical sweeps store each run once; schema version 2).
 ``metric_series``
     One row per (run, agent, series name): ``series_id``, ``series_name``,
     ``series_type`` (e.g. "fractal_dim", "gain", "coherence", "dwell", "ci"), ``agent_id``
@@ -49,10 +50,11 @@ __all__ = [
     "VECTOR_CHUNK",
     "MIGRATIONS",
     "SCHEMA_V1",
+    "SCHEMA_V2",
 ]
 
 #: Version written to ``PRAGMA user_version``; a database with a larger one is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: ``PRAGMA application_id`` of AgentDB files ("RSNE").
 APPLICATION_ID = 0x52534E45
@@ -138,8 +140,19 @@ def _create_v1(conn: apsw.Connection) -> None:
     conn.execute(SCHEMA_V1)
 
 
+#: Version 2: ``runs.run_key``, the identity of a run (a sweep's run key), unique.
+SCHEMA_V2 = """
+ALTER TABLE runs ADD COLUMN run_key TEXT;
+CREATE UNIQUE INDEX idx_runs_key ON runs(run_key) WHERE run_key IS NOT NULL;
+"""
+
+
+def _add_run_key(conn: apsw.Connection) -> None:
+    conn.execute(SCHEMA_V2)
+
+
 #: ``MIGRATIONS[v]`` moves a database from version ``v`` to ``v + 1`` inside one
 #: transaction (version 0 is an empty file). Append one function per new version.
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_create_v1, _add_run_key]
 
 assert len(MIGRATIONS) == SCHEMA_VERSION
