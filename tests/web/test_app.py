@@ -247,15 +247,17 @@ def test_foreign_host_headers_are_refused(make_runner, host, status) -> None:
     with local_client(app) as client:
         for path in ("/", "/api/state", "/static/app.js"):
             assert client.get(path, headers={"host": host}).status_code == status
-        with pytest.raises(WebSocketDisconnect), client.websocket_connect(
-            "/ws", headers={"host": host}
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect("/ws", headers={"host": host}),
         ):
             pass
         assert client.app.state.dashboard.hub.count == 0
 
 
-@pytest.mark.parametrize("host", ["localhost", "LOCALHOST.", "app.localhost", "127.0.0.1:80",
-                                  "127.8.0.1", "[::1]:8765"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST.", "app.localhost", "127.0.0.1:80", "127.8.0.1", "[::1]:8765"]
+)
 def test_loopback_host_headers_are_served(client, host) -> None:
     assert client.get("/api/state", headers={"host": host}).status_code == 200
 

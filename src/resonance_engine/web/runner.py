@@ -291,7 +291,9 @@ class SimulationRunner:
         if self.driver is None:
             raise ConfigError("only a swarm shows another member; this run has one field")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < members:
-            raise ConfigError(f"member must be an agent index in [0, {members - 1}], got {shown(value)}")
+            raise ConfigError(
+                f"member must be an agent index in [0, {members - 1}], got {shown(value)}"
+            )
         self.member = value
         self.encoder.scale = 0.0
         self._frame_wanted.set()
