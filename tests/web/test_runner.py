@@ -161,7 +161,7 @@ def test_field_stats_source() -> None:
     assert values["peak"] == 4.0 and values["rms"] == pytest.approx(np.sqrt(25 / 4))
 
 
-class Exploding(FieldStatsSource):
+class Exploding(FieldStatsFeed):
     """A chart source that fails with a non-ResonanceError after a few rows."""
 
     def __init__(self, after: int) -> None:
