@@ -53,6 +53,7 @@ from resonance_engine.metrics import (
     power_spectrum,
     structure_factor,
 )
+from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
 from resonance_engine.store import (
     AgentDB,
     MetricRecord,
@@ -129,6 +130,9 @@ __all__ = [
     "basin_stability",
     "mean_first_passage_time",
     "ExecutorError",
+    "KuramotoNetwork",
+    "order_parameter",
+    "phase_locking_value",
     "RunLoop",
     "Tracker",
 ]
