@@ -8,15 +8,14 @@ Ctrl-C cancels what is outstanding.
 from __future__ import annotations
 
 import json
-import os
 import operator
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from .dist_helpers import kill_later, slow_plan, small_plan
 
 from resonance_engine.cli.main import main
 from resonance_engine.dist import (
@@ -30,6 +29,7 @@ from resonance_engine.dist import (
 )
 from resonance_engine.errors import ExecutorError
 
+from .dist_helpers import kill_later, slow_plan, small_plan
 
 
 @pytest.fixture(scope="module")
