@@ -5,6 +5,9 @@
 - :func:`order_parameter`, :func:`phase_locking_value`: phase synchrony.
 - :func:`modulation_index` (Tort et al. 2010, with a time-shift surrogate p-value) and
   :func:`comodulogram`: phase-amplitude coupling between frequency bands.
+- :class:`OscillatorDrive`: a run-loop tracker through which a network's phases drive a
+  wave field's point sources (and slow phases their amplitudes), and the field read at
+  the sources feeds back into the phases.
 """
 
 from resonance_engine.oscillators.cross_frequency import (
@@ -15,6 +18,7 @@ from resonance_engine.oscillators.cross_frequency import (
     modulation_depth,
     modulation_index,
 )
+from resonance_engine.oscillators.drive import OscillatorDrive
 from resonance_engine.oscillators.kuramoto import KuramotoNetwork, sparse_coupling
 from resonance_engine.oscillators.phase import order_parameter, phase_locking_value
 
@@ -29,4 +33,5 @@ __all__ = [
     "band_analytic",
     "comodulogram",
     "Comodulogram",
+    "OscillatorDrive",
 ]
