@@ -32,7 +32,7 @@ def test_rosenbrock_5d_through_a_process_pool_matches_pycma_alone():
     assert len(result.history) == result.evaluations
     # pycma on its own, same seed and options: the same search, evaluation for evaluation
     opts = {"seed": 4, "maxfevals": 3000, "ftarget": 1e-10, "verbose": -9, "verb_log": 0,
-            "verb_disp": 0, "CMA_elitist": False}
+            "verb_disp": 0, "CMA_elitist": False, "eval_final_mean": False}
     _, es = cma.fmin2(rosenbrock, np.zeros(5), 0.5, opts, restarts=9, bipop=True)
     assert es.countevals == result.evaluations
     assert es.best.f == result.best_f

@@ -310,6 +310,9 @@ def optimize(
     opts: dict[str, Any] = {
         "seed": int(seed) + 1, "maxfevals": budget, "verbose": -9, "verb_log": 0,
         "verb_disp": 0, "verb_filenameprefix": "", "CMA_elitist": False,
+        # no extra evaluation of the mean when a run stops: then the budget only decides
+        # where the search stops, and a resume with a larger budget replays exactly
+        "eval_final_mean": False,
     }
     if box is not None:
         opts["bounds"] = [box[0].tolist(), box[1].tolist()]
