@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-
 import pytest
 
 from resonance_engine.cli.main import main
@@ -51,11 +48,8 @@ def test_optimize_stores_resumes_and_draws(tmp_path, capsys, monkeypatch):
         ([], "name an objective"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
-    proc = subprocess.run(
-        [sys.executable, "-m", "resonance_engine.cli.main", "optimize", *argv,
-         "--no-db", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.syspath_prepend(".")
+    assert main(["optimize", *argv, "--no-db", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
