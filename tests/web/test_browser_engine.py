@@ -83,7 +83,9 @@ def engine_page(browser: Any, site: StaticServer) -> Iterator[Any]:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         opened.append((page, errors))
         page.goto(f"{site.url}index.html?engine={engine}&run=0")
-        backend = page.evaluate("async () => { await window.resonance.ready; return window.resonance.backend; }")
+        backend = page.evaluate(
+            "async () => { await window.resonance.ready; return window.resonance.backend; }"
+        )
         assert backend == engine, f"asked for {engine}, the page runs {backend}"
         return page
 
@@ -138,7 +140,8 @@ def test_engine_matches_the_numpy_backend(engine_page, engine: str, boundary: st
     # every measured frame, so that the dwell ring's bookkeeping is checked as well
     for js, ref in zip(got["series"], series, strict=True):
         for name in MEASURES:
-            assert js[name] == pytest.approx(getattr(ref, name), rel=1e-3, abs=1e-6), (name, js, ref)
+            expected_value = pytest.approx(getattr(ref, name), rel=1e-3, abs=1e-6)
+            assert js[name] == expected_value, (name, js, ref)
 
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])
@@ -218,7 +221,8 @@ def test_exported_site_runs_from_a_static_server(browser: Any, tmp_path: Path) -
         # a control refused with the engine's message, then one applied
         page.fill("#wave_speed", "50")
         page.click("#form-wave_speed button[type=submit]")
-        assert "largest stable wave speed" in page.wait_for_selector("#message.error").text_content()
+        refused = page.wait_for_selector("#message.error").text_content()
+        assert "largest stable wave speed" in refused
         page.fill("#damping", "0.5")
         page.click("#form-damping button[type=submit]")
         page.wait_for_selector("#message.ok")
@@ -227,3 +231,74 @@ def test_exported_site_runs_from_a_static_server(browser: Any, tmp_path: Path) -
         page.close()
         server.stop()
     assert errors == [], errors
+
+
+def test_served_page_runs_in_the_browser_and_the_server_stores_its_metrics(
+    browser: Any, tmp_path: Path
+) -> None:
+    from resonance_engine.store import AgentDB, RunRecorder
+    from resonance_engine.web.server import Dashboard
+    from resonance_engine.web.site_app import create_site_app
+
+    site = site_config(RunConfig(simulation=default_pond(64), metrics_every=10))
+    db = AgentDB(tmp_path / "runs.db")
+    recorder = RunRecorder.start(db, site, 0, name="serve-browser")
+    app = create_site_app(site, recorder=recorder, token="letmein")
+    dash = Dashboard(None, token="letmein", app=app)
+    page = browser.new_page()
+    try:
+        url = dash.start("127.0.0.1", 0)
+        assert page.goto(url.replace("letmein", "wrong")).status == 401
+        page.goto(url)
+        page.wait_for_selector('#conn[data-state="live"]')
+        page.wait_for_function("+document.querySelector('#step').textContent >= 100")
+        # rows go out about twice a second; wait until some have been stored
+        deadline = 200
+        while app.state.stored["frames"] < 3 and deadline:
+            page.wait_for_timeout(100)
+            deadline -= 1
+        assert app.state.stored["frames"] >= 3
+        bad = page.evaluate(
+            "async () => (await fetch('api/metrics?token=letmein', {method: 'POST',"
+            " body: JSON.stringify({series: ['D'], rows: []})})).status"
+        )
+        assert bad == 400
+    finally:
+        page.close()
+        dash.stop()
+        recorder.close("finished")
+    ci = db.series_id(recorder.run_id, "ci")
+    assert db.count(ci) >= 3
+    db.close()
+
+
+def test_node_runs_the_same_module_with_dawn() -> None:
+    """Under Node with the webgpu npm package (Dawn on SwiftShader's Vulkan driver): the
+    same field as the numpy backend. .ci/run installs the package; elsewhere set
+    RESONANCE_NODE_MODULES to a node_modules folder holding it."""
+    import os
+    import shutil
+    import subprocess
+
+    from resonance_engine.bench.browser import node_environment, node_modules_dir
+    from resonance_engine.web.site import ENGINE_DIR
+
+    modules, node = node_modules_dir(), shutil.which("node")
+    if modules is None or node is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node and the webgpu npm package are missing (.ci/run installs them)")
+        pytest.skip("node or the webgpu npm package is missing (set RESONANCE_NODE_MODULES)")
+    config = _pond("absorbing")
+    done = subprocess.run(
+        [node, str(ENGINE_DIR / "node.mjs"), str(modules), "run", json.dumps(config),
+         str(STEPS), str(MEASURE_EVERY)],
+        capture_output=True, text=True, env=node_environment(), timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "webgpu"
+    expected, series, _ = _numpy_run(config)
+    u = np.array(got["u"]).reshape(expected.shape)
+    assert np.abs(u - expected).max() < 1e-4 * np.abs(expected).max()
+    for name in MEASURES:
+        assert got["series"][-1][name] == pytest.approx(getattr(series[-1], name), rel=1e-3)

@@ -79,7 +79,7 @@ class LocalSocket {
   }
 
   async start() {
-    const response = await fetch(new URL("config.json", window.location.href));
+    const response = await fetch(new URL(`config.json${window.location.search}`, window.location.href));
     const site = await response.json();
     this.site = site;
     await resonance.ready;

@@ -28,7 +28,18 @@ export class DivergenceError extends Error {
   }
 }
 
-const DEFAULT_SHADERS = new URL("../shaders/", import.meta.url);
+/** Where the .wgsl files are: ../shaders/ in a site; in the package (Node) the wgpu backend's. */
+async function defaultShaders() {
+  const site = new URL("../shaders/", import.meta.url);
+  if (site.protocol !== "file:") return site;
+  const fs = await import("node:fs/promises");
+  try {
+    await fs.access(new URL("leapfrog.wgsl", site));
+    return site;
+  } catch {
+    return new URL("../../backends/wgpu_gpu/shaders/", import.meta.url);
+  }
+}
 
 function number(name, value) {
   if (typeof value !== "number") throw new ConfigError(`${name} must be a number, got ${pyRepr(value)}`);
@@ -56,7 +67,7 @@ export class Resonance {
     this.ready = this.init(options);
   }
 
-  async init({ engine = "auto", shaders = DEFAULT_SHADERS, gpu } = {}) {
+  async init({ engine = "auto", shaders, gpu } = {}) {
     if (!["auto", "webgpu", "cpu"].includes(engine)) {
       throw new ConfigError(`engine must be 'auto', 'webgpu' or 'cpu', got ${pyRepr(engine)}`);
     }
@@ -64,7 +75,7 @@ export class Resonance {
     let chosen = null;
     if (engine !== "cpu") {
       try {
-        chosen = await WebGpuEngine.create(entry, shaders);
+        chosen = await WebGpuEngine.create(entry, shaders || (await defaultShaders()));
       } catch (error) {
         if (engine === "webgpu") throw error;
         this.fallbackReason = String(error);
