@@ -13,14 +13,17 @@ from __future__ import annotations
 import hmac
 import math
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from resonance_engine.web.hosts import HostCheck
 from resonance_engine.web.site import ENGINE_DIR, SHADER_DIR, STATIC_DIR, page_html
 
 __all__ = ["create_site_app", "STORE_PATH", "SERIES"]
@@ -57,7 +60,11 @@ def _rows(payload: Any) -> list[dict[str, float]]:
 
 
 def create_site_app(
-    site: dict[str, Any], *, recorder: Any = None, token: str | None = None
+    site: dict[str, Any],
+    *,
+    recorder: Any = None,
+    token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The ASGI app of the browser site.
 
@@ -69,30 +76,34 @@ def create_site_app(
         Stores the rows the page POSTs; without one the page is told not to send them.
     token : str, optional
         Required (``?token=``) for the page, its config and the store.
+    allowed_hosts : iterable of str
+        Host names answered besides the loopback ones (the Host header check of
+        :mod:`resonance_engine.web.hosts`, as the dashboard's ``--allow-host``).
     """
+    hosts = {name.lower().rstrip(".") for name in allowed_hosts}
     lock = threading.Lock()
     stored = {"frames": 0}
     settings = dict(site, store=None if recorder is None else STORE_PATH)
     if token and recorder is not None:
         settings["store"] = f"{STORE_PATH}?token={token}"
 
-    def allowed(request: Request) -> bool:
+    def token_ok(request: Request) -> bool:
         return token is None or hmac.compare_digest(
             request.query_params.get("token", ""), token
         )
 
     async def index(request: Request) -> Response:
-        if not allowed(request):
+        if not token_ok(request):
             return PlainTextResponse("wrong token: add ?token=... to the URL", status_code=401)
         return HTMLResponse(page_html())
 
     async def config(request: Request) -> Response:
-        if not allowed(request):
+        if not token_ok(request):
             return PlainTextResponse("wrong token", status_code=401)
         return JSONResponse(settings)
 
     async def store(request: Request) -> Response:
-        if not allowed(request):
+        if not token_ok(request):
             return PlainTextResponse("wrong token", status_code=401)
         if recorder is None:
             return JSONResponse({"error": "this server stores nothing (--no-db)"}, 404)
@@ -115,7 +126,9 @@ def create_site_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             Mount("/engine", StaticFiles(directory=ENGINE_DIR), name="engine"),
             Mount("/shaders", StaticFiles(directory=SHADER_DIR), name="shaders"),
-        ]
+        ],
+        middleware=[Middleware(HostCheck, allowed=hosts)],
     )
     app.state.stored = stored
+    app.state.allowed_hosts = hosts
     return app
