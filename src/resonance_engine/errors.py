@@ -20,6 +20,8 @@ __all__ = [
     "BusError",
     "RejectedRecordsError",
     "ExecutorError",
+    "ControlError",
+    "InfeasibleError",
 ]
 
 
@@ -114,3 +116,11 @@ class RejectedRecordsError(StoreError):
 
 class ExecutorError(ResonanceError, RuntimeError):
     """Parallel work cannot run: the executor is missing, unreachable, or a task failed."""
+
+
+class ControlError(ResonanceError, RuntimeError):
+    """An estimator, model fit or controller cannot do what was asked (shapes, solver)."""
+
+
+class InfeasibleError(ControlError):
+    """A model-predictive control problem has no solution under its constraints."""

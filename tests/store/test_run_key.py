@@ -37,7 +37,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_runs(tmp_path: Path) -> 
     conn.execute("PRAGMA user_version=1")
     conn.close()
     with AgentDB(path) as db:
-        assert db.conn.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION == 2
+        assert db.conn.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
         assert [r.name for r in db.runs()] == ["old"]
         db.create_run({}, 0, key="k")
         with pytest.raises(DuplicateRunError):

@@ -47,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="address to listen on (default 127.0.0.1: this machine only)",
     )
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests naming this host (repeatable; '*' allows any). Only "
+        "loopback names and --host are answered otherwise (protection against DNS rebinding)",
+    )
+    p.add_argument(
         "--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)"
     )
     p.add_argument(
@@ -196,7 +204,12 @@ def _serve_replay(args: argparse.Namespace, token: str | None) -> int:
         raise ConfigError(f"--replay: no database at {str(args.db)!r}; pass --db PATH")
     with AgentDB(args.db, readonly=True) as db:
         replay = ReplayRunner.from_db(db, args.replay)
-    dashboard = Dashboard(replay, token=token, title=f"resonance-engine · replay of {replay.title}")
+    dashboard = Dashboard(
+        replay,
+        token=token,
+        title=f"resonance-engine · replay of {replay.title}",
+        allowed_hosts=args.allow_host,
+    )
     notice = security_notice(args.host, token)
     info = sys.stderr if args.json else sys.stdout
 
@@ -269,7 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         title = f"resonance-engine · {solver.nx}×{solver.ny}"
         if args.swarm is not None:
             title += f" · swarm of {args.swarm}"
-        dashboard = Dashboard(runner, token=token, title=title)
+        dashboard = Dashboard(runner, token=token, title=title, allowed_hosts=args.allow_host)
         notice = security_notice(args.host, token)
         info = sys.stderr if args.json else sys.stdout
 

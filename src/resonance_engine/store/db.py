@@ -38,6 +38,7 @@ from resonance_engine.store.connection import (
     open_connection,
     write_transaction,
 )
+from resonance_engine.store.optimizations import OptimizationTable
 from resonance_engine.store.records import (
     Aggregate,
     Alert,
@@ -57,6 +58,7 @@ from resonance_engine.store.schema import (
     SCHEMA_VERSION,
     VECTOR_DIM,
 )
+from resonance_engine.store.trajectories import TrajectoryTable
 from resonance_engine.version import package_version
 
 __all__ = ["AgentDB", "SERIES_TYPES", "now_us"]
@@ -100,7 +102,7 @@ def _check_int(name: str, value: Any, optional: bool = True) -> None:
         raise StoreError(f"{name} must be an int (microseconds for times), got {value!r}")
 
 
-class AgentDB:
+class AgentDB(TrajectoryTable, OptimizationTable):
     """An AgentDB database file (or ``":memory:"``).
 
     Opening loads sqlite-vec (a missing extension is a :class:`StoreError`, never a

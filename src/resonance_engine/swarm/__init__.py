@@ -5,6 +5,7 @@ See :mod:`resonance_engine.swarm.batched` for the agents and the coupling rule,
 :mod:`resonance_engine.swarm.bus` / :mod:`resonance_engine.swarm.nats_bus` for transport.
 """
 
+from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
@@ -19,7 +20,6 @@ from resonance_engine.swarm.sync import (
     mdea_delta,
     mdea_synchronization,
 )
-from resonance_engine.swarm.thresholds import AdaptiveThresholdController
 
 __all__ = [
     "Signature",

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.web.app import create_app
+from resonance_engine.web.hosts import is_loopback
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
 
 __all__ = ["Dashboard", "is_loopback", "bind_socket"]
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -68,6 +59,9 @@ class Dashboard:
         Require this token for the page and the WebSocket.
     title : str
         Shown in the page header.
+    allowed_hosts : iterable of str
+        Host names the page may be opened by besides the loopback names and the address
+        it listens on (``--allow-host``; ``"*"`` allows any).
 
     Examples
     --------
@@ -84,10 +78,11 @@ class Dashboard:
         *,
         token: str | None = None,
         title: str = "resonance-engine",
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.runner = runner
         self.token = token
-        self.app = create_app(runner, token=token, title=title)
+        self.app = create_app(runner, token=token, title=title, allowed_hosts=allowed_hosts)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.host = "127.0.0.1"
@@ -102,6 +97,7 @@ class Dashboard:
     def _make_server(self, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
         sock = bind_socket(host, port)
         self.host = host
+        self.app.state.allowed_hosts.add(host.lower().strip("[]").rstrip("."))
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,
