@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -84,17 +85,16 @@ def _case(n: int, adjacency: SparseCoupling | None, work: float) -> dict[str, An
     }
 
 
-def _step_fn(backend: str, case: dict[str, Any], steps: int) -> Any:
+def _step_fn(backend: str, case: dict[str, Any], steps: int) -> Callable[[], None]:
     kernels = oscillator_kernels(backend)
-    return partial(
-        kernels.kuramoto_steps,
-        case["theta"],
-        *case["args"],
-        steps,
-        None,
-        case["adjacency"],
-        "euler",
-    )
+    omega, coupling, lag, dt = case["args"]
+
+    def step() -> None:
+        kernels.kuramoto_steps(
+            case["theta"], omega, coupling, lag, dt, steps, None, case["adjacency"], "euler"
+        )
+
+    return step
 
 
 def _measure(
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["MI value, p"] = f"{mi:.4f}, {p_value:.4f}"
     phase = np.angle(band_analytic(x, args.mi_rate, bands[0]))
     envelope = np.abs(band_analytic(x, args.mi_rate, bands[1]))
-    binning = {
+    binning: dict[str, Callable[[], object]] = {
         backend: partial(binned_modulation_index, phase, envelope, 18, args.surrogates, 0, backend)
         for backend in (["numba"] if args.no_baseline else ["numba", "numpy"])
     }

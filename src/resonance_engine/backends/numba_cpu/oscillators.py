@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any
 
 import numba
 import numpy as np
@@ -179,7 +180,7 @@ def _member_py(
             _advance(theta, zr, zi, acc, dt, row, has_noise, exact)
 
 
-def _variant(py_func, parallel: bool, helpers: dict):  # type: ignore[no-untyped-def]
+def _variant(py_func: Any, parallel: bool, helpers: dict[str, Any]) -> Any:
     """``py_func`` compiled serial or parallel, its helper names bound to ``helpers``.
 
     ``prange`` is ``range`` in a serial compile. Each variant gets its own name (numba's
