@@ -43,7 +43,11 @@ from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features, measure_vector
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
 
-__all__ = ["WaveFieldEnv", "measure_reference", "advance"]
+__all__ = ["WaveFieldEnv", "measure_reference", "advance", "TRAINING_SEEDS"]
+
+#: Episode seeds drawn by ``reset()`` without a seed are below this; seeds from TRAINING_SEEDS
+#: on are never met in training and serve as held-out seeds.
+TRAINING_SEEDS = 2**31
 
 RewardMode = Literal["target", "max"]
 
@@ -207,15 +211,21 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``options={"target": x}`` sets the target for this and the
-        following episodes."""
+        """Start an episode.
+
+        ``seed`` is this episode's seed and restarts the stream the seeds of the following
+        episodes (reset without a seed) are drawn from, in [0, TRAINING_SEEDS).
+        ``options={"target": x}`` sets the target for this and the following episodes.
+        """
         super().reset(seed=seed)
         if options and "target" in options:
             target = float(options["target"])
             if not (math.isfinite(target) and target > 0):
                 raise ConfigError(f"options['target'] must be finite and > 0, got {target!r}")
             self.target = target
-        self.episode_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.episode_seed = (
+            int(seed) if seed is not None else int(self.np_random.integers(0, TRAINING_SEEDS))
+        )
         rng = np.random.default_rng(self.episode_seed)
         solver = self._scenario(self.episode_seed).build()
         self._base_amplitude = solver.drive_amplitude.copy()

@@ -49,7 +49,7 @@ from pettingzoo import ParallelEnv
 from resonance_engine.errors import ConfigError, DivergenceError, MetricError
 from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
-from resonance_engine.rl.field_env import measure_reference
+from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
 from resonance_engine.swarm.agent import CouplingRule, SwarmAggregate
 from resonance_engine.swarm.coordinator import SwarmCoordinator
 from resonance_engine.swarm.health import HealthThresholds
@@ -270,12 +270,15 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode: new agents from the episode seed, warm-up, fresh CS window.
 
-        ``seed`` restarts the stream of episode seeds (each episode's seed is drawn from
-        it); ``options`` is accepted and unused.
+        ``seed`` is this episode's seed and restarts the stream the seeds of the following
+        episodes (reset without a seed) are drawn from, in [0, TRAINING_SEEDS);
+        ``options`` is accepted and unused.
         """
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        self.episode_seed = int(self._rng.integers(0, 2**31 - 1))
+            self.episode_seed = int(seed)
+        else:
+            self.episode_seed = int(self._rng.integers(0, TRAINING_SEEDS))
         if self.swarm is not None:
             self.swarm.close()
         swarm = self._new_swarm(self.episode_seed)
