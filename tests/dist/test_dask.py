@@ -22,7 +22,7 @@ from resonance_engine.cli.main import main
 from resonance_engine.dist import (
     DaskExecutor,
     LocalExecutor,
-    MemoryWriter,
+    MemoryResults,
     RunResult,
     parse_param,
     plan_sweep,
@@ -52,7 +52,7 @@ def test_cluster_is_local_with_two_workers(dask_executor: DaskExecutor) -> None:
 def test_dask_stores_the_same_results_as_the_local_executors(
     dask_executor: DaskExecutor, reference_results: dict[str, RunResult]
 ) -> None:
-    writer = MemoryWriter()
+    writer = MemoryResults()
     report = run_sweep(small_plan(), dask_executor, writer)
     assert report.complete and not report.failures and report.stored == 8
     assert sorted(writer.writes) == sorted(reference_results)
@@ -68,7 +68,7 @@ def test_a_failing_configuration_is_reported_and_the_others_complete(
     plan = plan_sweep(
         None, [parse_param("damping=0.1,0.2,0.3"), parse_param("dt=0.005,1.0")], size=48, steps=20
     )
-    writer = MemoryWriter()
+    writer = MemoryResults()
     report = run_sweep(plan, dask_executor, writer)
     assert len(report.results) == 3 and len(writer.writes) == 3
     assert sorted(f.params["damping"] for f in report.failures) == [0.1, 0.2, 0.3]
@@ -80,8 +80,8 @@ def test_killed_worker_in_the_middle_still_stores_every_run_once(
     dask_executor: DaskExecutor,
 ) -> None:
     plan = slow_plan()
-    reference = run_sweep(plan, LocalExecutor(0), MemoryWriter())
-    writer = MemoryWriter()
+    reference = run_sweep(plan, LocalExecutor(0), MemoryResults())
+    writer = MemoryResults()
     killed: list[int] = []
 
     def on_result(spec: object, result: object, failure: object) -> None:
@@ -105,7 +105,7 @@ def test_killed_worker_in_the_middle_still_stores_every_run_once(
 def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_runs(
     dask_executor: DaskExecutor,
 ) -> None:
-    writer = MemoryWriter()
+    writer = MemoryResults()
 
     def on_result(spec: object, result: object, failure: object) -> None:
         if len(writer.writes) == 2:
@@ -170,7 +170,7 @@ def nats_url() -> Iterator[str]:
 def test_distributed_swarm_matches_the_swarm_in_one_process(
     dask_executor: DaskExecutor, nats_url: str
 ) -> None:
-    from resonance_engine.dist.swarm import run_swarm_on_dask
+    from resonance_engine.dist.dask_swarm import run_swarm_on_dask
     from resonance_engine.swarm import Swarm, SwarmConfig
 
     config = SwarmConfig(size=32, steps_per_tick=8, window=8, lockstep_timeout=30.0)

@@ -10,9 +10,9 @@ import pytest
 from .dist_helpers import kill_later, small_plan
 
 from resonance_engine.dist import (
-    JsonlWriter,
+    JsonlResults,
     LocalExecutor,
-    MemoryWriter,
+    MemoryResults,
     RunResult,
     parse_param,
     plan_sweep,
@@ -64,7 +64,7 @@ def test_pool_and_serial_give_the_reference_results(
     pool: LocalExecutor, reference_results: dict[str, RunResult]
 ) -> None:
     for executor in (pool, LocalExecutor(0)):
-        writer = MemoryWriter()
+        writer = MemoryResults()
         report = run_sweep(small_plan(), executor, writer)
         assert report.complete and report.stored == 8 and not report.failures
         assert sorted(writer.writes) == sorted(reference_results)
@@ -78,7 +78,7 @@ def test_a_failing_configuration_is_reported_with_its_parameters(pool: LocalExec
     plan = plan_sweep(
         None, [parse_param("dt=0.005,1.0"), parse_param("damping=0.1,0.2")], size=48, steps=20
     )
-    writer = MemoryWriter()
+    writer = MemoryResults()
     report = run_sweep(plan, pool, writer)
     assert len(report.results) == 2 and len(report.failures) == 2
     assert {f.params["dt"] for f in report.failures} == {1.0}
@@ -93,7 +93,7 @@ def test_a_failing_configuration_is_reported_with_its_parameters(pool: LocalExec
 def test_killed_pool_worker_is_replaced_and_every_run_stored_once(
     pool: LocalExecutor, reference_results: dict[str, RunResult]
 ) -> None:
-    writer = MemoryWriter()
+    writer = MemoryResults()
     killed: list[int] = []
 
     def on_result(spec: object, result: object, failure: object) -> None:
@@ -111,7 +111,7 @@ def test_killed_pool_worker_is_replaced_and_every_run_stored_once(
 
 
 def test_ctrl_c_cancels_outstanding_runs_and_keeps_finished_ones(pool: LocalExecutor) -> None:
-    writer = MemoryWriter()
+    writer = MemoryResults()
     seen: list[str] = []
 
     def on_result(spec: object, result: RunResult | None, failure: object) -> None:
@@ -133,11 +133,11 @@ def test_jsonl_writer_resumes_and_never_stores_twice(
 ) -> None:
     path = tmp_path / "runs.jsonl"
     plan = small_plan()
-    with JsonlWriter(path) as writer:
+    with JsonlResults(path) as writer:
         first = run_sweep(plan, LocalExecutor(0), writer)
     assert first.stored == 8
     path.write_text(path.read_text() + '{"key": "trunc')  # a write cut by a crash
-    with JsonlWriter(path) as writer:
+    with JsonlResults(path) as writer:
         assert all(writer.get(k) == r for k, r in reference_results.items())
         again = run_sweep(plan, LocalExecutor(0), writer)
     assert again.skipped == 8 and again.stored == 0 and again.complete
@@ -152,7 +152,7 @@ def test_grid_points_with_the_same_configuration_run_once() -> None:
         size=48, steps=10,
     )
     assert plan[1][0].key == plan[1][1].key
-    writer = MemoryWriter()
+    writer = MemoryResults()
     report = run_sweep(plan, LocalExecutor(0), writer)
     assert report.complete and len(writer.writes) == 1
     assert report.results[0] is report.results[1]
@@ -165,7 +165,7 @@ def test_heatmap_png_is_written_with_missing_points(tmp_path: Path) -> None:
         size=48,
         steps=10,
     )
-    report = run_sweep(plan, LocalExecutor(0), MemoryWriter())
+    report = run_sweep(plan, LocalExecutor(0), MemoryResults())
     grid = report.grid("energy")
     assert grid.shape == (2, 2, 2)
     assert math.isnan(grid[1, 0, 0]) and grid[0, 0, 0] > 0

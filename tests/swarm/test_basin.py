@@ -12,7 +12,7 @@ import pytest
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 
 from .standin import standin_factory
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.distributed import run_agents, run_coordinator
 from resonance_engine.swarm.nats_server import NatsServer
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 
 from .standin import standin_factory
 

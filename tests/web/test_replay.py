@@ -11,9 +11,9 @@ import pytest
 from resonance_engine.config import default_pond
 from resonance_engine.errors import ConfigError, StoreError
 from resonance_engine.web import create_app
+from resonance_engine.web.chart_feeds import ComplexityFeed, FieldStatsFeed
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
-from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
 
 from .conftest import require
 
@@ -39,7 +39,7 @@ def test_live_rows_are_stored_and_replayed(tmp_path) -> None:
     recorder = store.RunRecorder.start(db, {"what": "test"}, seed=3, name="serve")
     runner = SimulationRunner(
         default_pond(32).build(),
-        ComplexitySource(StepAnalyzer()),
+        ComplexityFeed(StepAnalyzer()),
         metrics_every=5,
         recorder=recorder,
     )
@@ -65,7 +65,7 @@ def test_live_rows_are_stored_and_replayed(tmp_path) -> None:
 
 def test_only_complexity_measures_are_stored(tmp_path) -> None:
     with pytest.raises(ConfigError, match="cannot"):
-        SimulationRunner(default_pond(32).build(), FieldStatsSource(), recorder=object())
+        SimulationRunner(default_pond(32).build(), FieldStatsFeed(), recorder=object())
 
 
 def test_missing_runs_and_series_are_store_errors(tmp_path) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from resonance_engine.config import default_pond
 from resonance_engine.errors import CFLViolation, ConfigError
+from resonance_engine.web.chart_feeds import ComplexityFeed, FieldStatsFeed
 from resonance_engine.web.protocol import decode_frame
 from resonance_engine.web.runner import SimulationRunner, Tick
-from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -150,12 +150,12 @@ def test_complexity_source_maps_the_analyzer_fields() -> None:
             return Result()
 
     analyzer = Analyzer()
-    values = ComplexitySource(analyzer).update(np.zeros((4, 4)), 7, 0.25)
+    values = ComplexityFeed(analyzer).update(np.zeros((4, 4)), 7, 0.25)
     assert values == {"D": 1.6, "G": 0.2, "C": 0.9, "tau": 3.0, "CI": 0.05}
     assert analyzer.seen == [(7, 0.25)]
 
 
 def test_field_stats_source() -> None:
     u = np.array([[3.0, -4.0], [0.0, 0.0]])
-    values = FieldStatsSource().update(u, 0, 0.0)
+    values = FieldStatsFeed().update(u, 0, 0.0)
     assert values["peak"] == 4.0 and values["rms"] == pytest.approx(np.sqrt(25 / 4))

@@ -1,10 +1,11 @@
-"""Complexity measures: ms per frame for D, G, C, tau and the whole analyzer.
+"""Complexity measures: ms per frame for D, G, C, tau, S(q) and the whole analyzer.
 
 Each measure is timed on its own (the public kernels) and the whole frame through
 :class:`~resonance_engine.metrics.ComplexityAnalyzer` (one fused pass). The baseline is
 the straightforward implementation of the same definitions with scipy.ndimage
 (``uniform_filter``, ``gaussian_filter``) and numpy (box counting by reshaping, dwell
-over a float32 history), measured in the same run; the ratios are baseline / ours.
+over a float32 history; S(q) with numpy.fft.fft2 of the whole plane and a radial average
+by np.histogram), measured in the same run; the ratios are baseline / ours.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from resonance_engine.errors import ConfigError
 from resonance_engine.metrics import ComplexityAnalyzer, DwellTimeTracker, MetricsConfig
 from resonance_engine.metrics.coherence import gaussian_weights
 from resonance_engine.metrics.fractal import box_sizes, fit_dimension
+from resonance_engine.metrics.spectral import structure_factor
 
 __all__ = ["add_arguments", "run", "BaselineAnalyzer", "bench_frames"]
 
@@ -106,6 +108,18 @@ class BaselineAnalyzer:
         ci = d * self.gain(u) * self.coherence(u) * -np.expm1(-self.dwell(u) / self.config.gamma)
         return float(ci.mean())
 
+    def structure_factor(self, u: np.ndarray) -> np.ndarray:
+        """Radially averaged |FFT|^2 / N: the full complex plane, bins by np.histogram."""
+        ny, nx = u.shape
+        x = u - u.mean()
+        power = np.abs(np.fft.fft2(x)) ** 2 / x.size
+        q = np.hypot(*np.meshgrid(np.fft.fftfreq(ny), np.fft.fftfreq(nx), indexing="ij"))
+        edges = (np.arange(int(q.max() * max(nx, ny)) + 2) - 0.5) / max(nx, ny)
+        sums, _ = np.histogram(q, edges, weights=power)
+        counts, _ = np.histogram(q, edges)
+        result: np.ndarray = sums / np.maximum(counts, 1)
+        return result
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     default = "1024,4096,8192" if args.backend == "wgpu" else "256,1024,2048"
@@ -156,6 +170,7 @@ def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict
         "G": lambda: kernels.gain(batch, config.gain_window, out),
         "C": lambda: kernels.local_variance(batch, weights, stats[:, 0], out),
         "tau": lambda: tracker.update_batch(batch, stats, out),
+        "S(q)": lambda: structure_factor(batch[0]),
         "frame (D+G+C+tau+CI)": lambda: analyzer.update(frames[next(counter) % len(frames)]),
     }
     for name, fn in ours.items():
@@ -171,6 +186,7 @@ def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict
         "G": lambda: base.gain(u0),
         "C": lambda: base.coherence(u0),
         "tau": lambda: base.dwell(u0),
+        "S(q)": lambda: base.structure_factor(u0),
         "frame (D+G+C+tau+CI)": lambda: base.update(frames[next(counter) % len(frames)]),
     }
     repeats = max(1, args.repeats if size <= 1024 else 3)

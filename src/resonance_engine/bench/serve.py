@@ -62,11 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _runner(args: argparse.Namespace) -> Any:
+    from resonance_engine.web.chart_feeds import FieldStatsFeed, default_chart_feed
     from resonance_engine.web.runner import SimulationRunner
-    from resonance_engine.web.sources import FieldStatsSource, default_metrics_source
 
     solver = default_pond(args.size, seed=args.seed or 0).build()
-    source = FieldStatsSource() if args.metrics == "stats" else default_metrics_source()
+    source = FieldStatsFeed() if args.metrics == "stats" else default_chart_feed()
     return SimulationRunner(solver, source, fps=args.fps, metrics_every=args.metrics_every)
 
 

@@ -131,7 +131,7 @@ def _nats(results: dict[str, Any], count: int) -> None:
 def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
     from resonance_engine.cli.swarm import load_measure
     from resonance_engine.errors import ConfigError
-    from resonance_engine.swarm.swarm import Swarm, SwarmConfig
+    from resonance_engine.swarm.batched import Swarm, SwarmConfig
 
     try:
         swarm = Swarm(

@@ -121,11 +121,11 @@ def security_notice(host: str, token: str | None) -> str | None:
 
 def _metrics_source(choice: str, config: RunConfig) -> Any:
     from resonance_engine.metrics import ComplexityAnalyzer
-    from resonance_engine.web.sources import ComplexitySource, FieldStatsSource
+    from resonance_engine.web.chart_feeds import ComplexityFeed, FieldStatsFeed
 
     if choice == "stats":
-        return FieldStatsSource()
-    return ComplexitySource(ComplexityAnalyzer(config.metrics))
+        return FieldStatsFeed()
+    return ComplexityFeed(ComplexityAnalyzer(config.metrics))
 
 
 def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:

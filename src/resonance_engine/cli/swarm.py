@@ -151,9 +151,9 @@ def _recorder(args: argparse.Namespace, seed: int) -> Any:
 def cmd_swarm(args: argparse.Namespace) -> int:
     """Run a swarm with a live CS in the progress bar; Ctrl-C stops and still reports."""
     from resonance_engine.swarm.basin import basin_stability
+    from resonance_engine.swarm.batched import Swarm, SwarmConfig
     from resonance_engine.swarm.bus import open_bus
     from resonance_engine.swarm.plots import plot_swarm_run
-    from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 
     if args.agents < 2:
         raise ConfigError(f"--agents must be >= 2, got {args.agents}")

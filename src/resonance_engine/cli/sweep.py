@@ -31,6 +31,7 @@ from resonance_engine.config import load_run_config
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.dist.params import parse_param
 from resonance_engine.dist.report import headline_quantities, save_sweep_heatmap, sweep_rows
+from resonance_engine.dist.results import AgentDBResults, MemoryResults
 from resonance_engine.dist.sweep import (
     RunOptions,
     RunResult,
@@ -40,7 +41,6 @@ from resonance_engine.dist.sweep import (
     plan_sweep,
     run_sweep,
 )
-from resonance_engine.dist.writers import AgentDBWriter, MemoryWriter
 
 __all__ = ["register", "cmd_sweep", "add_executor_options"]
 
@@ -143,18 +143,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     out = output_dir(args.out)
     db = open_db(args)
-    writer = MemoryWriter() if db is None else AgentDBWriter(db, owned=True)
+    results = MemoryResults() if db is None else AgentDBResults(db, owned=True)
     try:
         executor = resolve_executor(args.executor, args.workers)
         dashboard = getattr(executor, "dashboard_link", None)
         if dashboard and not (args.quiet or args.json):
             Console(stderr=True).print(f"Dask dashboard: {dashboard}", markup=False)
         try:
-            report = _run(args, plan, executor, writer, options)
+            report = _run(args, plan, executor, results, options)
         finally:
             executor.close()
     finally:
-        writer.close()
+        results.close()
     quantities = headline_quantities(report)
     rows = sweep_rows(report, quantities)
     table = _write_csv(rows, out / "sweep.csv")
@@ -184,7 +184,7 @@ def _run(
     args: argparse.Namespace,
     plan: Any,
     executor: Any,
-    writer: Any,
+    results: Any,
     options: RunOptions,
 ) -> SweepReport:
     quiet = args.quiet or args.json
@@ -201,4 +201,4 @@ def _run(
             if failure is not None and not quiet:
                 errors.print(f"run failed: {failure}", markup=False, highlight=False)
 
-        return run_sweep(plan, executor, writer, options=options, on_result=on_result)
+        return run_sweep(plan, executor, results, options=options, on_result=on_result)

@@ -4,9 +4,9 @@
   pool, the default) and :class:`DaskExecutor` (LocalCluster or ``tcp://`` scheduler).
 - :mod:`.params`: ``--param`` parsing and the cartesian grid.
 - :mod:`.sweep`: :func:`plan_sweep`, the task :func:`run_one`, :func:`run_sweep`.
-- :mod:`.writers`: the client-side result writers (memory, JSON lines, AgentDB).
+- :mod:`.results`: the client-side result stores (memory, JSON lines, AgentDB).
 - :mod:`.report`: the result table and heatmaps.
-- :mod:`.swarm`: :func:`run_swarm_on_dask`, a swarm whose agents run on Dask workers
+- :mod:`.dask_swarm`: :func:`run_swarm_on_dask`, a swarm whose agents run on Dask workers
   and exchange signatures over NATS (needs the swarm layer and a NATS server).
 """
 
@@ -38,11 +38,11 @@ from resonance_engine.dist.sweep import (
     run_one,
     run_sweep,
 )
-from resonance_engine.dist.writers import (
-    AgentDBWriter,
-    JsonlWriter,
-    MemoryWriter,
-    ResultWriter,
+from resonance_engine.dist.results import (
+    AgentDBResults,
+    JsonlResults,
+    MemoryResults,
+    ResultStore,
 )
 
 __all__ = [
@@ -67,10 +67,10 @@ __all__ = [
     "run_one",
     "run_sweep",
     "metrics_available",
-    "ResultWriter",
-    "MemoryWriter",
-    "JsonlWriter",
-    "AgentDBWriter",
+    "ResultStore",
+    "MemoryResults",
+    "JsonlResults",
+    "AgentDBResults",
     "headline_quantities",
     "sweep_rows",
     "save_sweep_heatmap",

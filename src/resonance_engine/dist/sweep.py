@@ -3,17 +3,17 @@
 The client (the process that calls :func:`run_sweep`) plans the grid, submits one
 :func:`run_one` task per grid point to an
 :class:`~resonance_engine.dist.executor.Executor`, and writes each result as it arrives
-through one :class:`~resonance_engine.dist.writers.ResultWriter` (the only writer:
+through one :class:`~resonance_engine.dist.results.ResultStore` (the only writer:
 workers never touch the database). Every run has a deterministic key (a hash of its
 full configuration, seed and options), so a result that arrives twice is stored once,
 and a sweep run again against the same database skips what is stored.
 
 Example
 -------
->>> from resonance_engine.dist import LocalExecutor, MemoryWriter, parse_param
+>>> from resonance_engine.dist import LocalExecutor, MemoryResults, parse_param
 >>> from resonance_engine.dist import plan_sweep, run_sweep
 >>> plan = plan_sweep(None, [parse_param("damping=0.05,0.2")], size=32, steps=20)
->>> report = run_sweep(plan, LocalExecutor(0), MemoryWriter())
+>>> report = run_sweep(plan, LocalExecutor(0), MemoryResults())
 >>> len(report.results), report.failures
 (2, [])
 """
@@ -510,7 +510,7 @@ ResultCallback = Callable[[RunSpec, RunResult | None, SweepFailure | None], None
 def run_sweep(
     plan: tuple[list[SweepParameter], list[RunSpec]],
     executor: Executor | None = None,
-    writer: Any = None,
+    results: Any = None,
     *,
     options: RunOptions | None = None,
     on_result: ResultCallback | None = None,
@@ -523,9 +523,9 @@ def run_sweep(
         From :func:`plan_sweep`.
     executor : Executor, optional
         Default: a :class:`~resonance_engine.dist.executor.LocalExecutor` (closed at the end).
-    writer : ResultWriter, optional
-        Where results go (see :mod:`resonance_engine.dist.writers`); default: kept in the
-        report only. Points whose key the writer already has are not run again.
+    results : ResultStore, optional
+        Where results go (see :mod:`resonance_engine.dist.results`); default: kept in the
+        report only. Points whose key the store already holds are not run again.
     options : RunOptions, optional
         Must be the options the plan's keys were computed with.
     on_result : callable, optional
@@ -537,19 +537,19 @@ def run_sweep(
         Ctrl-C during the sweep cancels the outstanding runs and returns the report with
         ``interrupted=True`` and every finished run kept (and written).
     """
-    from resonance_engine.dist.writers import MemoryWriter
+    from resonance_engine.dist.results import MemoryResults
 
     options = options or RunOptions()
     parameters, specs = plan
     owned = executor is None
     executor = executor or LocalExecutor()
-    writer = writer if writer is not None else MemoryWriter()
+    results = results if results is not None else MemoryResults()
     report = SweepReport(parameters, list(specs), executor=executor.describe())
     start = time.perf_counter()
     # one task per distinct key: two grid points with the same configuration share a run
     by_key: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        stored = writer.get(spec.key)
+        stored = results.get(spec.key)
         if stored is not None:
             report.results[spec.index] = stored
             report.skipped += 1
@@ -562,7 +562,7 @@ def run_sweep(
     stream = executor.imap_unordered(run_one, items)
     try:
         for outcome in stream:
-            _receive(report, by_key[todo[outcome.index].key], outcome, writer, on_result)
+            _receive(report, by_key[todo[outcome.index].key], outcome, results, on_result)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -579,7 +579,7 @@ def _receive(
     report: SweepReport,
     group: list[RunSpec],
     outcome: TaskOutcome,
-    writer: Any,
+    results: Any,
     on_result: ResultCallback | None,
 ) -> None:
     first = group[0]
@@ -591,10 +591,10 @@ def _receive(
                 on_result(spec, None, failure)
         return
     result: RunResult = outcome.value
-    if writer.has(first.key):
+    if results.has(first.key):
         report.duplicates += 1
     else:
-        writer.write(result)
+        results.write(result)
         report.stored += 1
     for spec in group:
         report.results[spec.index] = result

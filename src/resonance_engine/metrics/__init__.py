@@ -2,7 +2,8 @@
 
 One module per measure: :mod:`.fractal` (D), :mod:`.gain` (G), :mod:`.coherence` (C),
 :mod:`.dwell` (tau), :mod:`.index` (CI); :mod:`.analyzer` runs them all on each frame,
-:mod:`.multiband` adds the frequency bands and their nesting. Hot loops are in
+:mod:`.multiband` adds the frequency bands and their nesting, :mod:`.spectral` the
+structure factor S(q) and the power spectral density. Hot loops are in
 :mod:`resonance_engine.backends`.
 """
 
@@ -18,6 +19,13 @@ from resonance_engine.metrics.fractal import FractalFit, fractal_dimension
 from resonance_engine.metrics.gain import gain_field
 from resonance_engine.metrics.index import complexity_index
 from resonance_engine.metrics.multiband import MultiBandAnalyzer, MultiBandMetrics
+from resonance_engine.metrics.spectral import (
+    PowerSpectrum,
+    StructureFactor,
+    power_spectrum,
+    structure_factor,
+)
+from resonance_engine.metrics.tracker import MeasureTracker
 
 __all__ = [
     "fractal_dimension",
@@ -33,4 +41,9 @@ __all__ = [
     "MultiBandAnalyzer",
     "MultiBandMetrics",
     "summarize_series",
+    "structure_factor",
+    "StructureFactor",
+    "power_spectrum",
+    "PowerSpectrum",
+    "MeasureTracker",
 ]

@@ -26,8 +26,8 @@ from typing import Any
 from resonance_engine.errors import StoreError
 from resonance_engine.store.db import SERIES_TYPES, AgentDB
 from resonance_engine.store.fingerprint import fingerprint
+from resonance_engine.store.metric_writer import MetricWriter
 from resonance_engine.store.records import MetricRecord, VectorRecord
-from resonance_engine.store.writer import MetricWriter
 
 __all__ = ["RunRecorder", "DEFAULT_BUCKET_US"]
 
@@ -115,10 +115,15 @@ class RunRecorder:
         seed: int | None,
         *,
         name: str | None = None,
+        key: str | None = None,
         **kwargs: Any,
     ) -> RunRecorder:
-        """Create a ``runs`` row for ``config``/``seed`` and a recorder for it."""
-        return cls(db, db.create_run(config, seed, name=name), **kwargs)
+        """Create a ``runs`` row for ``config``/``seed`` and a recorder for it.
+
+        ``key``: the run's identity, unique in the database (``DuplicateRunError`` when
+        a run with it is already stored; see :meth:`AgentDB.create_run`).
+        """
+        return cls(db, db.create_run(config, seed, name=name, key=key), **kwargs)
 
     def timestamp(self, t: float) -> int:
         """Timestamp (us since the epoch) of simulated time ``t`` (s)."""
@@ -178,18 +183,36 @@ class RunRecorder:
                 self._last_bucket = bucket
                 self.fingerprints += 1
 
-    def close(self, status: str = "finished", summary: Mapping[str, Any] | None = None) -> None:
-        """Write everything buffered and mark the run ``status`` (idempotent)."""
+    def close(
+        self,
+        status: str = "finished",
+        summary: Mapping[str, Any] | None = None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """Write everything buffered and mark the run ``status`` (idempotent).
+
+        A run whose data did not reach the database is stored ``failed``, whatever
+        ``status`` says, with the reason as the summary's ``error``; the writer's error
+        is raised after that. ``error`` (e.g. the exception that failed the run) is
+        stored the same way.
+        """
         if self._closed:
             return
         self._closed = True
+        summary = dict(summary) if summary is not None else None
+        if error is not None:
+            summary = {**(summary or {}), "error": error}
         try:
             if self._owns_writer:
                 self.writer.close()
             else:
                 self.writer.flush()
-        finally:
-            self.db.finish_run(self.run_id, status, summary)
+        except BaseException as exc:
+            reason = f"data not stored: {type(exc).__name__}: {exc}"
+            self.db.finish_run(self.run_id, "failed", {**(summary or {}), "error": reason})
+            raise
+        self.db.finish_run(self.run_id, status, summary)
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -200,4 +223,4 @@ class RunRecorder:
         elif issubclass(exc_type, KeyboardInterrupt | SystemExit):
             self.close("interrupted")
         else:
-            self.close("failed")
+            self.close("failed", error=f"{exc_type.__name__}: {exc[0]}")

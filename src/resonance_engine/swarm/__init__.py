@@ -1,17 +1,18 @@
 """Swarms of wave-field agents that coordinate by exchanging 64-byte complexity signatures.
 
-See :mod:`resonance_engine.swarm.swarm` for the agents and the coupling rule,
+See :mod:`resonance_engine.swarm.batched` for the agents and the coupling rule,
 :mod:`resonance_engine.swarm.coordinator` for what is measured, and
 :mod:`resonance_engine.swarm.bus` / :mod:`resonance_engine.swarm.nats_bus` for transport.
 """
 
+from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
+from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
 from resonance_engine.swarm.signature import SIGNATURE_SIZE, Signature
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.sync import (
     MDEAConfig,
     MDEASync,
@@ -19,7 +20,6 @@ from resonance_engine.swarm.sync import (
     mdea_delta,
     mdea_synchronization,
 )
-from resonance_engine.swarm.thresholds import AdaptiveThresholdController
 
 __all__ = [
     "Signature",

@@ -7,7 +7,7 @@
 Both are plain functions with picklable arguments, so they can be the targets of
 ``multiprocessing`` processes, and ``resonance swarm --role agents|coordinator`` calls them.
 With the same ``seed`` and ``config`` the agents are the same as in an in-process
-:class:`~resonance_engine.swarm.swarm.Swarm`.
+:class:`~resonance_engine.swarm.batched.Swarm`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from resonance_engine.swarm.agent import CouplingRule
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder
 from resonance_engine.swarm.measure import MeasureFactory
 from resonance_engine.swarm.nats_bus import NatsBus
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 
 __all__ = ["run_agents", "run_coordinator"]
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from resonance_engine.errors import ConfigError, MetricError
 from resonance_engine.swarm.basin import BasinStability, basin_stability
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.bus import open_bus
 from resonance_engine.swarm.measure import MeasureFactory
 from resonance_engine.swarm.plots import (
@@ -47,7 +48,6 @@ from resonance_engine.swarm.plots import (
     plot_swarm_run,
     plot_traffic,
 )
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 from resonance_engine.swarm.sync import MDEAConfig, mdea_synchronization, series_cs, surrogate_test
 
 __all__ = ["SyncExperimentConfig", "run_sync_experiment"]

@@ -17,6 +17,12 @@ websockets).
 from __future__ import annotations
 
 from resonance_engine.web.app import create_app
+from resonance_engine.web.chart_feeds import (
+    ChartFeed,
+    ComplexityFeed,
+    FieldStatsFeed,
+    default_chart_feed,
+)
 from resonance_engine.web.controls import (
     control_limits,
     max_damping,
@@ -37,13 +43,7 @@ from resonance_engine.web.protocol import (
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner, Tick
 from resonance_engine.web.server import Dashboard, is_loopback
-from resonance_engine.web.sources import (
-    ComplexitySource,
-    FieldStatsSource,
-    MetricsSource,
-    default_metrics_source,
-)
-from resonance_engine.web.swarm import SwarmDriver
+from resonance_engine.web.swarm_driver import SwarmDriver
 
 __all__ = [
     "Dashboard",
@@ -53,10 +53,10 @@ __all__ = [
     "Tick",
     "create_app",
     "is_loopback",
-    "MetricsSource",
-    "FieldStatsSource",
-    "ComplexitySource",
-    "default_metrics_source",
+    "ChartFeed",
+    "FieldStatsFeed",
+    "ComplexityFeed",
+    "default_chart_feed",
     "FrameEncoder",
     "FrameHeader",
     "decode_frame",

@@ -128,7 +128,7 @@ class ReplayRunner:
         """
         import numpy as np
 
-        from resonance_engine.web.swarm import swarm_series
+        from resonance_engine.web.swarm_driver import swarm_series
 
         series = db.series(run_id=run.run_id)
         agents = sorted(

@@ -5,7 +5,7 @@ and steps it in a background thread as fast as it can. Between chunks of steps i
 
 - applies control requests (pause, resume, damping, wave speed, source frequency) that
   arrive through a thread-safe queue, each answered through a ``Future``;
-- computes the chart values with a :class:`~resonance_engine.web.sources.MetricsSource`
+- computes the chart values with a :class:`~resonance_engine.web.chart_feeds.ChartFeed`
   every ``metrics_every`` steps and keeps a bounded history of them;
 - at most ``fps`` times a second, hands a *tick* (a binary frame when someone watches,
   the new metric rows, and the state when it changed) to the ``publish`` callback.
@@ -31,6 +31,7 @@ import numpy as np
 
 from resonance_engine.errors import ConfigError, ResonanceError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.web.chart_feeds import ChartFeed, FieldStatsFeed
 from resonance_engine.web.controls import (
     control_limits,
     set_damping,
@@ -38,8 +39,7 @@ from resonance_engine.web.controls import (
     set_wave_speed,
 )
 from resonance_engine.web.protocol import FrameEncoder
-from resonance_engine.web.sources import FieldStatsSource, MetricsSource
-from resonance_engine.web.swarm import SwarmDriver
+from resonance_engine.web.swarm_driver import SwarmDriver
 
 __all__ = ["SimulationRunner", "Tick"]
 
@@ -80,8 +80,8 @@ class SimulationRunner:
     ----------
     solver : WaveSolver2D
         A single field (``batch=None``); for a batch, ``member`` selects the field shown.
-    metrics : MetricsSource, optional
-        What the charts show; :class:`FieldStatsSource` when None.
+    metrics : ChartFeed, optional
+        What the charts show; :class:`FieldStatsFeed` when None.
     chunk : int
         Steps between two looks at the control queue (and the clock), >= 1.
     metrics_every : int
@@ -100,7 +100,7 @@ class SimulationRunner:
     recorder : RunRecorder, optional
         Also store every metric row there (anything with
         ``record(values, field=..., t=..., step=...)``, see
-        :class:`resonance_engine.store.RunRecorder`); needs a metrics source with
+        :class:`resonance_engine.store.RunRecorder`); needs a chart feed with
         ``store_types`` (the complexity measures).
     """
 
@@ -109,7 +109,7 @@ class SimulationRunner:
     def __init__(
         self,
         solver: WaveSolver2D,
-        metrics: MetricsSource | None = None,
+        metrics: ChartFeed | None = None,
         *,
         chunk: int = 10,
         metrics_every: int = 50,
@@ -129,7 +129,7 @@ class SimulationRunner:
         if not 0 <= member < (solver.batch or 1):
             raise ConfigError(f"member must be in [0, {(solver.batch or 1) - 1}], got {member}")
         self.solver = solver
-        self.metrics: MetricsSource = metrics if metrics is not None else FieldStatsSource()
+        self.metrics: ChartFeed = metrics if metrics is not None else FieldStatsFeed()
         self.chunk = chunk
         self.metrics_every = metrics_every
         self.fps = float(fps)

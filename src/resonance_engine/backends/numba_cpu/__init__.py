@@ -9,5 +9,6 @@ sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (see the package docst
 
 from resonance_engine.backends.numba_cpu import field as field_kernels
 from resonance_engine.backends.numba_cpu import metrics as metric_kernels
+from resonance_engine.backends.numba_cpu import oscillators as oscillator_kernels
 
-__all__ = ["field_kernels", "metric_kernels"]
+__all__ = ["field_kernels", "metric_kernels", "oscillator_kernels"]

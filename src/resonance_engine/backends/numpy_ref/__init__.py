@@ -2,5 +2,6 @@
 
 from resonance_engine.backends.numpy_ref import field as field_kernels
 from resonance_engine.backends.numpy_ref import metrics as metric_kernels
+from resonance_engine.backends.numpy_ref import oscillators as oscillator_kernels
 
-__all__ = ["field_kernels", "metric_kernels"]
+__all__ = ["field_kernels", "metric_kernels", "oscillator_kernels"]

@@ -9,8 +9,8 @@ import pytest
 from .dist_helpers import small_plan
 
 from resonance_engine.cli.main import main
-from resonance_engine.dist import AgentDBWriter, LocalExecutor, RunResult, run_sweep
-from resonance_engine.dist.writers import RUN_NAME_PREFIX
+from resonance_engine.dist import AgentDBResults, LocalExecutor, RunResult, run_sweep
+from resonance_engine.dist.results import RUN_NAME_PREFIX
 from resonance_engine.store import AgentDB
 
 
@@ -19,7 +19,7 @@ def test_agentdb_writer_stores_each_run_once_with_its_series(
 ) -> None:
     path = tmp_path / "sweep.db"
     plan = small_plan()
-    with AgentDBWriter(path) as writer:
+    with AgentDBResults(path) as writer:
         report = run_sweep(plan, LocalExecutor(0), writer)
     assert report.stored == 8
     with AgentDB(path, readonly=True) as db:
@@ -38,7 +38,7 @@ def test_agentdb_writer_stores_each_run_once_with_its_series(
             values = db.range_arrays(energy[0].series_id)
             assert list(values[1]) == pytest.approx(result.series["energy"])
     # a second sweep against the same database runs and stores nothing
-    with AgentDBWriter(path) as writer:
+    with AgentDBResults(path) as writer:
         again = run_sweep(plan, LocalExecutor(0), writer)
     assert again.skipped == 8 and again.stored == 0 and again.complete
     assert all(again.results[i] == report.results[i] for i in range(8))
@@ -53,7 +53,7 @@ def test_a_half_written_run_of_an_interrupted_client_is_replaced(
     first = plan[1][0]
     with AgentDB(tmp_path / "sweep.db") as db:
         stale = db.create_run(first.config, first.seed, name=f"{RUN_NAME_PREFIX}{first.key}")
-        with AgentDBWriter(db) as writer:
+        with AgentDBResults(db) as writer:
             report = run_sweep(plan, LocalExecutor(0), writer)
         assert report.stored == 8 and report.skipped == 0
         runs = db.runs()

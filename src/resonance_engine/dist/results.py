@@ -1,12 +1,12 @@
-"""Where sweep results go: one writer on the client, keyed by the deterministic run key.
+"""Where sweep results are kept: one result store on the client, keyed by the run key.
 
-A writer is anything with ``has(key)``, ``get(key)``, ``write(result)`` and ``close()``
-(:class:`ResultWriter`). :func:`~resonance_engine.dist.sweep.run_sweep` calls them on the
+A result store is anything with ``has(key)``, ``get(key)``, ``write(result)`` and ``close()``
+(:class:`ResultStore`). :func:`~resonance_engine.dist.sweep.run_sweep` calls them on the
 client only, so a database has exactly one writing process however many workers run.
 
-- :class:`MemoryWriter`: a dict (the default; tests).
-- :class:`JsonlWriter`: one JSON line per run in a file; reopening resumes the sweep.
-- :class:`AgentDBWriter`: a ``runs`` row per run in an AgentDB (name ``sweep:<key>``,
+- :class:`MemoryResults`: a dict (the default; tests).
+- :class:`JsonlResults`: one JSON line per run in a file; reopening resumes the sweep.
+- :class:`AgentDBResults`: a ``runs`` row per run in an AgentDB (name ``sweep:<key>``,
   config, seed, the scalar results as the run summary) plus the per-frame series.
 """
 
@@ -21,14 +21,14 @@ from typing import Any, Protocol, runtime_checkable
 from resonance_engine.dist.sweep import RunResult
 from resonance_engine.errors import StoreError
 
-__all__ = ["ResultWriter", "MemoryWriter", "JsonlWriter", "AgentDBWriter", "RUN_NAME_PREFIX"]
+__all__ = ["ResultStore", "MemoryResults", "JsonlResults", "AgentDBResults", "RUN_NAME_PREFIX"]
 
 #: Name of the AgentDB run of a sweep point: this prefix and the run key.
 RUN_NAME_PREFIX = "sweep:"
 
 
 @runtime_checkable
-class ResultWriter(Protocol):
+class ResultStore(Protocol):
     """What :func:`~resonance_engine.dist.sweep.run_sweep` needs from a store."""
 
     def has(self, key: str) -> bool:
@@ -48,7 +48,7 @@ class ResultWriter(Protocol):
         ...
 
 
-class MemoryWriter:
+class MemoryResults:
     """Results in a dict (key -> result); ``writes`` lists every key written, in order."""
 
     def __init__(self) -> None:
@@ -68,14 +68,14 @@ class MemoryWriter:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> MemoryWriter:
+    def __enter__(self) -> MemoryResults:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-class JsonlWriter(MemoryWriter):
+class JsonlResults(MemoryResults):
     """One JSON object per line (``RunResult.to_dict()``), flushed and fsynced per run.
 
     Opening an existing file loads its results, so running the same sweep again only
@@ -113,7 +113,7 @@ def _finite(value: float) -> float | None:
     return value if isinstance(value, float) and math.isfinite(value) else None
 
 
-class AgentDBWriter(MemoryWriter):
+class AgentDBResults(MemoryResults):
     """Sweep results in an AgentDB (:class:`resonance_engine.store.AgentDB`).
 
     Each run becomes a ``runs`` row named ``sweep:<key>`` with the run's configuration and

@@ -15,7 +15,7 @@ from resonance_engine.config import default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.web.protocol import decode_frame
 from resonance_engine.web.runner import SimulationRunner
-from resonance_engine.web.swarm import SwarmDriver
+from resonance_engine.web.swarm_driver import SwarmDriver
 
 
 @dataclass

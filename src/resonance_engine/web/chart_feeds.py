@@ -1,12 +1,12 @@
-"""Metrics sources: what the dashboard charts next to the field.
+"""Chart feeds: what the dashboard charts next to the field.
 
-A source is anything with ``names`` (the series, in chart order) and
+A chart feed is anything with ``names`` (the series, in chart order) and
 ``update(u, step, t) -> dict`` (one value per name for one frame). The dashboard
 calls it from the simulation thread every ``metrics_every`` steps.
 
-- :class:`ComplexitySource` wraps ``resonance_engine.metrics.ComplexityAnalyzer``
+- :class:`ComplexityFeed` wraps ``resonance_engine.metrics.ComplexityAnalyzer``
   and charts D, G, C, tau and CI (the default when the metrics package is present).
-- :class:`FieldStatsSource` charts plain field statistics (RMS and peak of |u|); it needs
+- :class:`FieldStatsFeed` charts plain field statistics (RMS and peak of |u|); it needs
   nothing beyond numpy and is the fallback.
 """
 
@@ -19,15 +19,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = [
-    "MetricsSource",
-    "FieldStatsSource",
-    "ComplexitySource",
-    "default_metrics_source",
+    "ChartFeed",
+    "FieldStatsFeed",
+    "ComplexityFeed",
+    "default_chart_feed",
 ]
 
 
 @runtime_checkable
-class MetricsSource(Protocol):
+class ChartFeed(Protocol):
     """The narrow interface between the dashboard and a complexity analyzer."""
 
     #: Series names, in the order the page shows them.
@@ -40,8 +40,8 @@ class MetricsSource(Protocol):
         ...
 
 
-class FieldStatsSource:
-    """RMS and peak of |u| of each frame (field units): a source that needs nothing."""
+class FieldStatsFeed:
+    """RMS and peak of |u| of each frame (field units): a feed that needs nothing."""
 
     names: tuple[str, ...] = ("rms", "peak")
     description = "field statistics (RMS and peak |u|)"
@@ -51,7 +51,7 @@ class FieldStatsSource:
         return {"rms": float(np.sqrt(np.mean(a * a))), "peak": float(np.max(np.abs(a)))}
 
 
-class ComplexitySource:
+class ComplexityFeed:
     """D, G, C, tau and CI from a ``ComplexityAnalyzer`` (Resonance Complexity Theory).
 
     Parameters
@@ -76,12 +76,12 @@ class ComplexitySource:
         return {name: float(getattr(result, attr)) for name, attr in self._ATTRIBUTES.items()}
 
 
-def default_metrics_source() -> MetricsSource:
-    """A :class:`ComplexitySource` with the default analyzer, when the metrics package
-    is installed; :class:`FieldStatsSource` otherwise."""
+def default_chart_feed() -> ChartFeed:
+    """A :class:`ComplexityFeed` with the default analyzer, when the metrics package
+    is installed; :class:`FieldStatsFeed` otherwise."""
     try:
         metrics = importlib.import_module("resonance_engine.metrics")
         analyzer = metrics.ComplexityAnalyzer(metrics.MetricsConfig())
     except (ImportError, AttributeError):
-        return FieldStatsSource()
-    return ComplexitySource(analyzer)
+        return FieldStatsFeed()
+    return ComplexityFeed(analyzer)

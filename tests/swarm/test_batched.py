@@ -10,8 +10,8 @@ import pytest
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.bus import InProcessBus
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 
 from .standin import standin_factory
 
