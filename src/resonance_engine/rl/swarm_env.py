@@ -1,7 +1,7 @@
 """SwarmEnv: a swarm of wave-field agents as a PettingZoo ParallelEnv.
 
 Each PettingZoo agent is one swarm member (``"agent_0"`` ... ``"agent_{n-1}"``). All
-members live in one :class:`~resonance_engine.swarm.swarm.Swarm`, whose fields are ONE
+members live in one :class:`~resonance_engine.swarm.batched.Swarm`, whose fields are ONE
 batched :class:`~resonance_engine.field.solver.WaveSolver2D`: an environment step is one
 swarm tick, i.e. one compiled stepping call for every field, one batched measurement, every
 agent's 64-byte signature published on the in-process bus, and the coordinator's CS update.
@@ -31,7 +31,7 @@ gives each agent its own mean correlation with the others minus its own action c
 at its last tick (the MDEA fit needs long series; ``mdea`` sets its windows).
 
 An episode (``reset``) builds the swarm's agents from the episode seed (the heterogeneous
-drive gains, frequencies, phases and damping of :class:`~resonance_engine.swarm.swarm.Swarm`),
+drive gains, frequencies, phases and damping of :class:`~resonance_engine.swarm.batched.Swarm`),
 runs ``warmup_ticks`` ticks without actions, starts the coordinator's window afresh and ends
 with ``truncated`` for every agent after ``episode_ticks`` ticks, or ``terminated`` if a field
 diverges (reward -10).
@@ -51,10 +51,10 @@ from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
 from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
 from resonance_engine.swarm.agent import CouplingRule, SwarmAggregate
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.coordinator import SwarmCoordinator
 from resonance_engine.swarm.health import HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure
-from resonance_engine.swarm.swarm import Swarm, SwarmConfig
 from resonance_engine.swarm.sync import MDEAConfig
 
 __all__ = ["SwarmEnv", "SwarmObserver", "SWARM_OBSERVATION_SIZE"]
@@ -147,7 +147,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
     metrics : dict, optional
         ``MetricsConfig`` keyword arguments of the measure.
     swarm : dict, optional
-        More :class:`~resonance_engine.swarm.swarm.SwarmConfig` fields (spreads of the
+        More :class:`~resonance_engine.swarm.batched.SwarmConfig` fields (spreads of the
         agents' parameters, ``noise``, ``backend``).
     mdea : MDEAConfig, optional
         Windows of the MDEA fit with ``cs="mdea"`` (the episode must be at least

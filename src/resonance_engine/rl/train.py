@@ -168,8 +168,9 @@ class _Progress(BaseCallback):
             self.curve.append((int(self.num_timesteps), float(np.mean(returns))))
         if self.report is not None:
             recent = [r for _, r in self.curve[-10:]]
-            self.report(self.num_timesteps, float(np.mean(recent)) if recent else math.nan,
-                        len(self.curve))
+            self.report(
+                self.num_timesteps, float(np.mean(recent)) if recent else math.nan, len(self.curve)
+            )
         if self.checkpoint_every and self.num_timesteps >= self._next_checkpoint:
             self._next_checkpoint += self.checkpoint_every
             folder = self.out / "checkpoints"
@@ -207,8 +208,12 @@ def plot_learning_curve(curve: list[tuple[int, float]], path: Path, title: str) 
 
 def env_metadata(env: WaveFieldEnv | SwarmEnv, kind: EnvKind, kwargs: dict[str, Any]) -> dict:
     """The environment part of ``policy.json`` (enough to rebuild the environment)."""
-    return {"env": kind, "env_kwargs": kwargs, "reference": env.reference.as_dict(),
-            "limits": env.limits.as_dict()}
+    return {
+        "env": kind,
+        "env_kwargs": kwargs,
+        "reference": env.reference.as_dict(),
+        "limits": env.limits.as_dict(),
+    }
 
 
 def train(
@@ -232,12 +237,19 @@ def train(
     env = make_env(config.env, config.env_kwargs)
     vec = _vectorize(env)
     algo = ALGORITHMS[config.algo]
-    kwargs: dict[str, Any] = {"gamma": config.gamma, "seed": config.seed, "device": "cpu",
-                              "verbose": 0}
+    kwargs: dict[str, Any] = {
+        "gamma": config.gamma,
+        "seed": config.seed,
+        "device": "cpu",
+        "verbose": 0,
+    }
     if config.algo == "ppo":
         n_steps = config.n_steps or 128
-        kwargs.update(n_steps=n_steps, batch_size=min(256, n_steps * vec.num_envs),
-                      learning_rate=config.learning_rate or 1e-3)
+        kwargs.update(
+            n_steps=n_steps,
+            batch_size=min(256, n_steps * vec.num_envs),
+            learning_rate=config.learning_rate or 1e-3,
+        )
     else:
         kwargs.update(n_steps=config.n_steps or 8, learning_rate=config.learning_rate or 7e-4)
     tensorboard = out / "tensorboard" if importlib.util.find_spec("tensorboard") else None
@@ -245,8 +257,11 @@ def train(
         kwargs["tensorboard_log"] = str(tensorboard)
     vec.seed(config.seed)
     model = algo("MlpPolicy", vec, **kwargs)
-    meta = {**env_metadata(env, config.env, config.env_kwargs), "algo": config.algo,
-            "train": asdict(config)}
+    meta = {
+        **env_metadata(env, config.env, config.env_kwargs),
+        "algo": config.algo,
+        "train": asdict(config),
+    }
 
     def write_metadata(timesteps: int, **extra: Any) -> None:
         meta.update(timesteps=timesteps, **extra)
@@ -266,8 +281,17 @@ def train(
     write_metadata(int(model.num_timesteps), interrupted=interrupted, seconds=seconds)
     vec.close()
     picture = plot_learning_curve(
-        callback.curve, out / "learning_curve.png",
+        callback.curve,
+        out / "learning_curve.png",
         f"{config.algo.upper()} on {config.env} ({model.num_timesteps} timesteps)",
     )
-    return TrainResult(policy, int(model.num_timesteps), seconds, interrupted,
-                       len(callback.curve), callback.curve, picture, tensorboard)
+    return TrainResult(
+        policy,
+        int(model.num_timesteps),
+        seconds,
+        interrupted,
+        len(callback.curve),
+        callback.curve,
+        picture,
+        tensorboard,
+    )
