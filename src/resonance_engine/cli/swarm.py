@@ -22,6 +22,7 @@ from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.cli.sweep import add_executor_options
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.errors import ConfigError
+from resonance_engine.swarm.controllers import build_controller
 
 __all__ = ["register", "cmd_swarm", "cmd_experiment_sync", "load_measure"]
 
@@ -82,6 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_executor_options(p)  # where the basin-stability runs execute
     p.add_argument("--measure", metavar="MODULE:FACTORY",
                    help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
+    p.add_argument("--controller", metavar="NAME[:ARG]",
+                   help="a swarm controller acting after every tick, e.g. "
+                        "rl:DIR/policy.zip (see resonance_engine.swarm.controllers)")
     add_db_options(p)
     add_common_options(p)
     p.set_defaults(func=cmd_swarm)
@@ -143,7 +147,7 @@ def _recorder(args: argparse.Namespace, seed: int) -> Any:
     config = {
         key: getattr(args, key)
         for key in ("agents", "ticks", "coupling", "size", "steps_per_tick", "window", "bus",
-                    "exchange", "measure")
+                    "exchange", "measure", "controller")
     }
     return AgentDBRecorder(db, config, seed, name="swarm")
 
@@ -175,10 +179,13 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             args.agents, config, coupling=args.coupling, bus=bus, seed=seed, measure=measure,
             agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
         )
+        controller = build_controller(args.controller, swarm) if args.controller else None
         with progress_bar(show_progress(args)) as bar:
             task = bar.add_task("swarm", total=args.ticks, status="")
 
             def update(info: Any) -> None:
+                if controller is not None:
+                    controller.handle(swarm, swarm.solver.t)
                 cs = "n/a" if not math.isfinite(info.cs) else f"{info.cs:+.3f}"
                 bar.update(task, completed=info.step + 1, status=f"CS {cs}")
 
@@ -210,6 +217,8 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         summary["full_state_bytes_per_tick_computed"] = (
             args.agents * args.size * args.size * 4
         )
+        if controller is not None:
+            summary.update(controller.summary())
         summary["signatures_lost"] = bus.stats.lost
         summary["late_ticks"] = swarm.late_ticks
         if args.basin > 0 and not interrupted:

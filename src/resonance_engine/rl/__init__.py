@@ -11,7 +11,7 @@ controllers (:mod:`resonance_engine.rl.policy`) also need stable-baselines3 and 
 
 from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator, sanitize_actions
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
-from resonance_engine.rl.field_env import WaveFieldEnv, measure_reference
+from resonance_engine.rl.field_env import TRAINING_SEEDS, WaveFieldEnv, measure_reference
 from resonance_engine.rl.swarm_env import SWARM_OBSERVATION_SIZE, SwarmEnv, SwarmObserver
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "ACTION_SIZE",
     "FEATURE_LIMIT",
     "SWARM_OBSERVATION_SIZE",
+    "TRAINING_SEEDS",
     "features",
     "measure_reference",
     "sanitize_actions",

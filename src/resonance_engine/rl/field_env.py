@@ -13,12 +13,14 @@ Observation (float32, shape (13,), every entry in [-10, 10]):
 5-9    their change since the previous tick
 10     ln(drive gain)
 11     ln(frequency factor)
-12     ln(target CI / reference CI) (0 with ``reward="max"``)
+12     ln(target) (0 with ``reward="max"``)
 ====== ================================================================
 
-Reward per tick: ``reward="target"`` gives ``-|ln(CI / CI_target)|`` with
-``CI_target = target * CI_reference`` (0 when on target); ``reward="max"`` gives
-``ln(CI / CI_reference)``; both minus ``action_cost * mean(a^2)``.
+Reward per tick, on the feature f of the measure ``reward_measure`` (CI by default; f is
+``ln(CI / CI_reference)``, see the table above): ``reward="target"`` gives ``-|f - ln(target)|``
+(0 when the measure is ``target`` times the reference's); ``reward="max"`` gives ``f``; both
+minus ``action_cost * mean(a^2)``. (For D and C the feature is a difference, and the target
+term ``-|f - ln(target)|`` still applies to it.)
 
 An episode starts (``reset``) from a field at rest driven by the default pond of
 :func:`resonance_engine.config.default_pond` with source phases drawn from the episode's
@@ -40,7 +42,13 @@ from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError, DivergenceError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
-from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features, measure_vector
+from resonance_engine.rl.features import (
+    FEATURE_LIMIT,
+    MEASURE_NAMES,
+    MeasureReference,
+    features,
+    measure_vector,
+)
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
 
 __all__ = ["WaveFieldEnv", "measure_reference", "advance", "TRAINING_SEEDS"]
@@ -106,12 +114,15 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
     reward : {"target", "max"}
         Track ``target`` x the reference CI, or maximise CI (see the module docstring).
     target : float
-        Target CI as a multiple of the reference field's CI (> 0).
+        Target as a multiple of the reference field's value of the measure (> 0).
+    reward_measure : {"ci", "gain", "fractal_dim", "coherence", "dwell"}
+        The measure the reward is computed on (default CI).
     action_cost : float
         Weight of ``mean(a^2)`` subtracted from the reward.
     gain_spread : float
         Initial drive gain log-uniform in [1/gain_spread, gain_spread] (>= 1).
-    limits : ActionLimits, optional
+    limits : ActionLimits or dict, optional
+        Scale and bounds of the actions (a dict: ActionLimits keyword arguments).
     metrics : dict, optional
         ``MetricsConfig`` keyword arguments of the measure.
     backend : str
@@ -142,15 +153,20 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         warmup_ticks: int = 20,
         reward: RewardMode = "target",
         target: float = 2.0,
+        reward_measure: str = "ci",
         action_cost: float = 0.01,
         gain_spread: float = 2.0,
-        limits: ActionLimits | None = None,
+        limits: ActionLimits | dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
         backend: str = "auto",
         simulation: SimulationConfig | None = None,
         reference: MeasureReference | None = None,
         render_mode: None = None,
     ) -> None:
+        if reward_measure not in MEASURE_NAMES:
+            raise ConfigError(
+                f"reward_measure must be one of {', '.join(MEASURE_NAMES)}, got {reward_measure!r}"
+            )
         if reward not in ("target", "max"):
             raise ConfigError(f"reward must be 'target' or 'max', got {reward!r}")
         for name, value, low in (
@@ -178,9 +194,13 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         self.warmup_ticks = warmup_ticks
         self.reward_mode: RewardMode = reward
         self.target = float(target)
+        self.reward_measure = reward_measure
+        self._reward_index = MEASURE_NAMES.index(reward_measure)
         self.action_cost = float(action_cost)
         self.gain_spread = float(gain_spread)
-        self.limits = limits or ActionLimits()
+        self.limits = (
+            limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
+        )
         self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
         self.backend = backend
         self.simulation = simulation
@@ -248,6 +268,7 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         return {
             "episode_seed": self.episode_seed,
             "ci_feature": float(self._features[4]),
+            "reward_feature": float(self._features[self._reward_index]),
             "gain": float(math.exp(self._actuator.theta[0])),
             "frequency_factor": float(math.exp(self._actuator.log_frequency[0])),
             "invalid_actions": invalid,
@@ -273,11 +294,11 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         if not np.isfinite(values[[2, 3]]).all():  # G and tau are defined for any finite field
             return self._observation(), -FEATURE_LIMIT, True, truncated, self._info(invalid, cost)
         self._previous, self._features = self._features, features(values, self.reference)
-        ci = self._features[4]
+        value = self._features[self._reward_index]
         if self.reward_mode == "target":
-            reward = -abs(ci - math.log(self.target))
+            reward = -abs(value - math.log(self.target))
         else:
-            reward = float(ci)
+            reward = float(value)
         return (
             self._observation(),
             float(reward - cost),

@@ -143,7 +143,8 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
     cs : {"pearson", "mdea"}
     action_cost : float
         Weight of ``mean(a^2)``.
-    limits : ActionLimits, optional
+    limits : ActionLimits or dict, optional
+        Scale and bounds of the actions (a dict: ActionLimits keyword arguments).
     metrics : dict, optional
         ``MetricsConfig`` keyword arguments of the measure.
     swarm : dict, optional
@@ -175,7 +176,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         reward: Literal["shared", "per_agent"] = "shared",
         cs: Literal["pearson", "mdea"] = "pearson",
         action_cost: float = 0.01,
-        limits: ActionLimits | None = None,
+        limits: ActionLimits | dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
         swarm: dict[str, Any] | None = None,
         mdea: MDEAConfig | None = None,
@@ -220,7 +221,9 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.reward_mode = reward
         self.cs_mode = cs
         self.action_cost = float(action_cost)
-        self.limits = limits or ActionLimits()
+        self.limits = (
+            limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
+        )
         self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
         self.render_mode = render_mode
         cfg = self.swarm_config
