@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from resonance_engine.config import default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.rl.actions import ActionLimits, DriveActuator, sanitize_actions
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
+from resonance_engine.swarm.agent import CouplingRule, SwarmAgent
 
 
 def test_clip_mode_clips_out_of_bounds_and_zeroes_nan() -> None:
@@ -38,32 +38,34 @@ def test_limits_are_validated() -> None:
         ActionLimits(invalid="ignore")  # type: ignore[arg-type]
 
 
+def _agents(n: int) -> list[SwarmAgent]:
+    return [SwarmAgent(i, i, np.ones(3), 0.0, CouplingRule(0.0),
+                       natural_frequency=np.array([10.0, 13.0, 17.0]), phase=np.zeros(3))
+            for i in range(n)]
+
+
 def test_actuator_moves_the_drive_by_the_scaled_action_and_keeps_the_bounds() -> None:
-    solver = default_pond(24).build(batch=2)
-    solver.step(7)
-    limits = ActionLimits(gain_step=0.5, frequency_step=0.1, phase_step=0.3)
-    act = DriveActuator(solver, np.zeros(2), limits)
-    f0 = solver.drive_frequency.copy()
-    act.apply(np.array([[1.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]))
+    agents = _agents(2)
+    act = DriveActuator(agents, ActionLimits(gain_step=0.5, frequency_step=0.1, phase_step=0.3))
+    act.apply(np.array([[1.0, 1.0, 1.0], [-1.0, 0.0, 0.0]]))
     np.testing.assert_allclose(act.theta, [0.5, -0.5])
-    np.testing.assert_allclose(solver.drive_frequency[0], f0[0] * math.exp(0.1))
-    np.testing.assert_allclose(solver.drive_frequency[1], f0[1])
+    np.testing.assert_allclose(agents[0].frequency, np.array([10.0, 13.0, 17.0]) * math.exp(0.1))
+    np.testing.assert_allclose(agents[0].phase, 0.3)
+    np.testing.assert_allclose(agents[1].frequency, [10.0, 13.0, 17.0])
     for _ in range(20):
         act.apply(np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0]]))
     np.testing.assert_allclose(np.exp(act.theta), [4.0, 0.25])
-    np.testing.assert_allclose(solver.drive_frequency[0], f0[0] * 2.0)
-    np.testing.assert_allclose(solver.drive_frequency[1], f0[1] * 0.5)
+    np.testing.assert_allclose(act.log_frequency, [math.log(2.0), math.log(0.5)])
+    np.testing.assert_allclose(agents[1].natural_frequency, [5.0, 6.5, 8.5])
+    assert ((agents[0].phase >= 0) & (agents[0].phase < 2 * np.pi)).all()
 
 
-def test_a_frequency_change_keeps_every_drive_continuous_in_time() -> None:
-    solver = default_pond(24).build(batch=1)
-    solver.step(33)
-    act = DriveActuator(solver, np.zeros(1), ActionLimits(phase_step=0.0))
-    t = solver.t
-    before = np.sin(2 * np.pi * solver.drive_frequency * t + solver.drive_phase)
-    act.apply(np.array([[0.0, 1.0, 0.0]]))
-    after = np.sin(2 * np.pi * solver.drive_frequency * t + solver.drive_phase)
-    np.testing.assert_allclose(after, before, atol=1e-9)
+def test_actuator_reads_the_drive_afresh_after_a_coupling_moved_it() -> None:
+    agents = _agents(1)
+    act = DriveActuator(agents, ActionLimits(gain_step=0.1))
+    agents[0].theta = 0.7  # e.g. the swarm's coupling after a tick
+    act.apply(np.array([[1.0, 0.0, 0.0]]))
+    assert agents[0].theta == pytest.approx(0.8)
 
 
 def test_features_are_finite_and_bounded_for_any_measure() -> None:

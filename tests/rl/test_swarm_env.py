@@ -21,7 +21,10 @@ def test_passes_the_pettingzoo_parallel_api_test(env: SwarmEnv) -> None:
     parallel_api_test(env, num_cycles=20)
 
 
-def test_all_agents_share_one_batched_solver_stepped_once_per_tick(env: SwarmEnv) -> None:
+def test_all_agents_share_one_batched_solver(env: SwarmEnv) -> None:
+    """One solver call steps every agent's field; a tick is one call per measured frame
+    (the swarm averages CI over the tick's frames by default, one frame with
+    ci_average=False)."""
     env.reset(seed=0)
     assert env.swarm is not None
     assert env.swarm.solver.u.shape == (3, 24, 24)
@@ -29,6 +32,15 @@ def test_all_agents_share_one_batched_solver_stepped_once_per_tick(env: SwarmEnv
     step = env.swarm.solver.step
     env.swarm.solver.step = lambda n=1: (calls.append(n), step(n))[1]  # type: ignore[method-assign]
     env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert sum(calls) == 4 and len(calls) == 4 // env.swarm.measure_every
+    single = SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=2, warmup_ticks=1,
+                      window=3, swarm={"ci_average": False}, reference=env.reference)
+    single.reset(seed=0)
+    assert single.swarm is not None
+    step_single = single.swarm.solver.step
+    calls.clear()
+    single.swarm.solver.step = lambda n=1: (calls.append(n), step_single(n))[1]  # type: ignore[method-assign]
+    single.step({a: np.zeros(3, np.float32) for a in single.agents})
     assert calls == [4]
 
 

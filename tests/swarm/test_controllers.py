@@ -7,12 +7,14 @@ from typing import Any
 import pytest
 
 from resonance_engine.errors import ConfigError
+from resonance_engine.loop import Tracker
 from resonance_engine.swarm import Swarm, SwarmConfig
 from resonance_engine.swarm.controllers import CONTROLLERS, build_controller, register_controller
 
 
-class _Halve:
+class _Halve(Tracker):
     def __init__(self, argument: str, swarm: Swarm) -> None:
+        super().__init__(interval=1)
         self.factor = float(argument or 0.5)
         self.calls = 0
 

@@ -19,10 +19,27 @@ from resonance_engine.cli.common import (
 )
 from resonance_engine.errors import ConfigError
 
-__all__ = ["register", "cmd_train", "HAND_WRITTEN_COUPLINGS"]
+__all__ = ["register", "cmd_train", "HAND_WRITTEN_COUPLINGS", "hand_written_strengths"]
 
-#: Strengths of the swarm's coupling rule the policy is compared with.
-HAND_WRITTEN_COUPLINGS = (0.05, 0.2, 1.0)
+#: Strengths K tried per coupling mechanism where the mechanism names none (``sweep``).
+HAND_WRITTEN_COUPLINGS: dict[str, tuple[float, ...]] = {
+    "gain": (0.05, 0.5),
+    "ci-feedback": (0.5, 2.0),
+    "kuramoto": (2.0, 8.0, 32.0),
+    "common-drive": (2.0, 8.0, 32.0),
+    "diffusive": (10.0, 100.0),
+}
+
+
+def hand_written_strengths() -> dict[str, tuple[float, ...]]:
+    """Every registered coupling mechanism with the strengths to compare a policy with:
+    the mechanism's own ``sweep`` where it has one, else HAND_WRITTEN_COUPLINGS."""
+    from resonance_engine.swarm.coupling import COUPLING_MODES
+
+    return {
+        mode: tuple(getattr(cls, "sweep", None) or HAND_WRITTEN_COUPLINGS.get(mode, (1.0,)))
+        for mode, cls in COUPLING_MODES.items()
+    }
 
 
 def _positive_int(text: str) -> int:
@@ -75,6 +92,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_positive_int,
         default=16,
         help="swarm: CS window of the reward in ticks (default 16)",
+    )
+    p.add_argument(
+        "--ci-sampling",
+        choices=("average", "tick"),
+        default="average",
+        help="swarm: CI averaged over frames that resolve the drives (default) or one frame "
+        "per tick, as in 'resonance swarm'",
+    )
+    p.add_argument(
+        "--coupling-mode",
+        default="gain",
+        help="swarm: mechanism of --coupling (gain, kuramoto, ci-feedback, common-drive, "
+        "diffusive; default gain)",
     )
     p.add_argument(
         "--coupling",
@@ -137,7 +167,9 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "n_agents": args.agents,
         "window": args.window,
         "coupling": args.coupling,
+        "coupling_mode": args.coupling_mode,
         "reward": args.reward or "shared",
+        "swarm": {"ci_average": args.ci_sampling == "average"},
     }
 
 
@@ -239,20 +271,25 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         )
     else:
         conditions = [
-            Condition("policy", args.coupling, actor=policy.act),
+            Condition("policy", args.coupling, args.coupling_mode, actor=policy.act),
             Condition("uncoupled", 0.0),
         ]
-        conditions += [Condition(f"coupling K={k:g}", k) for k in HAND_WRITTEN_COUPLINGS]
-        conditions += [Condition("random", args.coupling, actor=random_actor)]
         conditions += [
-            Condition(spec, args.coupling, controller=spec)
+            Condition(f"{mode} K={k:g}", k, mode)
+            for mode, ks in hand_written_strengths().items()
+            for k in ks
+        ]
+        conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
+        conditions += [
+            Condition(spec, args.coupling, args.coupling_mode, controller=spec)
             for spec in args.compare.split(",")
             if spec.strip()
         ]
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
     if args.env == "swarm":
-        coupled = [r for r in rows if r["condition"].startswith("coupling")]
+        fixed = ("policy", "uncoupled", "random", *args.compare.split(","))
+        coupled = [r for r in rows if r["condition"] not in fixed]
         best = max(coupled, key=lambda r: r["cs_episode"])
         best["best_hand_written"] = True
     (out / "evaluation.json").write_text(

@@ -5,11 +5,11 @@ An action is three numbers in [-1, 1] per field, scaled by :class:`ActionLimits`
 - ``a[0]``: change of the log drive gain ln(g) by at most ``gain_step`` per tick
   (every source's amplitude is ``base amplitude * g``, g kept in [gain_min, gain_max]);
 - ``a[1]``: change of the log frequency factor ln(k) by at most ``frequency_step``
-  (every source's frequency is ``base frequency * k``, so their ratios stay; k kept in
-  [frequency_min, frequency_max]). The source phases are shifted so that each drive
-  ``sin(2 pi f t + phi)`` stays continuous in time when f changes;
-- ``a[2]``: change of every source's phase by at most ``phase_step`` radians (wrapped to
-  [0, 2 pi)).
+  (every source's frequency is ``natural frequency * k``, so their ratios stay; k kept in
+  [frequency_min, frequency_max]). The drive phases are integrated continuously, so a
+  frequency change bends the drive without a jump;
+- ``a[2]``: a shift of every source's drive phase by at most ``phase_step`` radians: the
+  one discontinuous move (of the source term, not of the field), bounded and paid for.
 
 Invalid actions never crash an episode. With ``invalid="clip"`` (the default) components
 outside [-1, 1] are clipped and NaN/inf components mean "no change"; with
@@ -21,13 +21,14 @@ action cost is computed from the action actually applied.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
 
 from resonance_engine.errors import ConfigError
-from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.swarm.agent import SwarmAgent
 
 __all__ = ["ACTION_SIZE", "ActionLimits", "DriveActuator", "sanitize_actions"]
 
@@ -69,9 +70,9 @@ class ActionLimits:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"ActionLimits.{name} must be finite and >= 0, got {value!r}")
-        if not 0 < self.gain_min <= 1 <= self.gain_max < math.inf:
+        if not 0 < self.gain_min < 1 < self.gain_max < math.inf:
             raise ConfigError(
-                f"ActionLimits needs 0 < gain_min <= 1 <= gain_max, got "
+                f"ActionLimits needs 0 < gain_min < 1 < gain_max, got "
                 f"[{self.gain_min}, {self.gain_max}]"
             )
         if not 0 < self.frequency_min <= 1 <= self.frequency_max < math.inf:
@@ -114,62 +115,58 @@ def sanitize_actions(
 
 
 class DriveActuator:
-    """Applies actions to the drive of the members of a (batched) solver.
+    """Applies actions to the drives of agents (:class:`~resonance_engine.swarm.agent.SwarmAgent`).
 
-    Holds each member's log gain and log frequency factor; the solver's
-    ``drive_amplitude`` must be set from :attr:`theta` by the caller (the swarm does it every
-    tick from its agents; :meth:`write_amplitude` does it otherwise).
+    An agent holds its drive: log gain ``theta``, per-source ``natural_frequency`` and
+    ``frequency`` (Hz) and ``phase`` (rad, integrated continuously by whoever steps it).
+    An action moves theta, scales both frequencies by the same factor (relative to the
+    natural frequencies the agent had when the actuator was made) and shifts the phases.
+    A coupling of the swarm may move the same drive after every tick; the actuator reads
+    the drive afresh each time.
 
     Parameters
     ----------
-    solver : WaveSolver2D
-        Its current ``drive_amplitude`` and ``drive_frequency`` are taken as the base
-        (gain 1, factor 1) divided by ``exp(theta)``.
-    theta : ndarray, shape (members,)
-        Initial log drive gain of each member.
+    agents : sequence of SwarmAgent
     limits : ActionLimits
     """
 
-    def __init__(self, solver: WaveSolver2D, theta: np.ndarray, limits: ActionLimits) -> None:
-        self.solver = solver
+    def __init__(self, agents: Sequence[SwarmAgent], limits: ActionLimits) -> None:
+        self.agents = list(agents)
         self.limits = limits
-        self.theta = np.clip(
-            np.asarray(theta, dtype=np.float64),
-            math.log(limits.gain_min),
-            math.log(limits.gain_max),
-        )
-        self.log_frequency = np.zeros_like(self.theta)
-        self.base_frequency = solver.drive_frequency.copy()
+        self._natural0 = np.array([a.natural_frequency[0] for a in self.agents])
+        lo, hi = math.log(limits.gain_min), math.log(limits.gain_max)
+        for agent in self.agents:
+            agent.theta = agent.coupling.clamp(min(hi, max(lo, agent.theta)))
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Log drive gain of every agent, shape (agents,)."""
+        return np.array([a.theta for a in self.agents])
+
+    @property
+    def log_frequency(self) -> np.ndarray:
+        """ln(frequency factor) of every agent, shape (agents,)."""
+        now = np.array([a.natural_frequency[0] for a in self.agents])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.nan_to_num(np.log(now / self._natural0))
 
     def apply(self, actions: np.ndarray) -> tuple[np.ndarray, int]:
-        """Move every member's drive by ``actions`` (shape (members, 3)); returns the actions
+        """Move every agent's drive by ``actions`` (shape (agents, 3)); returns the actions
         applied (after :func:`sanitize_actions`) and the number of invalid rows."""
         lim = self.limits
         clean, invalid = sanitize_actions(actions, lim.invalid)
-        if clean.shape[0] != self.theta.shape[0]:
+        if clean.shape[0] != len(self.agents):
             raise ConfigError(
-                f"expected an action for each of {self.theta.shape[0]} fields, got {clean.shape[0]}"
+                f"expected an action for each of {len(self.agents)} fields, got {clean.shape[0]}"
             )
         delta = clean * lim.steps
-        self.theta = np.clip(
-            self.theta + delta[:, 0], math.log(lim.gain_min), math.log(lim.gain_max)
-        )
-        new_log_f = np.clip(
-            self.log_frequency + delta[:, 1],
-            math.log(lim.frequency_min),
-            math.log(lim.frequency_max),
-        )
-        solver = self.solver
-        old_f = solver.drive_frequency.copy()
-        new_f = self.base_frequency * np.exp(new_log_f)[:, None]
-        # keep sin(2 pi f t + phi) continuous at the current time when f changes
-        phase = solver.drive_phase + 2 * np.pi * (old_f - new_f) * solver.t + delta[:, 2:3]
-        solver.drive_frequency[:] = new_f
-        solver.drive_phase[:] = np.mod(phase, 2 * np.pi)
-        self.log_frequency = new_log_f
+        lo, hi = math.log(lim.gain_min), math.log(lim.gain_max)
+        f_lo, f_hi = math.log(lim.frequency_min), math.log(lim.frequency_max)
+        log_f = self.log_frequency
+        for agent, d, old in zip(self.agents, delta, log_f, strict=True):
+            agent.theta = agent.coupling.clamp(min(hi, max(lo, agent.theta + d[0])))
+            scale = math.exp(min(f_hi, max(f_lo, old + d[1])) - old)
+            agent.natural_frequency = agent.natural_frequency * scale
+            agent.frequency = agent.frequency * scale
+            agent.phase = np.mod(agent.phase + d[2], 2 * np.pi)
         return clean, invalid
-
-    def write_amplitude(self, base_amplitude: np.ndarray) -> None:
-        """Set the solver's drive amplitude to ``base_amplitude * exp(theta)``
-        (``base_amplitude`` of shape (members, n_sources) or (n_sources,))."""
-        self.solver.drive_amplitude[:] = np.asarray(base_amplitude) * np.exp(self.theta)[:, None]

@@ -6,7 +6,8 @@ same CS window) and differs only in what moves the agents' drive:
 
 - ``policy``: the trained policy's actions (with the coupling it was trained with);
 - ``uncoupled``: nothing (K = 0);
-- ``coupling K=k``: the swarm's hand-written coupling rule at strength k, no actions;
+- ``MODE K=k``: one of the swarm's hand-written couplings
+  (:mod:`resonance_engine.swarm.coupling`) at strength k, no actions;
 - ``random``: uniform random actions (a floor for the policy);
 - any swarm controller by spec (e.g. ``mpc``), acting after every tick through the
   controller registry (:mod:`resonance_engine.swarm.controllers`).
@@ -14,9 +15,11 @@ same CS window) and differs only in what moves the agents' drive:
 Per episode it records the mean windowed CS over the episode's ticks (what the reward
 pays), the CS of the whole episode (mean pairwise Pearson correlation of the agents' CI
 series over all its ticks), the episode return and the *drive cost*: the mean over ticks
-and agents of ((d ln g / gain_step)^2 + (d ln k / frequency_step)^2 + (d phi / phase_step)^2)
-/ 3, measured on the swarm whatever moved the drive (for the policy it is its mean a^2
-except where a bound clipped the move), so that conditions are compared in one unit.
+and agents of ((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) / 3, with the
+gain g and drive frequency f measured on the swarm whatever moved them (a coupling or the
+policy) and a_phase the policy's phase action (couplings move phases only through the
+frequency); for the policy it is its mean a^2 except where a bound clipped the move, so
+conditions are compared in one unit.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ class Condition:
     ----------
     name : str
     coupling : float
-        Strength K of the swarm's coupling rule.
+        Strength K of the swarm's coupling.
+    coupling_mode : str
+        Its mechanism (see :mod:`resonance_engine.swarm.coupling`).
     actor : callable, optional
         Actions from observations (the policy, or random).
     controller : str, optional
@@ -62,6 +67,7 @@ class Condition:
 
     name: str
     coupling: float = 0.0
+    coupling_mode: str = "gain"
     actor: Actor | None = None
     controller: str | None = None
 
@@ -76,27 +82,20 @@ class EpisodeResult:
     drive_cost: float
 
 
-def _drive_state(env: SwarmEnv) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def _drive_state(env: SwarmEnv) -> tuple[np.ndarray, np.ndarray]:
     assert env.swarm is not None
-    solver = env.swarm.solver
-    return (
-        env.swarm.theta.copy(),
-        solver.drive_frequency.copy(),
-        solver.drive_phase.copy(),
-        solver.t,
-    )
+    agents = env.swarm.agents
+    return np.array([a.theta for a in agents]), np.array([a.frequency[0] for a in agents])
 
 
-def _drive_cost(env: SwarmEnv, before: tuple, after: tuple) -> float:
-    theta0, f0, phi0, t0 = before
-    theta1, f1, phi1, _ = after
+def _drive_cost(env: SwarmEnv, before: tuple, after: tuple, actions: np.ndarray) -> float:
+    """Mean squared drive change of one tick in units of the action limits (the phase term
+    from the actions: couplings move phases only through the frequency)."""
     lim = env.limits
-    d_gain = (theta1 - theta0) / lim.gain_step if lim.gain_step else 0 * theta0
-    d_freq = np.log(f1[:, 0] / f0[:, 0]) / lim.frequency_step if lim.frequency_step else 0 * theta0
-    # the phase moved by the action, without the shift that keeps a retuned drive continuous
-    moved = phi1[:, 0] - phi0[:, 0] - 2 * np.pi * (f0[:, 0] - f1[:, 0]) * t0
-    moved = (moved + np.pi) % (2 * np.pi) - np.pi
-    d_phase = moved / lim.phase_step if lim.phase_step else 0 * theta0
+    d_gain = (after[0] - before[0]) / lim.gain_step if lim.gain_step else 0 * before[0]
+    ratio = np.log(after[1] / before[1])
+    d_freq = ratio / lim.frequency_step if lim.frequency_step else 0 * ratio
+    d_phase = np.clip(np.nan_to_num(actions[:, 2]), -1, 1)
     return float(np.mean((d_gain**2 + d_freq**2 + d_phase**2) / 3))
 
 
@@ -116,7 +115,7 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
         obs, rewards, _, _, infos = env.step(dict(zip(env.possible_agents, actions, strict=True)))
         if controller is not None and env.swarm is not None:
             controller.handle(env.swarm, env.swarm.solver.t)
-        costs.append(_drive_cost(env, before, _drive_state(env)))
+        costs.append(_drive_cost(env, before, _drive_state(env), actions))
         total += float(np.mean(list(rewards.values())))
         cs_values.append(infos[env.possible_agents[0]]["cs"])
     assert env.swarm is not None and env.swarm.coordinator is not None
@@ -143,7 +142,11 @@ def evaluate_swarm(
     results: list[EpisodeResult] = []
     total, done = len(conditions) * len(seeds), 0
     for condition in conditions:
-        kwargs = {**env_kwargs, "coupling": condition.coupling}
+        kwargs = {
+            **env_kwargs,
+            "coupling": condition.coupling,
+            "coupling_mode": condition.coupling_mode,
+        }
         env = SwarmEnv(**kwargs, reference=reference)
         reference = env.reference
         for seed in seeds:

@@ -15,7 +15,6 @@ Non-finite values (an empty mask makes D and CI NaN) become 0 and every feature 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -59,10 +58,10 @@ class MeasureReference:
                 raise ConfigError(f"MeasureReference.{name} must be finite")
 
     @classmethod
-    def from_series(cls, series: Sequence[MetricsLike]) -> MeasureReference:
-        """Medians over a series of measures (non-finite and non-positive values skipped;
-        a measure with no usable value keeps the default)."""
-        values = np.array([measure_vector(m) for m in series], dtype=np.float64).reshape(-1, 5)
+    def from_values(cls, values: np.ndarray) -> MeasureReference:
+        """Medians over rows of measures (shape (n, 5), MEASURE_NAMES order); non-finite
+        and non-positive values are skipped, a measure with none usable keeps the default."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1, 5)
         defaults = cls()
         kwargs: dict[str, float] = {}
         for k, name in enumerate(MEASURE_NAMES):

@@ -41,6 +41,8 @@ import numpy as np
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError, DivergenceError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.loop import RunLoop
+from resonance_engine.metrics import ComplexityAnalyzer, MeasureTracker, MetricsConfig
 from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
 from resonance_engine.rl.features import (
     FEATURE_LIMIT,
@@ -49,9 +51,16 @@ from resonance_engine.rl.features import (
     features,
     measure_vector,
 )
-from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
+from resonance_engine.swarm.agent import CouplingRule, SwarmAgent
 
-__all__ = ["WaveFieldEnv", "measure_reference", "advance", "TRAINING_SEEDS"]
+__all__ = [
+    "WaveFieldEnv",
+    "measure_reference",
+    "advance",
+    "field_measure",
+    "write_drive",
+    "TRAINING_SEEDS",
+]
 
 #: Episode seeds drawn by ``reset()`` without a seed are below this; seeds from TRAINING_SEEDS
 #: on are never met in training and serve as held-out seeds.
@@ -60,42 +69,57 @@ TRAINING_SEEDS = 2**31
 RewardMode = Literal["target", "max"]
 
 
-def advance(solver: WaveSolver2D, measure: Measure, steps: int) -> np.ndarray:
-    """One environment tick of a field: step the solver, measure it.
-
-    This is the field environments' whole interaction with the simulator: ``steps``
-    solver steps in one compiled call, then one (batched) measurement.
+def advance(solver: WaveSolver2D, measure: MeasureTracker, steps: int) -> np.ndarray:
+    """One environment tick of a field: ``steps`` solver steps through the run loop
+    (:class:`~resonance_engine.loop.RunLoop`, one compiled call) and one measurement by the
+    loop's :class:`~resonance_engine.metrics.MeasureTracker` at the end.
 
     Returns
     -------
-    ndarray, shape (batch, 5)
-        (D, C, G, tau, CI) of every member (order of
-        :data:`~resonance_engine.rl.features.MEASURE_NAMES`).
+    ndarray, shape (5,)
+        (D, C, G, tau, CI) (order of :data:`~resonance_engine.rl.features.MEASURE_NAMES`).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When the loop was interrupted.
     """
-    solver.step(steps)
-    fields = solver.u if solver.batch is not None else solver.u[None]
-    return np.stack([measure_vector(m) for m in measure(fields)])
+    run = RunLoop(solver, [measure], steps=steps).run()
+    if run.status == "interrupted":
+        raise KeyboardInterrupt
+    return measure_vector(measure.history[-1])
+
+
+def field_measure(metrics: dict[str, Any] | None, steps: int) -> MeasureTracker:
+    """A fresh measuring tracker (its analyzer holds the dwell history of one episode)."""
+    analyzer = ComplexityAnalyzer(MetricsConfig(**(metrics or {})))
+    return MeasureTracker(analyzer, interval=steps, keep_history=False)
 
 
 def measure_reference(
     simulation: SimulationConfig,
     steps_per_tick: int,
     warmup_ticks: int,
-    measure: MeasureFactory,
+    metrics: dict[str, Any] | None = None,
     ticks: int = 16,
 ) -> MeasureReference:
     """Measures of the nominal field (the scenario as given, gain 1): medians over
     ``ticks`` ticks after ``warmup_ticks`` ticks."""
     solver = simulation.build()
-    m = measure()
-    series = [advance(solver, m, steps_per_tick)[0] for _ in range(warmup_ticks + ticks)]
-    values = np.array(series[warmup_ticks:])
+    measure = field_measure(metrics, steps_per_tick)
+    rows = [advance(solver, measure, steps_per_tick) for _ in range(warmup_ticks + ticks)]
+    return MeasureReference.from_values(np.array(rows[warmup_ticks:]))
 
-    class _Row:
-        def __init__(self, row: np.ndarray) -> None:
-            self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci = map(float, row)
 
-    return MeasureReference.from_series([_Row(row) for row in values])
+def write_drive(solver: WaveSolver2D, agents: list[SwarmAgent]) -> None:
+    """Hand each agent's drive (gain, frequency, phase now) to its solver member for the
+    next tick (what the swarm does for its agents)."""
+    t0 = solver.t
+    for agent in agents:
+        m = agent.member
+        solver.drive_amplitude[m] = agent.amplitude
+        solver.drive_frequency[m] = agent.frequency
+        solver.drive_phase[m] = agent.phase - 2 * np.pi * agent.frequency * t0
 
 
 class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -198,20 +222,19 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         self._reward_index = MEASURE_NAMES.index(reward_measure)
         self.action_cost = float(action_cost)
         self.gain_spread = float(gain_spread)
-        self.limits = (
-            limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
-        )
-        self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
+        self.limits = limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
+        self.metrics = dict(metrics or {})
         self.backend = backend
         self.simulation = simulation
         self.render_mode = render_mode
         self.reference = reference or measure_reference(
-            self._scenario(0), steps_per_tick, warmup_ticks, self.measure_factory
+            self._scenario(0), steps_per_tick, warmup_ticks, self.metrics
         )
         self.observation_space = gym.spaces.Box(-FEATURE_LIMIT, FEATURE_LIMIT, (13,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_SIZE,), np.float32)
         self._solver: WaveSolver2D | None = None
         self._actuator: DriveActuator | None = None
+        self._agent: SwarmAgent | None = None
 
     # ------------------------------------------------------------------ episode
     def _scenario(self, seed: int) -> SimulationConfig:
@@ -248,20 +271,33 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         rng = np.random.default_rng(self.episode_seed)
         solver = self._scenario(self.episode_seed).build()
-        self._base_amplitude = solver.drive_amplitude.copy()
         spread = math.log(self.gain_spread)
-        theta = rng.uniform(-spread, spread, 1)
-        self._solver, self._measure = solver, self.measure_factory()
-        self._actuator = DriveActuator(solver, theta, self.limits)
-        self._actuator.write_amplitude(self._base_amplitude)
+        lim = self.limits
+        agent = SwarmAgent(
+            0,
+            0,
+            solver.drive_amplitude[0],
+            float(rng.uniform(-spread, spread)),
+            CouplingRule(0.0, gain_min=lim.gain_min, gain_max=lim.gain_max),
+            natural_frequency=solver.drive_frequency[0],
+            phase=solver.drive_phase[0],
+        )
+        self._solver, self._agent = solver, agent
+        self._measure = field_measure(self.metrics, self.steps_per_tick)
+        self._actuator = DriveActuator([agent], lim)
         self._features = np.zeros(5)
         for _ in range(max(1, self.warmup_ticks)):
             self._previous = self._features
-            self._features = features(
-                advance(solver, self._measure, self.steps_per_tick)[0], self.reference
-            )
+            self._features = features(self._tick(), self.reference)
         self.tick = 0
         return self._observation(), self._info(0, 0.0)
+
+    def _tick(self) -> np.ndarray:
+        assert self._solver is not None and self._agent is not None
+        write_drive(self._solver, [self._agent])
+        values = advance(self._solver, self._measure, self.steps_per_tick)
+        self._agent.advance(self.steps_per_tick * self._solver.dt)
+        return values
 
     def _info(self, invalid: int, cost: float) -> dict[str, Any]:
         assert self._actuator is not None and self._solver is not None
@@ -280,15 +316,15 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         """Apply ``action`` (3 numbers in [-1, 1]), run one tick, return the gymnasium 5-tuple."""
         if self._solver is None or self._actuator is None:
             raise ConfigError("call reset() before step()")
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
         applied, invalid = self._actuator.apply(
-            np.reshape(np.asarray(action, dtype=np.float64), (1, -1))
+            a[None] if a.shape == (ACTION_SIZE,) else np.full((1, ACTION_SIZE), np.nan)
         )
-        self._actuator.write_amplitude(self._base_amplitude)
         cost = self.action_cost * float(np.mean(applied**2))
         self.tick += 1
         truncated = self.tick >= self.episode_ticks
         try:
-            values = advance(self._solver, self._measure, self.steps_per_tick)[0]
+            values = self._tick()
         except DivergenceError:
             return self._observation(), -FEATURE_LIMIT, True, truncated, self._info(invalid, cost)
         if not np.isfinite(values[[2, 3]]).all():  # G and tau are defined for any finite field
@@ -308,4 +344,4 @@ class WaveFieldEnv(gym.Env[np.ndarray, np.ndarray]):
         )
 
     def close(self) -> None:
-        self._solver = self._actuator = None
+        self._solver = self._actuator = self._agent = None

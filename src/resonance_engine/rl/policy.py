@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.errors import ConfigError
+from resonance_engine.loop import Tracker
 from resonance_engine.rl.actions import ActionLimits, DriveActuator
 from resonance_engine.rl.features import MeasureReference
 from resonance_engine.rl.swarm_env import SwarmObserver
@@ -89,7 +90,7 @@ class TrainedPolicy:
         return np.asarray(actions, dtype=np.float64).reshape(len(observations), -1)
 
 
-class SwarmPolicyController:
+class SwarmPolicyController(Tracker):
     """Runs a policy trained on :class:`~resonance_engine.rl.swarm_env.SwarmEnv` on a swarm.
 
     Every local agent observes its own signature and the aggregate heard on the bus (the
@@ -111,19 +112,25 @@ class SwarmPolicyController:
                 "--controller rl needs a policy trained with 'resonance train --env swarm'"
             )
         kw = policy.env_kwargs
-        want = {"size": kw.get("size", 64), "steps_per_tick": kw.get("steps_per_tick", 10)}
-        have = {"size": swarm.config.size, "steps_per_tick": swarm.config.steps_per_tick}
+        ci_average = bool(kw.get("swarm", {}).get("ci_average", True))
+        want = (kw.get("size", 64), kw.get("steps_per_tick", 10), ci_average)
+        have = (swarm.config.size, swarm.config.steps_per_tick, swarm.config.ci_average)
         if want != have:
+
+            def options(v: tuple[int, int, bool]) -> str:
+                sampling = "average" if v[2] else "tick"
+                return f"--size {v[0]} --steps-per-tick {v[1]} --ci-sampling {sampling}"
+
             raise ConfigError(
-                f"the policy {str(policy.path)!r} was trained with --size {want['size']} "
-                f"--steps-per-tick {want['steps_per_tick']}; this swarm has --size "
-                f"{have['size']} --steps-per-tick {have['steps_per_tick']} (its observations "
-                "would mean something else): run with the policy's values"
+                f"the policy {str(policy.path)!r} was trained with {options(want)}; this swarm "
+                f"has {options(have)} (its observations would mean something else): run with "
+                "the policy's values"
             )
+        super().__init__(interval=1)
         self.policy = policy
         self.warmup_ticks = int(kw.get("warmup_ticks", 20))
         self.observer = SwarmObserver(policy.reference, len(swarm.agents))
-        self.actuator = DriveActuator(swarm.solver, swarm.theta, policy.limits)
+        self.actuator = DriveActuator(swarm.agents, policy.limits)
         self.ticks = 0
         self.actions = 0
         self.invalid = 0
@@ -135,11 +142,8 @@ class SwarmPolicyController:
         self.ticks += 1
         if self.ticks < self.warmup_ticks:
             return
-        self.actuator.theta = swarm.theta
         obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
         applied, invalid = self.actuator.apply(self.policy.act(obs))
-        for agent in swarm.agents:
-            agent.theta = float(self.actuator.theta[agent.member])
         self.actions += 1
         self.invalid += invalid
         self._square_sum += float(np.mean(applied**2))

@@ -47,12 +47,14 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from resonance_engine.errors import ConfigError, DivergenceError, MetricError
+from resonance_engine.loop import Callback
 from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
 from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
-from resonance_engine.swarm.agent import CouplingRule, SwarmAggregate
+from resonance_engine.swarm.agent import SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.coordinator import SwarmCoordinator
+from resonance_engine.swarm.coupling import Coupling, make_coupling
 from resonance_engine.swarm.health import HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure
 from resonance_engine.swarm.sync import MDEAConfig
@@ -137,8 +139,12 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         Ticks run by ``reset`` before the first observation.
     window : int
         CS window in ticks (>= 3).
-    coupling : float or CouplingRule
-        The swarm's own coupling rule acting after every tick (0: none).
+    coupling : float or Coupling
+        Strength K of the swarm's own coupling acting after every tick (0: none), or a
+        :class:`~resonance_engine.swarm.coupling.Coupling`.
+    coupling_mode : str
+        Mechanism of a numeric ``coupling`` ("gain", "kuramoto", "ci-feedback",
+        "common-drive", "diffusive"; see :mod:`resonance_engine.swarm.coupling`).
     reward : {"shared", "per_agent"}
     cs : {"pearson", "mdea"}
     action_cost : float
@@ -172,7 +178,8 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         episode_ticks: int = 64,
         warmup_ticks: int = 20,
         window: int = 16,
-        coupling: float | CouplingRule = 0.0,
+        coupling: float | Coupling = 0.0,
+        coupling_mode: str = "gain",
         reward: Literal["shared", "per_agent"] = "shared",
         cs: Literal["pearson", "mdea"] = "pearson",
         action_cost: float = 0.01,
@@ -217,13 +224,13 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.n_agents = n_agents
         self.episode_ticks = episode_ticks
         self.warmup_ticks = warmup_ticks
-        self.coupling = coupling if isinstance(coupling, CouplingRule) else CouplingRule(coupling)
+        self.coupling = (
+            coupling if isinstance(coupling, Coupling) else make_coupling(coupling_mode, coupling)
+        )
         self.reward_mode = reward
         self.cs_mode = cs
         self.action_cost = float(action_cost)
-        self.limits = (
-            limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
-        )
+        self.limits = limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
         self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
         self.render_mode = render_mode
         cfg = self.swarm_config
@@ -231,7 +238,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
             cfg.base_simulation(0).model_copy(update={"backend": cfg.backend}),
             steps_per_tick,
             warmup_ticks,
-            self.measure_factory,
+            metrics,
         )
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
         self._observation_space = gym.spaces.Box(
@@ -287,12 +294,10 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         swarm = self._new_swarm(self.episode_seed)
         self.swarm = swarm
         self.observer = SwarmObserver(self.reference, self.n_agents)
-        info = None
-        for _ in range(max(1, self.warmup_ticks)):
-            info = swarm.tick()
-            self.observer.update(swarm, info.aggregate)
+        observe = Callback(lambda s, t: self.observer.update(s, s.last_tick.aggregate), 1)
+        swarm.run(max(1, self.warmup_ticks), trackers=[observe])
         swarm.reset_coordinator()
-        self.actuator = DriveActuator(swarm.solver, swarm.theta, self.limits)
+        self.actuator = DriveActuator(swarm.agents, self.limits)
         self.tick = 0
         self.agents = list(self.possible_agents)
         obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
@@ -348,19 +353,16 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 a = np.asarray(actions[name], dtype=np.float64).reshape(-1)
                 raw[i] = a if a.shape == (ACTION_SIZE,) else np.nan  # a wrong shape is invalid
         applied, invalid = self.actuator.apply(raw)
-        for agent in swarm.agents:
-            agent.theta = float(self.actuator.theta[agent.member])
         costs = self.action_cost * np.mean(applied**2, axis=1)
         self.tick += 1
         truncated = self.tick >= self.episode_ticks
         terminated = False
         try:
-            info = swarm.tick()
+            info = swarm.run(1).last_tick
         except DivergenceError:
             terminated = True
             info = None
         if info is not None:
-            self.actuator.theta = swarm.theta  # the coupling rule moved them too
             self.observer.update(swarm, info.aggregate)
             score, cs = self._cs_rewards(truncated)
             if self.reward_mode == "shared":

@@ -1,10 +1,11 @@
 """Swarm controllers by name: what ``resonance swarm --controller SPEC`` plugs in.
 
 A *swarm controller* acts on the agents of a running :class:`~resonance_engine.swarm.batched.Swarm`
-after every tick (after the swarm's own coupling rule), through the same drive parameters
-the coupling moves (each agent's log gain ``theta``, the solver's drive frequency and
-phase). It has the tracker methods of the run loop (:mod:`resonance_engine.loop`):
+after every tick (after the swarm's own coupling), through the drive the coupling moves
+(each agent's log gain ``theta``, ``frequency`` and ``phase``). It is a tracker of the run
+loop (:mod:`resonance_engine.loop`) that ``Swarm.run(ticks, trackers=[...])`` calls:
 
+- ``interval``: 1 (every tick), ``start(run)`` and ``finish(run, status)`` as any tracker;
 - ``handle(swarm, t)``: after every tick, with the swarm and its simulated time (s);
 - ``summary()``: a dict added to the command's summary (may be empty).
 
@@ -31,6 +32,12 @@ __all__ = ["SwarmController", "CONTROLLERS", "register_controller", "build_contr
 
 class SwarmController(Protocol):
     """What a swarm controller offers (see the module docstring)."""
+
+    interval: Any
+
+    def start(self, run: Any) -> None: ...
+
+    def finish(self, run: Any, status: str) -> None: ...
 
     def handle(self, swarm: Swarm, t: float) -> None: ...
 
