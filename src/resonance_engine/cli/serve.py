@@ -145,13 +145,8 @@ def _metrics_source(choice: str, config: RunConfig) -> Any:
 
 
 def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
-    try:
-        from resonance_engine.swarm import Swarm, SwarmConfig
-    except ImportError:
-        raise ConfigError(
-            "--swarm needs the swarm layer (resonance_engine.swarm), which this installation "
-            "lacks; run without --swarm"
-        ) from None
+    from resonance_engine.swarm import Swarm, SwarmConfig
+
     if args.swarm < 2:
         raise ConfigError(f"--swarm needs at least 2 agents, got {args.swarm}")
     if args.coupling < 0:
@@ -299,12 +294,18 @@ def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) 
     return path
 
 
+#: Third-party modules of the optional ``web`` extra (the only import ``serve`` may miss).
+WEB_EXTRA = ("starlette", "uvicorn", "websockets")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; then write field.png and metrics.csv to --out."""
     try:
         from resonance_engine.web.runner import SimulationRunner
         from resonance_engine.web.server import Dashboard
     except ImportError as exc:
+        if exc.name not in WEB_EXTRA:
+            raise  # a broken installation fails loudly
         raise ConfigError(
             f"resonance serve needs the web extra ({exc.name} is missing): "
             "pip install 'resonance-engine[web]'"
