@@ -14,8 +14,9 @@ from resonance_engine.swarm.agent import CouplingRule, SwarmAgent
 
 
 def test_clip_mode_clips_out_of_bounds_and_zeroes_nan() -> None:
-    clean, invalid = sanitize_actions(np.array([[2.0, -3.0, 0.5], [np.nan, 0.2, np.inf],
-                                                [0.1, 0.2, 0.3]]))
+    clean, invalid = sanitize_actions(
+        np.array([[2.0, -3.0, 0.5], [np.nan, 0.2, np.inf], [0.1, 0.2, 0.3]])
+    )
     np.testing.assert_array_equal(clean, [[1.0, -1.0, 0.5], [0.0, 0.2, 0.0], [0.1, 0.2, 0.3]])
     assert invalid == 2
 
@@ -39,9 +40,18 @@ def test_limits_are_validated() -> None:
 
 
 def _agents(n: int) -> list[SwarmAgent]:
-    return [SwarmAgent(i, i, np.ones(3), 0.0, CouplingRule(0.0),
-                       natural_frequency=np.array([10.0, 13.0, 17.0]), phase=np.zeros(3))
-            for i in range(n)]
+    return [
+        SwarmAgent(
+            i,
+            i,
+            np.ones(3),
+            0.0,
+            CouplingRule(0.0),
+            natural_frequency=np.array([10.0, 13.0, 17.0]),
+            phase=np.zeros(3),
+        )
+        for i in range(n)
+    ]
 
 
 def test_actuator_moves_the_drive_by_the_scaled_action_and_keeps_the_bounds() -> None:

@@ -72,13 +72,21 @@ def test_nan_and_out_of_bounds_actions_are_clipped_and_counted(env: WaveFieldEnv
 
 
 def test_target_reward_is_minus_the_log_distance_to_the_target() -> None:
-    env = WaveFieldEnv(size=24, steps_per_tick=4, episode_ticks=3, warmup_ticks=2,
-                       target=1.5, action_cost=0.0)
+    env = WaveFieldEnv(
+        size=24, steps_per_tick=4, episode_ticks=3, warmup_ticks=2, target=1.5, action_cost=0.0
+    )
     env.reset(seed=4)
     _, reward, _, _, info = env.step(np.zeros(3, np.float32))
     assert reward == pytest.approx(-abs(info["ci_feature"] - math.log(1.5)))
-    maximise = WaveFieldEnv(size=24, steps_per_tick=4, episode_ticks=3, warmup_ticks=2,
-                            reward="max", action_cost=0.5, reference=env.reference)
+    maximise = WaveFieldEnv(
+        size=24,
+        steps_per_tick=4,
+        episode_ticks=3,
+        warmup_ticks=2,
+        reward="max",
+        action_cost=0.5,
+        reference=env.reference,
+    )
     maximise.reset(seed=4)
     _, reward, _, _, info = maximise.step(np.ones(3, np.float32))
     assert reward == pytest.approx(info["ci_feature"] - 0.5)

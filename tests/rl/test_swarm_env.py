@@ -13,8 +13,9 @@ from resonance_engine.swarm.sync import series_cs
 
 @pytest.fixture(scope="module")
 def env() -> SwarmEnv:
-    return SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=8, warmup_ticks=3,
-                    window=4)
+    return SwarmEnv(
+        n_agents=3, size=24, steps_per_tick=4, episode_ticks=8, warmup_ticks=3, window=4
+    )
 
 
 def test_passes_the_pettingzoo_parallel_api_test(env: SwarmEnv) -> None:
@@ -33,8 +34,16 @@ def test_all_agents_share_one_batched_solver(env: SwarmEnv) -> None:
     env.swarm.solver.step = lambda n=1: (calls.append(n), step(n))[1]  # type: ignore[method-assign]
     env.step({a: env.action_space(a).sample() for a in env.agents})
     assert sum(calls) == 4 and len(calls) == 4 // env.swarm.measure_every
-    single = SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=2, warmup_ticks=1,
-                      window=3, swarm={"ci_average": False}, reference=env.reference)
+    single = SwarmEnv(
+        n_agents=3,
+        size=24,
+        steps_per_tick=4,
+        episode_ticks=2,
+        warmup_ticks=1,
+        window=3,
+        swarm={"ci_average": False},
+        reference=env.reference,
+    )
     single.reset(seed=0)
     assert single.swarm is not None
     step_single = single.swarm.solver.step
@@ -81,13 +90,23 @@ def test_same_seed_same_episode(env: SwarmEnv) -> None:
 
 
 def test_per_agent_rewards_differ_and_invalid_actions_never_crash() -> None:
-    env = SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=6, warmup_ticks=3,
-                   window=4, reward="per_agent")
+    env = SwarmEnv(
+        n_agents=3,
+        size=24,
+        steps_per_tick=4,
+        episode_ticks=6,
+        warmup_ticks=3,
+        window=4,
+        reward="per_agent",
+    )
     env.reset(seed=3)
     for _ in range(5):
         _, rewards, _, _, infos = env.step(
-            {"agent_0": np.array([np.nan, 0, 0]), "agent_1": np.array([9.0, 0, 0]),
-             "agent_2": np.zeros(5)}  # wrong length: treated as invalid
+            {
+                "agent_0": np.array([np.nan, 0, 0]),
+                "agent_1": np.array([9.0, 0, 0]),
+                "agent_2": np.zeros(5),
+            }  # wrong length: treated as invalid
         )
     assert infos["agent_0"]["invalid_actions"] == 3
     assert len(set(rewards.values())) > 1

@@ -9,8 +9,7 @@ from resonance_engine.rl.vec import SharedPolicyVecEnv
 
 
 def test_one_slot_per_agent_and_time_limit_ends_are_marked() -> None:
-    env = SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=3, warmup_ticks=2,
-                   window=3)
+    env = SwarmEnv(n_agents=3, size=24, steps_per_tick=4, episode_ticks=3, warmup_ticks=2, window=3)
     vec = SharedPolicyVecEnv(env)
     assert vec.num_envs == 3
     vec.seed(11)
@@ -24,5 +23,12 @@ def test_one_slot_per_agent_and_time_limit_ends_are_marked() -> None:
     assert all(info["terminal_observation"].shape == (22,) for info in infos)
     # reset happened by itself: a new episode (drawn seed) is running
     assert env.agents == env.possible_agents and env.episode_seed != 11
-    np.testing.assert_array_equal(obs, np.stack([env.observer.observations(
-        env.actuator.theta, env.actuator.log_frequency)[i] for i in range(3)]))
+    np.testing.assert_array_equal(
+        obs,
+        np.stack(
+            [
+                env.observer.observations(env.actuator.theta, env.actuator.log_frequency)[i]
+                for i in range(3)
+            ]
+        ),
+    )

@@ -31,15 +31,23 @@ HAND_WRITTEN_COUPLINGS: dict[str, tuple[float, ...]] = {
 }
 
 
-def hand_written_strengths() -> dict[str, tuple[float, ...]]:
-    """Every registered coupling mechanism with the strengths to compare a policy with:
-    the mechanism's own ``sweep`` where it has one, else HAND_WRITTEN_COUPLINGS."""
+def hand_written_strengths() -> tuple[dict[str, tuple[float, ...]], dict[str, float]]:
+    """The couplings and the controllers to compare a policy with.
+
+    Returns every registered coupling mechanism with its strengths (its own ``sweep`` where
+    it has one, else HAND_WRITTEN_COUPLINGS), and every swarm controller
+    (:mod:`resonance_engine.swarm.controllers`) with its default strength.
+    """
+    from resonance_engine.swarm.controllers import CONTROLLERS
     from resonance_engine.swarm.coupling import COUPLING_MODES
 
-    return {
+    couplings = {
         mode: tuple(getattr(cls, "sweep", None) or HAND_WRITTEN_COUPLINGS.get(mode, (1.0,)))
         for mode, cls in COUPLING_MODES.items()
+        if mode not in CONTROLLERS and mode != "rl"
     }
+    controllers = {m: COUPLING_MODES[m].default_strength for m in CONTROLLERS}
+    return couplings, controllers
 
 
 def _positive_int(text: str) -> int:
@@ -140,11 +148,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=5,
         help="held-out episodes per condition after training (0: none; default 5)",
-    )
-    p.add_argument(
-        "--compare",
-        default="",
-        help="swarm: more swarm controllers to evaluate, comma-separated specs",
     )
     add_common_options(p, out_default="resonance-out/train")
     p.set_defaults(func=cmd_train)
@@ -274,22 +277,16 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
             Condition("policy", args.coupling, args.coupling_mode, actor=policy.act),
             Condition("uncoupled", 0.0),
         ]
+        couplings, controllers = hand_written_strengths()
         conditions += [
-            Condition(f"{mode} K={k:g}", k, mode)
-            for mode, ks in hand_written_strengths().items()
-            for k in ks
+            Condition(f"{mode} K={k:g}", k, mode) for mode, ks in couplings.items() for k in ks
         ]
+        conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
         conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
-        conditions += [
-            Condition(spec, args.coupling, args.coupling_mode, controller=spec)
-            for spec in args.compare.split(",")
-            if spec.strip()
-        ]
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
     if args.env == "swarm":
-        fixed = ("policy", "uncoupled", "random", *args.compare.split(","))
-        coupled = [r for r in rows if r["condition"] not in fixed]
+        coupled = [r for r in rows if r["condition"].split(" K=")[0] in couplings]
         best = max(coupled, key=lambda r: r["cs_episode"])
         best["best_hand_written"] = True
     (out / "evaluation.json").write_text(

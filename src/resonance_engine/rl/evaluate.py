@@ -9,8 +9,8 @@ same CS window) and differs only in what moves the agents' drive:
 - ``MODE K=k``: one of the swarm's hand-written couplings
   (:mod:`resonance_engine.swarm.coupling`) at strength k, no actions;
 - ``random``: uniform random actions (a floor for the policy);
-- any swarm controller by spec (e.g. ``mpc``), acting after every tick through the
-  controller registry (:mod:`resonance_engine.swarm.controllers`).
+- the swarm controllers (``adaptive``, ``mpc`` of :mod:`resonance_engine.swarm.controllers`),
+  which are coupling modes too.
 
 Per episode it records the mean windowed CS over the episode's ticks (what the reward
 pays), the CS of the whole episode (mean pairwise Pearson correlation of the agents' CI
@@ -34,7 +34,6 @@ import numpy as np
 from resonance_engine.rl.features import MeasureReference
 from resonance_engine.rl.field_env import TRAINING_SEEDS
 from resonance_engine.rl.swarm_env import SwarmEnv
-from resonance_engine.swarm.controllers import SwarmController, build_controller
 from resonance_engine.swarm.sync import series_cs
 
 __all__ = ["Condition", "EpisodeResult", "evaluate_swarm", "summarize", "held_out_seeds"]
@@ -61,15 +60,12 @@ class Condition:
         Its mechanism (see :mod:`resonance_engine.swarm.coupling`).
     actor : callable, optional
         Actions from observations (the policy, or random).
-    controller : str, optional
-        A swarm controller spec, acting after every tick.
     """
 
     name: str
     coupling: float = 0.0
     coupling_mode: str = "gain"
     actor: Actor | None = None
-    controller: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,9 +99,6 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
     """One episode of ``condition`` on ``env`` (whose coupling must be the condition's)."""
     obs, _ = env.reset(seed=seed)
     assert env.swarm is not None
-    controller: SwarmController | None = (
-        build_controller(condition.controller, env.swarm) if condition.controller else None
-    )
     zeros = np.zeros((env.n_agents, 3))
     cs_values, costs, total = [], [], 0.0
     while env.agents:
@@ -113,8 +106,6 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
         actions = condition.actor(stacked) if condition.actor is not None else zeros
         before = _drive_state(env)
         obs, rewards, _, _, infos = env.step(dict(zip(env.possible_agents, actions, strict=True)))
-        if controller is not None and env.swarm is not None:
-            controller.handle(env.swarm, env.swarm.solver.t)
         costs.append(_drive_cost(env, before, _drive_state(env), actions))
         total += float(np.mean(list(rewards.values())))
         cs_values.append(infos[env.possible_agents[0]]["cs"])
