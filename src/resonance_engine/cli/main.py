@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "sweep",
     "export_web",
+    "optimize",
 )
 
 

@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
+    p.add_argument("--controller", choices=_controllers(), default=None,
+                   help="a controller sets the drives instead of --coupling-mode (README: "
+                   "'Swarm controllers'); --coupling is then its K")
     p.add_argument("--coupling", type=float, default=None, metavar="K",
                    help="coupling strength K in the mode's unit (0 = independent agents; "
                    "default: the mode's default, gain 0.05, kuramoto 10 1/s)")
@@ -131,14 +134,22 @@ def _coupling_modes() -> list[str]:
     return list(COUPLING_MODES)
 
 
+def _controllers() -> list[str]:
+    from resonance_engine.swarm.controllers import CONTROLLERS
+
+    return list(CONTROLLERS)
+
+
 def _coupling(args: argparse.Namespace) -> Any:
-    """The Coupling named by --coupling-mode with strength --coupling (or its default)."""
+    """The Coupling named by --controller or --coupling-mode with strength --coupling (or
+    its default)."""
     from resonance_engine.swarm.coupling import COUPLING_MODES, make_coupling
 
+    mode = getattr(args, "controller", None) or args.coupling_mode
     k = args.coupling
     if k is None:
-        k = COUPLING_MODES[args.coupling_mode].default_strength
-    return make_coupling(args.coupling_mode, k)
+        k = COUPLING_MODES[mode].default_strength
+    return make_coupling(mode, k)
 
 
 def _distributed(args: argparse.Namespace) -> bool:
