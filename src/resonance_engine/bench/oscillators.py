@@ -173,10 +173,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise ConfigError(f"--sizes and --threads take comma-separated integers ({exc})") from None
-    if any(n < 1 for n in sizes) or any(t < 1 for t in threads) or args.repeats < 1:
-        raise ConfigError("--sizes, --threads and --repeats must be >= 1")
-    if args.mi_rate <= 200 or args.mi_seconds * args.mi_rate < 1000:
-        raise ConfigError("--mi-rate must be > 200 Hz and the MI signal >= 1000 samples")
+    checks = {
+        "--sizes": all(n >= 1 for n in sizes),
+        "--threads": all(t >= 1 for t in threads),
+        "--repeats": args.repeats >= 1,
+        "--work": args.work >= 1,
+        "--sparse-size": args.sparse_size >= 0,
+        "--surrogates": args.surrogates >= 0,
+        "--mi-rate": args.mi_rate > 200,
+        "--mi-seconds": args.mi_seconds * args.mi_rate >= 1000,
+    }
+    bad = [flag for flag, ok in checks.items() if not ok]
+    if bad:
+        raise ConfigError(
+            f"{bad[0]} is out of range: sizes, threads, repeats, work >= 1; sparse size, "
+            "surrogates >= 0; MI rate > 200 Hz and rate x seconds >= 1000 samples"
+        )
     results: dict[str, Any] = {"cpus": os.cpu_count(), "load average (1 min)": os.getloadavg()[0]}
     for n in sizes:
         results.update(_measure(f"all-to-all N={n}", n, _case(n, None, args.work), args, threads))
