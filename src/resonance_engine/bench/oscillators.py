@@ -121,14 +121,15 @@ def _measure(
         label = f"{tag} numba {count}T"
         if args.no_baseline:
             seconds = median_seconds(fast, args.repeats)
-            out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
-            continue
-        slow = _step_fn("numpy", case, ref_steps)
-        times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
-        out[f"{label} osc-steps/s"] = n * case["steps"] / times["numba"]
-        out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
-        # ratios["numpy"] = t_numba / t_numpy per round; scale to equal work
-        out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        else:
+            slow = _step_fn("numpy", case, ref_steps)
+            times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
+            seconds = times["numba"]
+            out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
+            # ratios["numpy"] = t_numba / t_numpy per round; scaled to equal work
+            out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        out[f"{label} steps/s"] = case["steps"] / seconds
+        out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
     return out
 
 
