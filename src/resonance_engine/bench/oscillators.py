@@ -190,7 +190,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{bad[0]} is out of range: sizes, threads, repeats, work >= 1; sparse size, "
             "surrogates >= 0; MI rate > 200 Hz and rate x seconds >= 1000 samples"
         )
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "load average (1 min)": os.getloadavg()[0]}
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "load average before (1 min)": os.getloadavg()[0],
+    }
     for n in sizes:
         results.update(_measure(f"all-to-all N={n}", n, _case(n, None, args.work), args, threads))
     if args.sparse_size:
@@ -221,4 +224,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "numpy" in times:
         results["MI binning, numpy reference (s)"] = times["numpy"]
         results["MI binning numba / numpy"] = 1.0 / ratios["numpy"]
+    results["load average after (1 min)"] = os.getloadavg()[0]
     return results
