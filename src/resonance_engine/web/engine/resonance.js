@@ -13,7 +13,7 @@
 // message. Calls are queued: each runs after the previous one has finished.
 
 import { CpuEngine } from "./cpu.js";
-import { checkConfig, checkDamping, ConfigError, courantNumber, formatG, maxStableDt, pyRepr } from "./physics.js";
+import { checkConfig, checkDamping, ConfigError, courantNumber, formatG, pyRepr } from "./physics.js";
 import { checkMetrics, Measures } from "./measures.js";
 import { WebGpuEngine } from "./webgpu.js";
 
@@ -216,7 +216,6 @@ export class Resonance {
       }
       s.waveSpeed = c;
       s.courantNumber = courant;
-      s.maxStableDt = maxStableDt(c, s.dx, s.dy);
       return courant;
     });
   }
