@@ -157,9 +157,9 @@ export class Resonance {
     return this.enqueue(async () => {
       this.requireConfig();
       if (!this.measures) {
-        this.measures = new Measures(this.engine, this.sim.ny, this.sim.nx, this.metricsConfig);
+        this.measures = new Measures(this.engine, this.sim, this.metricsConfig);
       }
-      const m = await this.measures.frame();
+      const m = await this.measures.frame(this.t);
       return { ...m, step: this.stepCount, t: this.t };
     });
   }
