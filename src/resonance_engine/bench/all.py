@@ -39,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "serve": ["--size", "256", "--seconds", "1.5", "--rounds", "3"],
     "sweep": ["--runs", "4", "--steps", "300", "--repeats", "1"],
     "browser": ["--sizes", "128,256", "--repeats", "3"],
+    "oscillators": ["--repeats", "3"],
 }
 
 _VERSIONS = ("resonance-engine", "numpy", "numba", "scipy", "apsw", "sqlite-vec", "wgpu")
