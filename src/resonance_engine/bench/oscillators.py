@@ -5,7 +5,8 @@ all-to-all networks (mean field, Euler) of each size in ``--sizes`` and for a sp
 small-world network (a ring with two neighbours on each side plus one random shortcut
 per ten nodes), against the numpy reference kernel of the same scheme timed in
 alternating rounds (the ratio is the median of per-round ratios, so load from other
-processes hits both alike).
+processes hits both alike). With N = 1e5 in the sizes, a noisy network (Euler-Maruyama,
+normals drawn by numpy in :meth:`KuramotoNetwork.step`) is timed too.
 
 Tort MI: :func:`~resonance_engine.oscillators.modulation_index` of ``--mi-seconds`` of a
 coupled signal at ``--mi-rate`` Hz with ``--surrogates`` surrogates (filters, Hilbert
@@ -34,6 +35,7 @@ from resonance_engine.backends.base import SparseCoupling
 from resonance_engine.bench import interleaved_seconds, median_seconds
 from resonance_engine.errors import ConfigError
 from resonance_engine.oscillators import (
+    KuramotoNetwork,
     band_analytic,
     binned_modulation_index,
     modulation_index,
@@ -201,6 +203,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         graph = small_world(n)
         results[f"small-world N={n} links"] = int(graph.data.size)
         results.update(_measure(f"small-world N={n}", n, _case(n, graph, args.work), args, threads))
+    if 100_000 in sizes:  # the noisy network: normals drawn by numpy, then the same kernel
+        n = 100_000
+        noisy = KuramotoNetwork(np.zeros(n), 1.0, noise=0.1, seed=0)
+        steps = max(1, int(args.work // n))
+        noisy.step(1)
+        seconds = median_seconds(partial(noisy.step, steps), args.repeats)
+        results[f"all-to-all N={n} noise D=0.1 numba {threads[-1]}T osc-steps/s"] = (
+            n * steps / seconds
+        )
     if args.peer:
         results.update(_peer(results.get(f"all-to-all N=1000 numba {threads[-1]}T osc-steps/s")))
     numba.set_num_threads(threads[-1])
