@@ -243,8 +243,8 @@ class KuramotoNetwork:
             chunk = min(remaining, per_call)
             noise = None
             if self.noise > 0:
-                scale = math.sqrt(2.0 * self.noise * self.dt)
-                noise = scale * self._rng.standard_normal((chunk, *self._theta.shape))
+                noise = self._rng.standard_normal((chunk, *self._theta.shape))
+                noise *= math.sqrt(2.0 * self.noise * self.dt)
             self._kernels.kuramoto_steps(
                 self._theta,
                 omega,

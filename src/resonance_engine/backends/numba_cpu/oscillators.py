@@ -242,7 +242,7 @@ def _max_increment(
         row_sum = float(np.bincount(rows, np.abs(adjacency.data), minlength=n).max())
     bound = dt * (float(np.abs(omega).max()) + float(np.abs(coupling).max()) * row_sum)
     if noise is not None and noise.size:
-        bound += float(np.abs(noise).max())
+        bound += max(float(noise.max()), -float(noise.min()))  # no temporary array
     return bound
 
 
