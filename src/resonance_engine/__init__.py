@@ -12,8 +12,6 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from importlib.metadata import PackageNotFoundError, version
-
 from resonance_engine.config import RunConfig, SimulationConfig, SourceConfig, default_pond
 from resonance_engine.errors import (
     BackendError,
@@ -38,6 +36,7 @@ from resonance_engine.field import (
     discrete_energy,
     max_stable_dt,
 )
+from resonance_engine.loop import RunLoop, Tracker
 from resonance_engine.metrics import (
     ComplexityAnalyzer,
     ComplexityMetrics,
@@ -54,6 +53,7 @@ from resonance_engine.metrics import (
     power_spectrum,
     structure_factor,
 )
+from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
 from resonance_engine.store import (
     AgentDB,
     MetricRecord,
@@ -72,11 +72,9 @@ from resonance_engine.swarm import (
     SwarmCoordinator,
 )
 from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
+from resonance_engine.version import package_version
 
-try:
-    __version__ = version("resonance-engine")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+__version__ = package_version()
 
 __all__ = [
     "__version__",
@@ -132,4 +130,9 @@ __all__ = [
     "basin_stability",
     "mean_first_passage_time",
     "ExecutorError",
+    "KuramotoNetwork",
+    "order_parameter",
+    "phase_locking_value",
+    "RunLoop",
+    "Tracker",
 ]

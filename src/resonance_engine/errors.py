@@ -15,10 +15,13 @@ __all__ = [
     "BackendError",
     "MetricError",
     "StoreError",
+    "DuplicateRunError",
     "SignatureError",
     "BusError",
     "RejectedRecordsError",
     "ExecutorError",
+    "ControlError",
+    "InfeasibleError",
 ]
 
 
@@ -84,6 +87,14 @@ class BusError(ResonanceError, RuntimeError):
     """The signature bus cannot deliver messages (connection lost, server unreachable)."""
 
 
+class DuplicateRunError(StoreError):
+    """A run with the same key is already stored (``run_id``: that run, when known)."""
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
 class RejectedRecordsError(StoreError):
     """Some records or vectors of a batch could not be stored; the rest was written.
 
@@ -105,3 +116,11 @@ class RejectedRecordsError(StoreError):
 
 class ExecutorError(ResonanceError, RuntimeError):
     """Parallel work cannot run: the executor is missing, unreachable, or a task failed."""
+
+
+class ControlError(ResonanceError, RuntimeError):
+    """An estimator, model fit or controller cannot do what was asked (shapes, solver)."""
+
+
+class InfeasibleError(ControlError):
+    """A model-predictive control problem has no solution under its constraints."""

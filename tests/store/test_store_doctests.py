@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["db", "writer", "recorder"])
+@pytest.mark.parametrize(
+    "module", ["db", "metric_writer", "recorder", "trajectories", "optimizations"]
+)
 def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(f"resonance_engine.store.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)

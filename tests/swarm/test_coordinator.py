@@ -12,7 +12,6 @@ from resonance_engine.swarm.coordinator import SwarmCoordinator
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.signature import Signature
 from resonance_engine.swarm.sync import MDEAConfig
-from resonance_engine.swarm.thresholds import AdaptiveThresholdController
 
 
 def _sig(agent: int, step: int, ci: float, d: float = 1.5) -> Signature:
@@ -105,18 +104,6 @@ def test_health_monitor_is_edge_triggered_for_basin_stability() -> None:
     assert monitor.check_bs(4, float("nan")) is None
     with pytest.raises(ConfigError):
         HealthThresholds(cs_min=2.0)
-
-
-def test_adaptive_threshold_rule_and_clamp() -> None:
-    ctl = AdaptiveThresholdController(learning_rate=0.2, initial=0.5)
-    assert ctl.update(0, 0.3) == 0.5
-    assert ctl.update(0, 0.8) == pytest.approx(0.6)
-    assert ctl.update(0, 0.8) == pytest.approx(0.6)
-    assert ctl.update(0, -10.0) == 0.1
-    assert ctl.update(1, 0.0, previous_performance=-10.0) == 0.9
-    assert ctl.threshold(2) == 0.5
-    with pytest.raises(ConfigError):
-        AdaptiveThresholdController(initial=0.95)
 
 
 def test_mdea_sync_needs_enough_history() -> None:

@@ -72,3 +72,17 @@ def served(make_runner) -> Iterator:
     yield serve
     for dash in started:
         dash.stop()
+
+
+def local_client(app, base_url: str = "http://localhost"):
+    """Starlette's TestClient, naming the app by a host it answers to (the dashboard
+    refuses foreign Host headers; TestClient's default host, ``testserver``, is one)."""
+    from starlette.testclient import TestClient
+
+    class Client(TestClient):
+        def websocket_connect(self, url: str, *args, **kwargs):
+            if "://" not in url:
+                url = base_url.replace("http", "ws", 1) + url
+            return super().websocket_connect(url, *args, **kwargs)
+
+    return Client(app, base_url=base_url)

@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from .conftest import require
+from .conftest import local_client, require
 
 require("httpx2")
-from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from resonance_engine.web import create_app, decode_frame  # noqa: E402
+
+#: The dashboard answers loopback names only (Host header check).
+BASE = "http://localhost"
 
 
 def receive_until(
@@ -51,7 +53,7 @@ def frames_received(ws: Any, n: int) -> list[bytes]:
 @pytest.fixture
 def client(make_runner):
     app = create_app(make_runner())
-    with TestClient(app) as c:
+    with local_client(app) as c:
         yield c
 
 
@@ -118,6 +120,11 @@ def test_controls_reply_and_broadcast(client) -> None:
         ("frequency", 1e6, "not resolved"),
         ("damping", "fast", "must be a number"),
         ("gravity", 1.0, "unknown parameter"),
+        # a 400-digit JSON integer does not fit in a float (it raised OverflowError in the
+        # simulation thread, which died)
+        ("damping", 10**400, "finite"),
+        ("wave_speed", -(10**400), "finite"),
+        ("frequency", 10**400, "finite"),
     ],
 )
 def test_refused_changes_say_why_and_the_run_goes_on(client, param, value, text) -> None:
@@ -161,7 +168,7 @@ def test_malformed_messages_get_an_error(client) -> None:
 
 def test_token_is_required_when_set(make_runner) -> None:
     app = create_app(make_runner(), token="s3cret")
-    with TestClient(app) as client:
+    with local_client(app) as client:
         assert client.get("/").status_code == 401
         assert client.get("/?token=wrong").status_code == 401
         assert client.get("/api/state").status_code == 401
@@ -188,14 +195,14 @@ def test_cross_site_websockets_are_refused(client) -> None:
     ):
         pass
     assert info.value.code == 1008
-    with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
+    with client.websocket_connect("/ws", headers={"origin": BASE}) as ws:
         assert ws.receive_json()["type"] == "hello"
 
 
 def test_several_clients_and_closing_one_leaks_nothing(make_runner) -> None:
     app = create_app(make_runner())
     hub = app.state.dashboard.hub
-    with TestClient(app) as client:
+    with local_client(app) as client:
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b:
             with client.websocket_connect("/ws") as c:
                 for ws in (a, b, c):
@@ -208,3 +215,60 @@ def test_several_clients_and_closing_one_leaks_nothing(make_runner) -> None:
             assert hub.count == 2
         assert hub.count == 0
     assert not any(t.name == "resonance-sim" for t in threading.enumerate())
+
+
+def test_huge_integers_leave_the_thread_alive_and_answering(client) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        for i, param in enumerate(("damping", "wave_speed", "frequency")):
+            ws.send_text(f'{{"type": "set", "id": {i}, "param": "{param}", "value": {"9" * 400}}}')
+            assert receive_until(ws, lambda m, i=i: m.get("id") == i)["type"] == "error"
+        ws.send_json({"type": "set", "id": 7, "param": "damping", "value": 0.2})
+        assert receive_until(ws, lambda m: m.get("id") == 7)["ok"] is True
+        ws.send_json({"type": "set", "id": 8, "param": "frequency", "value": 2, "source": 10**400})
+        assert "source must be an index" in receive_until(ws, lambda m: m.get("id") == 8)["message"]
+        state = client.get("/api/state").json()
+        assert state["running"] is True and state["error"] is None and state["damping"] == 0.2
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example", 403),  # a DNS-rebinding page: its name resolves to 127.0.0.1
+        ("evil.example:8765", 403),
+        ("127.0.0.1.evil.example", 403),
+        ("", 400),
+        ("[::1", 400),
+        ("localhost:1:2", 400),
+    ],
+)
+def test_foreign_host_headers_are_refused(make_runner, host, status) -> None:
+    app = create_app(make_runner())
+    with local_client(app) as client:
+        for path in ("/", "/api/state", "/static/app.js"):
+            assert client.get(path, headers={"host": host}).status_code == status
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect("/ws", headers={"host": host}),
+        ):
+            pass
+        assert client.app.state.dashboard.hub.count == 0
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST.", "app.localhost", "127.0.0.1:80", "127.8.0.1", "[::1]:8765"]
+)
+def test_loopback_host_headers_are_served(client, host) -> None:
+    assert client.get("/api/state", headers={"host": host}).status_code == 200
+
+
+def test_allowed_hosts_are_served(make_runner) -> None:
+    app = create_app(make_runner(), allowed_hosts=["Pond.Lan"])
+    with local_client(app, "http://pond.lan") as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/", headers={"host": "other.lan"}).status_code == 403
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_json()["type"] == "hello"
+    app = create_app(make_runner(), allowed_hosts=["*"])
+    with local_client(app, "http://anything.example") as client:
+        assert client.get("/api/state").status_code == 200

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -90,9 +91,16 @@ def test_serve_stores_the_run_and_replays_it(tmp_path: Path) -> None:
     assert [int(r.split(",")[0]) for r in rows[1:4]] == [0, 10, 20]  # the config's metrics_every
     assert (tmp_path / "field.png").stat().st_size > 0
 
-    process, url = start_serve(tmp_path, "--replay", str(summary["run_id"]), "--db", db)
+    process, url = start_serve(
+        tmp_path, "--replay", str(summary["run_id"]), "--db", db, "--allow-host", "pond.lan"
+    )
     try:
         state = json.load(urllib.request.urlopen(url + "api/state", timeout=10))
+        named = urllib.request.Request(url + "api/state", headers={"Host": "pond.lan"})
+        assert urllib.request.urlopen(named, timeout=10).status == 200
+        foreign = urllib.request.Request(url + "api/state", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(foreign, timeout=10)
     finally:
         stop(process)
     assert state["replay"]["run"] == summary["run_id"]

@@ -15,7 +15,7 @@ from resonance_engine.web.chart_feeds import ComplexityFeed, FieldStatsFeed
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
 
-from .conftest import require
+from .conftest import local_client, require
 
 store = require("resonance_engine.store")
 
@@ -80,11 +80,10 @@ def test_missing_runs_and_series_are_store_errors(tmp_path) -> None:
 
 def test_replay_over_the_websocket() -> None:
     require("httpx2")
-    from starlette.testclient import TestClient
 
     rows = [[10.0 * i, 0.1 * i, 1.5, 0.2, 0.3, 1.0, 0.01 * i] for i in range(50)]
     app = create_app(ReplayRunner(rows, "run 7", {"run": 7}))
-    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+    with local_client(app) as client, client.websocket_connect("/ws") as ws:
         hello = ws.receive_json()
         assert hello["mode"] == "replay" and hello["history"] == rows
         assert hello["state"]["step"] == 490 and hello["frame"] == [0, 0]

@@ -159,3 +159,62 @@ def test_field_stats_source() -> None:
     u = np.array([[3.0, -4.0], [0.0, 0.0]])
     values = FieldStatsFeed().update(u, 0, 0.0)
     assert values["peak"] == 4.0 and values["rms"] == pytest.approx(np.sqrt(25 / 4))
+
+
+class Exploding(FieldStatsFeed):
+    """A chart source that fails with a non-ResonanceError after a few rows."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def update(self, u, step, t):
+        if step >= self.after:
+            raise ZeroDivisionError("the chart source divided by zero")
+        return super().update(u, step, t)
+
+
+def test_any_exception_while_stepping_is_reported_and_requests_answered(make_runner) -> None:
+    runner = make_runner(metrics=Exploding(after=20))
+    collect = Collector()
+    runner.publish = collect
+    runner.start()
+    wait_for(lambda: runner.error is not None)
+    assert runner.error == "ZeroDivisionError: the chart source divided by zero"
+    wait_for(
+        lambda: any(
+            e["type"] == "error" and "ZeroDivisionError" in e["message"]
+            for t in collect.ticks
+            for e in t.events
+        )
+    )
+    state = runner.state()
+    assert state["error"] == runner.error and state["paused"] and state["running"]
+    # the thread still answers: a change is applied, resume is refused with the reason
+    assert runner.request("set", param="damping", value=0.4).result(timeout=10)["damping"] == 0.4
+    with pytest.raises(ConfigError, match="ZeroDivisionError"):
+        runner.request("resume").result(timeout=10)
+    runner.stop()
+
+
+def test_a_failure_outside_the_step_ends_the_thread_loudly(make_runner) -> None:
+    runner = make_runner()
+    published: list[Tick] = []
+
+    def publish(tick: Tick) -> None:
+        published.append(tick)
+        if len(published) == 3:
+            runner.request("pause")  # queued while the thread is about to fail
+            raise MemoryError("no memory for the tick")
+
+    runner.publish = publish
+    runner.start()
+    wait_for(lambda: not runner.is_running())
+    assert runner.error == "MemoryError: no memory for the tick"
+    last = published[-1]
+    assert last.state is not None and last.state["running"] is False
+    assert last.events[0]["message"] == runner.error
+    assert runner.state()["error"] == runner.error
+    # the request queued before the failure was answered, and later ones are refused
+    with pytest.raises(ConfigError, match="cannot resume"):
+        runner.request("resume").result(timeout=1)

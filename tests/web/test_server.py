@@ -129,10 +129,13 @@ def test_a_stalled_client_neither_slows_the_run_nor_the_others(served, connect) 
         frames = read_frames(watcher, 20)
         assert dash.runner.solver.step_count > start
         assert decode_frame(frames[-1])[0].step > decode_frame(frames[0])[0].step
-        slots = list(hub.clients)
-        # the stalled client holds at most one pending frame and drops the rest
-        assert max(s.frames_dropped for s in slots) >= 10
-        assert all(s.frame is None or isinstance(s.frame, bytes) for s in slots)
+        slot = max(hub.clients, key=lambda s: s.frames_dropped)  # the stalled one
+        # it got its two credits' worth of frames, holds at most one pending frame and
+        # dropped the rest: every frame offered to it is accounted for exactly once
+        assert slot.frames_sent == slot.max_credits == 2 and slot.credits == 0
+        assert slot.frames_dropped >= 10
+        pending = 0 if slot.frame is None else 1
+        assert slot.frames_offered == slot.frames_sent + slot.frames_dropped + pending
     finally:
         stalled.close()
         watcher.close()
@@ -149,3 +152,22 @@ def test_wrong_token_is_refused_over_the_network(served, connect) -> None:
     assert refused.value.response.status_code == 403
     ws = connect(ws_url(dash) + "?token=tok-123")
     assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+
+
+def test_dns_rebinding_host_is_refused_over_the_network(served) -> None:
+    """A page on a foreign name that resolves to 127.0.0.1 reaches the socket; the server
+    must refuse it by its Host header (403), HTTP and WebSocket alike."""
+    dash = served()
+    base = dash.url(with_token=False)
+    request = urllib.request.Request(base + "api/state", headers={"Host": "rebind.example"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 403 and b"--allow-host rebind.example" in info.value.read()
+    with pytest.raises(InvalidStatus) as refused:
+        # the URL names the foreign host; the socket goes to 127.0.0.1 (what DNS said)
+        sock = socket.create_connection(("127.0.0.1", dash.port), timeout=10)
+        ws_client.connect(f"ws://rebind.example:{dash.port}/ws", sock=sock)
+    assert refused.value.response.status_code == 403
+    assert dash.app.state.dashboard.hub.count == 0
+    with urllib.request.urlopen(base.replace("127.0.0.1", "localhost") + "api/state", timeout=10):
+        pass  # loopback names are served

@@ -3,7 +3,8 @@
 ``numpy`` is the reference (obviously correct, used to check the others); ``numba`` is
 the CPU default; ``wgpu`` runs WGSL compute shaders on a GPU (only when asked for: "auto"
 never picks it). A backend is a subpackage exposing ``field_kernels`` (and, for the
-complexity measures, ``metric_kernels``); a backend whose fields live on a device also
+complexity measures, ``metric_kernels``; host backends also ``oscillator_kernels``, for
+the oscillator networks); a backend whose fields live on a device also
 exposes ``make_field_state(shape, dtype, feedback)``.
 """
 
@@ -14,15 +15,23 @@ from types import ModuleType
 
 import numpy as np
 
-from resonance_engine.backends.base import FieldKernels, FieldState, HostFieldState, MetricKernels
+from resonance_engine.backends.base import (
+    FieldKernels,
+    FieldState,
+    HostFieldState,
+    MetricKernels,
+    OscillatorKernels,
+)
 from resonance_engine.errors import BackendError
 
 __all__ = [
     "BACKEND_NAMES",
+    "correlation_kernels",
     "resolve_backend",
     "field_kernels",
     "field_state",
     "metric_kernels",
+    "oscillator_kernels",
     "backend_module",
 ]
 
@@ -76,6 +85,12 @@ def backend_module(name: str) -> ModuleType:
         ) from exc
 
 
+def correlation_kernels(name: str) -> ModuleType:
+    """The windowed-correlation kernels of a CPU backend (``window_correlation``)."""
+    module: ModuleType = backend_module(name).correlation_kernels
+    return module
+
+
 def field_kernels(name: str) -> FieldKernels:
     """The field kernels of a backend."""
     kernels: FieldKernels = backend_module(name).field_kernels
@@ -110,4 +125,15 @@ def field_state(
 def metric_kernels(name: str) -> MetricKernels:
     """The complexity-measure kernels of a backend."""
     kernels: MetricKernels = backend_module(name).metric_kernels
+    return kernels
+
+
+def oscillator_kernels(name: str) -> OscillatorKernels:
+    """The oscillator-network kernels of a host backend ("numpy" or "numba")."""
+    module = backend_module(name)
+    kernels: OscillatorKernels | None = getattr(module, "oscillator_kernels", None)
+    if kernels is None:
+        raise BackendError(
+            f"backend {resolve_backend(name)!r} has no oscillator kernels; use 'numba' or 'numpy'"
+        )
     return kernels

@@ -28,6 +28,9 @@ __all__ = [
     "MetricKernels",
     "FrameParams",
     "FRAME_SUMS",
+    "KURAMOTO_METHODS",
+    "SparseCoupling",
+    "OscillatorKernels",
 ]
 
 #: Integer codes the kernels use for the boundary kinds.
@@ -477,5 +480,97 @@ class MetricKernels(Protocol):
             Sums over the cells of G, C, tau, G*C*h and G*h, then min C and max C
             (columns named in :data:`FRAME_SUMS`).
         counts : ndarray of float64, shape (b, levels + 1)
+        """
+        ...
+
+
+#: Integration schemes of :meth:`OscillatorKernels.kuramoto_steps`.
+KURAMOTO_METHODS: tuple[str, ...] = ("euler", "rk4")
+
+
+class SparseCoupling(NamedTuple):
+    """A coupling matrix A in CSR form (row i lists the oscillators j that act on i).
+
+    Attributes
+    ----------
+    indptr : ndarray of int64, shape (n + 1,)
+    indices : ndarray of int64, shape (nnz,)
+        Column j of each stored entry.
+    data : ndarray of float64, shape (nnz,)
+        The weight A_ij of each stored entry.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+
+class OscillatorKernels(Protocol):
+    """Kernels of the oscillator networks (see :mod:`resonance_engine.oscillators`)."""
+
+    def kuramoto_steps(
+        self,
+        theta: np.ndarray,
+        omega: np.ndarray,
+        coupling: np.ndarray,
+        phase_lag: np.ndarray,
+        dt: float,
+        steps: int,
+        noise: np.ndarray | None,
+        adjacency: SparseCoupling | None,
+        method: str,
+    ) -> None:
+        """Advance ``steps`` steps of ``b`` independent Kuramoto networks in place.
+
+        The rate of oscillator i of member k is::
+
+            omega[k, i] + coupling[k] * sum_j A_ij sin(theta[k, j] - theta[k, i] - phase_lag[k])
+
+        with A_ij = 1 for every pair (i = j included) when ``adjacency`` is None, which
+        the kernels evaluate through the mean field sum_j exp(i theta_j) in O(n).
+
+        Parameters
+        ----------
+        theta : ndarray of float64, shape (b, n)
+            Phases (rad), overwritten with the phases ``steps`` steps later.
+        omega : ndarray of float64, shape (b, n)
+            Natural angular frequencies (rad/s).
+        coupling : ndarray of float64, shape (b,)
+            K / N per member (rad/s).
+        phase_lag : ndarray of float64, shape (b,)
+            alpha per member (rad).
+        dt : float
+            Time step (s).
+        steps : int
+        noise : ndarray of float64, shape (steps, b, n), or None
+            Increments added to theta after each step's deterministic part (rad; the
+            caller draws sqrt(2 D dt) N(0, 1)). Only with ``method="euler"``.
+        adjacency : SparseCoupling or None
+            The n x n coupling matrix shared by every member.
+        method : {"euler", "rk4"}
+            Euler(-Maruyama) or classical fourth-order Runge-Kutta.
+        """
+        ...
+
+    def phase_binned_amplitude(
+        self, bins: np.ndarray, amplitude: np.ndarray, n_bins: int, shifts: np.ndarray
+    ) -> np.ndarray:
+        """Sum of the amplitude in each phase bin, for the amplitude shifted in time.
+
+        Parameters
+        ----------
+        bins : ndarray of int64, shape (c, t)
+            Phase bin (0 .. n_bins - 1) of every sample of c channels.
+        amplitude : ndarray of float64, shape (c, t)
+        n_bins : int
+        shifts : ndarray of int64, shape (s, c)
+            Time shift of each channel's amplitude in each of s rounds (samples,
+            0 <= shift < t).
+
+        Returns
+        -------
+        ndarray of float64, shape (s, n_bins)
+            ``out[m, j] = sum over channels c and samples n with bins[c, n] == j of
+            amplitude[c, (n + shifts[m, c]) % t]``.
         """
         ...

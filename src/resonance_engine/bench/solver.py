@@ -1,10 +1,14 @@
 """Leapfrog step throughput: ms/step and Gcell/s per backend and grid size.
 
-Ratios printed: each backend against the numpy reference at the same size, and the
-numba stencil against a triad a = b + s c over arrays of the same size (the same two
-loads and one store per cell: the memory-bandwidth bound of the in-place update). The
-wgpu backend is measured against a buffer-to-buffer copy on the same GPU
-(:mod:`resonance_engine.bench.gpu`).
+Ratios printed: each backend against the numpy reference at the same size; the numba
+solver against the plainest three-buffer numba stencil (one parallel loop over rows per
+step, no damping, sources or boundaries) and against a triad a = b + s c over arrays of
+the same size (two loads and one store per cell: the memory-bandwidth bound of a
+single-step in-place update, which the solver's two-steps-per-sweep kernel can beat).
+These three are timed in alternating rounds and the ratios are medians of per-round
+ratios, so load from other processes hits them alike. Devito's rate on the same grid is
+added where Devito is installed. The wgpu backend is measured against a buffer-to-buffer
+copy on the same GPU (:mod:`resonance_engine.bench.gpu`).
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from resonance_engine.backends import field_kernels
-from resonance_engine.bench import gpu, median_seconds
+from resonance_engine.bench import gpu, interleaved_seconds, median_seconds
 from resonance_engine.field.solver import WaveSolver2D
 
 __all__ = ["add_arguments", "run"]
@@ -100,18 +103,60 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "numba" not in backends:
             continue
         solver = _solver(size, "numba", args.dtype)
+        from resonance_engine.backends.numba_cpu import field as kernels
+
         a, b, c = (np.ones(size * size, dtype=args.dtype) for _ in range(3))
-        triad = partial(field_kernels("numba").triad, a, b, c, 0.5)
+        grids = [np.zeros((size, size), dtype=args.dtype) for _ in range(3)]
+        grids[1][size // 2, size // 2] = 1.0
+        timed = {
+            "solver": partial(solver.step, args.steps),
+            "plain": partial(kernels.plain_stencil_steps, *grids, args.steps),
+            "triad": partial(kernels.triad, a, b, c, 0.5),
+        }
         for n in threads:
             numba.set_num_threads(n)
             tag = f"{size} numba {n}T"
-            seconds = median_seconds(partial(solver.step, args.steps), args.repeats) / args.steps
-            rate = size * size / seconds
-            triad_rate = size * size / median_seconds(triad, args.repeats)
-            results[f"{tag} ms/step"] = seconds * 1e3
+            seconds, ratios = interleaved_seconds(timed, args.repeats)
+            rate = size * size * args.steps / seconds["solver"]
+            results[f"{tag} ms/step"] = seconds["solver"] / args.steps * 1e3
             results[f"{tag} Gcell/s"] = rate / 1e9
             if numpy_rate:
                 results[f"{tag} / numpy"] = rate / numpy_rate
-            results[f"{size} triad {n}T Gcell/s"] = triad_rate / 1e9
-            results[f"{tag} / triad"] = rate / triad_rate
+            results[f"{size} plain stencil {n}T Gcell/s"] = (
+                size * size * args.steps / seconds["plain"] / 1e9
+            )
+            results[f"{size} triad {n}T Gcell/s"] = size * size / seconds["triad"] / 1e9
+            results[f"{tag} / plain stencil"] = 1.0 / ratios["plain"]
+            # the solver does ``steps`` updates in its time, the triad one pass
+            results[f"{tag} / triad"] = args.steps / ratios["triad"]
+        devito = devito_rate(size, args.steps, args.repeats, args.dtype)
+        if devito is not None:
+            results[f"{size} devito Gcell/s"] = devito / 1e9
+            results[f"{size} numba / devito"] = results[f"{size} numba {threads[-1]}T Gcell/s"] * (
+                1e9 / devito
+            )
     return results
+
+
+def devito_rate(size: int, steps: int, repeats: int, dtype: str) -> float | None:
+    """Cells per second of Devito's leapfrog for the same wave equation, or None.
+
+    Devito (``pip install devito``, optional) generates and compiles OpenMP C for the
+    undamped second-order wave equation on a ``size`` x ``size`` grid; the first call
+    (code generation and compilation) is not timed.
+    """
+    try:
+        import devito  # noqa: F401
+    except ImportError:
+        return None
+    from devito import Eq, Grid, Operator, TimeFunction, solve
+
+    grid = Grid(shape=(size, size), extent=(size - 1.0, size - 1.0), dtype=np.dtype(dtype).type)
+    u = TimeFunction(name="u", grid=grid, time_order=2, space_order=2)
+    u.data[:, size // 2, size // 2] = 1.0
+    update = Eq(u.forward, solve(u.dt2 - 0.25 * u.laplace, u.forward))
+    op = Operator([update], opt="advanced")
+    dt = 0.5
+    op.apply(time_M=2, dt=dt)
+    seconds = median_seconds(lambda: op.apply(time_M=steps, dt=dt), repeats) / steps
+    return size * size / seconds

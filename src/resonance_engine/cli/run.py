@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import time
+from pathlib import Path
 from typing import Any
 
 from resonance_engine.backends import BACKEND_NAMES
@@ -16,9 +16,16 @@ from resonance_engine.cli.common import (
     show_progress,
 )
 from resonance_engine.cli.db import add_db_options, open_db
-from resonance_engine.metrics import ComplexityAnalyzer, ComplexityMetrics, summarize_series
+from resonance_engine.cli.progress import ProgressTracker
+from resonance_engine.loop import Run, RunLoop, Tracker
+from resonance_engine.metrics import (
+    ComplexityAnalyzer,
+    ComplexityMetrics,
+    MeasureTracker,
+    summarize_series,
+)
 from resonance_engine.metrics.plots import save_metrics_png
-from resonance_engine.store import RunRecorder
+from resonance_engine.store import RecordTracker, RunRecorder
 from resonance_engine.viz import save_field_png
 
 __all__ = ["register", "cmd_run"]
@@ -47,47 +54,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run with a progress bar; Ctrl-C or SIGTERM stops, stores and writes what there is."""
     config = run_config_from_args(args, default_size=512)
     solver = config.simulation.build()
-    analyzer = ComplexityAnalyzer(config.metrics)
     out = output_dir(args.out)
     db = open_db(args)
-    recorder = None
-    if db is not None:
-        recorder = RunRecorder.start(db, config.model_dump(mode="json"), config.seed, name="run")
-    every = config.metrics_every
-    history: list[ComplexityMetrics] = []
-    interrupted = False
-    start = time.perf_counter()
     try:
+        recorder = None
+        if db is not None:
+            recorder = RunRecorder.start(
+                db, config.model_dump(mode="json"), config.seed, name="run"
+            )
+        measure = MeasureTracker(ComplexityAnalyzer(config.metrics), config.metrics_every)
         with progress_bar(show_progress(args), log_lines=not args.quiet) as bar:
-            task = bar.add_task("simulating", total=config.steps, status="")
-            while solver.step_count < config.steps:
-                solver.step(
-                    min(every - solver.step_count % every, config.steps - solver.step_count)
-                )
-                if solver.step_count % every and solver.step_count < config.steps:
-                    continue
-                frame = analyzer.observe(solver, keep_fields=solver.step_count >= config.steps)
-                assert isinstance(frame, ComplexityMetrics)
-                history.append(frame)
-                if recorder is not None:
-                    recorder.record(frame, field=lambda: solver.u)
-                rate = solver.step_count / (time.perf_counter() - start)
-                status = f"{rate:,.0f} steps/s  CI {frame.ci:.4g}  D {frame.fractal_dim:.3f}"
-                bar.update(task, completed=solver.step_count, status=status)
-    except KeyboardInterrupt:
-        interrupted = True
-    elapsed = time.perf_counter() - start
-    try:
-        if not history or history[-1].ci_field is None:  # interrupted: measure where it stopped
-            final = analyzer.observe(solver, keep_fields=True)
-            assert isinstance(final, ComplexityMetrics)
-            if history and history[-1].step == final.step:
-                history[-1] = final  # the same frame again, now with its fields
-            else:
-                history.append(final)
-                if recorder is not None:
-                    recorder.record(final, field=lambda: solver.u)
-        final = history[-1]
+            trackers: list[Any] = [
+                measure,
+                ProgressTracker(bar, "simulating", status=_status),
+                _RunSummary(measure, config.seed, db and str(args.db), out),
+            ]
+            if recorder is not None:
+                trackers.append(RecordTracker(recorder, field=lambda s: s.u))
+            run = RunLoop(solver, trackers, steps=config.steps).run()
+    finally:
+        if db is not None:
+            db.close()
+    print_summary(args, "resonance run", run.info["summary"])
+    return 130 if run.status == "interrupted" else 0
+
+
+def _status(run: Run, solver: Any) -> str:
+    frame = run.frame
+    return f"{run.steps_per_s:,.0f} steps/s  CI {frame.ci:.4g}  D {frame.fractal_dim:.3f}"
+
+
+class _RunSummary(Tracker):
+    """Builds the summary and the pictures of ``resonance run`` when the run ends."""
+
+    def __init__(self, measure: MeasureTracker, seed: int, db: str | None, out: Path) -> None:
+        super().__init__()
+        self.measure = measure
+        self.seed = seed
+        self.db = db
+        self.out = out
+
+    def finish(self, run: Run, status: str) -> None:
+        if status == "failed":
+            return
+        solver, history = run.state, self.measure.history
+        final: ComplexityMetrics = history[-1]
         summary: dict[str, Any] = {
             "grid": f"{solver.nx}x{solver.ny}",
             "dx": solver.dx,
@@ -98,26 +109,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             "steps": solver.step_count,
             "t": solver.t,
             "energy": solver.energy(),
-            "steps_per_s": solver.step_count / elapsed if elapsed > 0 else 0.0,
+            "steps_per_s": run.steps_per_s,
             **summarize_series(history),
             "fractal_r2_final": final.fractal_r2,
-            "seed": config.seed,
-            "run_id": None if recorder is None else recorder.run_id,
-            "db": None if db is None else str(args.db),
-            "interrupted": interrupted,
+            "seed": self.seed,
+            "run_id": run.info.get("run_id"),
+            "db": self.db,
+            "interrupted": status == "interrupted",
         }
         title = f"t = {solver.t:.3f} s (step {solver.step_count})"
-        summary["picture"] = str(save_field_png(solver.u, out / "field.png", f"u at {title}"))
+        summary["picture"] = str(save_field_png(solver.u, self.out / "field.png", f"u at {title}"))
         summary["metrics_picture"] = str(
-            save_metrics_png(solver.u, history, out / "metrics.png", f"run at {title}")
+            save_metrics_png(solver.u, history, self.out / "metrics.png", f"run at {title}")
         )
-    finally:
-        if recorder is not None:
-            recorder.close(
-                "interrupted" if interrupted else "finished",
-                summary if "summary" in locals() else None,
-            )
-        if db is not None:
-            db.close()
-    print_summary(args, "resonance run", summary)
-    return 130 if interrupted else 0
+        run.info["summary"] = summary

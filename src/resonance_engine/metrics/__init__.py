@@ -25,6 +25,7 @@ from resonance_engine.metrics.spectral import (
     power_spectrum,
     structure_factor,
 )
+from resonance_engine.metrics.tracker import MeasureTracker
 
 __all__ = [
     "fractal_dimension",
@@ -45,4 +46,5 @@ __all__ = [
     "StructureFactor",
     "power_spectrum",
     "PowerSpectrum",
+    "MeasureTracker",
 ]

@@ -4,12 +4,19 @@
   values, downsampled aggregates, the hybrid time-window + vector query).
 - :class:`MetricWriter` writes values and fingerprints at high rates from many threads.
 - :func:`fingerprint` turns a field (and its complexity metrics) into a 128-d vector.
-- :class:`RunRecorder` stores one simulation run (five series and fingerprints).
+- :class:`RunRecorder` stores one simulation run (five series and fingerprints);
+  :class:`RecordTracker` is the run loop's tracker that feeds it.
+- Learning-MPC safe sets (``add_trajectory``, ``trajectories``) and optimisations
+  (``create_optimization``, ``add_evaluations``, ``evaluations``) live in the same file.
 """
 
 from resonance_engine.store.db import SERIES_TYPES, AgentDB, now_us
 from resonance_engine.store.fingerprint import FINGERPRINT_LAYOUT, fingerprint
 from resonance_engine.store.metric_writer import MetricWriter
+from resonance_engine.store.optimizations import (
+    EvaluationRecord,
+    OptimizationInfo,
+)
 from resonance_engine.store.recorder import RunRecorder
 from resonance_engine.store.records import (
     Aggregate,
@@ -24,11 +31,14 @@ from resonance_engine.store.records import (
     VectorRecord,
 )
 from resonance_engine.store.schema import SCHEMA_VERSION, VECTOR_DIM
+from resonance_engine.store.tracker import RecordTracker
+from resonance_engine.store.trajectories import StoredTrajectory
 
 __all__ = [
     "AgentDB",
     "MetricWriter",
     "RunRecorder",
+    "RecordTracker",
     "MetricRecord",
     "VectorRecord",
     "RunInfo",
@@ -45,4 +55,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VECTOR_DIM",
     "now_us",
+    "StoredTrajectory",
+    "EvaluationRecord",
+    "OptimizationInfo",
 ]

@@ -28,7 +28,7 @@ from typing import Any
 import apsw
 import numpy as np
 
-from resonance_engine.errors import StoreError
+from resonance_engine.errors import DuplicateRunError, StoreError
 from resonance_engine.store.batch import BatchWriter, validate_records, validate_vector
 from resonance_engine.store.connection import (
     DEFAULT_BUSY_TIMEOUT_MS,
@@ -38,6 +38,7 @@ from resonance_engine.store.connection import (
     open_connection,
     write_transaction,
 )
+from resonance_engine.store.optimizations import OptimizationTable
 from resonance_engine.store.records import (
     Aggregate,
     Alert,
@@ -57,6 +58,8 @@ from resonance_engine.store.schema import (
     SCHEMA_VERSION,
     VECTOR_DIM,
 )
+from resonance_engine.store.trajectories import TrajectoryTable
+from resonance_engine.version import package_version
 
 __all__ = ["AgentDB", "SERIES_TYPES", "now_us"]
 
@@ -99,7 +102,7 @@ def _check_int(name: str, value: Any, optional: bool = True) -> None:
         raise StoreError(f"{name} must be an int (microseconds for times), got {value!r}")
 
 
-class AgentDB:
+class AgentDB(TrajectoryTable, OptimizationTable):
     """An AgentDB database file (or ``":memory:"``).
 
     Opening loads sqlite-vec (a missing extension is a :class:`StoreError`, never a
@@ -245,6 +248,7 @@ class AgentDB:
         *,
         name: str | None = None,
         started_at: int | None = None,
+        key: str | None = None,
     ) -> int:
         """Insert a ``runs`` row; returns its ``run_id``.
 
@@ -256,22 +260,62 @@ class AgentDB:
         name : str, optional
         started_at : int, optional
             Start time (us since the epoch); default now.
-        """
-        from resonance_engine import __version__
+        key : str, optional
+            The run's identity (e.g. a sweep's run key): unique in the database.
 
+        Raises
+        ------
+        DuplicateRunError
+            When a run with this ``key`` is already stored (its ``run_id`` is attached):
+            the caller skips or reuses it.
+        """
         _check_int("seed", seed)
         _check_int("started_at", started_at)
-        return self._write(
-            "INSERT INTO runs(name, started_at, status, seed, config, package_version) "
-            "VALUES (?, ?, 'running', ?, ?, ?)",
-            (name, int(started_at) if started_at is not None else now_us(),
-             None if seed is None else int(seed), _json_config(config), __version__),
-        )
+        values = (name, int(started_at) if started_at is not None else now_us(),
+                  None if seed is None else int(seed), _json_config(config),
+                  package_version(), key)
+        with self._lock:
+            conn = self.conn
+            try:
+                with write_transaction(conn):
+                    if key is not None:
+                        row = conn.execute(
+                            "SELECT run_id FROM runs WHERE run_key = ?", (key,)
+                        ).fetchall()
+                        if row:
+                            raise DuplicateRunError(
+                                f"a run with key {key!r} is already stored (run {row[0][0]})",
+                                run_id=int(row[0][0]),
+                            )
+                    conn.execute(
+                        "INSERT INTO runs(name, started_at, status, seed, config, "
+                        "package_version, run_key) VALUES (?, ?, 'running', ?, ?, ?, ?)",
+                        values,
+                    )
+                    return int(conn.last_insert_rowid())
+            except apsw.ReadOnlyError:
+                raise StoreError(
+                    f"database {self.path!r} is read-only; open it without readonly=True"
+                ) from None
+            except apsw.ConstraintError:
+                # another process stored the key between our check and insert
+                row = self._query("SELECT run_id FROM runs WHERE run_key = ?", (key,))
+                raise DuplicateRunError(
+                    f"a run with key {key!r} is already stored", run_id=row[0][0] if row else None
+                ) from None
+            except apsw.Error as exc:
+                raise StoreError(f"write to {self.path!r} failed ({describe_error(exc)})") from None
+
+    def run_for_key(self, key: str) -> RunInfo | None:
+        """The run stored with this key (see :meth:`create_run`), or None."""
+        rows = self._query(f"SELECT {self._RUN_COLUMNS} FROM runs WHERE run_key = ?", (key,))
+        return self._run_info(rows[0]) if rows else None
 
     def finish_run(
         self, run_id: int, status: str = "finished", summary: Mapping[str, Any] | None = None
     ) -> None:
-        """Set a run's status ("finished", "interrupted", "failed"), end time and summary."""
+        """Set a run's status ("finished", "stopped", "interrupted", "failed"), end time
+        and summary."""
         self.run(run_id)
         text = None if summary is None else json.dumps(summary, default=str, sort_keys=True)
         self._write(

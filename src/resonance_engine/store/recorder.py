@@ -67,14 +67,16 @@ class RunRecorder:
         default the recorder opens and closes its own.
     fingerprint_series : str
         Series type the fingerprints are linked to.
+    series_types : tuple of str
+        The series stored per frame (default the five measures; a sweep adds "energy").
 
     Attributes
     ----------
     series : dict of str to int
         Series type -> series_id.
     frames, skipped, fingerprints : int
-        Frames recorded, NaN values skipped (e.g. D of an empty field: nothing is
-        stored for that series at that time), fingerprints stored.
+        Frames recorded, NaN (and infinite) values skipped (e.g. D of an empty field:
+        nothing is stored for that series at that time), fingerprints stored.
     """
 
     def __init__(
@@ -86,19 +88,20 @@ class RunRecorder:
         bucket_us: int = DEFAULT_BUCKET_US,
         writer: MetricWriter | None = None,
         fingerprint_series: str = "ci",
+        series_types: tuple[str, ...] = SERIES_TYPES,
     ) -> None:
         if not isinstance(bucket_us, int) or bucket_us <= 0:
             raise StoreError(f"bucket_us must be a positive int (us), got {bucket_us!r}")
-        if fingerprint_series not in SERIES_TYPES:
+        if fingerprint_series not in series_types:
             raise StoreError(
-                f"fingerprint_series must be one of {SERIES_TYPES}, got {fingerprint_series!r}"
+                f"fingerprint_series must be one of {series_types}, got {fingerprint_series!r}"
             )
         self.db = db
         self.run_id = run_id
         self.started_at = db.run(run_id).started_at
         self.bucket_us = bucket_us
         self.fingerprint_series = fingerprint_series
-        self.series = {name: db.series_id(run_id, name, agent_id) for name in SERIES_TYPES}
+        self.series = {name: db.series_id(run_id, name, agent_id) for name in series_types}
         self._owns_writer = writer is None
         self.writer = writer if writer is not None else MetricWriter(db)
         self._last_bucket: int | None = None
@@ -115,10 +118,15 @@ class RunRecorder:
         seed: int | None,
         *,
         name: str | None = None,
+        key: str | None = None,
         **kwargs: Any,
     ) -> RunRecorder:
-        """Create a ``runs`` row for ``config``/``seed`` and a recorder for it."""
-        return cls(db, db.create_run(config, seed, name=name), **kwargs)
+        """Create a ``runs`` row for ``config``/``seed`` and a recorder for it.
+
+        ``key``: the run's identity, unique in the database (``DuplicateRunError`` when
+        a run with it is already stored; see :meth:`AgentDB.create_run`).
+        """
+        return cls(db, db.create_run(config, seed, name=name, key=key), **kwargs)
 
     def timestamp(self, t: float) -> int:
         """Timestamp (us since the epoch) of simulated time ``t`` (s)."""
@@ -158,9 +166,9 @@ class RunRecorder:
         stamp = self.timestamp(float(t))
         meta = None if step is None else json.dumps({"step": int(step)})
         records = []
-        for name in SERIES_TYPES:
+        for name in self.series:
             value = _get(metrics, name)
-            if value is None or math.isnan(float(value)):
+            if value is None or not math.isfinite(float(value)):
                 self.skipped += 1
                 continue
             records.append(MetricRecord(self.series[name], stamp, float(value), meta))
@@ -178,18 +186,36 @@ class RunRecorder:
                 self._last_bucket = bucket
                 self.fingerprints += 1
 
-    def close(self, status: str = "finished", summary: Mapping[str, Any] | None = None) -> None:
-        """Write everything buffered and mark the run ``status`` (idempotent)."""
+    def close(
+        self,
+        status: str = "finished",
+        summary: Mapping[str, Any] | None = None,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """Write everything buffered and mark the run ``status`` (idempotent).
+
+        A run whose data did not reach the database is stored ``failed``, whatever
+        ``status`` says, with the reason as the summary's ``error``; the writer's error
+        is raised after that. ``error`` (e.g. the exception that failed the run) is
+        stored the same way.
+        """
         if self._closed:
             return
         self._closed = True
+        summary = dict(summary) if summary is not None else None
+        if error is not None:
+            summary = {**(summary or {}), "error": error}
         try:
             if self._owns_writer:
                 self.writer.close()
             else:
                 self.writer.flush()
-        finally:
-            self.db.finish_run(self.run_id, status, summary)
+        except BaseException as exc:
+            reason = f"data not stored: {type(exc).__name__}: {exc}"
+            self.db.finish_run(self.run_id, "failed", {**(summary or {}), "error": reason})
+            raise
+        self.db.finish_run(self.run_id, status, summary)
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -200,4 +226,4 @@ class RunRecorder:
         elif issubclass(exc_type, KeyboardInterrupt | SystemExit):
             self.close("interrupted")
         else:
-            self.close("failed")
+            self.close("failed", error=f"{exc_type.__name__}: {exc[0]}")

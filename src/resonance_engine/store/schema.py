@@ -5,8 +5,9 @@ Tables (the blueprint's names and columns, plus what real use needs):
 ``runs``
     One row per simulation or swarm run: ``run_id``, ``name``, ``started_at`` and
     ``finished_at`` (microseconds since the Unix epoch), ``status`` ("running",
-    "finished", "interrupted", "failed"), ``seed``, ``config`` (JSON),
-    ``package_version`` and ``summary`` (JSON).
+    "finished", "stopped", "interrupted", "failed"), ``seed``, ``config`` (JSON),
+    ``package_version``, ``summary`` (JSON) and ``run_key`` (unique when set: a sweep's
+    run key, so that two identical sweeps store each run once; schema version 2).
 ``metric_series``
     One row per (run, agent, series name): ``series_id``, ``series_name``,
     ``series_type`` (e.g. "fractal_dim", "gain", "coherence", "dwell", "ci"), ``agent_id``
@@ -31,6 +32,25 @@ Tables (the blueprint's names and columns, plus what real use needs):
     Health alerts of a run: ``alert_id``, ``run_id``, ``agent_id``, ``timestamp`` (us),
     ``kind``, ``message``, ``value``.
 
+Version 3 adds the tables of :mod:`resonance_engine.control` and
+:mod:`resonance_engine.optimize`:
+
+``trajectories``
+    ``WITHOUT ROWID``, primary key (``safe_set``, ``episode``, ``t``): the sampled safe set
+    of a learning MPC. ``x`` is the state at step ``t`` and ``u`` the input applied there
+    (JSON arrays; ``u`` is NULL at the last state), ``cost_to_go`` the cost accumulated
+    from step ``t`` to the end of the episode, ``created_at`` (us).
+``optimizations``
+    One row per optimisation: ``optimization_id``, ``name``, ``started_at``,
+    ``finished_at`` (us), ``status`` ("running", "finished", "interrupted", "failed"),
+    ``seed``, ``config`` (JSON: objective, parameters, x0, sigma0, bounds, options),
+    ``best_value`` and ``best_params`` (JSON).
+``evaluations``
+    ``WITHOUT ROWID``, primary key (``optimization_id``, ``evaluation``): every objective
+    evaluation, numbered in the order the optimiser asked for them, with ``generation``,
+    ``restart``, ``params`` (JSON array), ``value`` and ``seeds`` (JSON array of the
+    replicate seeds), ``created_at`` (us).
+
 The schema version is ``PRAGMA user_version``; ``PRAGMA application_id`` marks the file
 as an AgentDB database.
 """
@@ -49,10 +69,12 @@ __all__ = [
     "VECTOR_CHUNK",
     "MIGRATIONS",
     "SCHEMA_V1",
+    "SCHEMA_V2",
+    "SCHEMA_V3",
 ]
 
 #: Version written to ``PRAGMA user_version``; a database with a larger one is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 #: ``PRAGMA application_id`` of AgentDB files ("RSNE").
 APPLICATION_ID = 0x52534E45
@@ -138,8 +160,66 @@ def _create_v1(conn: apsw.Connection) -> None:
     conn.execute(SCHEMA_V1)
 
 
+#: Version 2: ``runs.run_key``, the identity of a run (a sweep's run key), unique.
+SCHEMA_V2 = """
+ALTER TABLE runs ADD COLUMN run_key TEXT;
+CREATE UNIQUE INDEX idx_runs_key ON runs(run_key) WHERE run_key IS NOT NULL;
+"""
+
+
+def _add_run_key(conn: apsw.Connection) -> None:
+    conn.execute(SCHEMA_V2)
+
+
+#: Version 3: the tables of learning MPC and the optimiser.
+SCHEMA_V3 = """
+CREATE TABLE trajectories (
+    safe_set   TEXT NOT NULL,
+    episode    INTEGER NOT NULL,
+    t          INTEGER NOT NULL,
+    x          TEXT NOT NULL,
+    u          TEXT,
+    cost_to_go REAL NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (safe_set, episode, t)
+) WITHOUT ROWID;
+
+CREATE TABLE optimizations (
+    optimization_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name            TEXT,
+    started_at      INTEGER NOT NULL,
+    finished_at     INTEGER,
+    status          TEXT NOT NULL DEFAULT 'running',
+    seed            INTEGER,
+    config          TEXT NOT NULL,
+    best_value      REAL,
+    best_params     TEXT
+);
+
+CREATE TABLE evaluations (
+    optimization_id INTEGER NOT NULL REFERENCES optimizations(optimization_id),
+    evaluation      INTEGER NOT NULL,
+    generation      INTEGER NOT NULL,
+    restart         INTEGER NOT NULL,
+    params          TEXT NOT NULL,
+    value           REAL NOT NULL,
+    seeds           TEXT,
+    created_at      INTEGER NOT NULL,
+    PRIMARY KEY (optimization_id, evaluation)
+) WITHOUT ROWID;
+"""
+
+
+def _add_control_tables(conn: apsw.Connection) -> None:
+    conn.execute(SCHEMA_V3)
+
+
 #: ``MIGRATIONS[v]`` moves a database from version ``v`` to ``v + 1`` inside one
 #: transaction (version 0 is an empty file). Append one function per new version.
-MIGRATIONS: list[Callable[[apsw.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    _create_v1,
+    _add_run_key,
+    _add_control_tables,
+]
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -5,9 +5,11 @@ See :mod:`resonance_engine.swarm.batched` for the agents and the coupling rule,
 :mod:`resonance_engine.swarm.bus` / :mod:`resonance_engine.swarm.nats_bus` for transport.
 """
 
+from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
+from resonance_engine.swarm.controllers import CONTROLLERS, AdaptiveController, MPCController
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
@@ -19,9 +21,11 @@ from resonance_engine.swarm.sync import (
     mdea_delta,
     mdea_synchronization,
 )
-from resonance_engine.swarm.thresholds import AdaptiveThresholdController
 
 __all__ = [
+    "CONTROLLERS",
+    "AdaptiveController",
+    "MPCController",
     "Signature",
     "SIGNATURE_SIZE",
     "Bus",

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.errors import ConfigError, MetricError
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.signature import Signature, now_us
@@ -35,7 +36,6 @@ from resonance_engine.swarm.sync import (
     RunningCorrelation,
     mdea_synchronization,
 )
-from resonance_engine.swarm.thresholds import AdaptiveThresholdController
 
 __all__ = ["SwarmCoordinator", "SwarmRecorder", "TickResult"]
 

@@ -12,6 +12,8 @@ Routes
     The live stream: JSON messages and binary field frames (see
     :mod:`resonance_engine.web.protocol`), and the page's control requests.
 
+Every request must name the dashboard by a loopback name, its ``--host`` or an
+``--allow-host`` name (:mod:`resonance_engine.web.hosts`; 403 otherwise: DNS rebinding).
 With a token, ``/``, ``/api/state`` and ``/ws`` need it, as ``?token=...`` or as the
 cookie that opening the page with the right ``?token=`` sets. A WebSocket whose
 ``Origin`` header names another host than the one it connects to is refused, so that
@@ -25,19 +27,21 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from resonance_engine.web.hosts import HostCheck
 from resonance_engine.web.hub import ClientSlot, FrameHub
 from resonance_engine.web.protocol import PROTOCOL_VERSION, dumps
 from resonance_engine.web.replay import ReplayRunner
@@ -205,6 +209,7 @@ def create_app(
     token: str | None = None,
     title: str = "resonance-engine",
     manage_runner: bool = True,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The dashboard app for a runner.
 
@@ -218,8 +223,13 @@ def create_app(
         Shown in the page header.
     manage_runner : bool
         Start the runner when the app starts and stop it when the app stops.
+    allowed_hosts : iterable of str
+        Host names the app answers to besides the loopback names (see
+        :mod:`resonance_engine.web.hosts`); ``app.state.allowed_hosts`` is the set, which
+        :class:`~resonance_engine.web.server.Dashboard` extends with its ``--host``.
     """
     dash = _Dashboard(runner, token, title)
+    allowed = {name.lower().rstrip(".") for name in allowed_hosts}
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
     @contextlib.asynccontextmanager
@@ -293,6 +303,8 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(HostCheck, allowed=allowed)],
     )
     app.state.dashboard = dash
+    app.state.allowed_hosts = allowed
     return app

@@ -20,6 +20,7 @@ from resonance_engine.field.stability import courant_number, max_stable_dt
 
 __all__ = [
     "CONTROL_PARAMETERS",
+    "shown",
     "control_limits",
     "max_wave_speed",
     "max_damping",
@@ -34,11 +35,28 @@ CONTROL_PARAMETERS: tuple[str, ...] = ("damping", "wave_speed", "frequency")
 
 
 def _number(name: str, value: Any) -> float:
+    """``value`` as a finite float, or ConfigError (JSON integers of any length included:
+    one with 400 digits does not fit in a float and is refused, not an OverflowError)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
-    return float(value)
+        raise ConfigError(f"{name} must be a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, got {shown(value)}")
+    return number
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (an error message quotes what it saw)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond sys.get_int_max_str_digits()
+        return f"an integer of {value.bit_length()} bits"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 def max_wave_speed(solver: WaveSolver2D) -> float:
@@ -128,7 +146,7 @@ def set_frequency(solver: WaveSolver2D, value: Any, source: int | None = None) -
         isinstance(source, bool) or not isinstance(source, int) or not 0 <= source < n_sources
     ):
         raise ConfigError(
-            f"source must be an index in [0, {n_sources - 1}] or null for all, got {source!r}"
+            f"source must be an index in [0, {n_sources - 1}] or null for all, got {shown(source)}"
         )
     if f < 0:
         raise ConfigError(f"frequency must be >= 0 Hz, got {f:g}")

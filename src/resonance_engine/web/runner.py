@@ -17,6 +17,7 @@ hops onto its event loop, and a ``watchers`` callable that says whether anyone w
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -37,11 +38,20 @@ from resonance_engine.web.controls import (
     set_damping,
     set_frequency,
     set_wave_speed,
+    shown,
 )
 from resonance_engine.web.protocol import FrameEncoder
 from resonance_engine.web.swarm_driver import SwarmDriver
 
-__all__ = ["SimulationRunner", "Tick"]
+__all__ = ["SimulationRunner", "Tick", "describe_error"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for an error shown on the page: the message of a ResonanceError, the
+    class name and message of anything else (an unexpected failure says what it was)."""
+    if isinstance(exc, ResonanceError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 @dataclass
@@ -231,6 +241,8 @@ class SimulationRunner:
         request = _Request(action, params, future)
         if self.is_running():
             self._requests.put(request)
+            if not self.is_running():  # the thread ended meanwhile: nobody else answers
+                self._answer_pending(ConfigError(f"the simulation has stopped: {self.error}"))
         else:
             self._apply(request)
         return future
@@ -266,6 +278,11 @@ class SimulationRunner:
         except ResonanceError as exc:
             request.future.set_exception(exc)
             return False
+        except Exception as exc:  # a bad value must never stop the simulation thread
+            request.future.set_exception(
+                ConfigError(f"{request.action} {request.params.get('param')!r} refused: {exc}")
+            )
+            return False
         request.future.set_result(self.state())
         return True
 
@@ -274,7 +291,9 @@ class SimulationRunner:
         if self.driver is None:
             raise ConfigError("only a swarm shows another member; this run has one field")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < members:
-            raise ConfigError(f"member must be an agent index in [0, {members - 1}], got {value!r}")
+            raise ConfigError(
+                f"member must be an agent index in [0, {members - 1}], got {shown(value)}"
+            )
         self.member = value
         self.encoder.scale = 0.0
         self._frame_wanted.set()
@@ -310,12 +329,7 @@ class SimulationRunner:
         if self._thread is not None:
             self._thread.join(timeout)
         self._thread = None
-        while True:
-            try:
-                request = self._requests.get_nowait()
-            except queue.Empty:
-                break
-            request.future.set_exception(ConfigError("the simulation has stopped"))
+        self._answer_pending(ConfigError("the simulation has stopped"))
 
     def _measure(self) -> list[float]:
         s = self.solver
@@ -335,6 +349,29 @@ class SimulationRunner:
             self._alerts.extend(alerts)
 
     def _run(self) -> None:
+        """The thread's body: :meth:`_loop`, and whatever it raises is reported (state,
+        an error message to every client, an answer to every queued request) before the
+        thread ends: it never dies silently."""
+        try:
+            self._loop()
+        except BaseException as exc:
+            self.error = describe_error(exc)
+            self._answer_pending(ConfigError(f"the simulation stopped: {self.error}"))
+            with contextlib.suppress(Exception):
+                event = {"type": "error", "id": None, "message": self.error}
+                self.publish(Tick(events=[event], state={**self.state(), "running": False}))
+            if not isinstance(exc, Exception):
+                raise
+
+    def _answer_pending(self, error: Exception) -> None:
+        while True:
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            request.future.set_exception(error)
+
+    def _loop(self) -> None:
         s = self.solver
         period = 1.0 / self.fps
         next_tick = time.monotonic()
@@ -361,8 +398,8 @@ class SimulationRunner:
                         s.step(max(1, min(self.chunk, todo)))
                         if s.step_count - self._last_metrics_step >= self.metrics_every:
                             rows.append(self._measure())
-                except ResonanceError as exc:
-                    self.error = str(exc)
+                except Exception as exc:  # any failure: paused, shown, requests still answered
+                    self.error = describe_error(exc)
                     self.paused = True
                     state_due = True
                     events.append({"type": "error", "id": None, "message": self.error})

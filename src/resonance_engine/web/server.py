@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
 
 from resonance_engine.errors import ConfigError
 from resonance_engine.web.app import create_app
+from resonance_engine.web.hosts import is_loopback
 from resonance_engine.web.replay import ReplayRunner
 from resonance_engine.web.runner import SimulationRunner
 
 __all__ = ["Dashboard", "is_loopback", "bind_socket"]
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -62,12 +53,17 @@ class Dashboard:
 
     Parameters
     ----------
-    runner : SimulationRunner
-        The simulation; started and stopped with the server.
+    runner : SimulationRunner or None
+        The simulation; started and stopped with the server (None with ``app``).
+    app : ASGI app, optional
+        Served instead of the dashboard's own (e.g. :func:`create_site_app`).
     token : str, optional
         Require this token for the page and the WebSocket.
     title : str
         Shown in the page header.
+    allowed_hosts : iterable of str
+        Host names the page may be opened by besides the loopback names and the address
+        it listens on (``--allow-host``; ``"*"`` allows any).
 
     Examples
     --------
@@ -80,14 +76,21 @@ class Dashboard:
 
     def __init__(
         self,
-        runner: SimulationRunner | ReplayRunner,
+        runner: SimulationRunner | ReplayRunner | None,
         *,
         token: str | None = None,
         title: str = "resonance-engine",
+        allowed_hosts: Iterable[str] = (),
+        app: Any = None,
     ) -> None:
         self.runner = runner
         self.token = token
-        self.app = create_app(runner, token=token, title=title)
+        # app: another ASGI app to serve instead (the browser engine's site, no runner)
+        if app is None:
+            if runner is None:
+                raise ConfigError("a Dashboard serves a runner or an app; pass one of them")
+            app = create_app(runner, token=token, title=title, allowed_hosts=allowed_hosts)
+        self.app = app
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.host = "127.0.0.1"
@@ -102,6 +105,7 @@ class Dashboard:
     def _make_server(self, host: str, port: int) -> tuple[uvicorn.Server, socket.socket]:
         sock = bind_socket(host, port)
         self.host = host
+        self.app.state.allowed_hosts.add(host.lower().strip("[]").rstrip("."))
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,

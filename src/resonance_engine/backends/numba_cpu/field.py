@@ -13,12 +13,13 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import LeapfrogCoefficients, SourceStencil
 
-__all__ = ["leapfrog_steps", "triad", "FASTMATH", "STENCIL_FASTMATH"]
+__all__ = ["leapfrog_steps", "triad", "plain_stencil_steps", "FASTMATH", "STENCIL_FASTMATH"]
 
 #: LLVM fast-math flags for general kernels: NaN/inf semantics kept (no nnan/ninf).
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -81,6 +82,100 @@ def _row_update(kind, row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic):
         _row_none(row, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
 
 
+@njit(inline="always")
+def _row_sources(prv_row, k, i, s, row_ptr, src_col, src_weight, src_owner, drive):
+    """Add step ``s``'s source terms of row ``i`` to ``prv_row`` (u[n+1] of that row)."""
+    for m in range(row_ptr[i], row_ptr[i + 1]):
+        prv_row[src_col[m]] += src_weight[m] * drive[s, k, src_owner[m]]
+
+
+@njit(inline="always")
+def _row_edges(boundary, nxt_row, cur_row, mur_x):
+    """The column edges of one interior row of u[n+1]: zero (fixed) or Mur (absorbing)."""
+    nx = nxt_row.shape[0]
+    if boundary == 0:
+        nxt_row[0] = 0
+        nxt_row[nx - 1] = 0
+    elif boundary == 2:
+        nxt_row[0] = cur_row[1] + mur_x * (nxt_row[1] - cur_row[0])
+        nxt_row[nx - 1] = cur_row[nx - 2] + mur_x * (nxt_row[nx - 2] - cur_row[nx - 1])
+
+
+def _make_step_row(row_update: Any) -> Any:
+    """One step of one row for the row update ``row_update``, inlined by numba."""
+
+    @njit(inline="always")
+    def step_row(  # noqa: PLR0913
+        fb_kind,
+        boundary,
+        nxt,
+        cur,
+        k,
+        i,
+        s,
+        cx2,
+        cy2,
+        pc,
+        inv,
+        dt2,
+        fb_strength,
+        mur_x,
+        row_ptr,
+        src_col,
+        src_weight,
+        src_owner,
+        drive,
+    ):
+        """u[n+1] of row ``i`` of member ``k`` into ``nxt`` (which holds u[n-1]): the
+        stencil, then the row's source terms, then its column edges."""
+        ny = cur.shape[1]
+        im = i - 1 if i > 0 else ny - 1
+        ip = i + 1 if i < ny - 1 else 0
+        row_update(
+            fb_kind,
+            cur[k, i],
+            cur[k, im],
+            cur[k, ip],
+            nxt[k, i],
+            cx2,
+            cy2,
+            pc,
+            inv,
+            dt2,
+            fb_strength,
+            boundary == 1,
+        )
+        _row_sources(nxt[k, i], k, i, s, row_ptr, src_col, src_weight, src_owner, drive)
+        if boundary != 1:
+            _row_edges(boundary, nxt[k, i], cur[k, i], mur_x)
+
+    return step_row
+
+
+_step_row = _make_step_row(_row_update)
+
+
+@njit(inline="always")
+def _outer_rows(boundary, nxt, cur, k, mur_y):
+    """Rows 0 and ny-1 of u[n+1] (fixed: zero; absorbing: Mur, corners included)."""
+    ny = nxt.shape[1]
+    if boundary == 0:
+        nxt[k, 0, :] = 0
+        nxt[k, ny - 1, :] = 0
+    elif boundary == 2:
+        for j in range(nxt.shape[2]):
+            nxt[k, 0, j] = cur[k, 1, j] + mur_y * (nxt[k, 1, j] - cur[k, 0, j])
+            nxt[k, ny - 1, j] = cur[k, ny - 2, j] + mur_y * (nxt[k, ny - 2, j] - cur[k, ny - 1, j])
+
+
+def _band(b, bands, r0, nrows):
+    """Rows [lo, hi) of band ``b`` of ``bands`` over the ``nrows`` stepped rows."""
+    return r0 + (b * nrows) // bands, r0 + ((b + 1) * nrows) // bands
+
+
+_band = njit(inline="always")(_band)
+
+
 def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cacheable
     u,
     u_prev,
@@ -94,64 +189,155 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
     mur_y,
     fb_kind,
     fb_strength,
-    src_index,
+    row_ptr,
+    src_col,
     src_weight,
     src_owner,
     drive,
+    bands,
 ):
     nb, ny, nx = u.shape
     cur = u
     prv = u_prev
-    periodic = boundary == 1
-    r0 = 0 if periodic else 1
+    r0 = 0 if boundary == 1 else 1
     nrows = ny - 2 * r0
+    bands = max(1, min(bands, nrows))
     n_steps = drive.shape[0]
-    for s in range(n_steps):
+    s = 0
+    # Two steps per sweep over memory (temporal blocking). Each band of rows computes
+    # u[n+1] row by row into ``prv`` and, one row behind, u[n+2] into ``cur`` for its
+    # inner rows: a row's u[n] is overwritten only once no stepped row needs it. A band's
+    # first and last rows (whose u[n] the neighbouring band still reads) and the outer
+    # rows get their second step after the parallel sweep.
+    while s + 1 < n_steps:
+        for task in prange(nb * bands):
+            k = task // bands
+            lo, hi = _band(task % bands, bands, r0, nrows)
+            pc = prev_coef[k]
+            inv = inv_denom[k]
+            for i in range(lo, hi):
+                _step_row(
+                    fb_kind,
+                    boundary,
+                    prv,
+                    cur,
+                    k,
+                    i,
+                    s,
+                    cx2,
+                    cy2,
+                    pc,
+                    inv,
+                    dt2,
+                    fb_strength,
+                    mur_x,
+                    row_ptr,
+                    src_col,
+                    src_weight,
+                    src_owner,
+                    drive,
+                )
+                if lo < i - 1 < hi - 1:
+                    _step_row(
+                        fb_kind,
+                        boundary,
+                        cur,
+                        prv,
+                        k,
+                        i - 1,
+                        s + 1,
+                        cx2,
+                        cy2,
+                        pc,
+                        inv,
+                        dt2,
+                        fb_strength,
+                        mur_x,
+                        row_ptr,
+                        src_col,
+                        src_weight,
+                        src_owner,
+                        drive,
+                    )
+        for k in range(nb):
+            pc = prev_coef[k]
+            inv = inv_denom[k]
+            _outer_rows(boundary, prv, cur, k, mur_y)
+            for b in range(bands):
+                lo, hi = _band(b, bands, r0, nrows)
+                _step_row(
+                    fb_kind,
+                    boundary,
+                    cur,
+                    prv,
+                    k,
+                    lo,
+                    s + 1,
+                    cx2,
+                    cy2,
+                    pc,
+                    inv,
+                    dt2,
+                    fb_strength,
+                    mur_x,
+                    row_ptr,
+                    src_col,
+                    src_weight,
+                    src_owner,
+                    drive,
+                )
+                if hi - 1 > lo:
+                    _step_row(
+                        fb_kind,
+                        boundary,
+                        cur,
+                        prv,
+                        k,
+                        hi - 1,
+                        s + 1,
+                        cx2,
+                        cy2,
+                        pc,
+                        inv,
+                        dt2,
+                        fb_strength,
+                        mur_x,
+                        row_ptr,
+                        src_col,
+                        src_weight,
+                        src_owner,
+                        drive,
+                    )
+            _outer_rows(boundary, cur, prv, k, mur_y)
+        s += 2
+    if s < n_steps:
         for r in prange(nb * nrows):
             k = r // nrows
-            i = r0 + r % nrows
-            im = i - 1 if i > 0 else ny - 1
-            ip = i + 1 if i < ny - 1 else 0
-            _row_update(
+            _step_row(
                 fb_kind,
-                cur[k, i],
-                cur[k, im],
-                cur[k, ip],
-                prv[k, i],
+                boundary,
+                prv,
+                cur,
+                k,
+                r0 + r % nrows,
+                s,
                 cx2,
                 cy2,
                 prev_coef[k],
                 inv_denom[k],
                 dt2,
                 fb_strength,
-                periodic,
+                mur_x,
+                row_ptr,
+                src_col,
+                src_weight,
+                src_owner,
+                drive,
             )
         for k in range(nb):
-            for m in range(src_index.shape[0]):
-                flat = src_index[m]
-                prv[k, flat // nx, flat % nx] += src_weight[m] * drive[s, k, src_owner[m]]
-        if boundary == 0:
-            for k in range(nb):
-                prv[k, 0, :] = 0
-                prv[k, ny - 1, :] = 0
-                prv[k, :, 0] = 0
-                prv[k, :, nx - 1] = 0
-        elif boundary == 2:
-            for k in range(nb):
-                for i in range(1, ny - 1):
-                    prv[k, i, 0] = cur[k, i, 1] + mur_x * (prv[k, i, 1] - cur[k, i, 0])
-                    prv[k, i, nx - 1] = cur[k, i, nx - 2] + mur_x * (
-                        prv[k, i, nx - 2] - cur[k, i, nx - 1]
-                    )
-                for j in range(nx):
-                    prv[k, 0, j] = cur[k, 1, j] + mur_y * (prv[k, 1, j] - cur[k, 0, j])
-                    prv[k, ny - 1, j] = cur[k, ny - 2, j] + mur_y * (
-                        prv[k, ny - 2, j] - cur[k, ny - 1, j]
-                    )
-        tmp = cur
-        cur = prv
-        prv = tmp
-    return n_steps % 2 == 1
+            _outer_rows(boundary, prv, cur, k, mur_y)
+        return True
+    return False
 
 
 _builtin_kernel = njit(parallel=True, nogil=True, fastmath=STENCIL_FASTMATH, cache=True)(
@@ -182,7 +368,7 @@ def _custom_kernel(fn: Callable[[float], float]) -> Any:
         def row_update(kind, row_, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic):
             row(row_, up, dn, out, cx2, cy2, pc, inv, dt2, k, periodic)
 
-        scope = dict(_leapfrog_steps_py.__globals__, _row_update=row_update)
+        scope = dict(_leapfrog_steps_py.__globals__, _step_row=_make_step_row(row_update))
         py = types.FunctionType(_leapfrog_steps_py.__code__, scope, "leapfrog_steps_custom")
         kernel = njit(parallel=True, nogil=True, fastmath=STENCIL_FASTMATH)(py)
         _custom_kernels[key] = (fn, kernel)  # keep fn alive so its id stays unique
@@ -202,6 +388,9 @@ def leapfrog_steps(
     kernel = _builtin_kernel
     if coeffs.feedback == 3 and feedback_fn is not None:
         kernel = _custom_kernel(feedback_fn)
+    row_ptr, col, weight, owner = _sources_by_row(sources, u.shape[1], u.shape[2])
+    # One band of rows per thread for a single field; one per member for a batch.
+    bands = -(-numba.get_num_threads() // u.shape[0])
     return bool(
         kernel(
             u,
@@ -216,12 +405,28 @@ def leapfrog_steps(
             t(coeffs.mur_y),
             coeffs.feedback,
             t(coeffs.feedback_strength),
-            sources.cells,
-            sources.weight,
-            sources.owner,
+            row_ptr,
+            col,
+            weight,
+            owner,
             drive,
+            bands,
         )
     )
+
+
+def _sources_by_row(
+    sources: SourceStencil, ny: int, nx: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The source cells grouped by row: (row_ptr (ny+1,), column, weight, owner).
+
+    The entries of row ``i`` are ``row_ptr[i]:row_ptr[i+1]``; a stable sort keeps the
+    order in which overlapping sources add to one cell (and so the rounding).
+    """
+    order = np.argsort(sources.cells, kind="stable")
+    cells = sources.cells[order]
+    row_ptr = np.searchsorted(cells // nx, np.arange(ny + 1)).astype(np.int64)
+    return row_ptr, cells % nx, sources.weight[order], sources.owner[order]
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
@@ -238,3 +443,28 @@ def _triad_kernel(a, b, c, scale):
 def triad(a: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> None:
     """a = b + scale * c over flat arrays (memory-bandwidth reference for benchmarks)."""
     _triad_kernel(a, b, c, a.dtype.type(scale))
+
+
+@njit(parallel=True, fastmath=STENCIL_FASTMATH, cache=True)
+def _plain_stencil_kernel(a, b, c, n_steps, coef):
+    ny, nx = a.shape
+    for _ in range(n_steps):
+        for i in prange(1, ny - 1):
+            for j in range(1, nx - 1):
+                c[i, j] = (
+                    b[i, j]
+                    + b[i, j]
+                    - a[i, j]
+                    + coef * (b[i, j - 1] + b[i, j + 1] + b[i - 1, j] + b[i + 1, j] - 4 * b[i, j])
+                )
+        a, b, c = b, c, a
+
+
+def plain_stencil_steps(a: np.ndarray, b: np.ndarray, c: np.ndarray, n_steps: int) -> None:
+    """``n_steps`` of the plainest leapfrog stencil (benchmark reference).
+
+    Three (ny, nx) buffers used modulo 3, one parallel loop over rows per step, no damping,
+    sources or boundary handling: the kernel a user would write first. The solver's kernel
+    is measured against it in the same run (``resonance bench solver``).
+    """
+    _plain_stencil_kernel(a, b, c, n_steps, a.dtype.type(0.2))
