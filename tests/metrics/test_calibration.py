@@ -131,16 +131,18 @@ def test_analyzer_is_amplitude_invariant_and_reports_overflow(pond: np.ndarray) 
         analyzer = ComplexityAnalyzer()
         results[a] = analyzer.update(u * np.float32(a), t=0.0)
     for a in (10.0, 1e30):
-        for name in ("fractal_dim", "gain", "coherence"):
+        for name in ("fractal_dim", "coherence"):
             assert getattr(results[a], name) == pytest.approx(getattr(results[1.0], name), rel=1e-5)
+        assert results[a].gain == pytest.approx(a * results[1.0].gain, rel=1e-5)  # in units of u
     seed = ComplexityAnalyzer(MetricsConfig.blueprint()).update(u * np.float32(1e30))
     assert math.isnan(seed.coherence) and seed.note is not None and "overflows" in seed.note
 
 
 def test_gain_scale() -> None:
     u = np.sin(np.arange(64.0) / 3.0)[None, :] * np.ones((64, 1))
-    rms = ComplexityAnalyzer().update(u, t=0.0).gain
-    assert ComplexityAnalyzer().update(7.0 * u, t=0.0).gain == pytest.approx(rms)
+    scaled = MetricsConfig(gain_scale="rms")
+    rms = ComplexityAnalyzer(scaled).update(u, t=0.0).gain
+    assert ComplexityAnalyzer(scaled).update(7.0 * u, t=0.0).gain == pytest.approx(rms)
     fixed = MetricsConfig(gain_scale="fixed", gain_reference=2.0)
     none = MetricsConfig(gain_scale="none")
     g_fixed = ComplexityAnalyzer(fixed).update(7.0 * u, t=0.0).gain

@@ -126,6 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common_options(s, out_default="resonance-out/sync")
     s.set_defaults(func=cmd_experiment_sync)
 
+    from resonance_engine.cli.measures import register_experiment
+
+    register_experiment(names)  # resonance experiment measures
+
 
 # ---------------------------------------------------------------------------- swarm
 def _coupling_modes() -> list[str]:

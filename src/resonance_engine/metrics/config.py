@@ -43,10 +43,11 @@ class MetricsConfig(BaseModel):
         sizes (default 0.15); otherwise the result says there is no scaling range.
     gain_window : int
         Odd side of the square window of the gain (cells, default 5).
-    gain_scale : "rms", "fixed" or "none"
-        G is divided by the frame's RMS ("rms", default: G is dimensionless, so CI does
-        not follow the amplitude), by ``gain_reference`` ("fixed": CI follows the
-        amplitude, in units of the reference) or by nothing ("none", the seed: units of u).
+    gain_scale : "none", "rms" or "fixed"
+        G in units of u ("none", default and the seed's: CI follows the amplitude through
+        G alone, linearly, since D, C and tau do not depend on it), divided by the frame's
+        RMS ("rms": G and CI do not depend on the amplitude) or by ``gain_reference``
+        ("fixed": G in units of the reference).
     gain_reference : float
         The reference amplitude of ``gain_scale="fixed"`` (units of u).
     coherence_sigma : float
@@ -116,7 +117,7 @@ class MetricsConfig(BaseModel):
     max_box: int | None = Field(default=None, ge=2)
     scaling_band: float = Field(default=0.15, gt=0)
     gain_window: int = Field(default=5, ge=1)
-    gain_scale: Literal["rms", "fixed", "none"] = "rms"
+    gain_scale: Literal["none", "rms", "fixed"] = "none"
     gain_reference: float = Field(default=1.0, gt=0)
     coherence_sigma: float = Field(default=2.0, gt=0)
     coherence_truncate: float = Field(default=3.0, gt=0)

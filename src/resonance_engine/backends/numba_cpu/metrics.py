@@ -319,8 +319,8 @@ def _offset_counts(occ, full, f, shifted, boundary, out):
 
 
 def _min_counts(
-    mask0: np.ndarray,
-    first: tuple[np.ndarray, np.ndarray] | None,
+    mask0: np.ndarray | None,
+    first: tuple[np.ndarray, np.ndarray],
     levels: int,
     boundary: bool,
     base: int,
@@ -329,29 +329,32 @@ def _min_counts(
 ) -> None:
     """counts[:, 1..levels] over shifted grids: min (occupancy) or mean (boundary) counts.
 
-    ``mask0`` (b, ny, nx) uint8 is level 0; ``first`` the aligned level 1 when already
-    built (the fused pass builds it for base 2). A box of side s = base^l is counted from
-    the aligned level l - 1 (f = base), or for base-2 sizes >= 16 from level l - 2 (f = 4),
-    so that the shifts are multiples of s/2, s/4 or s/3 as in ``shift_step``.
+    ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
+    needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
+    the caller's aligned count). A box of side s = base^l is counted from the aligned
+    level l - 1 (f = base), or for base-2 sizes >= 16 from level l - 2 (f = 4), so that the
+    shifts are multiples of s/2, s/4 or s/3 as in the numpy reference's ``shift_step``.
     """
-    b = mask0.shape[0]
-    pyramid = [(mask0, mask0)]
-    for level in range(1, levels):
-        if level == 1 and first is not None:
-            pyramid.append(first)
-            continue
-        occ, full = pyramid[-1]
+    b = first[0].shape[0]
+    pyramid: list[tuple[np.ndarray, np.ndarray] | None] = [
+        None if mask0 is None else (mask0, mask0), first
+    ]
+    for _ in range(2, levels):
+        prev = pyramid[-1]
+        assert prev is not None
+        occ, full = prev
         shape = (b, -(-occ.shape[1] // base), -(-occ.shape[2] // base))
         occ2 = np.empty(shape, dtype=np.uint8)
         full2 = np.empty(shape, dtype=np.uint8)
         _reduce_level(occ, full, base, occ2, full2)
         pyramid.append((occ2, full2))
-    for level in range(1, levels + 1):
+    for level in range(1 if base == 3 else 2, levels + 1):
         size = base**level
         if base == 2 and size >= 16:
             source, f = pyramid[level - 2], 4
         else:
             source, f = pyramid[level - 1], base
+        assert source is not None
         out = np.empty((b, f * f if shifted else 1), dtype=np.int64)
         _offset_counts(source[0], source[1], f, shifted, boundary, out)
         counts[:, level] = out.mean(axis=1) if boundary else out.min(axis=1)
@@ -366,11 +369,21 @@ def shifted_box_counts(
     shifted: bool = True,
 ) -> np.ndarray:
     """Smallest box counts over shifted grids at sizes base^0..base^levels (b, levels+1)."""
+    b, ny, nx = u.shape
     mask0 = np.empty(u.shape, dtype=np.uint8)
     _mask(u, np.asarray(threshold, dtype=np.float64), mask0)
-    counts = np.zeros((u.shape[0], levels + 1))
-    counts[:, 0] = mask0.reshape(u.shape[0], -1).sum(axis=1)
-    _min_counts(mask0, None, levels, boundary, base, shifted, counts)
+    counts = np.zeros((b, levels + 1))
+    counts[:, 0] = mask0.reshape(b, -1).sum(axis=1)
+    if levels == 0:
+        return counts
+    shape = (b, -(-ny // base), -(-nx // base))
+    occ, full = np.empty(shape, dtype=np.uint8), np.empty(shape, dtype=np.uint8)
+    _reduce_level(mask0, mask0, base, occ, full)
+    if base == 2:
+        out = np.empty((b, 1), dtype=np.int64)
+        _offset_counts(mask0, mask0, 2, False, boundary, out)
+        counts[:, 1] = out[:, 0]
+    _min_counts(mask0, (occ, full), levels, boundary, base, shifted, counts)
     return counts
 
 
@@ -982,7 +995,7 @@ def analyze_frame(
         _scratch.mask0 = np.empty((1, 1, 1), dtype=np.uint8)
         _scratch.key = key
     occ, full = _scratch.occ, _scratch.full
-    write_mask = bool(p.offsets) or p.base != 2
+    write_mask = p.base != 2  # base-2 shifted counts start from the fused level 1
     if write_mask and _scratch.mask0.shape != u.shape:
         _scratch.mask0 = np.empty(u.shape, dtype=np.uint8)
     recursive = p.recursive is not None
@@ -1015,10 +1028,17 @@ def analyze_frame(
     counts = np.zeros((b, p.levels + 1))
     c = cnt.reshape(b, nbands, 2).sum(axis=1)
     counts[:, 0] = c[:, 0]
-    if write_mask:
-        first = (occ, full) if p.base == 2 else None
-        _min_counts(_scratch.mask0, first, p.levels, bool(p.boundary), p.base, bool(p.offsets),
+    if write_mask:  # base 3: level 1 from the mask
+        mask0 = _scratch.mask0
+        shape = (b, -(-ny // 3), -(-nx // 3))
+        occ3, full3 = np.empty(shape, dtype=np.uint8), np.empty(shape, dtype=np.uint8)
+        _reduce_level(mask0, mask0, 3, occ3, full3)
+        _min_counts(mask0, (occ3, full3), p.levels, bool(p.boundary), 3, bool(p.offsets),
                     counts)
+        return out, counts
+    if p.offsets and p.levels >= 1:
+        counts[:, 1] = c[:, 1]
+        _min_counts(None, (occ, full), p.levels, bool(p.boundary), 2, True, counts)
         return out, counts
     if p.levels >= 1:
         counts[:, 1] = c[:, 1]

@@ -61,13 +61,15 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 def shift_step(size: int, base: int) -> int:
     """Step (cells) of the shifts of the box grid of side ``size`` for offset counting.
 
-    s/2 for base-2 boxes up to 8 cells, s/4 above (boxes are few there, and the bias of
-    an unlucky alignment grows); s/3 for base-3 boxes; 1 cell (no shift) for size 1.
+    s/2 for base-2 boxes of 4 and 8 cells, s/4 above (boxes are few there, and the bias
+    of an unlucky alignment grows); s/3 for base-3 boxes; no shift (a step of s) for
+    sizes 1 and 2 (a shift of one cell changes little there and would cost a pass over
+    the whole mask).
     """
-    if size == 1:
-        return 1
     if base == 3:
-        return size // 3
+        return max(size // 3, 1)
+    if size <= 2:
+        return size
     return size // 2 if size <= 8 else size // 4
 
 
