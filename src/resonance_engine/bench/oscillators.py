@@ -11,6 +11,11 @@ Tort MI: :func:`~resonance_engine.oscillators.modulation_index` of ``--mi-second
 coupled signal at ``--mi-rate`` Hz with ``--surrogates`` surrogates (filters, Hilbert
 transforms and the binning of the signal and every surrogate), and the binning alone on
 numba against the numpy reference.
+
+With ``--peer``, the ``kuramoto`` package from PyPI (scipy ``odeint`` over a dense
+N x N interaction matrix) integrates N = 1000 all-to-all oscillators for 1 s sampled at
+dt = 0.01 s, once; its rate counts oscillators x output samples per second (odeint
+chooses its own internal steps), beside ours at the same N.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mi-rate", type=float, default=1000.0, help="sampling rate of the MI (Hz)")
     p.add_argument("--surrogates", type=int, default=200, help="surrogates of the MI test")
     p.add_argument("--no-baseline", action="store_true", help="skip the numpy reference")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="also time the kuramoto package from PyPI (N = 1000, 1 s of dt = 0.01: ~10 s)",
+    )
 
 
 def small_world(n: int, seed: int = 0) -> SparseCoupling:
@@ -122,6 +132,28 @@ def _measure(
     return out
 
 
+def _peer(ours: float | None) -> dict[str, Any]:
+    """One run of the PyPI ``kuramoto`` package at N = 1000 (see the module docstring)."""
+    try:
+        from kuramoto import Kuramoto
+    except ImportError as exc:
+        raise ConfigError(
+            f"--peer needs the kuramoto package (pip install kuramoto): {exc}"
+        ) from None
+    n, duration, dt = 1000, 1.0, 0.01
+    omega = np.random.default_rng(0).normal(0, 1, n)
+    start = time.perf_counter()
+    Kuramoto(coupling=1.0, dt=dt, T=duration, natfreqs=omega).run(adj_mat=np.ones((n, n)))
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "kuramoto (PyPI) N=1000, 1 s at dt=0.01 (s)": seconds,
+        "kuramoto (PyPI) N=1000 osc-samples/s": n * round(duration / dt) / seconds,
+    }
+    if ours:
+        out["ours / kuramoto (PyPI) at N=1000"] = ours / out["kuramoto (PyPI) N=1000 osc-samples/s"]
+    return out
+
+
 def _mi_signal(seconds: float, rate: float) -> np.ndarray:
     rng = np.random.default_rng(0)
     t = np.arange(0, seconds, 1 / rate)
@@ -153,6 +185,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         graph = small_world(n)
         results[f"small-world N={n} links"] = int(graph.data.size)
         results.update(_measure(f"small-world N={n}", n, _case(n, graph, args.work), args, threads))
+    if args.peer:
+        results.update(_peer(results.get(f"all-to-all N=1000 numba {threads[-1]}T osc-steps/s")))
     numba.set_num_threads(threads[-1])
     x = _mi_signal(args.mi_seconds, args.mi_rate)
     bands = ((4.0, 8.0), (60.0, 100.0))
