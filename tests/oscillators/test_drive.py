@@ -39,6 +39,35 @@ def test_each_source_runs_through_its_oscillator_phase() -> None:
     assert len(checks) == 99 and max(checks) < 1e-9
 
 
+def test_a_second_run_continues_the_drive() -> None:
+    """Runs that stop between updates: each source's argument stays continuous and meets
+    its oscillator's phase at the end of every interval."""
+    solver = pond(PointSource(0.5, 0.5, 100.0, 1.0))
+    net = KuramotoNetwork([25.0], 0.0, noise=1.0, dt=solver.dt, seed=2)
+    drive = OscillatorDrive(net, solver, interval=5)
+    gaps: list[float] = []
+
+    def argument(s: WaveSolver2D, t: float) -> float:
+        return float(2 * np.pi * s.drive_frequency[0, 0] * t + s.drive_phase[0, 0])
+
+    def check(s: WaveSolver2D, t: float) -> None:
+        gaps.append(abs(argument(s, t + 5 * s.dt) - float(net.phases[0])))
+
+    old: list[float] = []
+    new: list[float] = []
+    RunLoop(solver, [drive], steps=7).run()  # stops 2 steps into an interval
+    trackers = [
+        Callback(lambda s, t: old.append(argument(s, t)), 5),  # before the drive's update
+        drive,
+        Callback(lambda s, t: new.append(argument(s, t)), 5),  # after it
+        Callback(check, 5),
+    ]
+    RunLoop(solver, trackers, steps=13).run()
+    assert solver.step_count == 20
+    assert len(gaps) == 2 and max(gaps) < 1e-9
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-9)  # no jump at the updates
+
+
 def test_the_field_locks_two_oscillators_that_are_not_coupled_directly() -> None:
     """K = 0: the only coupling is through the pond (each reads the other's waves)."""
     results = {}

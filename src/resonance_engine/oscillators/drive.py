@@ -21,6 +21,7 @@ field steps, at field time t, with Delta = interval x dt:
 
 The network's time step must divide Delta (network.dt x k = interval x solver.dt). A
 batched network drives a batched solver member by member (the batch sizes must agree).
+A second run on the same solver continues the first (see :meth:`OscillatorDrive.start`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class OscillatorDrive:
     Parameters
     ----------
     network : KuramotoNetwork
-        Its time must equal the solver's when the run starts.
+        Its time must equal the solver's when the first run starts.
     solver : WaveSolver2D
         The field whose sources are driven (the run loop's state).
     sources : sequence of int, optional
@@ -134,38 +135,54 @@ class OscillatorDrive:
                     f"a source in [0, {n_src - 1}] and a depth in [0, 1]"
                 )
         self.base_amplitude = solver.drive_amplitude.copy()
+        self._primed = False
 
     # ------------------------------------------------------------------ tracker protocol
     def start(self, run: Any) -> None:
-        """Check the clocks and set the drive of the first interval."""
-        if not math.isclose(self.network.t, self.solver.t, rel_tol=1e-9, abs_tol=1e-12):
+        """Check the clocks; on the first run, set the drive of the first interval.
+
+        A later run (another ``RunLoop`` on the same solver) continues from where the
+        last one stopped: the network is then up to one interval ahead of the field and
+        the drive set at the last update holds until the next one.
+        """
+        lead = self.network.t - self.solver.t
+        span = self.interval * self.solver.dt
+        tol = 1e-9 * max(1.0, abs(self.solver.t))
+        if not self._primed and abs(lead) <= tol:
+            self.handle(self.solver, self.solver.t)
+        elif not (self._primed and -tol <= lead <= span + tol):
             raise ConfigError(
-                f"the network's time ({self.network.t:g} s) differs from the field's "
+                f"the network's time ({self.network.t:g} s) does not match the field's "
                 f"({self.solver.t:g} s); start both at the same time"
             )
-        self.handle(self.solver, self.solver.t)
 
     def handle(self, state: Any, t: float) -> None:
-        """Feed the field back, step the network one interval, set the next drive."""
+        """Feed the field back, step the network to t + interval x dt, set the next drive."""
         net, solver = self.network, self.solver
-        before = np.atleast_2d(net.phases)  # (batch, n)
+        theta = np.atleast_2d(net.phases)  # (batch, n), at t (later only after a resume)
         forcing = None
         if self.feedback and self.driven.size:
             u = np.asarray(solver.u).reshape(-1, solver.ny, solver.nx)
             at_sites = u[:, self.sites[:, 0], self.sites[:, 1]].astype(np.float64)
-            extra = np.zeros_like(before)
-            extra[:, self.driven] = self.feedback * at_sites * np.cos(before[:, self.driven])
+            extra = np.zeros_like(theta)
+            extra[:, self.driven] = self.feedback * at_sites * np.cos(theta[:, self.driven])
             forcing = extra if net.batch is not None else extra[0]
-        net.step(self.substeps, forcing=forcing)
-        after = np.atleast_2d(net.phases)
         span = self.interval * solver.dt
+        net.step(max(0, round((t + span - net.t) / net.dt)), forcing=forcing)
+        after = np.atleast_2d(net.phases)
         if self.driven.size:
-            freq = (after[:, self.driven] - before[:, self.driven]) / (2 * np.pi * span)
+            if self._primed:  # continue each source's argument 2 pi f t + phase
+                frequency = solver.drive_frequency[:, self.targets]
+                start = 2 * np.pi * frequency * t + solver.drive_phase[:, self.targets]
+            else:
+                start = theta[:, self.driven]
+            freq = (after[:, self.driven] - start) / (2 * np.pi * span)
             solver.drive_frequency[:, self.targets] = freq
-            solver.drive_phase[:, self.targets] = before[:, self.driven] - 2 * np.pi * freq * t
+            solver.drive_phase[:, self.targets] = start - 2 * np.pi * freq * t
+        self._primed = True
         for osc, src, depth in self.modulation:
             solver.drive_amplitude[:, src] = self.base_amplitude[:, src] * (
-                1.0 + depth * np.cos(before[:, osc])
+                1.0 + depth * np.cos(theta[:, osc])
             )
 
     def finish(self, run: Any, status: str) -> None:

@@ -116,7 +116,7 @@ class _MPCState:
     def __init__(self, seed: int) -> None:
         self.x_history: list[np.ndarray] = []  # log CI per local agent and tick
         self.u_history: list[np.ndarray] = []  # theta applied during that tick
-        self.filters: list[KalmanFilter] = []
+        self.kalman: KalmanFilter | None = None  # one filter per agent, as a batch
         self.mpc: LinearMPC | None = None
         self.model: Any = None  # the model in use
         self.fits: list[Any] = []  # every fit, the ignored ones included
@@ -178,14 +178,13 @@ class MPCController(_Stateful, Coupling):
         offsets = xm * (1 - a) - b * um  # c_i that makes the agent's mean a fixed point
         st.offsets = np.where(ok, offsets, np.nanmean(offsets[ok]))
         q = max(float(model.residual_cov[0, 0]), 1e-8)
-        if not st.filters:
-            r = self.measurement_noise**2
-            st.filters = [KalmanFilter([[a]], [[1.0]], [[q]], [[r]], B=[[b]],
-                                       x0=[x if math.isfinite(x) else 0.0], P0=[[1.0]])
-                          for x in X[-1]]
+        if st.kalman is None:
+            start = np.where(np.isfinite(X[-1]), X[-1], np.nanmean(X[-1]))[:, None]
+            st.kalman = KalmanFilter([[a]], [[1.0]], [[q]], [[self.measurement_noise**2]],
+                                     B=[[b]], x0=start, P0=[[1.0]], batch=n_agents)
         else:
-            for f in st.filters:
-                f.A, f.B, f.Q = np.array([[a]]), np.array([[b]]), np.array([[q]])
+            st.kalman.A, st.kalman.B, st.kalman.Q = (np.array([[a]]), np.array([[b]]),
+                                                     np.array([[q]]))
         lo, hi = self.theta_bounds
         st.mpc = LinearMPC([[a]], [[b]], [[self.strength]], [[1.0]], self.horizon,
                            u_min=lo, u_max=hi, terminal="lqr", batch=n_agents)
@@ -213,14 +212,14 @@ class MPCController(_Stateful, Coupling):
             if st.mpc is None:
                 return
         # Kalman estimate of each agent's log CI from its latest signature
-        estimate = np.empty(len(agents))
-        for i, f in enumerate(st.filters):
-            f.predict([theta[i]])
-            f.x = f.x + st.offsets[i]
-            estimate[i] = f.update([x[i]])[0]
+        kalman = st.kalman
+        assert kalman is not None
+        kalman.predict(theta[:, None])
+        kalman.x = kalman.x + st.offsets[:, None]
+        estimate = kalman.update(x[:, None])
         st.mpc.set_reference(np.full((len(agents), 1), math.log(aggregate.ci)), theta[:, None])
         try:
-            u = st.mpc.solve(estimate[:, None])
+            u = st.mpc.solve(estimate)
         except ControlError:
             return  # keep the drives; the next tick tries again
         for agent, value in zip(agents, u[:, 0], strict=True):
