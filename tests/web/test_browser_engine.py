@@ -387,3 +387,21 @@ def test_node_runs_the_same_module_with_dawn() -> None:
     assert np.abs(u - expected).max() < 1e-4 * np.abs(expected).max()
     for name in MEASURES:
         assert got["series"][-1][name] == pytest.approx(getattr(series[-1], name), rel=1e-3)
+
+
+def test_defaults_are_those_of_the_python_configs(engine_page) -> None:
+    """A key left out of configure() means what it means in SimulationConfig/MetricsConfig."""
+    page = engine_page("cpu")
+    js = page.evaluate(
+        """async () => [(await import('./engine/physics.js')).SIMULATION_DEFAULTS,
+                        (await import('./engine/measures.js')).METRICS_DEFAULTS]"""
+    )
+    assert js[0] == SimulationConfig().model_dump(mode="json")
+    metrics = MetricsConfig().model_dump(mode="json")
+    # min_box None means the base (2 or 3); MetricsConfig says so in one of both ways
+    smallest = {k: (d.get("min_box") or d.get("box_base", 2)) for k, d in (("js", js[1]),
+                                                                           ("py", metrics))}
+    assert smallest["js"] == smallest["py"]
+    assert {k: js[1][k] for k in metrics if k != "min_box"} == {
+        k: v for k, v in metrics.items() if k != "min_box"
+    }
