@@ -114,14 +114,14 @@ def _pond(boundary: str, size: int = 128, metrics: dict[str, Any] | None = None)
     return {**config.model_dump(mode="json"), "metrics": metrics or FORMS["default"]}
 
 
-def _numpy_run(config: dict[str, Any]) -> tuple[np.ndarray, list[Any], float]:
+def _numpy_run(config: dict[str, Any], steps: int = STEPS) -> tuple[np.ndarray, list[Any], float]:
     simulation = {k: v for k, v in config.items() if k != "metrics"}
     solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
     analyzer = ComplexityAnalyzer(
         MetricsConfig(**{**config.get("metrics", {}), "backend": "numpy"})
     )
     series = []
-    for _ in range(STEPS // MEASURE_EVERY):
+    for _ in range(steps // MEASURE_EVERY):
         solver.step(MEASURE_EVERY)
         series.append(analyzer.observe(solver))
     return np.array(solver.u, dtype=np.float64), series, solver.t
@@ -172,14 +172,7 @@ def test_measure_settings_match_the_numpy_backend(
     config = _pond("absorbing", size=64, metrics=_metrics(**overrides))
     page = engine_page(engine)
     got = page.evaluate(RUN_IN_PAGE, [config, 120, MEASURE_EVERY])
-    solver_steps, every = 120, MEASURE_EVERY
-    simulation = {k: v for k, v in config.items() if k != "metrics"}
-    solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
-    analyzer = ComplexityAnalyzer(MetricsConfig(**{**config["metrics"], "backend": "numpy"}))
-    series = []
-    for _ in range(solver_steps // every):
-        solver.step(every)
-        series.append(analyzer.observe(solver))
+    _, series, _ = _numpy_run(config, steps=120)
     _check_series(got["series"], series)
 
 
