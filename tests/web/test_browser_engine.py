@@ -398,3 +398,27 @@ def test_defaults_are_those_of_the_python_configs(engine_page) -> None:
     assert {k: js[1][k] for k in metrics if k != "min_box"} == {
         k: v for k, v in metrics.items() if k != "min_box"
     }
+
+
+def test_serve_engine_browser_command_serves_the_package_files(tmp_path: Path) -> None:
+    import urllib.request
+
+    from resonance_engine.web.site import SHADER_DIR
+
+    from .test_cli_serve import start_serve, stop
+
+    process, url = start_serve(tmp_path, "--engine", "browser", "--json", "--db",
+                               str(tmp_path / "runs.db"))
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert b'src="engine/page.js"' in response.read()
+        with urllib.request.urlopen(url + "config.json", timeout=10) as response:
+            site = json.loads(response.read())
+        assert site["simulation"]["nx"] == 32 and site["store"] == "api/metrics"
+        with urllib.request.urlopen(url + "shaders/leapfrog.wgsl", timeout=10) as response:
+            assert response.read() == (SHADER_DIR / "leapfrog.wgsl").read_bytes()
+    finally:
+        out, _ = stop(process)
+    summary = json.loads(out)
+    assert summary["grid"] == "32x32" and summary["frames_stored"] == 0
+    assert summary["run_id"] is not None
