@@ -6,12 +6,20 @@ import json
 from pathlib import Path
 
 import pytest
-from .dist_helpers import small_plan
 
 from resonance_engine.cli.main import main
-from resonance_engine.dist import AgentDBResults, LocalExecutor, RunResult, run_sweep
+from resonance_engine.dist import (
+    AgentDBResults,
+    LocalExecutor,
+    MemoryResults,
+    RunResult,
+    run_sweep,
+)
 from resonance_engine.dist.results import RUN_NAME_PREFIX
+from resonance_engine.errors import StoreError
 from resonance_engine.store import AgentDB
+
+from .dist_helpers import small_plan
 
 
 def test_agentdb_writer_stores_each_run_once_with_its_series(
@@ -79,3 +87,46 @@ def test_cli_sweep_stores_in_the_database(
     assert [r["ci_final"] for r in second["rows"]] == [r["ci_final"] for r in first["rows"]]
     with AgentDB(db, readonly=True) as store:
         assert len(store.runs()) == 2
+
+
+def test_two_identical_sweeps_at_once_store_each_run_once(
+    tmp_path: Path, reference_results: dict[str, RunResult]
+) -> None:
+    path = tmp_path / "sweep.db"
+    plan = small_plan()
+    # both open the database before either has stored anything, as two commands at once
+    with AgentDBResults(path) as first, AgentDBResults(path) as second:
+        one = run_sweep(plan, LocalExecutor(0), first)
+        two = run_sweep(plan, LocalExecutor(0), second)
+    assert one.stored == 8 and two.stored == 0 and two.duplicates == 8 and two.complete
+    with AgentDB(path, readonly=True) as db:
+        runs = db.runs()
+        assert len(runs) == 8 and all(r.status == "finished" for r in runs)
+        assert sorted(db.run_for_key(k).run_id for k in reference_results) == sorted(
+            r.run_id for r in runs
+        )
+
+
+class FailsOnce(MemoryResults):
+    """A store whose write fails for the first result it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: str | None = None
+
+    def write(self, result: RunResult) -> bool:
+        if self.failed is None:
+            self.failed = result.key
+            raise StoreError("disk full")
+        return super().write(result)
+
+
+def test_a_failing_write_is_reported_for_its_run_and_the_sweep_goes_on(
+    reference_results: dict[str, RunResult],
+) -> None:
+    store = FailsOnce()
+    report = run_sweep(small_plan(), LocalExecutor(0), store)
+    assert report.complete and report.stored == 7 and not report.failures
+    assert [f.key for f in report.unstored] == [store.failed]
+    assert "not stored" in str(report.unstored[0]) and "disk full" in str(report.unstored[0])
+    assert report.summary()["not_stored"] == 1

@@ -7,7 +7,6 @@ import operator
 from pathlib import Path
 
 import pytest
-from .dist_helpers import kill_later, small_plan
 
 from resonance_engine.dist import (
     JsonlResults,
@@ -24,6 +23,7 @@ from resonance_engine.dist import (
 )
 from resonance_engine.errors import ConfigError, ExecutorError
 
+from .dist_helpers import kill_later, small_plan
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import pickle
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from resonance_engine.errors import ConfigError
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig
 from resonance_engine.swarm.bus import InProcessBus
+from resonance_engine.swarm.measure import AnalyzerMeasure
 
 from .standin import standin_factory
 
@@ -39,8 +42,10 @@ def test_agent_adapts_from_its_last_signature() -> None:
         fractal_dim, coherence, gain, dwell, ci = 1.5, 0.5, 1.0, 0.2, 1.0
 
     sig = agent.signature(7, M())
-    assert (sig.agent, sig.step) == (3, 7)
-    agent.adapt(SwarmAggregate(7, 4, 1.5, 0.5, 1.0, 0.2, ci=2.0))
+    assert (sig.agent, sig.step) == (3, 7) and sig.drive_phases == ()  # gain shares no drive
+    CouplingRule(0.1).adapt(
+        SimpleNamespace(agents=[agent]), SwarmAggregate(7, 4, 1.5, 0.5, 1.0, 0.2, ci=2.0), 0, 0.1
+    )
     assert agent.theta == pytest.approx(0.05)
     np.testing.assert_allclose(agent.amplitude, np.array([1.0, 2.0]) * math.exp(0.05))
 
@@ -116,17 +121,31 @@ def test_split_swarm_on_one_bus_matches_the_whole_swarm() -> None:
     assert all(h.late_ticks == 0 for h in halves)
 
 
-def test_snapshot_round_trip_continues_identically() -> None:
-    swarm = Swarm(3, SMALL, coupling=0.2, seed=4, measure=standin_factory).run(5)
-    snap = swarm.snapshot()
+@pytest.mark.parametrize("mode", ["gain", "kuramoto", "ci-feedback"])
+def test_snapshot_round_trip_continues_identically(mode: str) -> None:
+    swarm = Swarm(3, SMALL, coupling=0.2, coupling_mode=mode, seed=4,
+                  measure=standin_factory).run(5)
+    snap = pickle.loads(pickle.dumps(swarm.snapshot()))  # as a process pool would see it
     copy = Swarm.from_snapshot(snap)
     np.testing.assert_array_equal(copy.theta, swarm.theta)
     np.testing.assert_array_equal(copy.solver.u, swarm.solver.u)
     assert copy.tick_count == 5 and copy.solver.t == pytest.approx(swarm.solver.t)
+    swarm.run(4)
+    copy.run(4)
+    # the measure's memory (the stand-in's previous frame) travels too: identical CI
+    np.testing.assert_array_equal(copy.ci_series(), swarm.ci_series()[-4:])
+
+
+def test_snapshot_keeps_the_analyzers_dwell_memory() -> None:
+    swarm = Swarm(2, SMALL, seed=4).run(6)  # default ComplexityAnalyzer
+    copy = Swarm.from_snapshot(swarm.snapshot())
+    swarm.run(3)
+    copy.run(3)
+    np.testing.assert_array_equal(copy.ci_series(), swarm.ci_series()[-3:])
+    fresh = Swarm.from_snapshot(swarm.snapshot(), measure=AnalyzerMeasure())  # empty memory
+    fresh.run(1)
     swarm.run(1)
-    copy.run(1)
-    # the stand-in's dwell starts afresh after a restore: compare the fields instead
-    np.testing.assert_allclose(copy.solver.u, swarm.solver.u, rtol=1e-6, atol=1e-9)
+    assert not np.array_equal(fresh.ci_series()[-1], swarm.ci_series()[-1])
 
 
 def test_bad_swarm_arguments_are_config_errors() -> None:

@@ -24,6 +24,8 @@ signatures = st.builds(
     dwell=f32,
     ci=f32,
     timestamp_us=st.integers(-(2**63), 2**63 - 1),
+    drive_omega=st.one_of(st.just(0.0), st.floats(width=32, allow_nan=False, allow_infinity=False)),
+    drive_phases=st.lists(st.floats(-100, 100), max_size=6).map(tuple),
 )
 
 
@@ -46,7 +48,7 @@ def test_any_flipped_byte_is_caught(sig: Signature, position: int, xor: int) -> 
 def test_layout_is_little_endian_and_documented() -> None:
     sig = Signature(7, 123456789, 1.5, 0.25, 2.0, 3.0, 0.125, timestamp_us=42)
     data = sig.encode()
-    assert data[:2] == b"RS" and data[2] == 1
+    assert data[:2] == b"RS" and data[2] == 2 and data[3] == 0
     assert struct.unpack_from("<I", data, 4)[0] == 7
     assert struct.unpack_from("<Q", data, 8)[0] == 123456789
     assert struct.unpack_from("<q", data, 16)[0] == 42
@@ -93,3 +95,27 @@ def test_from_metrics_reads_attributes() -> None:
 
     sig = Signature.from_metrics(3, 10, M(), timestamp_us=5)
     assert (sig.agent, sig.step, sig.ci, sig.timestamp_us) == (3, 10, float(np.float32(0.9)), 5)
+
+
+def test_drive_payload_travels_in_the_former_reserved_bytes() -> None:
+    quantum = 2 * np.pi / 65536
+    sig = Signature(1, 2, 1.5, 0.5, 2.0, 3.0, 4.0, timestamp_us=5,
+                    drive_omega=62.5, drive_phases=(0.0, np.pi, -np.pi / 2))
+    data = sig.encode()
+    assert len(data) == 64 and data[2] == 2 and data[3] == 3  # version 2, three phases
+    assert struct.unpack_from("<f", data, 44)[0] == 62.5
+    assert struct.unpack_from("<6H", data, 48) == (0, 32768, 49152, 0, 0, 0)
+    back = Signature.decode(data)
+    assert back == sig
+    assert np.allclose(back.drive_phases, (0.0, np.pi, 1.5 * np.pi), atol=quantum)
+    with pytest.raises(SignatureError, match="at most 6"):
+        Signature(1, 2, 1, 1, 1, 1, 1, drive_omega=1.0, drive_phases=[0.0] * 7)
+
+
+def test_version_1_records_still_decode() -> None:
+    body = struct.pack("<2sBBIQq5f16s", b"RS", 1, 0, 3, 9, 11, 1.5, 0.5, 2.0, 3.0, 4.0, bytes(16))
+    old = body + struct.pack("<I", zlib.crc32(body))
+    sig = Signature.decode(old)
+    assert (sig.agent, sig.step, sig.ci, sig.timestamp_us) == (3, 9, 4.0, 11)
+    assert sig.drive_omega == 0.0 and sig.drive_phases == ()
+    assert Signature.decode_many(old + sig.encode())[0] == [sig, sig]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from resonance_engine.json_safe import dumps
+
 if TYPE_CHECKING:
     from resonance_engine.config import RunConfig
 
@@ -31,7 +31,6 @@ __all__ = [
     "LogLines",
     "show_progress",
     "print_summary",
-    "json_safe",
     "output_dir",
     "run_config_from_args",
 ]
@@ -135,22 +134,11 @@ def progress_bar(enabled: bool, log_lines: bool = False) -> Progress | LogLines:
     )
 
 
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None, so that it is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
-
-
 def print_summary(args: argparse.Namespace, title: str, summary: dict[str, Any]) -> None:
     """Print the summary: strict JSON on stdout with --json (NaN as null), else a table
     unless --quiet."""
     if args.json:
-        sys.stdout.write(json.dumps(json_safe(summary), default=str, allow_nan=False) + "\n")
+        sys.stdout.write(dumps(summary) + "\n")
         return
     if args.quiet:
         return

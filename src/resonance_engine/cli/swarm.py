@@ -62,8 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agents", type=_positive_int, default=8,
                    help="agents in the swarm (default 8)")
     p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
-    p.add_argument("--coupling", type=float, default=0.05,
-                   help="coupling strength K (0 = independent agents; default 0.05)")
+    p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
+                   help="coupling mechanism (README: 'Coupling modes'; default gain)")
+    p.add_argument("--coupling", type=float, default=None, metavar="K",
+                   help="coupling strength K in the mode's unit (0 = independent agents; "
+                   "default: the mode's default, gain 0.05, kuramoto 10 1/s)")
+    p.add_argument("--ci-sampling", choices=("average", "tick"), default="average",
+                   help="average: CI is the mean over frames that resolve the drives "
+                   "(default); tick: one frame per tick (aliased when ticks are slow)")
     p.add_argument("--size", type=_positive_int, default=128, help="cells per side of each field")
     p.add_argument("--steps-per-tick", type=_positive_int, default=10,
                    help="solver steps per tick (default 10)")
@@ -79,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also estimate basin stability from N perturbed runs (default 0: no)")
     p.add_argument("--perturbation", type=float, default=0.5,
                    help="basin stability: std of the kick to the log drive gain")
-    add_executor_options(p)  # where the basin-stability runs execute
+    add_executor_options(p)  # basin-stability runs; with a NATS bus and dask: the agents too
     p.add_argument("--measure", metavar="MODULE:FACTORY",
                    help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
     add_db_options(p)
@@ -118,6 +124,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------- swarm
+def _coupling_modes() -> list[str]:
+    from resonance_engine.swarm.coupling import COUPLING_MODES
+
+    return list(COUPLING_MODES)
+
+
+def _coupling(args: argparse.Namespace) -> Any:
+    """The Coupling named by --coupling-mode with strength --coupling (or its default)."""
+    from resonance_engine.swarm.coupling import COUPLING_MODES, make_coupling
+
+    k = args.coupling
+    if k is None:
+        k = COUPLING_MODES[args.coupling_mode].default_strength
+    return make_coupling(args.coupling_mode, k)
+
+
+def _distributed(args: argparse.Namespace) -> bool:
+    """True for --bus nats://... with --executor dask or a Dask scheduler address: the
+    agents then run on Dask workers (role all only)."""
+    dask = args.executor == "dask" or (args.executor or "").startswith(("tcp://", "tls://"))
+    return dask and args.role == "all" and args.bus.startswith("nats://")
+
+
 def _agent_ids(args: argparse.Namespace) -> list[int] | None:
     if args.role != "agents":
         return None
@@ -161,10 +190,15 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         raise ConfigError(f"--role {args.role} needs a NATS bus (--bus nats://host:port)")
     seed = args.seed if args.seed is not None else 0
     measure = load_measure(args.measure)
-    config = SwarmConfig(size=args.size, steps_per_tick=args.steps_per_tick, window=args.window)
+    coupling = _coupling(args)
+    args.coupling = coupling.strength
+    config = SwarmConfig(size=args.size, steps_per_tick=args.steps_per_tick, window=args.window,
+                         ci_average=args.ci_sampling == "average")
     out = output_dir(args.out)
     if args.role == "coordinator":
         return _coordinator_only(args, out)
+    if _distributed(args):
+        return _on_dask(args, config, coupling, seed, measure, out)
     bus = open_bus(args.bus)
     recorder = None
     interrupted = False
@@ -172,7 +206,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
     try:
         recorder = _recorder(args, seed)
         swarm = Swarm(
-            args.agents, config, coupling=args.coupling, bus=bus, seed=seed, measure=measure,
+            args.agents, config, coupling=coupling, bus=bus, seed=seed, measure=measure,
             agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
         )
         with progress_bar(show_progress(args)) as bar:
@@ -192,7 +226,10 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             "agents": args.agents,
             "agents_here": len(swarm.agents),
             "ticks": swarm.tick_count,
-            "coupling": args.coupling,
+            "coupling_mode": coupling.mode,
+            "coupling": coupling.strength,
+            "coupling_unit": coupling.unit,
+            "exchanged": coupling.carries,
             "grid": f"{args.size}x{args.size}",
             "seed": seed,
             "bus": args.bus,
@@ -202,10 +239,12 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         if coordinator is not None:
             coordinator.finish()
             summary.update(coordinator.summary())
+        summary.update({f"sampling_{k}": v for k, v in swarm.sampling().items()})
         traffic = swarm.traffic_per_tick()
         summary["signature_bytes_per_tick"] = traffic["signature"]
         summary["state_bytes_per_tick"] = (
-            traffic["state"] if args.exchange == "state" else "not measured (--exchange state)"
+            traffic["state"] if args.exchange == "state" or coupling.state_exchange
+            else "not measured (--exchange state)"
         )
         summary["full_state_bytes_per_tick_computed"] = (
             args.agents * args.size * args.size * 4
@@ -231,7 +270,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         if coordinator is not None and coordinator.ticks:
             summary["picture"] = str(plot_swarm_run(
                 coordinator.ci_history(), np.array(coordinator.cs_history), out / "swarm.png",
-                f"{args.agents} agents, K = {args.coupling:g}, seed {seed}",
+                f"{args.agents} agents, {coupling.mode} K = {coupling.strength:g}, seed {seed}",
             ))
         else:
             summary["picture"] = str(plot_swarm_run(
@@ -252,6 +291,66 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             recorder.close("failed")
     print_summary(args, "resonance swarm", summary)
     return 130 if interrupted else 0
+
+
+def _on_dask(
+    args: argparse.Namespace, config: Any, coupling: Any, seed: int, measure: Any, out: Any
+) -> int:
+    """``--executor dask|tcp://... --bus nats://...``: agents on Dask workers over NATS."""
+    from resonance_engine.dist.dask_swarm import run_swarm_on_dask
+    from resonance_engine.dist.executor import DaskExecutor
+    from resonance_engine.swarm.plots import plot_swarm_run
+
+    if args.exchange != "signature" or args.basin > 0:
+        raise ConfigError(
+            "the distributed swarm (--executor dask with a NATS bus) runs signature exchange "
+            "only; drop --exchange state and --basin, or use --bus memory"
+        )
+    recorder = _recorder(args, seed)
+    start = time.perf_counter()
+    try:
+        with resolve_executor(args.executor, args.workers) as executor:
+            assert isinstance(executor, DaskExecutor)
+            result = run_swarm_on_dask(
+                executor, args.bus, args.agents, args.ticks, config=config, coupling=coupling,
+                seed=seed, measure=measure, recorder=recorder,
+            )
+    except BaseException:
+        if recorder is not None:
+            recorder.close("failed")
+        raise
+    elapsed = time.perf_counter() - start
+    coord = dict(result.coordinator)
+    ci = np.array(coord.pop("ci")).reshape(-1, args.agents)
+    cs = np.array(coord.pop("cs_history"))
+    bus_stats = coord.pop("bus")
+    summary: dict[str, Any] = {
+        "agents": args.agents,
+        "groups": len(result.groups),
+        "workers": sorted({g["worker"] for g in result.groups}),
+        "coupling_mode": coupling.mode,
+        "coupling": coupling.strength,
+        "coupling_unit": coupling.unit,
+        "exchanged": coupling.carries,
+        "grid": f"{args.size}x{args.size}",
+        "seed": seed,
+        "bus": args.bus,
+        "wall_s": elapsed,
+        **coord,
+        "late_ticks": sum(int(g["late_ticks"]) for g in result.groups),
+        "signature_bytes_received": bus_stats["bytes_in"]["signature"],
+        "signature_bytes_per_tick": bus_stats["bytes_in"]["signature"] / max(1, args.ticks),
+    }
+    summary["picture"] = str(plot_swarm_run(
+        ci, cs, out / "swarm.png",
+        f"{args.agents} agents on {len(result.groups)} Dask workers, {coupling.mode} "
+        f"K = {coupling.strength:g}",
+    ))
+    if recorder is not None:
+        summary["run_id"] = recorder.run_id
+        recorder.close("finished", summary)
+    print_summary(args, "resonance swarm (Dask workers over NATS)", summary)
+    return 0
 
 
 def _coordinator_only(args: argparse.Namespace, out: Any) -> int:

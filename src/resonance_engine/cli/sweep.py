@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from resonance_engine.dist.sweep import (
     plan_sweep,
     run_sweep,
 )
+from resonance_engine.json_safe import json_safe
 
 __all__ = ["register", "cmd_sweep", "add_executor_options"]
 
@@ -95,12 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_options(p)
     add_common_options(p, out_default="resonance-out/sweep")
     p.set_defaults(func=cmd_sweep)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -167,17 +161,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         "picture": str(picture),
     }
     if args.json:
-        summary["rows"] = [{k: _json_safe(v) for k, v in row.items()} for row in rows]
+        summary["rows"] = [{k: json_safe(v) for k, v in row.items()} for row in rows]
         summary["failures"] = [
             {"params": f.params, "error": f.failure.error_type, "message": f.failure.message}
-            for f in report.failures
+            for f in report.failures + report.unstored
         ]
     elif not args.quiet:
         _print_rows(rows, "resonance sweep: runs")
+    if not (args.quiet or args.json):
+        errors = Console(stderr=True)
+        for failure in report.unstored:
+            errors.print(f"run not stored: {failure}", markup=False, highlight=False)
     print_summary(args, "resonance sweep", summary)
     if report.interrupted:
         return 130
-    return 1 if report.failures else 0
+    return 1 if report.failures or report.unstored else 0
 
 
 def _run(

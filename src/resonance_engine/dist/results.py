@@ -13,13 +13,14 @@ client only, so a database has exactly one writing process however many workers 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from resonance_engine.dist.sweep import RunResult
-from resonance_engine.errors import StoreError
+from resonance_engine.errors import DuplicateRunError, StoreError
+from resonance_engine.json_safe import json_safe
+from resonance_engine.store import AgentDB, RunRecorder
 
 __all__ = ["ResultStore", "MemoryResults", "JsonlResults", "AgentDBResults", "RUN_NAME_PREFIX"]
 
@@ -39,8 +40,9 @@ class ResultStore(Protocol):
         """The stored result with this key, or None."""
         ...
 
-    def write(self, result: RunResult) -> None:
-        """Store one result (called once per key)."""
+    def write(self, result: RunResult) -> bool | None:
+        """Store one result (called once per key); False when it was not stored because
+        another writer stored the same key meanwhile."""
         ...
 
     def close(self) -> None:
@@ -61,9 +63,10 @@ class MemoryResults:
     def get(self, key: str) -> RunResult | None:
         return self.results.get(key)
 
-    def write(self, result: RunResult) -> None:
+    def write(self, result: RunResult) -> bool:
         self.results[result.key] = result
         self.writes.append(result.key)
+        return True
 
     def close(self) -> None:
         pass
@@ -98,28 +101,29 @@ class JsonlResults(MemoryResults):
         except OSError as exc:
             raise StoreError(f"cannot open results file {str(self.path)!r}: {exc}") from None
 
-    def write(self, result: RunResult) -> None:
+    def write(self, result: RunResult) -> bool:
         self._file.write(json.dumps(result.to_dict(), default=str) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
-        super().write(result)
+        return super().write(result)
 
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
 
 
-def _finite(value: float) -> float | None:
-    return value if isinstance(value, float) and math.isfinite(value) else None
-
-
 class AgentDBResults(MemoryResults):
     """Sweep results in an AgentDB (:class:`resonance_engine.store.AgentDB`).
 
-    Each run becomes a ``runs`` row named ``sweep:<key>`` with the run's configuration and
-    seed, status ``finished`` and, as its summary, the parameters and scalar results.
-    The per-frame series (CI, D, C, G, tau, energy) go into ``metric_series`` /
-    ``timeseries_data`` with the simulated time as the timestamp (microseconds).
+    Each run becomes a ``runs`` row named ``sweep:<key>`` whose ``run_key`` is the run key
+    (unique in the database), with the run's configuration and seed, status ``finished``
+    and, as its summary, the parameters and scalar results. The per-frame series (CI, D,
+    C, G, tau, energy, each value with its step) are stored through the one recorder,
+    :class:`resonance_engine.store.RunRecorder`, at the run's start plus the simulated
+    time (microseconds).
+
+    A key another writer stored meanwhile (two identical sweeps at once on one database)
+    is not stored again: :meth:`write` returns False.
 
     Parameters
     ----------
@@ -132,16 +136,9 @@ class AgentDBResults(MemoryResults):
     #: Per-frame series written for each run (series_type = name).
     SERIES = ("ci", "fractal_dim", "coherence", "gain", "dwell", "energy")
 
-    def __init__(self, db: Any, owned: bool | None = None) -> None:
+    def __init__(self, db: str | os.PathLike[str] | AgentDB, owned: bool | None = None) -> None:
         super().__init__()
         self.run_ids: dict[str, int] = {}
-        try:
-            from resonance_engine.store import AgentDB
-        except ImportError:
-            raise StoreError(
-                "storing sweeps needs resonance_engine.store (AgentDB) and its dependencies "
-                "(apsw, sqlite-vec); install resonance-engine with them or use --no-db"
-            ) from None
         opened_here = not isinstance(db, AgentDB)
         self._owned = opened_here if owned is None else owned
         self.db = AgentDB(db) if opened_here else db
@@ -150,59 +147,65 @@ class AgentDBResults(MemoryResults):
         for run in self.db.runs():
             if not (run.name and run.name.startswith(RUN_NAME_PREFIX)):
                 continue
-            summary = run.summary or {}
-            if run.status == "finished" and "result" in summary:
-                result = RunResult.from_dict(summary["result"])
-                self.results[result.key] = result
-                self.run_ids[result.key] = run.run_id
-            else:
+            if self._load(run) is None:
                 key = run.name.removeprefix(RUN_NAME_PREFIX)
                 self._partial.setdefault(key, []).append(run.run_id)
 
-    def write(self, result: RunResult) -> None:
-        from resonance_engine.store import now_us
+    def _load(self, run: Any) -> RunResult | None:
+        """The result of a finished stored run (and remember it), else None."""
+        summary = run.summary or {}
+        if run.status != "finished" or "result" not in summary:
+            return None
+        result = RunResult.from_dict(summary["result"])
+        self.results[result.key] = result
+        self.run_ids[result.key] = run.run_id
+        return result
 
-        # a row left half-written by an earlier, interrupted client is replaced
+    def write(self, result: RunResult) -> bool:
+        """Store ``result``; False when another writer stored its key meanwhile."""
+        # a row left half-written by an earlier, interrupted client is replaced, unless
+        # another writer has finished it since this store was opened
         for stale in self._partial.pop(result.key, []):
+            run = self.db.run(stale)
+            if self._load(run) is not None:
+                return False
             self.db.delete_run(stale)
-        run_id = self.db.create_run(
-            result.config, result.seed, name=f"{RUN_NAME_PREFIX}{result.key}",
-            started_at=(started_at := now_us()),
-        )
         try:
-            self._fill(run_id, started_at, result)
+            recorder = RunRecorder.start(
+                self.db, result.config, result.seed, name=f"{RUN_NAME_PREFIX}{result.key}",
+                key=result.key, series_types=self.SERIES,
+            )
+        except DuplicateRunError:
+            super().write(result)
+            return False
+        try:
+            series = result.series
+            for i, t in enumerate(series.get("t", [])):
+                frame = {name: series[name][i] for name in self.SERIES if name in series}
+                recorder.record(frame, t=t, step=int(series["step"][i]))
+            summary = {
+                "params": result.params,
+                **{k: json_safe(v) for k, v in result.scalars().items()},
+                "result": result.to_dict(),
+            }
+            recorder.close("finished", json.loads(json.dumps(summary, default=str)))
         except BaseException:
             # Ctrl-C or an error in the middle: leave no half-written run behind (if even
-            # this is interrupted, the next writer on this database replaces the row)
-            self._partial.setdefault(result.key, []).append(run_id)
+            # this is interrupted, the next store on this database replaces the row)
+            self._partial.setdefault(result.key, []).append(recorder.run_id)
             try:
-                self.db.delete_run(run_id)
-                self._partial[result.key].remove(run_id)
+                recorder.close("failed")
             except Exception:  # noqa: BLE001 - the original error matters more
                 pass
+            try:
+                self.db.delete_run(recorder.run_id)
+                self._partial[result.key].remove(recorder.run_id)
+            except Exception:  # noqa: BLE001
+                pass
             raise
-        self.run_ids[result.key] = run_id
+        self.run_ids[result.key] = recorder.run_id
         super().write(result)
-
-    def _fill(self, run_id: int, started_at: int, result: RunResult) -> None:
-        from resonance_engine.store import MetricRecord
-
-        # timestamps: run start + simulated time, as RunRecorder does
-        times = [started_at + round(t * 1e6) for t in result.series.get("t", [])]
-        for series_type in self.SERIES:
-            values = result.series.get(series_type) or []
-            records = [
-                (ts, float(v)) for ts, v in zip(times, values, strict=False) if math.isfinite(v)
-            ]
-            if records:
-                series_id = self.db.series_id(run_id, series_type)
-                self.db.insert([MetricRecord(series_id, ts, v) for ts, v in records])
-        summary = {
-            "params": result.params,
-            **{k: _finite(v) for k, v in result.scalars().items()},
-            "result": result.to_dict(),
-        }
-        self.db.finish_run(run_id, "finished", json.loads(json.dumps(summary, default=str)))
+        return True
 
     def close(self) -> None:
         if self._owned:

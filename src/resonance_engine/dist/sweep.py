@@ -36,6 +36,7 @@ from resonance_engine.config import RunConfig, default_pond
 from resonance_engine.dist.executor import Executor, LocalExecutor, TaskFailure, TaskOutcome
 from resonance_engine.dist.params import ParamValue, SweepParameter, apply_params, parameter_grid
 from resonance_engine.errors import ConfigError
+from resonance_engine.loop import Callback, RunLoop
 
 __all__ = [
     "RunOptions",
@@ -245,7 +246,11 @@ class SweepReport:
     skipped : int
         Grid points already in the store before the sweep (not run again).
     duplicates : int
-        Results that arrived for a key already written (not written again).
+        Results that arrived for a key already written (not written again), also by
+        another writer on the same database.
+    unstored : list of SweepFailure
+        Runs that finished but whose result the store failed to write (the sweep goes
+        on; the result is in ``results`` and the reason in the failure).
     interrupted : bool
         True when Ctrl-C stopped the sweep (outstanding runs were cancelled).
     cancelled : int
@@ -263,6 +268,7 @@ class SweepReport:
     stored: int = 0
     skipped: int = 0
     duplicates: int = 0
+    unstored: list[SweepFailure] = field(default_factory=list)
     interrupted: bool = False
     cancelled: int = 0
     wall_s: float = 0.0
@@ -298,6 +304,7 @@ class SweepReport:
             "stored": self.stored,
             "skipped_already_stored": self.skipped,
             "duplicates_ignored": self.duplicates,
+            "not_stored": len(self.unstored),
             "failed": len(self.failures),
             "cancelled": self.cancelled,
             "interrupted": self.interrupted,
@@ -444,31 +451,28 @@ def run_one(
     previous_threads = _set_numba_threads(options.threads)
     try:
         solver = run.simulation.build()
-        analyzer = None
-        if options.metrics and metrics_available():
-            from resonance_engine.metrics import ComplexityAnalyzer
-
-            analyzer = ComplexityAnalyzer()
         series: dict[str, list[float]] = {
             name: [] for name in ("step", "t", "energy", "max_abs_u")
         }
-        if analyzer is not None:
+
+        def sample(state: Any, t: float) -> None:
+            series["step"].append(float(state.step_count))
+            series["t"].append(float(t))
+            series["energy"].append(float(state.energy()))
+            series["max_abs_u"].append(float(np.max(np.abs(state.u))))
+
+        frames = [step for step in _frame_steps(run.steps, options.frames) if step > 0] or None
+        trackers: list[Any] = [Callback(sample, frames, final=True)]
+        measure = None
+        if options.metrics and metrics_available():
+            from resonance_engine.metrics import ComplexityAnalyzer, MeasureTracker
+
+            measure = MeasureTracker(ComplexityAnalyzer(), frames, resident=False)
+            trackers.append(measure)
+        RunLoop(solver, trackers, steps=run.steps).run()
+        if measure is not None:
             for name in ("ci", "fractal_dim", "coherence", "gain", "dwell"):
-                series[name] = []
-        for target in _frame_steps(run.steps, options.frames):
-            solver.step(target - solver.step_count)
-            u = solver.u
-            series["step"].append(float(solver.step_count))
-            series["t"].append(float(solver.t))
-            series["energy"].append(float(solver.energy()))
-            series["max_abs_u"].append(float(np.max(np.abs(u))))
-            if analyzer is not None:
-                m: Any = analyzer.update(u, step=solver.step_count, t=solver.t)
-                series["ci"].append(float(m.ci))
-                series["fractal_dim"].append(float(m.fractal_dim))
-                series["coherence"].append(float(m.coherence))
-                series["gain"].append(float(m.gain))
-                series["dwell"].append(float(m.dwell))
+                series[name] = [float(getattr(m, name)) for m in measure.history]
         u64 = solver.u.astype(np.float64)
         final = {name: values[-1] for name, values in series.items()}
 
@@ -594,8 +598,16 @@ def _receive(
     if results.has(first.key):
         report.duplicates += 1
     else:
-        results.write(result)
-        report.stored += 1
+        try:
+            stored = results.write(result)
+        except Exception as exc:  # noqa: BLE001 - reported per run; the sweep goes on
+            failure = TaskFailure(type(exc).__name__, f"result not stored: {exc}")
+            report.unstored.append(SweepFailure(first.index, first.key, first.params, failure))
+        else:
+            if stored is False:  # another writer stored this key meanwhile
+                report.duplicates += 1
+            else:
+                report.stored += 1
     for spec in group:
         report.results[spec.index] = result
         if on_result is not None:

@@ -67,14 +67,16 @@ class RunRecorder:
         default the recorder opens and closes its own.
     fingerprint_series : str
         Series type the fingerprints are linked to.
+    series_types : tuple of str
+        The series stored per frame (default the five measures; a sweep adds "energy").
 
     Attributes
     ----------
     series : dict of str to int
         Series type -> series_id.
     frames, skipped, fingerprints : int
-        Frames recorded, NaN values skipped (e.g. D of an empty field: nothing is
-        stored for that series at that time), fingerprints stored.
+        Frames recorded, NaN (and infinite) values skipped (e.g. D of an empty field:
+        nothing is stored for that series at that time), fingerprints stored.
     """
 
     def __init__(
@@ -86,19 +88,20 @@ class RunRecorder:
         bucket_us: int = DEFAULT_BUCKET_US,
         writer: MetricWriter | None = None,
         fingerprint_series: str = "ci",
+        series_types: tuple[str, ...] = SERIES_TYPES,
     ) -> None:
         if not isinstance(bucket_us, int) or bucket_us <= 0:
             raise StoreError(f"bucket_us must be a positive int (us), got {bucket_us!r}")
-        if fingerprint_series not in SERIES_TYPES:
+        if fingerprint_series not in series_types:
             raise StoreError(
-                f"fingerprint_series must be one of {SERIES_TYPES}, got {fingerprint_series!r}"
+                f"fingerprint_series must be one of {series_types}, got {fingerprint_series!r}"
             )
         self.db = db
         self.run_id = run_id
         self.started_at = db.run(run_id).started_at
         self.bucket_us = bucket_us
         self.fingerprint_series = fingerprint_series
-        self.series = {name: db.series_id(run_id, name, agent_id) for name in SERIES_TYPES}
+        self.series = {name: db.series_id(run_id, name, agent_id) for name in series_types}
         self._owns_writer = writer is None
         self.writer = writer if writer is not None else MetricWriter(db)
         self._last_bucket: int | None = None
@@ -163,9 +166,9 @@ class RunRecorder:
         stamp = self.timestamp(float(t))
         meta = None if step is None else json.dumps({"step": int(step)})
         records = []
-        for name in SERIES_TYPES:
+        for name in self.series:
             value = _get(metrics, name)
-            if value is None or math.isnan(float(value)):
+            if value is None or not math.isfinite(float(value)):
                 self.skipped += 1
                 continue
             records.append(MetricRecord(self.series[name], stamp, float(value), meta))

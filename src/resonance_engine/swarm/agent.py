@@ -1,69 +1,42 @@
-"""SwarmAgent: one wave-field agent and the coupling rule that ties it to the swarm.
+"""SwarmAgent: one wave-field agent, its drive (gain, source frequencies and phases).
 
-The coupling rule (documented, deliberately simple)
----------------------------------------------------
-Each agent drives its field's sources with amplitude ``base_amplitude * exp(theta)``;
-theta (the log drive gain) is the coupled parameter. After every tick the agent reads the
-swarm's aggregate signature (the mean over all agents' latest signatures) and moves::
+An agent drives its field's sources with amplitude ``base_amplitude * exp(theta)``
+(theta: the log drive gain), frequency ``frequency`` (Hz, per source, for the next tick)
+and a phase that the swarm integrates continuously (``phase``, rad, at the end of the
+last tick). Its ``natural_frequency`` is what the drive runs at without coupling. The
+coupling mechanisms (:mod:`resonance_engine.swarm.coupling`) set theta and frequency
+after every tick; the agent itself only holds that state and builds its signature.
 
-    theta <- clamp(theta + K * (CI_swarm - CI_own) / |CI_swarm|, log(gain_min), log(gain_max))
-
-K is the coupling strength (dimensionless, since the CI difference is relative); K = 0
-leaves every agent independent. The bounds (gain 0.25 .. 4 by default) keep the drive in
-the range where the field stays stable. Higher drive raises |u| and with it the gain G and
-so CI, so the rule pulls each agent's CI toward the swarm's. Optional noise of strength
-``sigma`` adds ``sigma * N(0, 1)`` to theta every tick (used by the mean first passage
-time).
-
-Only signatures (64 bytes per agent and tick) cross between agents: an agent never sees
-another agent's field.
+Only signatures (64 bytes per agent and tick) cross between agents, plus, with the
+``diffusive`` coupling, boundary strips of the fields.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from resonance_engine.errors import ConfigError
+from resonance_engine.swarm.coupling import Coupling, GainCoupling, drive_payload
 from resonance_engine.swarm.measure import MetricsLike
 from resonance_engine.swarm.signature import Signature
 
 __all__ = ["CouplingRule", "SwarmAgent", "SwarmAggregate"]
 
-
-@dataclass(frozen=True)
-class CouplingRule:
-    """Coupling strength K and the bounds of the drive gain exp(theta)."""
-
-    strength: float = 0.0
-    gain_min: float = 0.25
-    gain_max: float = 4.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.strength) and self.strength >= 0):
-            raise ConfigError(f"coupling strength K must be finite and >= 0, got {self.strength!r}")
-        if not 0 < self.gain_min < 1 < self.gain_max:
-            raise ConfigError(
-                f"coupling gain bounds need 0 < gain_min < 1 < gain_max, got "
-                f"[{self.gain_min}, {self.gain_max}]"
-            )
-
-    def step(self, theta: float, ci_own: float, ci_swarm: float) -> float:
-        """One application of the rule (see the module docstring); NaN inputs change nothing."""
-        if self.strength == 0 or not (math.isfinite(ci_own) and math.isfinite(ci_swarm)):
-            return theta
-        scale = abs(ci_swarm)
-        if scale <= 1e-300:
-            return theta
-        theta += self.strength * (ci_swarm - ci_own) / scale
-        return min(math.log(self.gain_max), max(math.log(self.gain_min), theta))
+#: The ``gain`` coupling under its original name (K, gain bounds, ``step``).
+CouplingRule = GainCoupling
 
 
 @dataclass(frozen=True)
 class SwarmAggregate:
-    """The swarm's aggregate signature: means over the agents heard from."""
+    """The swarm's aggregate signature: means over the agents heard from.
+
+    ``drive_omega`` (rad/s) and ``drive_phasor`` (mean of exp(i phase) per source, the
+    swarm's mean drive phasor R exp(i Psi)) are set when the signatures carried a drive
+    payload (``kuramoto``), NaN / None otherwise.
+    """
 
     step: int
     agents: int
@@ -72,10 +45,12 @@ class SwarmAggregate:
     gain: float
     dwell: float
     ci: float
+    drive_omega: float = math.nan
+    drive_phasor: tuple[complex, ...] | None = None
 
 
 class SwarmAgent:
-    """One agent: its id, its member index in the (batched) solver, its drive parameters.
+    """One agent: its id, its member index in the (batched) solver, its drive.
 
     Parameters
     ----------
@@ -87,7 +62,12 @@ class SwarmAgent:
         Drive amplitude of each source at theta = 0.
     theta : float
         Initial log drive gain.
-    coupling : CouplingRule
+    coupling : Coupling
+        The swarm's coupling (its gain bounds clamp theta).
+    natural_frequency : ndarray, shape (n_sources,), optional
+        Natural drive frequency of each source (Hz).
+    phase : ndarray, shape (n_sources,), optional
+        Drive phase of each source at the current time (rad).
     """
 
     def __init__(
@@ -96,14 +76,24 @@ class SwarmAgent:
         member: int,
         base_amplitude: np.ndarray,
         theta: float,
-        coupling: CouplingRule,
+        coupling: Coupling,
+        natural_frequency: np.ndarray | None = None,
+        phase: np.ndarray | None = None,
     ) -> None:
         self.agent_id = int(agent_id)
         self.member = int(member)
         self.base_amplitude = np.asarray(base_amplitude, dtype=np.float64)
+        n = self.base_amplitude.size
         self.coupling = coupling
-        lo, hi = math.log(coupling.gain_min), math.log(coupling.gain_max)
-        self.theta = min(hi, max(lo, float(theta)))
+        self.theta = coupling.clamp(float(theta))
+        self.theta0 = self.theta
+        self.integral = 0.0
+        self.natural_frequency = (
+            np.zeros(n) if natural_frequency is None
+            else np.array(natural_frequency, dtype=np.float64)
+        )
+        self.frequency = self.natural_frequency.copy()
+        self.phase = np.zeros(n) if phase is None else np.array(phase, dtype=np.float64)
         self.last: Signature | None = None
 
     @property
@@ -117,17 +107,41 @@ class SwarmAgent:
         return self.base_amplitude * self.gain
 
     def signature(self, step: int, metrics: MetricsLike) -> Signature:
-        """The signature this agent publishes for ``metrics`` measured at ``step``."""
-        self.last = Signature.from_metrics(self.agent_id, step, metrics)
+        """The signature this agent publishes for ``metrics`` measured at ``step`` (with its
+        drive frequency and phases when the coupling shares them)."""
+        if self.coupling.shares_drive:
+            omega, phases = drive_payload(self)
+            self.last = Signature.from_metrics(
+                self.agent_id, step, metrics, drive_omega=omega, drive_phases=phases
+            )
+        else:
+            self.last = Signature.from_metrics(self.agent_id, step, metrics)
         return self.last
 
-    def adapt(self, aggregate: SwarmAggregate | None) -> float:
-        """Apply the coupling rule toward ``aggregate``; returns the new theta."""
-        if aggregate is not None and self.last is not None:
-            self.theta = self.coupling.step(self.theta, self.last.ci, aggregate.ci)
-        return self.theta
+    def advance(self, dt: float) -> None:
+        """Integrate the drive phases over a tick of ``dt`` seconds at ``frequency``."""
+        self.phase = np.mod(self.phase + 2 * np.pi * self.frequency * dt, 2 * np.pi)
 
     def perturb(self, rng: np.random.Generator, strength: float) -> None:
-        """Add ``strength * N(0, 1)`` to theta (clamped to the coupling bounds)."""
-        lo, hi = math.log(self.coupling.gain_min), math.log(self.coupling.gain_max)
-        self.theta = min(hi, max(lo, self.theta + strength * float(rng.standard_normal())))
+        """Kick theta by ``strength * N(0, 1)`` (clamped to the gain bounds) and every drive
+        phase by ``strength * N(0, 1)`` rad."""
+        self.theta = self.coupling.clamp(self.theta + strength * float(rng.standard_normal()))
+        self.phase = np.mod(self.phase + strength * rng.standard_normal(self.phase.size),
+                            2 * np.pi)
+
+    def state(self) -> dict[str, Any]:
+        """The agent's drive state (for snapshots)."""
+        return {
+            "theta": self.theta, "theta0": self.theta0, "integral": self.integral,
+            "natural_frequency": self.natural_frequency.copy(),
+            "frequency": self.frequency.copy(), "phase": self.phase.copy(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`."""
+        self.theta = float(state["theta"])
+        self.theta0 = float(state["theta0"])
+        self.integral = float(state["integral"])
+        self.natural_frequency = np.array(state["natural_frequency"], dtype=np.float64)
+        self.frequency = np.array(state["frequency"], dtype=np.float64)
+        self.phase = np.array(state["phase"], dtype=np.float64)

@@ -4,13 +4,30 @@ All agents hosted in one process share ONE batched
 :class:`~resonance_engine.field.solver.WaveSolver2D` (``batch = agents here``), so a tick is
 one compiled stepping call plus one batched measurement, not N of each. A tick:
 
-1. step every field ``steps_per_tick`` time steps;
-2. measure every field (the measure returns D, C, G, tau, CI per field);
-3. each agent publishes its 64-byte signature on the bus (with ``exchange="state"`` it
+1. step every field ``steps_per_tick`` time steps, each source driven at its agent's
+   gain, frequency and continuously integrated phase;
+2. measure every field (the measure returns D, C, G, tau, CI per field): by default every
+   ``measure_every`` steps within the tick, with the tick's signature carrying the mean
+   over those frames (see "Sampling" below);
+3. the coupling exchanges state if it is a state coupling (``diffusive``: boundary strips);
+4. each agent publishes its 64-byte signature on the bus (with ``exchange="state"`` it
    also publishes its whole float32 field, to measure what state exchange would cost);
-4. each agent reads the swarm's aggregate signature (mean over every agent's latest
-   signature, from the bus) and applies the coupling rule
-   (:class:`~resonance_engine.swarm.agent.CouplingRule`) to its drive gain.
+5. each agent reads the swarm's aggregate signature (mean over every agent's signature of
+   the tick, from the bus) and the coupling (:mod:`resonance_engine.swarm.coupling`,
+   ``coupling_mode``) sets its drive gain and its frequencies for the next tick.
+
+Sampling (the tick rate must resolve the drives)
+------------------------------------------------
+The fields oscillate at the drive frequencies (9-18.7 Hz in the default pond with a
++-10 % spread), faster than a tick (10 steps, 0.09 s at 64x64 cells). Default
+(``ci_average=True``): the swarm measures every ``measure_every`` steps, the largest
+interval that still gives at least ``frames_per_period`` (4) frames per period of the
+fastest drive (every step when even one step is longer than that), and the tick's
+signature carries the mean of D, C, G, tau and CI over the tick's frames (integrate and
+dump: the tick series is a low-passed, not an aliased, sample). With
+``ci_average=False`` the swarm measures once per tick; when a tick is longer than a
+quarter of the fastest drive period the CI series is aliased, and the swarm says so
+(:attr:`Swarm.aliased`, a warning, and ``sampling()`` in summaries).
 
 Agents start from the default pond (:func:`resonance_engine.config.default_pond`) with
 seeded random parameters: drive gain log-uniform in [1/a, a] (a = ``amplitude_spread``),
@@ -26,7 +43,9 @@ signature of that tick before it adapts (late ticks are counted, not waited for 
 
 from __future__ import annotations
 
+import logging
 import math
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,13 +57,16 @@ import numpy as np
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.field.solver import WaveSolver2D
-from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
+from resonance_engine.swarm.agent import SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.bus import Bus, InProcessBus
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder
-from resonance_engine.swarm.measure import AnalyzerMeasure, MeasureFactory
-from resonance_engine.swarm.signature import Signature
+from resonance_engine.swarm.coupling import Coupling, make_coupling
+from resonance_engine.swarm.measure import AnalyzerMeasure, MeasureFactory, dump_measure
+from resonance_engine.swarm.signature import MAX_DRIVE_PHASES, Signature
 
 __all__ = ["SwarmConfig", "Swarm", "SwarmView", "SwarmSnapshot", "TickInfo"]
+
+log = logging.getLogger("resonance_engine.swarm")
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,11 @@ class SwarmConfig:
         Solver backend ("auto", "numba", "numpy").
     simulation : SimulationConfig, optional
         Base scenario instead of ``default_pond(size)``; its sources are each agent's.
+    ci_average : bool
+        Measure several frames per tick and send their mean (default True; see the module
+        docstring, "Sampling"); False measures once per tick.
+    frames_per_period : int
+        Frames per period of the fastest drive that ``ci_average`` measures (default 4).
     """
 
     size: int = 128
@@ -87,6 +114,8 @@ class SwarmConfig:
     lockstep_timeout: float = 5.0
     backend: str = "auto"
     simulation: SimulationConfig | None = None
+    ci_average: bool = True
+    frames_per_period: int = 4
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -106,6 +135,8 @@ class SwarmConfig:
             )
         if self.noise < 0:
             raise ConfigError(f"noise must be >= 0, got {self.noise}")
+        if self.frames_per_period < 1:
+            raise ConfigError(f"frames_per_period must be >= 1, got {self.frames_per_period}")
 
     def base_simulation(self, seed: int) -> SimulationConfig:
         return self.simulation if self.simulation is not None else default_pond(self.size, seed)
@@ -139,6 +170,9 @@ class SwarmView:
         self._by_step: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cond = threading.Condition()
 
+    #: columns of a row: D, C, G, tau, CI, drive omega, then cos and sin of each phase
+    _COLUMNS = 6 + 2 * MAX_DRIVE_PHASES
+
     def ingest(self, sig: Signature) -> None:
         if sig.agent >= self.n_agents:
             return
@@ -148,11 +182,20 @@ class SwarmView:
                 return
             entry = self._by_step.get(step)
             if entry is None:
-                entry = (np.full((self.n_agents, 5), np.nan), np.zeros(self.n_agents, dtype=bool))
+                entry = (np.full((self.n_agents, self._COLUMNS), np.nan),
+                         np.zeros(self.n_agents, dtype=bool))
                 self._by_step[step] = entry
                 for old in [s for s in self._by_step if s < step - self.keep]:
                     del self._by_step[old]
-            entry[0][sig.agent] = (sig.fractal_dim, sig.coherence, sig.gain, sig.dwell, sig.ci)
+            row = entry[0][sig.agent]
+            row[:] = np.nan
+            row[:5] = (sig.fractal_dim, sig.coherence, sig.gain, sig.dwell, sig.ci)
+            if sig.drive_phases:
+                n = len(sig.drive_phases)
+                phases = np.asarray(sig.drive_phases)
+                row[5] = sig.drive_omega
+                row[6 : 6 + n] = np.cos(phases)
+                row[6 + MAX_DRIVE_PHASES : 6 + MAX_DRIVE_PHASES + n] = np.sin(phases)
             entry[1][sig.agent] = True
             if step > self._latest_step[sig.agent]:
                 self._latest_step[sig.agent] = step
@@ -177,7 +220,7 @@ class SwarmView:
                 return None
             if step is None:
                 step = max(self._by_step)
-            values = np.full((self.n_agents, 5), np.nan)
+            values = np.full((self.n_agents, self._COLUMNS), np.nan)
             have = np.zeros(self.n_agents, dtype=bool)
             for s in sorted(k for k in self._by_step if k <= step):
                 vals, got = self._by_step[s]
@@ -185,21 +228,37 @@ class SwarmView:
                 have |= got
             if not have.any():
                 return None
-            means = values[have].mean(axis=0)
+        heard = values[have]
+        means = heard[:, :5].mean(axis=0)
+        drive = heard[:, 5:]
+        carried = np.isfinite(drive[:, 0])
+        if not carried.any():
             return SwarmAggregate(int(step), int(have.sum()), *map(float, means))
+        rows = drive[carried]
+        n = int(np.isfinite(rows[0, 1 : 1 + MAX_DRIVE_PHASES]).sum())
+        cols = [0, *range(1, 1 + n), *range(1 + MAX_DRIVE_PHASES, 1 + MAX_DRIVE_PHASES + n)]
+        mean = np.full(drive.shape[1], np.nan)
+        mean[cols] = rows[:, cols].mean(axis=0)
+        phasor = tuple(complex(mean[1 + k], mean[1 + MAX_DRIVE_PHASES + k]) for k in range(n))
+        return SwarmAggregate(
+            int(step), int(have.sum()), *map(float, means),
+            drive_omega=float(mean[0]), drive_phasor=phasor,
+        )
 
 
 @dataclass
 class SwarmSnapshot:
     """Everything needed to rebuild a swarm in the state it had (picklable).
 
-    The measure is rebuilt from its factory: its own memory (e.g. dwell-time frames) starts
-    empty and refills within a few ticks.
+    Complete: the fields, every agent's drive state (gain, phases, frequencies, integral),
+    the clock, the per-tick noise stream and the measure's own memory (the analyzers'
+    dwell-time frames, pickled in ``measure_state``), so a swarm rebuilt from a snapshot
+    continues exactly as the original would have.
     """
 
     n_agents: int
     config: SwarmConfig
-    coupling: CouplingRule
+    coupling: Coupling
     seed: int
     agent_ids: tuple[int, ...]
     measure: MeasureFactory
@@ -208,6 +267,9 @@ class SwarmSnapshot:
     u: np.ndarray
     u_prev: np.ndarray
     theta: np.ndarray
+    agents: tuple[dict[str, Any], ...] = ()
+    measure_state: bytes | None = None
+    noise_rng: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -219,8 +281,13 @@ class Swarm:
     n_agents : int
         Agents in the whole swarm (>= 2).
     config : SwarmConfig, optional
-    coupling : float or CouplingRule
-        Coupling strength K (0 = independent agents) or a full rule.
+    coupling : float or Coupling
+        Coupling strength K (0 = independent agents; units per mode) or a coupling object
+        (:mod:`resonance_engine.swarm.coupling`; then ``coupling_mode`` is ignored).
+    coupling_mode : str
+        ``gain`` (default), ``kuramoto``, ``ci-feedback``, ``common-drive``, ``diffusive``
+        or any mode registered with
+        :func:`~resonance_engine.swarm.coupling.register_coupling`.
     bus : Bus, optional
         Defaults to a new :class:`~resonance_engine.swarm.bus.InProcessBus`.
     seed : int
@@ -249,7 +316,7 @@ class Swarm:
         self,
         n_agents: int,
         config: SwarmConfig | None = None,
-        coupling: float | CouplingRule = 0.0,
+        coupling: float | Coupling = 0.0,
         bus: Bus | None = None,
         seed: int = 0,
         measure: MeasureFactory | None = None,
@@ -257,6 +324,7 @@ class Swarm:
         coordinator: bool = True,
         exchange: Literal["signature", "state"] = "signature",
         recorder: SwarmRecorder | None = None,
+        coupling_mode: str = "gain",
     ) -> None:
         if not isinstance(n_agents, int) or n_agents < 2:
             raise ConfigError(f"a swarm needs n_agents >= 2, got {n_agents!r}")
@@ -264,7 +332,9 @@ class Swarm:
             raise ConfigError(f"exchange must be 'signature' or 'state', got {exchange!r}")
         self.n_agents = n_agents
         self.config = config or SwarmConfig()
-        self.coupling = coupling if isinstance(coupling, CouplingRule) else CouplingRule(coupling)
+        self.coupling: Coupling = (
+            coupling if isinstance(coupling, Coupling) else make_coupling(coupling_mode, coupling)
+        )
         self.seed = int(seed)
         self.exchange = exchange
         self.agent_ids = tuple(range(n_agents)) if agent_ids is None else tuple(agent_ids)
@@ -277,6 +347,14 @@ class Swarm:
         self.measure_factory: MeasureFactory = measure or AnalyzerMeasure()
         self._measure = self.measure_factory()
         self.solver, self.agents = self._build_agents()
+        self.measure_every = self._measure_interval()
+        if self.aliased:
+            log.warning(
+                "the swarm's CI is aliased: one frame per tick of %.4g s against a fastest "
+                "drive period of %.4g s (< %d frames per period); use ci_average=True or "
+                "fewer steps_per_tick", self.tick_seconds, self.fastest_period,
+                self.config.frames_per_period,
+            )
         self.view = SwarmView(n_agents)
         self.bus.subscribe(self.view.ingest)
         self.coordinator: SwarmCoordinator | None = None
@@ -291,6 +369,7 @@ class Swarm:
         self.late_ticks = 0
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
+        self.coupling.bind(self)
 
     # ------------------------------------------------------------------ construction
     def _build_agents(self) -> tuple[WaveSolver2D, list[SwarmAgent]]:
@@ -308,18 +387,62 @@ class Swarm:
         fscale = rng.uniform(1 - cfg.frequency_spread, 1 + cfg.frequency_spread, self.n_agents)
         phases = rng.uniform(0, 2 * np.pi, (self.n_agents, n_src)) * cfg.phase_spread
         damping = rng.uniform(*cfg.damping_range, self.n_agents)
-        ids = np.array(self.agent_ids)
         base = solver.drive_amplitude[0].copy()
-        solver.drive_frequency[:] = solver.drive_frequency[0] * fscale[ids, None]
-        solver.drive_phase[:] = phases[ids]
-        solver.damping = damping[ids]
+        #: the external rhythm of ``common-drive``: the base scenario's sources
+        self.reference_frequency = solver.drive_frequency[0].copy()
+        self.reference_phase = solver.drive_phase[0].copy()
+        solver.damping = damping[np.array(self.agent_ids)]
         agents = [
-            SwarmAgent(int(agent_id), member, base, float(theta0[agent_id]), self.coupling)
+            SwarmAgent(
+                int(agent_id), member, base, float(theta0[agent_id]), self.coupling,
+                natural_frequency=self.reference_frequency * fscale[agent_id],
+                phase=phases[agent_id] + 2 * np.pi * self.reference_frequency
+                * fscale[agent_id] * solver.t,
+            )
             for member, agent_id in enumerate(self.agent_ids)
         ]
-        for agent in agents:
-            solver.drive_amplitude[agent.member] = agent.amplitude
         return solver, agents
+
+    def _measure_interval(self) -> int:
+        """Steps between frames: one per tick, or (ci_average) >= frames_per_period frames
+        per period of the fastest drive."""
+        cfg = self.config
+        if not cfg.ci_average:
+            return cfg.steps_per_tick
+        per_period = self.fastest_period / (cfg.frames_per_period * self.solver.dt)
+        return max(1, min(cfg.steps_per_tick, int(per_period)))
+
+    @property
+    def tick_seconds(self) -> float:
+        """Simulated seconds per tick."""
+        return self.config.steps_per_tick * self.solver.dt
+
+    @property
+    def fastest_period(self) -> float:
+        """Period of the fastest natural drive frequency of the local agents (s)."""
+        fastest = max(float(np.max(a.natural_frequency)) for a in self.agents)
+        return 1.0 / fastest if fastest > 0 else math.inf
+
+    @property
+    def aliased(self) -> bool:
+        """True when the tick's CI is one frame per tick that undersamples the drives."""
+        return (not self.config.ci_average) and (
+            self.tick_seconds * self.config.frames_per_period > self.fastest_period
+        )
+
+    def sampling(self) -> dict[str, Any]:
+        """How the CI series samples the drives (for summaries)."""
+        frames = self.config.steps_per_tick // self.measure_every
+        return {
+            "tick_s": self.tick_seconds,
+            "fastest_drive_period_s": self.fastest_period,
+            "frames_per_tick": frames,
+            "frames_per_fastest_period": (
+                self.fastest_period / (self.measure_every * self.solver.dt)
+            ),
+            "ci_averaged_over_tick": self.config.ci_average,
+            "aliased": self.aliased,
+        }
 
     # ------------------------------------------------------------------ running
     @property
@@ -327,17 +450,49 @@ class Swarm:
         """Log drive gain of each local agent, shape (agents here,)."""
         return np.array([agent.theta for agent in self.agents])
 
+    def _apply_drive(self) -> None:
+        """Hand every agent's gain, frequency and phase to the solver for the next tick."""
+        t0 = self.solver.t
+        for agent in self.agents:
+            m = agent.member
+            self.solver.drive_amplitude[m] = agent.amplitude
+            self.solver.drive_frequency[m] = agent.frequency
+            self.solver.drive_phase[m] = agent.phase - 2 * np.pi * agent.frequency * t0
+
+    def _fields(self) -> np.ndarray:
+        return self.solver.u if self.solver.batch is not None else self.solver.u[None]
+
+    def _step_and_measure(self) -> list[Any]:
+        """Step one tick; the metrics of the tick (mean over its frames with ci_average)."""
+        cfg = self.config
+        frames = cfg.steps_per_tick // self.measure_every
+        if frames <= 1:
+            self.solver.step(cfg.steps_per_tick)
+            return list(self._measure(self._fields()))
+        sums = np.zeros((len(self.agents), 5))
+        for k in range(frames):
+            last = k == frames - 1
+            n = self.measure_every
+            if last:
+                n = cfg.steps_per_tick - self.measure_every * (frames - 1)
+            self.solver.step(n)
+            sums += [[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
+                     for m in self._measure(self._fields())]
+        return [_MeanMetrics(*row) for row in sums / frames]
+
     def tick(self) -> TickInfo:
-        """One tick: step, measure, publish, read the aggregate, adapt (see module docs)."""
+        """One tick: step, measure, exchange, publish, read the aggregate, adapt (module docs)."""
         cfg = self.config
         if self.noise > 0:
             for agent in self.agents:
                 agent.perturb(self._noise_rng, self.noise)
+        self._apply_drive()
+        metrics = self._step_and_measure()
+        dt = self.tick_seconds
         for agent in self.agents:
-            self.solver.drive_amplitude[agent.member] = agent.amplitude
-        self.solver.step(cfg.steps_per_tick)
-        fields = self.solver.u if self.solver.batch is not None else self.solver.u[None]
-        metrics = self._measure(fields)
+            agent.advance(dt)
+        self.coupling.exchange(self, dt)
+        fields = self._fields()
         step = self.tick_count
         ci = np.empty(len(self.agents))
         for agent in self.agents:
@@ -353,8 +508,7 @@ class Swarm:
             if not self.view.wait_for(step, cfg.lockstep_timeout):
                 self.late_ticks += 1
         aggregate = self.view.aggregate(step)
-        for agent in self.agents:
-            agent.adapt(aggregate)
+        self.coupling.adapt(self, aggregate, self.solver.t, dt)
         self.tick_count += 1
         theta = self.theta
         self.ci_history.append(ci)
@@ -387,7 +541,8 @@ class Swarm:
         return False
 
     def perturb(self, strength: float, rng: np.random.Generator | None = None) -> None:
-        """Kick every local agent's log drive gain by ``strength * N(0, 1)``."""
+        """Kick every local agent's log drive gain and drive phases by ``strength * N(0, 1)``
+        (log gain, rad)."""
         if not (math.isfinite(strength) and strength >= 0):
             raise ConfigError(f"perturbation strength must be finite and >= 0, got {strength!r}")
         rng = rng if rng is not None else np.random.default_rng([self.seed, 2])
@@ -435,6 +590,9 @@ class Swarm:
             self.n_agents, self.config, self.coupling, self.seed, self.agent_ids,
             self.measure_factory, self.tick_count, self.solver.step_count,
             np.array(fields), np.array(prev), self.theta,
+            agents=tuple(agent.state() for agent in self.agents),
+            measure_state=dump_measure(self._measure),
+            noise_rng=self._noise_rng.bit_generator.state,
         )
 
     @classmethod
@@ -455,7 +613,17 @@ class Swarm:
         swarm.tick_count = snapshot.tick
         for agent, theta in zip(swarm.agents, snapshot.theta, strict=True):
             agent.theta = float(theta)
+        for agent, state in zip(swarm.agents, snapshot.agents, strict=False):
+            agent.set_state(state)
+        if snapshot.measure_state is not None and "measure" not in overrides:
+            swarm._measure = pickle.loads(snapshot.measure_state)
+        if snapshot.noise_rng is not None:
+            swarm._noise_rng.bit_generator.state = snapshot.noise_rng
         return swarm
+
+    def summary(self) -> dict[str, Any]:
+        """The coupling (mode, K, unit, what is exchanged) and the sampling of the drives."""
+        return {"coupling": self.coupling.describe(), "sampling": self.sampling()}
 
     def with_config(self, **changes: Any) -> SwarmConfig:
         """A copy of the config with ``changes`` (convenience for experiments)."""
@@ -465,3 +633,14 @@ class Swarm:
         """Close the bus if this swarm created it."""
         if self._owns_bus:
             self.bus.close()
+
+
+@dataclass(frozen=True)
+class _MeanMetrics:
+    """Means of D, C, G, tau and CI over a tick's frames (what the signature carries)."""
+
+    fractal_dim: float
+    coherence: float
+    gain: float
+    dwell: float
+    ci: float

@@ -6,10 +6,20 @@ process, an array of shape (b, ny, nx), and returns b objects with the attribute
 ``ComplexityMetrics`` of :class:`resonance_engine.metrics.ComplexityAnalyzer`). Measures
 may keep state between calls (the dwell time needs past frames), so a swarm creates its
 own from a picklable *measure factory* (a zero-argument callable).
+
+A swarm snapshot keeps the measure's memory too (:func:`dump_measure`): a measure is
+pickled with module references stored by name, so the default analyzer's dwell-time
+frames travel with the snapshot. A measure that cannot be pickled is rebuilt from its
+factory on restore (its memory then starts empty).
 """
 
 from __future__ import annotations
 
+import copyreg
+import importlib
+import io
+import pickle
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +28,7 @@ import numpy as np
 
 from resonance_engine.errors import ConfigError
 
-__all__ = ["MetricsLike", "Measure", "MeasureFactory", "AnalyzerMeasure"]
+__all__ = ["MetricsLike", "Measure", "MeasureFactory", "AnalyzerMeasure", "dump_measure"]
 
 
 class MetricsLike(Protocol):
@@ -70,10 +80,33 @@ class AnalyzerMeasure:
                 "the swarm's default measure needs resonance_engine.metrics.ComplexityAnalyzer, "
                 f"which cannot be imported ({exc}); pass measure=... to Swarm"
             ) from None
-        analyzer = ComplexityAnalyzer(MetricsConfig(**dict(self.config)))
+        return _AnalyzerMeasureFn(ComplexityAnalyzer(MetricsConfig(**dict(self.config))))
 
-        def measure(fields: np.ndarray) -> Sequence[MetricsLike]:
-            result = analyzer.update(fields)
-            return result if isinstance(result, list) else [result]
 
-        return measure
+class _AnalyzerMeasureFn:
+    """The default measure: one ComplexityAnalyzer fed the frames of one swarm in order."""
+
+    def __init__(self, analyzer: Any) -> None:
+        self.analyzer = analyzer
+
+    def __call__(self, fields: np.ndarray) -> Sequence[MetricsLike]:
+        result = self.analyzer.update(fields)
+        return result if isinstance(result, list) else [result]
+
+
+def _module_by_name(module: types.ModuleType) -> tuple[Any, tuple[str]]:
+    return importlib.import_module, (module.__name__,)
+
+
+def dump_measure(measure: Measure) -> bytes | None:
+    """The measure with its memory as bytes (``pickle.loads`` restores it); module
+    references are stored by name. None when the measure cannot be pickled."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = copyreg.dispatch_table.copy()  # type: ignore[misc]
+    pickler.dispatch_table[types.ModuleType] = _module_by_name  # type: ignore[index]
+    try:
+        pickler.dump(measure)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    return buffer.getvalue()

@@ -3,8 +3,8 @@
 Layout (offsets in bytes, all little-endian, no padding)::
 
     0   2s   magic        b"RS"
-    2   B    version      1
-    3   B    flags        0 (reserved for future use)
+    2   B    version      2 (version 1 records are still decoded)
+    3   B    flags        bits 0-2: number n of drive phases carried (0..6); bits 3-7 zero
     4   I    agent        agent id (uint32)
     8   Q    step         tick number of the agent (uint64)
     16  q    timestamp_us wall-clock time of the measurement (int64, microseconds since epoch)
@@ -13,11 +13,20 @@ Layout (offsets in bytes, all little-endian, no padding)::
     32  f    gain         G (float32)
     36  f    dwell        tau (float32)
     40  f    ci           CI (float32)
-    44  16s  reserved     zeros
+    44  f    drive_omega  natural angular frequency of the agent's reference source (rad/s,
+                          float32; 0 when the agent shares no drive)
+    48  6H   drive_phase  phases of the agent's first n sources (uint16, phase = q 2 pi / 65536,
+                          resolution 9.6e-5 rad; unused slots 0)
     60  I    crc32        zlib.crc32 of bytes 0..59
 
-The metric values travel as float32, so a :class:`Signature` rounds them to float32 when
-it is built: ``decode(encode(s)) == s`` holds exactly.
+Version 1 had 16 zero bytes at offset 44 ("reserved"); it decodes with ``drive_omega`` 0
+and no drive phases. Version 2 carries in those 16 bytes what the ``kuramoto`` coupling
+exchanges (:mod:`resonance_engine.swarm.coupling`): the agent's drive frequency and
+phases. Those are part of the agent's state (the phase of its drive), not a complexity
+measure; a report of what the swarm exchanges says so.
+
+The metric values travel as float32 and the phases as uint16, so a :class:`Signature`
+rounds them when it is built: ``decode(encode(s)) == s`` holds exactly.
 """
 
 from __future__ import annotations
@@ -32,13 +41,27 @@ import numpy as np
 
 from resonance_engine.errors import SignatureError
 
-__all__ = ["Signature", "SIGNATURE_SIZE", "SIGNATURE_MAGIC", "SIGNATURE_VERSION", "now_us"]
+__all__ = [
+    "Signature",
+    "SIGNATURE_SIZE",
+    "SIGNATURE_MAGIC",
+    "SIGNATURE_VERSION",
+    "SIGNATURE_VERSIONS_READ",
+    "MAX_DRIVE_PHASES",
+    "now_us",
+]
 
 SIGNATURE_MAGIC = b"RS"
-SIGNATURE_VERSION = 1
-_BODY = struct.Struct("<2sBBIQq5f16s")
+SIGNATURE_VERSION = 2
+#: Versions :meth:`Signature.decode` reads.
+SIGNATURE_VERSIONS_READ = (1, 2)
+#: Drive phases a signature can carry.
+MAX_DRIVE_PHASES = 6
+_BODY = struct.Struct("<2sBBIQq5ff6H")
 _CRC = struct.Struct("<I")
-_RECORD = struct.Struct("<2sBBIQq5f16sI")
+_RECORD = struct.Struct("<2sBBIQq5ff6HI")
+_PHASE_STEPS = 65536
+_PHASE_QUANTUM = 2 * math.pi / _PHASE_STEPS
 SIGNATURE_SIZE = _BODY.size + _CRC.size
 assert SIGNATURE_SIZE == 64
 
@@ -86,6 +109,29 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
+def _drive(omega: Any, phases: Any) -> tuple[float, tuple[int, ...]]:
+    """Round the drive payload as it travels: omega to float32, phases to uint16 steps."""
+    try:
+        w = float(omega)
+        quanta = tuple(
+            int(round((float(p) % (2 * math.pi)) / _PHASE_QUANTUM)) % _PHASE_STEPS
+            for p in phases
+        )
+    except (TypeError, ValueError):
+        raise SignatureError(
+            f"Signature drive_omega must be a number and drive_phases a sequence of numbers, "
+            f"got {omega!r} and {phases!r}"
+        ) from None
+    if not math.isfinite(w) or abs(w) > _F32_MAX:
+        raise SignatureError(f"Signature.drive_omega must be a finite float32, got {omega!r}")
+    if len(quanta) > MAX_DRIVE_PHASES:
+        raise SignatureError(
+            f"a signature carries at most {MAX_DRIVE_PHASES} drive phases, got {len(quanta)}; "
+            "use fewer sources with the kuramoto coupling"
+        )
+    return struct.unpack("<f", struct.pack("<f", w))[0], quanta
+
+
 class _SignatureFields(NamedTuple):
     agent: int
     step: int
@@ -95,6 +141,8 @@ class _SignatureFields(NamedTuple):
     dwell: float
     ci: float
     timestamp_us: int
+    drive_omega: float = 0.0
+    drive_phases: tuple[float, ...] = ()
 
 
 class Signature(_SignatureFields):
@@ -112,6 +160,12 @@ class Signature(_SignatureFields):
         D, C, G, tau and CI of the agent's field (rounded to float32).
     timestamp_us : int, optional
         Measurement time (microseconds since the Unix epoch); defaults to now.
+    drive_omega : float
+        Natural angular frequency of the agent's reference drive source (rad/s; rounded
+        to float32); 0 when the agent shares no drive.
+    drive_phases : sequence of float
+        Phases of the agent's first sources (rad, at most 6; rounded to steps of
+        2 pi / 65536 in [0, 2 pi)); empty when the agent shares no drive.
 
     Notes
     -----
@@ -131,22 +185,35 @@ class Signature(_SignatureFields):
         dwell: float,
         ci: float,
         timestamp_us: int | None = None,
+        drive_omega: float = 0.0,
+        drive_phases: Any = (),
     ) -> Signature:
         values = _f32_values((fractal_dim, coherence, gain, dwell, ci))
+        omega, quanta = _drive(drive_omega, drive_phases) if len(drive_phases) or drive_omega \
+            else (0.0, ())
         return tuple.__new__(cls, (
             _int("agent", agent, 0, _UINT32_MAX),
             _int("step", step, 0, _UINT64_MAX),
             *values,
             now_us() if timestamp_us is None
             else _int("timestamp_us", timestamp_us, _INT64_MIN, _INT64_MAX),
+            omega,
+            tuple(q * _PHASE_QUANTUM for q in quanta),
         ))
 
     @classmethod
     def from_metrics(
-        cls, agent: int, step: int, metrics: Any, timestamp_us: int | None = None
+        cls,
+        agent: int,
+        step: int,
+        metrics: Any,
+        timestamp_us: int | None = None,
+        drive_omega: float = 0.0,
+        drive_phases: Any = (),
     ) -> Signature:
         """Build a signature from any object with ``fractal_dim``, ``coherence``, ``gain``,
-        ``dwell`` and ``ci`` attributes (e.g. a ``ComplexityMetrics``)."""
+        ``dwell`` and ``ci`` attributes (e.g. a ``ComplexityMetrics``), and an optional
+        drive payload."""
         return cls(
             agent=agent,
             step=step,
@@ -156,13 +223,19 @@ class Signature(_SignatureFields):
             dwell=metrics.dwell,
             ci=metrics.ci,
             timestamp_us=now_us() if timestamp_us is None else timestamp_us,
+            drive_omega=drive_omega,
+            drive_phases=drive_phases,
         )
 
     def encode(self) -> bytes:
         """The 64-byte wire form (see the module docstring for the layout)."""
+        n = len(self.drive_phases)
+        quanta = [round(p / _PHASE_QUANTUM) % _PHASE_STEPS for p in self.drive_phases]
+        quanta += [0] * (MAX_DRIVE_PHASES - n)
         body = _BODY.pack(
-            SIGNATURE_MAGIC, SIGNATURE_VERSION, 0, self.agent, self.step, self.timestamp_us,
-            self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci, bytes(16),
+            SIGNATURE_MAGIC, SIGNATURE_VERSION, n, self.agent, self.step, self.timestamp_us,
+            self.fractal_dim, self.coherence, self.gain, self.dwell, self.ci,
+            self.drive_omega, *quanta,
         )
         return body + _CRC.pack(zlib.crc32(body))
 
@@ -216,18 +289,18 @@ class Signature(_SignatureFields):
 
 
 def _decode_at(cls: type[Signature], view: memoryview, offset: int) -> Signature:
-    magic, version, _flags, agent, step, ts, d, c, g, tau, ci, _, stored = _RECORD.unpack_from(
-        view, offset
-    )
+    (magic, version, flags, agent, step, ts, d, c, g, tau, ci, omega,
+     *quanta, stored) = _RECORD.unpack_from(view, offset)
     if magic != SIGNATURE_MAGIC:
         raise SignatureError(
             f"bad signature magic {magic!r}, expected {SIGNATURE_MAGIC!r}; the message is "
             "not a resonance-engine signature"
         )
-    if version != SIGNATURE_VERSION:
+    if version not in SIGNATURE_VERSIONS_READ:
         raise SignatureError(
-            f"unsupported signature version {version}, this library reads version "
-            f"{SIGNATURE_VERSION}; use the same resonance-engine version on every agent"
+            f"unsupported signature version {version}, this library reads versions "
+            f"{', '.join(map(str, SIGNATURE_VERSIONS_READ))}; use the same resonance-engine "
+            "version on every agent"
         )
     computed = zlib.crc32(view[offset : offset + _BODY.size])
     if stored != computed:
@@ -235,4 +308,13 @@ def _decode_at(cls: type[Signature], view: memoryview, offset: int) -> Signature
             f"signature checksum mismatch: stored CRC32 {stored:#010x}, computed "
             f"{computed:#010x}; the message was corrupted in transit"
         )
-    return tuple.__new__(cls, (agent, step, d, c, g, tau, ci, ts))
+    if version == 1:  # the 16 bytes were reserved zeros: no drive payload
+        return tuple.__new__(cls, (agent, step, d, c, g, tau, ci, ts, 0.0, ()))
+    n = flags & 0x07
+    if flags & ~0x07 or n > MAX_DRIVE_PHASES:
+        raise SignatureError(
+            f"bad signature flags {flags:#04x} (at most {MAX_DRIVE_PHASES} drive phases, "
+            "high bits zero); the message is not a valid version-2 signature"
+        )
+    phases = tuple(q * _PHASE_QUANTUM for q in quanta[:n])
+    return tuple.__new__(cls, (agent, step, d, c, g, tau, ci, ts, omega, phases))

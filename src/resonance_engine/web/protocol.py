@@ -24,7 +24,6 @@ message with a ``type`` field; see the README section of the dashboard for the l
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.errors import ConfigError
+from resonance_engine.json_safe import dumps as strict_dumps
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -203,18 +203,6 @@ def decode_frame(data: bytes) -> tuple[FrameHeader, np.ndarray]:
     return header, (q.astype(np.float32) - 127.5) * np.float32(scale / 127.5)
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite_or_none(value.item())
-    return value
-
-
 def dumps(message: dict[str, Any]) -> str:
     """JSON text of a message; NaN and infinities become null (JSON has neither)."""
-    return json.dumps(_finite_or_none(message), separators=(",", ":"), allow_nan=False)
+    return strict_dumps(message, separators=(",", ":"))
