@@ -165,12 +165,16 @@ def test_export_overwrites_only_with_force(
 ) -> None:
     target = tmp_path / "notes.csv"
     target.write_text("my notes\n")
-    code, _, err = run_cli(capsys, "db", "export", "1", "--csv", str(target), "--db", str(stored_db))
+    code, _, err = run_cli(
+        capsys, "db", "export", "1", "--csv", str(target), "--db", str(stored_db)
+    )
     assert code == 2 and "--force" in err and err.count("\n") == 1
     assert target.read_text() == "my notes\n"
     folder = tmp_path / "folder"
     folder.mkdir()
-    code, _, err = run_cli(capsys, "db", "export", "1", "--csv", str(folder), "--db", str(stored_db))
+    code, _, err = run_cli(
+        capsys, "db", "export", "1", "--csv", str(folder), "--db", str(stored_db)
+    )
     assert code == 2 and "folder" in err
     # a failed export (run 99 does not exist) leaves the file as it was, even with --force
     code, _, _ = run_cli(
@@ -203,5 +207,7 @@ def test_export_to_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     result = subprocess.run(
         ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
     )
-    assert result.stdout == "run_id,agent_id,series_type,series_name,timestamp_us,t_s,value,metadata\n"
+    assert (
+        result.stdout == "run_id,agent_id,series_type,series_name,timestamp_us,t_s,value,metadata\n"
+    )
     assert result.stderr == "" and result.returncode == 0

@@ -48,7 +48,7 @@ class AgentDBRecorder:
     ) -> None:
         self.db = db
         self.run_id = db.create_run(dict(config), seed, name=name)
-        self.writer = MetricWriter(db, handle_sigterm=False)
+        self.writer = MetricWriter(db)
         self._series: dict[tuple[str | None, str], int] = {}
         self._last_ts: dict[int, int] = {}
         self._lock = threading.Lock()
