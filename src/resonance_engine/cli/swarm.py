@@ -19,6 +19,7 @@ from resonance_engine.cli.common import (
     show_progress,
 )
 from resonance_engine.cli.db import add_db_options, open_db
+from resonance_engine.cli.progress import ProgressTracker
 from resonance_engine.cli.sweep import add_executor_options
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.errors import ConfigError
@@ -177,6 +178,12 @@ def _recorder(args: argparse.Namespace, seed: int) -> Any:
     return AgentDBRecorder(db, config, seed, name="swarm")
 
 
+def _cs_status(run: Any, swarm: Any) -> str:
+    coordinator = swarm.coordinator
+    cs = math.nan if coordinator is None else coordinator.cs
+    return "CS n/a" if not math.isfinite(cs) else f"CS {cs:+.3f}"
+
+
 def cmd_swarm(args: argparse.Namespace) -> int:
     """Run a swarm with a live CS in the progress bar; Ctrl-C stops and still reports."""
     from resonance_engine.swarm.basin import basin_stability
@@ -210,14 +217,9 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
         )
         with progress_bar(show_progress(args)) as bar:
-            task = bar.add_task("swarm", total=args.ticks, status="")
-
-            def update(info: Any) -> None:
-                cs = "n/a" if not math.isfinite(info.cs) else f"{info.cs:+.3f}"
-                bar.update(task, completed=info.step + 1, status=f"CS {cs}")
-
+            progress = ProgressTracker(bar, "swarm", interval=1, status=_cs_status)
             try:
-                swarm.run(args.ticks, callback=update)
+                swarm.run(args.ticks, trackers=[progress])
             except KeyboardInterrupt:
                 interrupted = True
         elapsed = time.perf_counter() - start
@@ -254,19 +256,24 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         if args.basin > 0 and not interrupted:
             from functools import partial
 
-            with resolve_executor(args.executor, args.workers) as executor:
-                result = basin_stability(
-                    partial(Swarm.from_snapshot, swarm.snapshot()), args.basin,
-                    args.perturbation, max(args.window, 64), executor=executor,
-                    threshold=0.7, seed=seed,
-                )
-            summary["basin_stability"] = result.value
-            summary["basin_stability_stderr"] = result.stderr
-            if recorder is not None:
-                recorder.record_basin_stability(result.value, result.stderr)
-            if coordinator is not None:
-                coordinator.health.check_bs(swarm.tick_count, result.value)
-                summary["alerts"] = len(coordinator.alerts)
+            try:
+                with resolve_executor(args.executor, args.workers) as executor:
+                    result = basin_stability(
+                        partial(Swarm.from_snapshot, swarm.snapshot()), args.basin,
+                        args.perturbation, max(args.window, 64), executor=executor,
+                        threshold=0.7, seed=seed,
+                    )
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: store and report what there is
+                interrupted = True
+                summary["basin_stability"] = "interrupted"
+            else:
+                summary["basin_stability"] = result.value
+                summary["basin_stability_stderr"] = result.stderr
+                if recorder is not None:
+                    recorder.record_basin_stability(result.value, result.stderr)
+                if coordinator is not None:
+                    coordinator.health.check_bs(swarm.tick_count, result.value)
+                    summary["alerts"] = len(coordinator.alerts)
         if coordinator is not None and coordinator.ticks:
             summary["picture"] = str(plot_swarm_run(
                 coordinator.ci_history(), np.array(coordinator.cs_history), out / "swarm.png",
