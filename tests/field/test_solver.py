@@ -42,11 +42,31 @@ def test_blueprint_1d_cfl_step_is_refused_with_the_numbers() -> None:
 def test_blueprint_1d_cfl_step_really_diverges_in_2d() -> None:
     """Bypassing the check shows why it exists: c dt/dx = 0.8 blows up in 2D."""
     solver = WaveSolver2D(64, 64, dx=1.0, boundary="periodic", dtype="float64", check_interval=10)
-    solver.dt = 0.8  # c dt / dx = 0.8, Courant number 1.13
+    solver._dt = 0.8  # c dt / dx = 0.8, Courant number 1.13 (the dt setter refuses it)
     solver.set_state(np.random.default_rng(0).normal(size=(64, 64)) * 1e-3)
     with pytest.raises(DivergenceError) as info:
         solver.step(2000)
     assert info.value.step <= 2000
+
+
+def test_setting_dt_or_wave_speed_rechecks_cfl() -> None:
+    """Both were plain attributes: any value was taken after construction."""
+    solver = WaveSolver2D(32, 32, dx=1.0, dtype="float64")
+    solver.step(10)
+    t, dt, c = solver.t, solver.dt, solver.wave_speed
+    with pytest.raises(CFLViolation, match="largest stable dt"):
+        solver.dt = 0.8
+    with pytest.raises(CFLViolation):
+        solver.wave_speed = 2.0
+    with pytest.raises(ConfigError, match="finite"):
+        solver.wave_speed = float("nan")
+    assert (solver.dt, solver.wave_speed, solver.t) == (dt, c, t)
+    solver.dt = dt / 2  # accepted; the simulated time of the current field is kept
+    assert solver.t == pytest.approx(t) and solver.courant_number == pytest.approx(0.4)
+    solver.step(4)
+    assert solver.t == pytest.approx(t + 4 * dt / 2)
+    solver.wave_speed = 1.5
+    assert solver.courant_number == pytest.approx(0.6)
 
 
 def test_courant_number_formula() -> None:
