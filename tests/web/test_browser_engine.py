@@ -4,10 +4,7 @@ plain static file server."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ from resonance_engine.config import RunConfig, SimulationConfig, default_pond
 from resonance_engine.errors import ResonanceError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
-from resonance_engine.web.site import export_site, site_config
+from resonance_engine.web.site import StaticServer, export_site, site_config
 
 from .conftest import chromium_path, require
 from .test_browser import CHROMIUM_ARGS
@@ -32,27 +29,6 @@ STEPS = 200
 MEASURE_EVERY = 10
 #: What the JS gives back, in the names of ComplexityMetrics.
 MEASURES = ("fractal_dim", "gain", "coherence", "dwell", "ci")
-
-
-class StaticServer:
-    """A plain http.server over a folder on 127.0.0.1 (a free port), in a thread."""
-
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
-        return
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +118,52 @@ def test_engine_matches_the_numpy_backend(engine_page, engine: str, boundary: st
         for name in MEASURES:
             expected_value = pytest.approx(getattr(ref, name), rel=1e-3, abs=1e-6)
             assert js[name] == expected_value, (name, js, ref)
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize(("feedback", "strength"), [("cubic", 30000.0), ("tanh", 100.0)])
+def test_feedback_matches_the_numpy_backend(
+    engine_page, engine: str, feedback: str, strength: float
+) -> None:
+    config = {**_pond("absorbing"), "feedback": feedback, "feedback_strength": strength}
+    page = engine_page(engine)
+    got = page.evaluate(RUN_IN_PAGE, [config, STEPS, STEPS])
+    expected, _, _ = _numpy_run(config)
+    linear, _, _ = _numpy_run(_pond("absorbing"))
+    peak = np.abs(expected).max()
+    assert np.abs(expected - linear).max() > 0.05 * peak  # the feedback term matters
+    u = np.array(got["u"]).reshape(expected.shape)
+    assert np.abs(u - expected).max() < 1e-4 * peak
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+def test_a_grid_too_small_to_measure_gives_the_python_message(engine_page, engine: str) -> None:
+    from resonance_engine.errors import MetricError
+
+    config = default_pond(16).model_dump(mode="json")
+    config.update(nx=12, ny=12)
+    solver = SimulationConfig(**config).build()
+    with pytest.raises(MetricError) as python_error:
+        ComplexityAnalyzer().observe(solver)
+    page = engine_page(engine)
+    message = page.evaluate(
+        "async (c) => { await window.resonance.configure(c); await window.resonance.step(3);"
+        " try { await window.resonance.metrics(); return null; } catch (e) { return e.message; } }",
+        config,
+    )
+    assert message == str(python_error.value)
+
+
+def test_numbers_in_messages_are_formatted_as_python_does(engine_page) -> None:
+    values = [0.0, -0.0, 1.0, 2.5, 1e-5, 1.234567e-4, 0.1 + 0.2, 123456.0, 1234567.0, 1e16,
+              3.0e21, -7.25e-12, 0.8 * 0.0055680, 1 / 3, float(np.float32(0.1))]
+    page = engine_page("cpu")
+    got = page.evaluate(
+        """async (values) => { const p = await import('./engine/physics.js');
+             return values.map((v) => [p.pyFloat(v), p.formatG(v, 4), p.formatG(v, 6)]); }""",
+        values,
+    )
+    assert got == [[repr(v), f"{v:.4g}", f"{v:.6g}"] for v in values]
 
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])

@@ -94,7 +94,7 @@ def _browser(sizes: list[int], args: argparse.Namespace) -> dict[str, dict[int, 
     from playwright.sync_api import sync_playwright
 
     from resonance_engine.bench.serve import CHROMIUM_ARGS
-    from resonance_engine.web.site import export_site, site_config
+    from resonance_engine.web.site import StaticServer, export_site, site_config
 
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -104,7 +104,7 @@ def _browser(sizes: list[int], args: argparse.Namespace) -> dict[str, dict[int, 
     results: dict[str, dict[int, Any]] = {"webgpu": {}, "js-cpu": {}}
     with tempfile.TemporaryDirectory() as folder:
         export_site(folder, site_config(RunConfig(simulation=default_pond(64))))
-        server = _StaticServer(Path(folder))
+        server = StaticServer(folder)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -143,31 +143,6 @@ def _node(sizes: list[int], modules: Path, args: argparse.Namespace) -> dict[int
             raise ConfigError(f"node with webgpu failed: {done.stderr.strip()[-300:]}")
         out[size] = json.loads(done.stdout.strip().splitlines()[-1])
     return out
-
-
-class _StaticServer:
-    """http.server over a folder on 127.0.0.1, port 0, in a thread."""
-
-    def __init__(self, root: Path) -> None:
-        import functools
-        import http.server
-        import threading
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-        )
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

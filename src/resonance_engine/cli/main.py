@@ -28,6 +28,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "sweep",
     "export_web",
+    "optimize",
+    "train",
 )
 
 

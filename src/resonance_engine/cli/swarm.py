@@ -65,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
+    p.add_argument("--controller", type=_controller_spec, default=None,
+                   metavar="adaptive|mpc|rl:DIR/policy.zip",
+                   help="a controller sets the drives instead of --coupling-mode (README: "
+                   "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
+                   "a policy trained by 'resonance train --env swarm'")
     p.add_argument("--coupling", type=float, default=None, metavar="K",
                    help="coupling strength K in the mode's unit (0 = independent agents; "
                    "default: the mode's default, gain 0.05, kuramoto 10 1/s)")
@@ -131,14 +136,35 @@ def _coupling_modes() -> list[str]:
     return list(COUPLING_MODES)
 
 
+def _controllers() -> list[str]:
+    from resonance_engine.swarm.controllers import CONTROLLERS
+
+    return list(CONTROLLERS)
+
+
+def _controller_spec(text: str) -> str:
+    """--controller: a name of _controllers() or rl:POLICY_FILE."""
+    if text in _controllers() or (text.startswith("rl:") and len(text) > 3):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice {text!r} (choose from {', '.join(_controllers())} or rl:DIR/policy.zip)"
+    )
+
+
 def _coupling(args: argparse.Namespace) -> Any:
-    """The Coupling named by --coupling-mode with strength --coupling (or its default)."""
+    """The Coupling named by --controller or --coupling-mode with strength --coupling (or
+    its default)."""
     from resonance_engine.swarm.coupling import COUPLING_MODES, make_coupling
 
+    mode = getattr(args, "controller", None) or args.coupling_mode
+    if mode.startswith("rl:"):
+        from resonance_engine.rl.policy import PolicyCoupling
+
+        return PolicyCoupling(policy=mode[3:])
     k = args.coupling
     if k is None:
-        k = COUPLING_MODES[args.coupling_mode].default_strength
-    return make_coupling(args.coupling_mode, k)
+        k = COUPLING_MODES[mode].default_strength
+    return make_coupling(mode, k)
 
 
 def _distributed(args: argparse.Namespace) -> bool:
@@ -251,6 +277,8 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         summary["full_state_bytes_per_tick_computed"] = (
             args.agents * args.size * args.size * 4
         )
+        if hasattr(coupling, "summary"):
+            summary.update(coupling.summary())
         summary["signatures_lost"] = bus.stats.lost
         summary["late_ticks"] = swarm.late_ticks
         if args.basin > 0 and not interrupted:

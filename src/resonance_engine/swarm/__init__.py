@@ -9,6 +9,7 @@ from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
+from resonance_engine.swarm.controllers import CONTROLLERS, AdaptiveController, MPCController
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
@@ -22,6 +23,9 @@ from resonance_engine.swarm.sync import (
 )
 
 __all__ = [
+    "CONTROLLERS",
+    "AdaptiveController",
+    "MPCController",
     "Signature",
     "SIGNATURE_SIZE",
     "Bus",

@@ -16,8 +16,11 @@ Nothing is built and nothing comes from a CDN: any static file server can serve 
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import shutil
+import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ __all__ = [
     "site_config",
     "site_files",
     "export_site",
+    "StaticServer",
 ]
 
 _WEB = Path(__file__).parent
@@ -146,3 +150,37 @@ def export_site(directory: str | Path, site: dict[str, Any], *, force: bool = Fa
     settings = root / "config.json"
     settings.write_text(json.dumps(site, indent=2) + "\n", encoding="utf-8")
     return [index, settings, *written]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+        return
+
+
+class StaticServer:
+    """A plain static file server (the standard library's) over an exported site, on
+    127.0.0.1 at a free port, in a background thread: what the site needs, nothing more.
+
+    Parameters
+    ----------
+    root : path
+        The folder served.
+
+    Attributes
+    ----------
+    url : str
+        ``http://127.0.0.1:PORT/``.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
