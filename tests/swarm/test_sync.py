@@ -182,3 +182,14 @@ def test_grouped_running_correlation_equals_separate_ones() -> None:
         ref = np.corrcoef(last[:, ok].T)[np.triu_indices(int(ok.sum()), 1)].mean()
         assert grouped.mean()[k] == pytest.approx(ref, abs=1e-8)
 
+
+
+def test_the_sync_report_sentence_on_the_control_follows_its_cs() -> None:
+    """The report said "so the measurement does see synchronization" whatever the
+    control's CS was."""
+    from resonance_engine.swarm.experiment import _control_verdict
+
+    assert _control_verdict(0.99, 0.95).startswith("so the measurement does see")
+    low = _control_verdict(0.4, 0.95)
+    assert "does not show" in low and "does see" not in low
+    assert "undefined" in _control_verdict(float("nan"), 0.95)
