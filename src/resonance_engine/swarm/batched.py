@@ -369,6 +369,7 @@ class Swarm:
         self.late_ticks = 0
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
+        self.frame_ci_history: list[np.ndarray] = []
         self.coupling.bind(self)
 
     # ------------------------------------------------------------------ construction
@@ -468,7 +469,9 @@ class Swarm:
         frames = cfg.steps_per_tick // self.measure_every
         if frames <= 1:
             self.solver.step(cfg.steps_per_tick)
-            return list(self._measure(self._fields()))
+            metrics = list(self._measure(self._fields()))
+            self.frame_ci_history.append(np.array([m.ci for m in metrics]))
+            return metrics
         sums = np.zeros((len(self.agents), 5))
         for k in range(frames):
             last = k == frames - 1
@@ -476,8 +479,10 @@ class Swarm:
             if last:
                 n = cfg.steps_per_tick - self.measure_every * (frames - 1)
             self.solver.step(n)
-            sums += [[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
-                     for m in self._measure(self._fields())]
+            frame = np.array([[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
+                              for m in self._measure(self._fields())])
+            self.frame_ci_history.append(frame[:, 4].copy())
+            sums += frame
         return [_MeanMetrics(*row) for row in sums / frames]
 
     def tick(self) -> TickInfo:
@@ -571,6 +576,11 @@ class Swarm:
     def ci_series(self) -> np.ndarray:
         """CI of each local agent per tick, shape (ticks, agents here)."""
         return np.array(self.ci_history).reshape(-1, len(self.agents))
+
+    def frame_ci_series(self) -> np.ndarray:
+        """CI of each local agent per measured frame (``frames_per_tick`` per tick, the
+        frames a tick's CI averages), shape (frames, agents here)."""
+        return np.array(self.frame_ci_history).reshape(-1, len(self.agents))
 
     def theta_series(self) -> np.ndarray:
         """Log drive gain of each local agent after each tick, shape (ticks, agents here)."""
