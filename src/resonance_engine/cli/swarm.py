@@ -125,8 +125,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="MFPT runs per mechanism at its best K (0: none)")
     s.add_argument("--noise", type=float, default=0.1,
                    help="MFPT noise per tick (log gain, rad)")
-    s.add_argument("--horizon", type=_positive_int, default=64,
-                   help="ticks after a basin kick, and the MFPT horizon (default 64)")
+    s.add_argument("--horizon", type=_positive_int, default=128,
+                   help="ticks after a basin kick, and the MFPT horizon (default 128: the "
+                   "final CS window then starts after the relaxation)")
     add_executor_options(s)  # where the runs and the samples execute
     s.add_argument("--bus", default="memory", help="bus of the full-state traffic measurement")
     s.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory (see swarm)")

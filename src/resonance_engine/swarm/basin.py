@@ -7,7 +7,8 @@ Basin stability (BS)
     ``horizon`` ticks with a fresh CS window, and call the sample a success when CS at the
     horizon is >= ``threshold``. BS = successes / n with standard error sqrt(p (1 - p) / n).
     ``horizon`` must cover the coordinator's window, so the final CS only sees
-    post-perturbation ticks.
+    post-perturbation ticks; make it longer than the window by the relaxation time (e.g.
+    twice the window), or the final window still holds the relaxation from the kick.
 
 Mean first passage time (MFPT)
     Start from a synchronized swarm, run one window without noise (so the CS window is

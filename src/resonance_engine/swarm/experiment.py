@@ -28,7 +28,8 @@ Design
   kicks of ``basin_perturbation`` to log gains and drive phases, restarted from the
   snapshot of the first seed, which includes the analyzers' dwell memory, so an
   unperturbed restart gives BS = 1) and the MFPT under per-tick noise (censored runs
-  counted as censored).
+  counted as censored). The horizon (128 ticks) is twice the CS window, so the final
+  window sees the swarm after it relaxed from the kick, not the relaxation itself.
 
 Every sentence of ``report.md`` that states a result is formatted from the numbers in
 ``results.json``; ``--json`` prints the verdict table.
@@ -89,7 +90,7 @@ class SyncExperimentConfig:
     surrogates: int = 200
     basin_samples: int = 4
     basin_perturbation: float = 1.0
-    horizon: int = 64
+    horizon: int = 128
     mfpt_runs: int = 3
     mfpt_noise: float = 0.1
     traffic_ticks: int = 5
