@@ -252,6 +252,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             coordinator.finish()
             summary.update(coordinator.summary())
         summary.update({f"sampling_{k}": v for k, v in swarm.sampling().items()})
+        summary["drive_order_parameter_min"] = float(swarm.drive_order_parameter().min())
         traffic = swarm.traffic_per_tick()
         summary["signature_bytes_per_tick"] = traffic["signature"]
         summary["state_bytes_per_tick"] = (

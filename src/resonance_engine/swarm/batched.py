@@ -57,6 +57,7 @@ import numpy as np
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.oscillators import order_parameter
 from resonance_engine.swarm.agent import SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.bus import Bus, InProcessBus
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder
@@ -430,6 +431,12 @@ class Swarm:
         return (not self.config.ci_average) and (
             self.tick_seconds * self.config.frames_per_period > self.fastest_period
         )
+
+    def drive_order_parameter(self) -> np.ndarray:
+        """Kuramoto order parameter R of every source's drive phase over the local agents,
+        shape (n_sources,): 1 when the drives are phase-locked."""
+        r, _ = order_parameter(np.stack([agent.phase for agent in self.agents]).T)
+        return np.atleast_1d(np.asarray(r, dtype=np.float64))
 
     def sampling(self) -> dict[str, Any]:
         """How the CI series samples the drives (for summaries)."""
