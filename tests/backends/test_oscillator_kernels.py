@@ -79,7 +79,7 @@ def test_phase_binned_amplitude_matches_the_reference(
     rng = np.random.default_rng(seed)
     bins = rng.integers(0, n_bins, (c, t))
     amplitude = rng.exponential(1.0, (c, t))
-    shifts = rng.integers(0, t, int(rng.integers(1, 8)))
+    shifts = rng.integers(0, t, (int(rng.integers(1, 8)), c))
     np.testing.assert_allclose(
         FAST.phase_binned_amplitude(bins, amplitude, n_bins, shifts),
         REF.phase_binned_amplitude(bins, amplitude, n_bins, shifts),

@@ -83,3 +83,22 @@ def test_bad_shapes_and_inputs_are_clear_errors():
         kf.predict([1.0])
     with pytest.raises(ControlError, match="z must have 1 entries"):
         kf.update([1.0, 2.0])
+
+
+def test_a_batch_equals_independent_filters_with_missing_rows(rng):
+    H2 = np.eye(2)
+    batch = KalmanFilter(A, H2, Q, np.eye(2) * 0.3, B=[[0.0], [1.0]], batch=4)
+    singles = [KalmanFilter(A, H2, Q, np.eye(2) * 0.3, B=[[0.0], [1.0]]) for _ in range(4)]
+    for _ in range(6):
+        z, u = rng.normal(size=(4, 2)), rng.normal(size=(4, 1))
+        z[1] = np.nan  # one filter sees nothing
+        z[2, 0] = np.nan  # one sees half
+        batch.step(z, u)
+        for k, f in enumerate(singles):
+            f.step(z[k], u[k])
+    for k, f in enumerate(singles):
+        np.testing.assert_allclose(batch.x[k], f.x, rtol=1e-12)
+        np.testing.assert_allclose(batch.P[k], f.P, rtol=1e-12)
+        assert batch.log_likelihood[k] == pytest.approx(f.log_likelihood, rel=1e-12)
+    with pytest.raises(ControlError, match=r"z must have shape \(4, 2\)"):
+        batch.update(np.zeros(2))

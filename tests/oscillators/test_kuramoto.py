@@ -145,6 +145,19 @@ def test_forcing_adds_to_the_rates() -> None:
     assert net.t == pytest.approx(1.0)
 
 
+def test_frequencies_and_coupling_can_change_between_steps() -> None:
+    net = KuramotoNetwork(np.zeros((2, 3)), 0.0, phases=np.zeros(3))
+    net.natural_frequencies = [1.0, 2.0, 3.0]  # every member
+    net.step(100)
+    np.testing.assert_allclose(net.phases, [[1.0, 2.0, 3.0]] * 2)
+    net.coupling = [0.0, 5.0]
+    net.step(1000)
+    r, _ = net.order_parameter()
+    assert r[0] < 0.9 and r[1] > 0.98  # member 1 locks: K = 5 > the spread
+    with pytest.raises(ConfigError, match="natural_frequencies"):
+        net.natural_frequencies = np.zeros(4)
+
+
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ConfigError, match="natural_frequencies"):
         KuramotoNetwork([1.0, math.nan], 1.0)

@@ -164,8 +164,8 @@ def test_grouped_running_correlation_equals_separate_ones() -> None:
     rng = np.random.default_rng(5)
     data = rng.normal(size=(90, 2, 6)).cumsum(axis=0)
     data[:, 1, 2] = 3.0  # a constant series in the second group is left out
-    grouped = RunningCorrelation(6, 20, groups=2, recompute_every=25)
-    single = [RunningCorrelation(6, 20, recompute_every=25) for _ in range(2)]
+    grouped = RunningCorrelation(6, 20, groups=2)
+    single = [RunningCorrelation(6, 20) for _ in range(2)]
     for x in data:
         grouped.push(x)
         for k in range(2):
@@ -183,3 +183,4 @@ def test_grouped_running_correlation_equals_separate_ones() -> None:
         ok = last.std(axis=0) > 0
         ref = np.corrcoef(last[:, ok].T)[np.triu_indices(int(ok.sum()), 1)].mean()
         assert grouped.mean()[k] == pytest.approx(ref, abs=1e-8)
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -121,4 +122,32 @@ def test_a_stored_swarm_run_is_replayed(tmp_path) -> None:
     cs = np.array(swarm.coordinator.cs_history)  # NaN until the window fills; not stored
     assert len(cs) == 12 and np.isfinite(cs).any()
     np.testing.assert_allclose(rows[:, 7], cs, rtol=1e-9)  # NaN where NaN
+    db.close()
+
+
+def test_a_swarm_replay_groups_values_by_tick_not_by_timestamp(tmp_path) -> None:
+    require("resonance_engine.swarm")
+    from resonance_engine.swarm.signature import Signature
+    from resonance_engine.swarm.storage import AgentDBRecorder
+
+    db = store.AgentDB(tmp_path / "swarm.db")
+    recorder = AgentDBRecorder(db, {"agents": 2}, seed=0)
+    base = db.run(recorder.run_id).started_at
+    # agent 1 (another process) is late: its tick-0 signature is stamped after agent 0's
+    # tick-1 one, so the wall-clock order of the values is not their tick order
+    stamped = [(0, 0, 10), (0, 1, 20), (1, 0, 30), (1, 1, 40)]
+    for agent, tick, offset in stamped:
+        ci = 1.0 + 10 * agent + tick  # agent 0: 1, 2; agent 1: 11, 12
+        recorder.record_signatures(
+            [Signature(agent, tick, 1.5, 0.5, 0.2, 1.0, ci, timestamp_us=base + offset)]
+        )
+    recorder.record_sync(0, base + 35, 0.25, 0.0)
+    recorder.record_sync(1, base + 45, 0.75, 0.0)
+    recorder.close()
+    rows = np.array(ReplayRunner.from_db(db, recorder.run_id).rows)
+    assert rows[:, 0].tolist() == [0, 1]
+    assert rows[:, 8:].tolist() == [[1.0, 11.0], [2.0, 12.0]]  # CI per agent, by tick
+    assert rows[:, 6].tolist() == [6.0, 7.0] and rows[:, 7].tolist() == [0.25, 0.75]
+    points = db.range(db.series(run_id=recorder.run_id, series_type="ci")[0].series_id)
+    assert [json.loads(p.metadata)["step"] for p in points] == [0, 1]
     db.close()

@@ -26,6 +26,7 @@ from resonance_engine.errors import BackendError
 
 __all__ = [
     "BACKEND_NAMES",
+    "correlation_kernels",
     "resolve_backend",
     "field_kernels",
     "field_state",
@@ -82,6 +83,12 @@ def backend_module(name: str) -> ModuleType:
             f"backend {concrete!r} cannot be imported ({exc}); {install}, or use "
             "backend='numba' or 'numpy'"
         ) from exc
+
+
+def correlation_kernels(name: str) -> ModuleType:
+    """The windowed-correlation kernels of a CPU backend (``window_correlation``)."""
+    module: ModuleType = backend_module(name).correlation_kernels
+    return module
 
 
 def field_kernels(name: str) -> FieldKernels:

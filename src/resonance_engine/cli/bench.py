@@ -22,6 +22,10 @@ BENCHMARKS: dict[str, str] = {
     "metrics": "ms per frame of D, G, C, tau and the whole analyzer, vs scipy/numpy",
     "serve": "dashboard overhead: steps/s watched by one browser vs unserved; frames/s",
     "sweep": "16 runs at 256x256 on 1 vs 2 Dask workers: speedup and per-task overhead",
+    "oscillators": "Kuramoto oscillator-steps/s (mean field, small world) vs numpy; Tort MI time",
+    "browser": "browser engine steps/s (WebGPU in chromium, JS fallback, Node) vs numba",
+    "control": "Kalman, batched MPC and LMPC per tick for a swarm; optimiser overhead vs pycma",
+    "all": "every benchmark at a quick size; with --json one document (machine, all figures)",
 }
 
 

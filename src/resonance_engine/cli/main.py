@@ -19,7 +19,17 @@ from resonance_engine.errors import ResonanceError
 __all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
 
 #: Modules of :mod:`resonance_engine.cli` that each register one subcommand.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("run", "bench", "db", "swarm", "serve", "sweep")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "bench",
+    "db",
+    "swarm",
+    "serve",
+    "sweep",
+    "export_web",
+    "optimize",
+    "train",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -103,6 +103,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10,
         help="solver steps per swarm tick (default 10)",
     )
+    p.add_argument(
+        "--engine",
+        choices=("python", "browser"),
+        default="python",
+        help="where the simulation runs: here (default) or in the browser (the page runs the "
+        "WGSL shaders on WebGPU, or its JavaScript fallback; the server only serves the page "
+        "and stores the metrics it sends)",
+    )
     add_db_options(p)
     p.add_argument(
         "--replay",
@@ -137,13 +145,8 @@ def _metrics_source(choice: str, config: RunConfig) -> Any:
 
 
 def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
-    try:
-        from resonance_engine.swarm import Swarm, SwarmConfig
-    except ImportError:
-        raise ConfigError(
-            "--swarm needs the swarm layer (resonance_engine.swarm), which this installation "
-            "lacks; run without --swarm"
-        ) from None
+    from resonance_engine.swarm import Swarm, SwarmConfig
+
     if args.swarm < 2:
         raise ConfigError(f"--swarm needs at least 2 agents, got {args.swarm}")
     if args.coupling < 0:
@@ -233,6 +236,56 @@ def _serve_replay(args: argparse.Namespace, token: str | None) -> int:
     return 0
 
 
+def _serve_browser(args: argparse.Namespace, token: str | None) -> int:
+    """Serve the browser engine's page; store the metric rows it sends (unless --no-db)."""
+    from resonance_engine.cli.export_web import site_from_args
+    from resonance_engine.web.server import Dashboard
+    from resonance_engine.web.site_app import create_site_app
+
+    if args.swarm is not None:
+        raise ConfigError("--engine browser runs one field; drop --swarm")
+    site = site_from_args(args)
+    recorder = None
+    if not args.no_db:
+        from resonance_engine.cli.db import open_db
+        from resonance_engine.store import RunRecorder
+
+        db = open_db(args)
+        assert db is not None
+        stored_config = {**site, "engine": "browser"}
+        recorder = RunRecorder.start(db, stored_config, args.seed or 0, name="serve-browser")
+    app = create_site_app(site, recorder=recorder, token=token, allowed_hosts=args.allow_host)
+    dashboard = Dashboard(None, token=token, app=app)
+    notice = security_notice(args.host, token)
+    info = sys.stderr if args.json else sys.stdout
+
+    def ready(dash: Dashboard) -> None:
+        if notice:
+            sys.stderr.write(notice + "\n")
+        info.write(f"resonance serve: the browser engine's page at {dash.url()} (Ctrl-C stops)\n")
+        info.flush()
+
+    try:
+        dashboard.serve(args.host, args.port, on_ready=ready)
+    finally:
+        if recorder is not None:
+            recorder.close("finished", {"frames": app.state.stored["frames"]})
+            recorder.db.close()
+    sim = site["simulation"]
+    print_summary(
+        args,
+        "resonance serve --engine browser",
+        {
+            "url": dashboard.url(with_token=False),
+            "grid": f"{sim['nx']}x{sim['ny']}",
+            "frames_stored": app.state.stored["frames"],
+            "run_id": None if recorder is None else recorder.run_id,
+            "db": None if recorder is None else str(args.db),
+        },
+    )
+    return 0
+
+
 def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -241,12 +294,18 @@ def _write_history(path: Path, names: tuple[str, ...], rows: list[list[float]]) 
     return path
 
 
+#: Third-party modules of the optional ``web`` extra (the only import ``serve`` may miss).
+WEB_EXTRA = ("starlette", "uvicorn", "websockets")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until interrupted; then write field.png and metrics.csv to --out."""
     try:
         from resonance_engine.web.runner import SimulationRunner
         from resonance_engine.web.server import Dashboard
     except ImportError as exc:
+        if exc.name not in WEB_EXTRA:
+            raise  # a broken installation fails loudly
         raise ConfigError(
             f"resonance serve needs the web extra ({exc.name} is missing): "
             "pip install 'resonance-engine[web]'"
@@ -258,6 +317,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError("--token must not be empty")
     if args.replay is not None:
         return _serve_replay(args, token)
+    if args.engine == "browser":
+        return _serve_browser(args, token)
     # the analyzer costs ~100 steps: measure every 50 to keep the run moving
     default_size = 128 if args.swarm else 256
     config = run_config_from_args(args, default_size, default_metrics_every=50)

@@ -19,6 +19,7 @@ from resonance_engine.cli.common import (
     show_progress,
 )
 from resonance_engine.cli.db import add_db_options, open_db
+from resonance_engine.cli.progress import ProgressTracker
 from resonance_engine.cli.sweep import add_executor_options
 from resonance_engine.dist.executor import resolve_executor
 from resonance_engine.errors import ConfigError
@@ -64,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
+    p.add_argument("--controller", type=_controller_spec, default=None,
+                   metavar="adaptive|mpc|rl:DIR/policy.zip",
+                   help="a controller sets the drives instead of --coupling-mode (README: "
+                   "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
+                   "a policy trained by 'resonance train --env swarm'")
     p.add_argument("--coupling", type=float, default=None, metavar="K",
                    help="coupling strength K in the mode's unit (0 = independent agents; "
                    "default: the mode's default, gain 0.05, kuramoto 10 1/s)")
@@ -139,17 +145,38 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _coupling_modes() -> list[str]:
     from resonance_engine.swarm.coupling import COUPLING_MODES, MECHANISM_MODULES
 
-    return [*COUPLING_MODES, *MECHANISM_MODULES]
+    return list(dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]))
+
+
+def _controllers() -> list[str]:
+    from resonance_engine.swarm.controllers import CONTROLLERS
+
+    return list(CONTROLLERS)
+
+
+def _controller_spec(text: str) -> str:
+    """--controller: a name of _controllers() or rl:POLICY_FILE."""
+    if text in _controllers() or (text.startswith("rl:") and len(text) > 3):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice {text!r} (choose from {', '.join(_controllers())} or rl:DIR/policy.zip)"
+    )
 
 
 def _coupling(args: argparse.Namespace) -> Any:
-    """The Coupling named by --coupling-mode with strength --coupling (or its default)."""
+    """The Coupling named by --controller or --coupling-mode with strength --coupling (or
+    its default)."""
     from resonance_engine.swarm.coupling import coupling_class, make_coupling
 
+    mode = getattr(args, "controller", None) or args.coupling_mode
+    if mode.startswith("rl:"):
+        from resonance_engine.rl.policy import PolicyCoupling
+
+        return PolicyCoupling(policy=mode[3:])
     k = args.coupling
     if k is None:
-        k = coupling_class(args.coupling_mode).default_strength
-    return make_coupling(args.coupling_mode, k)
+        k = coupling_class(mode).default_strength
+    return make_coupling(mode, k)
 
 
 def _distributed(args: argparse.Namespace) -> bool:
@@ -189,6 +216,12 @@ def _recorder(args: argparse.Namespace, seed: int) -> Any:
     return AgentDBRecorder(db, config, seed, name="swarm")
 
 
+def _cs_status(run: Any, swarm: Any) -> str:
+    coordinator = swarm.coordinator
+    cs = math.nan if coordinator is None else coordinator.cs
+    return "CS n/a" if not math.isfinite(cs) else f"CS {cs:+.3f}"
+
+
 def cmd_swarm(args: argparse.Namespace) -> int:
     """Run a swarm with a live CS in the progress bar; Ctrl-C stops and still reports."""
     from resonance_engine.swarm.basin import basin_stability
@@ -222,14 +255,9 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             agent_ids=_agent_ids(args), exchange=args.exchange, recorder=recorder,
         )
         with progress_bar(show_progress(args)) as bar:
-            task = bar.add_task("swarm", total=args.ticks, status="")
-
-            def update(info: Any) -> None:
-                cs = "n/a" if not math.isfinite(info.cs) else f"{info.cs:+.3f}"
-                bar.update(task, completed=info.step + 1, status=f"CS {cs}")
-
+            progress = ProgressTracker(bar, "swarm", interval=1, status=_cs_status)
             try:
-                swarm.run(args.ticks, callback=update)
+                swarm.run(args.ticks, trackers=[progress])
             except KeyboardInterrupt:
                 interrupted = True
         elapsed = time.perf_counter() - start
@@ -262,24 +290,31 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         summary["full_state_bytes_per_tick_computed"] = (
             args.agents * args.size * args.size * 4
         )
+        if hasattr(coupling, "summary"):
+            summary.update(coupling.summary())
         summary["signatures_lost"] = bus.stats.lost
         summary["late_ticks"] = swarm.late_ticks
         if args.basin > 0 and not interrupted:
             from functools import partial
 
-            with resolve_executor(args.executor, args.workers) as executor:
-                result = basin_stability(
-                    partial(Swarm.from_snapshot, swarm.snapshot()), args.basin,
-                    args.perturbation, max(args.window, 64), executor=executor,
-                    threshold=0.7, seed=seed,
-                )
-            summary["basin_stability"] = result.value
-            summary["basin_stability_stderr"] = result.stderr
-            if recorder is not None:
-                recorder.record_basin_stability(result.value, result.stderr)
-            if coordinator is not None:
-                coordinator.health.check_bs(swarm.tick_count, result.value)
-                summary["alerts"] = len(coordinator.alerts)
+            try:
+                with resolve_executor(args.executor, args.workers) as executor:
+                    result = basin_stability(
+                        partial(Swarm.from_snapshot, swarm.snapshot()), args.basin,
+                        args.perturbation, max(args.window, 64), executor=executor,
+                        threshold=0.7, seed=seed,
+                    )
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: store and report what there is
+                interrupted = True
+                summary["basin_stability"] = "interrupted"
+            else:
+                summary["basin_stability"] = result.value
+                summary["basin_stability_stderr"] = result.stderr
+                if recorder is not None:
+                    recorder.record_basin_stability(result.value, result.stderr)
+                if coordinator is not None:
+                    coordinator.health.check_bs(swarm.tick_count, result.value)
+                    summary["alerts"] = len(coordinator.alerts)
         if coordinator is not None and coordinator.ticks:
             summary["picture"] = str(plot_swarm_run(
                 coordinator.ci_history(), np.array(coordinator.cs_history), out / "swarm.png",

@@ -111,7 +111,8 @@ class LinearMPC:
     terminal : "lqr", "none", "zero" or array (n, n)
         Terminal cost or constraint (see the module docstring).
     offset : array (n,), optional
-        Constant term c of the model (e.g. ``LinearModel.offset``).
+        Constant term c of the model (e.g. ``LinearModel.offset``); :meth:`set_offset`
+        changes it, also per copy of a batch.
     batch : int
         Number of independent copies solved together (states (K, n) in, inputs (K, m) out).
     solver : str
@@ -202,10 +203,10 @@ class LinearMPC:
         self._uref = cp.Parameter(m * K, name="u_ref", value=np.zeros(m * K))
         X = self._X = cp.Variable((N + 1, n * K), name="x")
         U = self._U = cp.Variable((N, m * K), name="u")
-        c = np.tile(self.offset, K)
+        self._offset = cp.Parameter(n * K, name="offset", value=np.tile(self.offset, K))
         cost: Any = cp.sum_squares((X[1:N] - self._ref) @ LqK) if N > 1 else 0
         cost += cp.sum_squares((U - self._uref) @ LrK)
-        cons: list[Any] = [X[0] == self._x0, X[1:] == X[:-1] @ AK + U @ BK + c]
+        cons: list[Any] = [X[0] == self._x0, X[1:] == X[:-1] @ AK + U @ BK + self._offset]
         cons += self._box(U, np.tile(self.u_min, K), np.tile(self.u_max, K))
         cons += self._box(X[1:], np.tile(self.x_min, K), np.tile(self.x_max, K))
         if self.P is not None:
@@ -237,6 +238,10 @@ class LinearMPC:
                 f"got shape {arr.shape}"
             )
         return arr.reshape(-1).copy()
+
+    def set_offset(self, offset: Any) -> None:
+        """Change the model's constant term c: (n,) for every copy or (K, n) per copy."""
+        self._offset.value = self._flat("offset", offset, self.n_states)
 
     def set_reference(self, x_ref: Any, u_ref: Any | None = None) -> None:
         """Track ``x_ref`` ((n,) or (K, n)) with input reference ``u_ref`` (default 0)."""

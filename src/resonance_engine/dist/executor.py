@@ -26,6 +26,8 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
+import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -204,10 +206,67 @@ def _settle(future: cf.Future[Any], ok: bool, value: Any) -> None:
             future.set_exception(ExecutorError(f"task failed: {value}"))
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C reaches the whole process group: the client cancels, workers must not die
-    # with a traceback of their own in the middle of a task.
+#: Seconds between two looks of a pool worker's watcher at the client process.
+PARENT_CHECK_S = 0.5
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, dead but not reaped, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _watch(worker: int, client: int) -> None:
+    """The watcher process of one worker: SIGKILL the worker once the client is gone."""
+    os.closerange(3, 1 << 16)  # hold none of the pool's pipes (the client sees deaths)
+    while True:
+        if os.getppid() != worker:  # the worker ended: so does its watcher
+            os._exit(0)
+        if not _alive(client):  # the client died (kill -9): nobody wants the results
+            try:
+                os.kill(worker, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        time.sleep(PARENT_CHECK_S)
+
+
+def _init_worker(client: int) -> None:
+    """Initializer of every pool worker (``client``: the pid of the pool's process).
+
+    Ctrl-C reaches the whole process group: the client cancels, workers must not die with
+    a traceback of their own in the middle of a task. Where ``os.fork`` exists, a small
+    watcher process (forked before any task, so without threads) kills the worker when
+    the client dies, also by ``kill -9``, which leaves the pool no chance to stop its
+    workers. A thread could not do it: a compiled step holds the GIL for seconds.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        return
+    worker = os.getpid()
+    if os.fork() == 0:
+        try:
+            _watch(worker, client)
+        finally:
+            os._exit(0)
+
+
+def _worker_lost(attempts: int) -> TaskFailure:
+    return TaskFailure(
+        "WorkerLost",
+        f"the worker process died {attempts} times while running this task (killed, out "
+        "of memory or crashed)",
+    )
 
 
 class LocalExecutor(Executor):
@@ -249,6 +308,7 @@ class LocalExecutor(Executor):
         self.mp_context = mp_context
         self.max_attempts = max_attempts
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool_lock = threading.RLock()
         if self.max_workers == 0:
             self.name = "serial"
 
@@ -261,28 +321,71 @@ class LocalExecutor(Executor):
             self._pool = cf.ProcessPoolExecutor(
                 self.max_workers,
                 mp_context=multiprocessing.get_context(self.mp_context),
-                initializer=_ignore_sigint,
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Start ``fn(*args, **kwargs)`` on the pool; a future of its value.
+
+        A task whose worker process died is started again on a rebuilt pool (up to
+        ``max_attempts`` times, then its future raises :class:`ExecutorError` with
+        ``WorkerLost``), as every other task the dead pool lost.
+        """
         outer: cf.Future[Any] = cf.Future()
         if self.max_workers == 0:
             _settle(outer, *guarded_call(fn, args, kwargs))
             return outer
-        inner = self._get_pool().submit(guarded_call, fn, args, kwargs)
+        self._submit_attempt(outer, fn, args, kwargs, 1)
+        return outer
+
+    def _submit_attempt(
+        self,
+        outer: cf.Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        attempt: int,
+    ) -> None:
+        while True:
+            with self._pool_lock:  # never held while calling into a pool (its callbacks)
+                pool = self._get_pool()
+            try:
+                inner = pool.submit(guarded_call, fn, args, kwargs)
+                break
+            except BrokenProcessPool:  # broke before its callbacks dropped it
+                self._drop_broken(pool)
 
         def relay(done: cf.Future[tuple[bool, Any]]) -> None:
             try:
                 ok, value = done.result()
-            except BaseException as exc:  # noqa: BLE001 - e.g. BrokenProcessPool
+            except BrokenProcessPool:
+                self._drop_broken(pool)
+                if attempt >= self.max_attempts:
+                    _settle(outer, False, _worker_lost(attempt))
+                elif not outer.cancelled():
+                    try:
+                        self._submit_attempt(outer, fn, args, kwargs, attempt + 1)
+                    except BaseException as exc:  # noqa: BLE001 - e.g. the executor closed
+                        if outer.set_running_or_notify_cancel():
+                            outer.set_exception(exc)
+                return
+            except BaseException as exc:  # noqa: BLE001 - e.g. cancelled by close()
                 if outer.set_running_or_notify_cancel():
                     outer.set_exception(exc)
                 return
             _settle(outer, ok, value)
 
         inner.add_done_callback(relay)
-        return outer
+
+    def _drop_broken(self, pool: cf.ProcessPoolExecutor) -> None:
+        """Forget a broken pool (the next task builds a new one); called from the pool's
+        own management thread, so it is shut down without waiting for that thread."""
+        with self._pool_lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the pool's workers (empty before the first task)."""
@@ -339,15 +442,7 @@ class LocalExecutor(Executor):
                     self._discard_pool()
                     for index in sorted(lost):
                         if attempts[index] >= self.max_attempts:
-                            yield TaskOutcome(
-                                index,
-                                None,
-                                TaskFailure(
-                                    "WorkerLost",
-                                    f"the worker process died {attempts[index]} times while "
-                                    "running this task (killed, out of memory or crashed)",
-                                ),
-                            )
+                            yield TaskOutcome(index, None, _worker_lost(attempts[index]))
                         else:
                             submit(index)
         finally:

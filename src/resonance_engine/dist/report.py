@@ -85,14 +85,12 @@ def save_sweep_heatmap(
     """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from resonance_engine.viz import figure
 
     quantities = quantities or headline_quantities(report)
     params = report.parameters
-    fig, axes = plt.subplots(
-        1, len(quantities), figsize=(5.2 * len(quantities), 4.4), dpi=110, squeeze=False
-    )
+    fig = figure(figsize=(5.2 * len(quantities), 4.4), dpi=110)
+    axes = fig.subplots(1, len(quantities), squeeze=False)
     for ax, name in zip(axes[0], quantities, strict=True):
         grid = report.grid(name)
         note = ""
@@ -126,5 +124,4 @@ def save_sweep_heatmap(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path

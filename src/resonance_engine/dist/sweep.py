@@ -37,6 +37,7 @@ from resonance_engine.dist.executor import Executor, LocalExecutor, TaskFailure,
 from resonance_engine.dist.params import ParamValue, SweepParameter, apply_params, parameter_grid
 from resonance_engine.errors import ConfigError
 from resonance_engine.loop import Callback, RunLoop
+from resonance_engine.metrics import ComplexityAnalyzer, MeasureTracker
 
 __all__ = [
     "RunOptions",
@@ -48,7 +49,6 @@ __all__ = [
     "run_key",
     "run_one",
     "run_sweep",
-    "metrics_available",
 ]
 
 
@@ -59,7 +59,7 @@ class RunOptions:
     Attributes
     ----------
     metrics : bool
-        Compute D, G, C, tau and CI (when :mod:`resonance_engine.metrics` is installed).
+        Compute D, G, C, tau and CI.
     frames : int
         Number of frames sampled (evenly over the run, the last one at the final step)
         for the metric series and the means; >= 1.
@@ -80,7 +80,7 @@ class RunOptions:
 
     def key_fields(self) -> dict[str, Any]:
         """The options that change results (threads does not)."""
-        return {"metrics": self.metrics and metrics_available(), "frames": self.frames}
+        return {"metrics": self.metrics, "frames": self.frames}
 
 
 @dataclass(frozen=True)
@@ -313,15 +313,6 @@ class SweepReport:
         }
 
 
-def metrics_available() -> bool:
-    """True when :mod:`resonance_engine.metrics` (ComplexityAnalyzer) can be imported."""
-    try:
-        from resonance_engine.metrics import ComplexityAnalyzer  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_key(config: Mapping[str, Any], options: RunOptions | None = None) -> str:
     """Deterministic key of a run: a hash of its configuration (seed included) and options.
 
@@ -394,11 +385,9 @@ def plan_sweep(
     return parameters, specs
 
 
-def _set_numba_threads(threads: int) -> int | None:
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
+def _set_numba_threads(threads: int) -> int:
+    import numba
+
     previous = numba.get_num_threads()
     limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     numba.set_num_threads(max(1, min(threads, limit)))
@@ -464,9 +453,7 @@ def run_one(
         frames = [step for step in _frame_steps(run.steps, options.frames) if step > 0] or None
         trackers: list[Any] = [Callback(sample, frames, final=True)]
         measure = None
-        if options.metrics and metrics_available():
-            from resonance_engine.metrics import ComplexityAnalyzer, MeasureTracker
-
+        if options.metrics:
             measure = MeasureTracker(ComplexityAnalyzer(), frames, resident=False)
             trackers.append(measure)
         RunLoop(solver, trackers, steps=run.steps).run()
@@ -503,8 +490,7 @@ def run_one(
             cpu_s=time.thread_time() - cpu_start,
         )
     finally:
-        if previous_threads is not None:
-            _set_numba_threads(previous_threads)
+        _set_numba_threads(previous_threads)
 
 
 #: Called with each outcome as it arrives: (spec, result or None, failure or None).

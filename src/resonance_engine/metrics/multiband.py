@@ -17,14 +17,26 @@ Definitions (frames arrive at ``frame_rate`` Hz; bands are sorted from slow to f
 - CI_i: the ordinary single-frame measures (:class:`ComplexityAnalyzer`, same
   :class:`MetricsConfig`, its own dwell history) on the band-passed field of band i.
   CI_base is the same on the raw field.
-- Gate g_i in [0, 1] (phase-amplitude coupling of band i with band i-1): per cell, with
-  exponential moving averages over ``pac_window`` frames,
-  ``M = <A_i exp(i phi_{i-1})>`` and ``S = <A_i>``; the normalized mean vector length
-  ``MVL = |M| / S`` is 1/2 for a fast amplitude fully modulated by the slow phase
-  (A_i proportional to 1 + cos(phi_{i-1} - phi0)) and tends to 0 when the two are
-  independent (as 1/sqrt(number of slow cycles in the window)). The cell's gate is
-  ``min(1, 2 MVL)``; g_i is its average over the cells weighted by S (quiet cells,
-  whose phase is noise, count little). The slowest band is the carrier: g_0 = 1.
+- Gate g_i in [0, 1] (phase-amplitude coupling of band i with band i-1), from the
+  modulation-index test of :mod:`resonance_engine.oscillators.cross_frequency` (Tort et
+  al. 2010) on the last ``pac_window`` frames at ``gate_cells`` cells (a regular subgrid):
+  the phase phi_{i-1} = arg z_{i-1} is cut into 18 bins, the envelope A_i = 2 |z_i| is
+  summed per bin over those cells and frames, and MI is the normalized KL distance of the
+  binned envelope from uniform. Its p-value comes from ``gate_surrogates`` surrogates in
+  which the envelopes of all cells are shifted circularly in time by one random lag
+  (from 1/10 to 9/10 of the window). The gate is 0 when p >= ``gate_alpha`` (default 0.05:
+  no significant coupling) and otherwise the depth m of the cosine modulation
+  A ~ 1 + m cos(phi - phi0) that has the same MI (:func:`modulation_depth`; 1 for a full
+  modulation without noise, 0.25 for a depth of 0.25; noise in the fast band lowers it),
+  capped at 1. Pooling the cells asks for one preferred phase across the field: a
+  modulation whose preferred phase changes from cell to cell reads weaker. Like every
+  time-shift test it needs a slow rhythm that is not strictly periodic over the window:
+  a pure sinusoid keeps its phase relation under every shift, so strictly periodic
+  drives give p ~ 1 and gate 0 however strong their nesting (drive the field from
+  noisy oscillators, or read the modulation index off-line with your own null). The test runs
+  every ``gate_every`` frames (default one period of the slowest band) once the window
+  holds three slow periods; until then the gate is 0 and its p-value None. The slowest
+  band is the carrier: g_0 = 1.
 - CI_total = CI_base + sum_i w_i g_i CI_i (scalars: spatial means).
 """
 
@@ -40,6 +52,7 @@ from resonance_engine.errors import ConfigError, FieldError
 from resonance_engine.metrics._input import as_batch, check_finite
 from resonance_engine.metrics.analyzer import ComplexityAnalyzer, ComplexityMetrics
 from resonance_engine.metrics.config import MetricsConfig
+from resonance_engine.oscillators.cross_frequency import binned_modulation_index, modulation_depth
 
 __all__ = ["MultiBandAnalyzer", "MultiBandMetrics", "BandFilter"]
 
@@ -56,6 +69,8 @@ class MultiBandMetrics:
         The measures of each band-passed field (slow to fast).
     gates : tuple of float
         g_i in [0, 1] per band (g_0 = 1).
+    gate_p_values : tuple of float or None
+        p-value of each band's coupling test (None for band 0 and before the first test).
     weights : tuple of float
         w_i per band.
     ci_total : float
@@ -67,17 +82,19 @@ class MultiBandMetrics:
     base: ComplexityMetrics
     bands: tuple[ComplexityMetrics, ...]
     gates: tuple[float, ...]
+    gate_p_values: tuple[float | None, ...]
     weights: tuple[float, ...]
     ci_total: float
     step: int
     t: float
 
     def as_dict(self) -> dict[str, float | int | None | str]:
-        """Flat scalars: base measures, ci_i, gate_i and ci_total."""
+        """Flat scalars: base measures, ci_i, gate_i, gate_p_i and ci_total."""
         out: dict[str, float | int | None | str] = dict(self.base.as_dict())
         for i, (band, gate) in enumerate(zip(self.bands, self.gates, strict=True)):
             out[f"ci_band{i}"] = band.ci
             out[f"gate_band{i}"] = gate
+            out[f"gate_p_band{i}"] = self.gate_p_values[i]
         out["ci_total"] = self.ci_total
         return out
 
@@ -150,9 +167,19 @@ class MultiBandAnalyzer:
         Parameters of the per-band measures.
     stages : int
         Resonator stages per band (default 2).
-    pac_window : float, optional
-        Time constant of the coupling averages (frames; default five periods of the
-        slowest band's centre frequency).
+    pac_window : int, optional
+        Frames in the coupling test's window (default ten periods of the slowest band's
+        centre frequency).
+    gate_cells : int
+        Cells per field in the coupling test (default 64, on a regular subgrid).
+    gate_surrogates : int
+        Time-shifted surrogates of the test (default 99).
+    gate_alpha : float
+        Significance level below which a coupling opens the gate (default 0.05).
+    gate_every : int, optional
+        Frames between two tests (default one period of the slowest band).
+    seed : int
+        Seeds the surrogate lags.
 
     Examples
     --------
@@ -172,7 +199,12 @@ class MultiBandAnalyzer:
         config: MetricsConfig | None = None,
         *,
         stages: int = 2,
-        pac_window: float | None = None,
+        pac_window: int | None = None,
+        gate_cells: int = 64,
+        gate_surrogates: int = 99,
+        gate_alpha: float = 0.05,
+        gate_every: int | None = None,
+        seed: int = 0,
     ) -> None:
         if len(bands) < 1:
             raise ConfigError("give at least one band (f_lo, f_hi) in Hz")
@@ -191,10 +223,24 @@ class MultiBandAnalyzer:
         self.frame_rate = float(frame_rate)
         self.config = config if config is not None else MetricsConfig()
         self.stages = stages
-        slowest = 0.5 * sum(self.bands[0])
-        self.pac_window = float(pac_window) if pac_window else 5.0 * self.frame_rate / slowest
-        if not self.pac_window > 0:
-            raise ConfigError(f"pac_window must be > 0 frames, got {pac_window!r}")
+        slow_period = self.frame_rate / (0.5 * sum(self.bands[0]))  # frames
+        self.pac_window = int(pac_window) if pac_window else round(10 * slow_period)
+        self.gate_every = int(gate_every) if gate_every else max(1, round(slow_period))
+        self.min_gate_frames = min(self.pac_window, math.ceil(3 * slow_period))
+        if self.pac_window < 16 or self.gate_every < 1 or gate_cells < 1:
+            raise ConfigError(
+                f"pac_window must be >= 16 frames and gate_every, gate_cells >= 1; got "
+                f"{pac_window!r}, {gate_every!r}, {gate_cells!r}"
+            )
+        if not 0 < gate_alpha < 1 or gate_surrogates < 1:
+            raise ConfigError(
+                f"gate_alpha must be in (0, 1) and gate_surrogates >= 1, got {gate_alpha!r}, "
+                f"{gate_surrogates!r}"
+            )
+        self.gate_cells = int(gate_cells)
+        self.gate_surrogates = int(gate_surrogates)
+        self.gate_alpha = float(gate_alpha)
+        self.seed = int(seed)
         for band in self.bands:  # validate now, not at the first frame
             BandFilter(band, self.frame_rate, (1, 1, 1), stages)
         self.base = ComplexityAnalyzer(self.config)
@@ -214,19 +260,43 @@ class MultiBandAnalyzer:
 
     def _setup(self, shape: tuple[int, ...]) -> None:
         self._filters = [BandFilter(b, self.frame_rate, shape, self.stages) for b in self.bands]
-        n = len(self.bands)
-        self._pac_m = np.zeros((n, *shape), dtype=np.complex64)
-        self._pac_s = np.zeros((n, *shape), dtype=np.float32)
+        nb, ny, nx = shape
+        side = max(1, math.isqrt(self.gate_cells))
+        iy = np.unique(np.linspace(0, ny - 1, min(ny, side)).round().astype(np.int64))
+        ix = np.unique(np.linspace(0, nx - 1, min(nx, side)).round().astype(np.int64))
+        self._cells = (iy[:, None] * nx + ix[None, :]).ravel()
+        n_pairs = len(self.bands) - 1
+        ring = (n_pairs, nb, self._cells.size, self.pac_window)
+        self._slow_phase = np.zeros(ring, dtype=np.float32)
+        self._fast_amp = np.zeros(ring, dtype=np.float32)
+        self._gates = np.zeros((nb, n_pairs))
+        self._p_values: list[list[float | None]] = [[None] * n_pairs for _ in range(nb)]
         self._shape = shape
 
-    def gate_fields(self) -> np.ndarray:
-        """Per-cell gates min(1, 2 |M| / S), shape (bands, b, ny, nx); band 0 is all ones."""
-        s = self._pac_s
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g = np.where(s > 0, 2.0 * np.abs(self._pac_m) / s, 0.0)
-        g = np.minimum(g, 1.0).astype(np.float32)
-        g[0] = 1.0
-        return g
+    def _record_coupling(self, signals: list[np.ndarray]) -> None:
+        """Store the slow phases and fast envelopes at the test cells; test when due."""
+        nb = signals[0].shape[0]
+        slot = (self.frames - 1) % self.pac_window
+        for i in range(1, len(signals)):
+            slow = signals[i - 1].reshape(nb, -1)[:, self._cells]
+            fast = signals[i].reshape(nb, -1)[:, self._cells]
+            self._slow_phase[i - 1, :, :, slot] = np.angle(slow)
+            self._fast_amp[i - 1, :, :, slot] = 2.0 * np.abs(fast)
+        if self.frames < self.min_gate_frames or self.frames % self.gate_every:
+            return
+        filled = min(self.frames, self.pac_window)
+        order = (np.arange(filled) + self.frames - filled) % self.pac_window  # oldest first
+        for pair in range(len(signals) - 1):
+            for k in range(nb):
+                mi, p_value, _ = binned_modulation_index(
+                    self._slow_phase[pair, k][:, order],
+                    self._fast_amp[pair, k][:, order],
+                    surrogates=self.gate_surrogates,
+                    seed=self.seed + self.frames,
+                )
+                significant = p_value < self.gate_alpha
+                self._gates[k, pair] = min(1.0, modulation_depth(mi)) if significant else 0.0
+                self._p_values[k][pair] = p_value
 
     def update(
         self, u: np.ndarray, *, step: int | None = None, t: float | None = None
@@ -252,33 +322,19 @@ class MultiBandAnalyzer:
                 f"this analyzer filters fields of shape {self._shape}, got {batch.shape}; "
                 f"call reset() to start over"
             )
-        rho = np.float32(math.exp(-1.0 / self.pac_window))
-        one_minus = np.float32(1.0) - rho
         signals = [f.update(batch) for f in self._filters]
-        for i in range(1, len(signals)):
-            amplitude = np.abs(signals[i]).astype(np.float32) * np.float32(2.0)
-            slow = signals[i - 1]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                phase = np.where(slow != 0, slow / np.abs(slow), 0).astype(np.complex64)
-            self._pac_m[i] *= rho
-            self._pac_m[i] += one_minus * amplitude * phase
-            self._pac_s[i] *= rho
-            self._pac_s[i] += one_minus * amplitude
         step_value = self.frames if step is None else int(step)
         self.frames += 1
+        if len(signals) > 1:
+            self._record_coupling(signals)
         base = self.base.update(batch, step=step_value, t=t)
         per_band = [
             analyzer.update((2.0 * z.real).astype(batch.dtype), step=step_value, t=t)
             for analyzer, z in zip(self.band_analyzers, signals, strict=True)
         ]
-        gate_fields = self.gate_fields()
         results = []
         for k in range(batch.shape[0]):
-            gates = [1.0]
-            for i in range(1, len(self.bands)):
-                s = self._pac_s[i, k].astype(np.float64)
-                total = float(s.sum())
-                gates.append(float((gate_fields[i, k] * s).sum() / total) if total > 0 else 0.0)
+            gates = [1.0, *self._gates[k].tolist()]
             band_metrics = tuple(
                 band_result[k] if isinstance(band_result, list) else band_result
                 for band_result in per_band
@@ -292,6 +348,7 @@ class MultiBandAnalyzer:
                     base=base_k,
                     bands=band_metrics,
                     gates=tuple(gates),
+                    gate_p_values=(None, *self._p_values[k]),
                     weights=tuple(self.weights),
                     ci_total=float(ci_total),
                     step=step_value,

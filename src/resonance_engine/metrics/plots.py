@@ -74,12 +74,9 @@ def save_metrics_png(
         raise MetricError(
             "the last result has no fields: make the analyzer with keep_fields=True"
         )
-    import matplotlib
+    from resonance_engine.viz import figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(16, 8), dpi=100)
+    fig = figure(figsize=(16, 8), dpi=100)
     grid = fig.add_gridspec(2, 20, height_ratios=[1.2, 1.0], hspace=0.35, wspace=1.5)
     limit = float(np.max(np.abs(u))) or 1.0
     panels = [
@@ -108,5 +105,4 @@ def save_metrics_png(
         fig.suptitle(title)
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path

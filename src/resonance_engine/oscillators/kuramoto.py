@@ -185,8 +185,20 @@ class KuramotoNetwork:
 
     @property
     def natural_frequencies(self) -> np.ndarray:
-        """omega (rad/s), shape (n,) or (batch, n); a copy."""
+        """omega (rad/s), shape (n,) or (batch, n); a copy. Settable (e.g. to let the
+        frequencies adapt between steps); a shape (n,) value is used for every member."""
         return self._omega[0].copy() if self.batch is None else self._omega.copy()
+
+    @natural_frequencies.setter
+    def natural_frequencies(self, value: Any) -> None:
+        arr = _finite("natural_frequencies", value)
+        try:
+            self._omega = np.array(np.broadcast_to(arr, self._omega.shape))
+        except ValueError as exc:
+            want = (self.size,) if self.batch is None else self._omega.shape
+            raise ConfigError(
+                f"natural_frequencies must have shape {want}, got {arr.shape}"
+            ) from exc
 
     @property
     def coupling(self) -> float | np.ndarray:

@@ -74,8 +74,8 @@ class RunRecorder:
     ----------
     series : dict of str to int
         Series type -> series_id.
-    frames, skipped, fingerprints : int
-        Frames recorded, NaN (and infinite) values skipped (e.g. D of an empty field:
+    frames, values, skipped, fingerprints : int
+        Frames recorded, values stored, NaN (and infinite) values skipped (e.g. D of an empty field:
         nothing is stored for that series at that time), fingerprints stored.
     """
 
@@ -105,7 +105,9 @@ class RunRecorder:
         self._owns_writer = writer is None
         self.writer = writer if writer is not None else MetricWriter(db)
         self._last_bucket: int | None = None
+        self._last_stamp: int | None = None
         self.frames = 0
+        self.values = 0
         self.skipped = 0
         self.fingerprints = 0
         self._closed = False
@@ -139,6 +141,7 @@ class RunRecorder:
         *,
         t: float | None = None,
         step: int | None = None,
+        timestamp_us: int | None = None,
     ) -> None:
         """Store one frame.
 
@@ -155,15 +158,26 @@ class RunRecorder:
         t : float, optional
             Simulated time (s); default ``metrics.t``.
         step : int, optional
-            Stored as ``{"step": step}`` metadata; default ``metrics.step``.
+            Stored as ``{"step": step}`` metadata; default ``metrics.step``. Replays
+            order and group frames by it (a swarm's tick), not by the timestamp.
+        timestamp_us : int, optional
+            The frame's timestamp (us since the epoch) instead of one from ``t``: for
+            values without a simulated time, e.g. a swarm's signatures (their wall-clock
+            stamp). The stamps of one recorder are kept strictly increasing.
         """
         if self._closed:
             raise StoreError("this RunRecorder is closed")
-        t = _get(metrics, "t") if t is None else t
-        if t is None or not math.isfinite(float(t)):
-            raise StoreError(f"record() needs the simulated time t in seconds, got {t!r}")
         step = _get(metrics, "step") if step is None else step
-        stamp = self.timestamp(float(t))
+        if timestamp_us is None:
+            t = _get(metrics, "t") if t is None else t
+            if t is None or not math.isfinite(float(t)):
+                raise StoreError(f"record() needs the simulated time t in seconds, got {t!r}")
+            stamp = self.timestamp(float(t))
+        else:
+            stamp = int(timestamp_us)
+            if self._last_stamp is not None and stamp <= self._last_stamp:
+                stamp = self._last_stamp + 1  # (series, timestamp) is the primary key
+        self._last_stamp = stamp
         meta = None if step is None else json.dumps({"step": int(step)})
         records = []
         for name in self.series:
@@ -173,6 +187,7 @@ class RunRecorder:
                 continue
             records.append(MetricRecord(self.series[name], stamp, float(value), meta))
         self.writer.add_many(records)
+        self.values += len(records)
         self.frames += 1
         if field is not None:
             offset = stamp - self.started_at

@@ -10,6 +10,7 @@ from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
+from resonance_engine.swarm.controllers import CONTROLLERS, AdaptiveController, MPCController
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
 from resonance_engine.swarm.coupling import (
     COUPLING_MODES,
@@ -34,6 +35,9 @@ from resonance_engine.swarm.sync import (
 )
 
 __all__ = [
+    "CONTROLLERS",
+    "AdaptiveController",
+    "MPCController",
     "Signature",
     "SIGNATURE_SIZE",
     "Bus",

@@ -27,19 +27,19 @@ depends on, the measure's dwell-time memory included, so an unperturbed restart 
 exactly as the original swarm would: a synchronized swarm kicked by 0 gives BS = 1.
 
 Samples run in parallel through a ``concurrent.futures``-style executor (anything with
-``submit(fn, *args)`` returning futures with ``result()``): a process pool by default
-(spawn start method), a Dask ``client.get_executor()`` to spread them over a cluster. The
-factory must then be picklable (a module-level function or ``functools.partial``, e.g.
+``submit(fn, *args)`` returning futures with ``result()``): by default the package's one
+process pool, :class:`resonance_engine.dist.LocalExecutor` (spawn start method), or a
+Dask ``client.get_executor()`` to spread them over a cluster. The factory must then be
+picklable (a module-level function or ``functools.partial``, e.g.
 ``partial(Swarm.from_snapshot, swarm.snapshot())``).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,9 +124,12 @@ def _seeds(seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def _default_executor(n_tasks: int) -> ProcessPoolExecutor:
-    workers = max(1, min(n_tasks, os.cpu_count() or 1))
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+def _default_executor(n_tasks: int) -> Executor:
+    # the one process pool (rebuilds itself when a worker dies, workers end with their
+    # parent); imported here because dist sits above swarm in the layer order
+    from resonance_engine.dist.executor import LocalExecutor
+
+    return LocalExecutor(max(1, min(n_tasks, os.cpu_count() or 1)))
 
 
 def _run_all(

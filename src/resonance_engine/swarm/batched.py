@@ -57,6 +57,7 @@ import numpy as np
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.loop import Callback, Run, RunLoop
 from resonance_engine.oscillators import order_parameter
 from resonance_engine.swarm.agent import SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.bus import Bus, InProcessBus
@@ -274,6 +275,25 @@ class SwarmSnapshot:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class _Ticks:
+    """What the run loop steps for a swarm: one loop step is one tick."""
+
+    def __init__(self, swarm: Swarm) -> None:
+        self.swarm = swarm
+
+    @property
+    def step_count(self) -> int:
+        return self.swarm.tick_count
+
+    @property
+    def t(self) -> float:
+        return float(self.swarm.solver.t)
+
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.swarm.tick()
+
+
 class Swarm:
     """N agents coordinating through signatures.
 
@@ -367,6 +387,8 @@ class Swarm:
         self.noise = self.config.noise
         self._noise_rng = np.random.default_rng([self.seed, 1])
         self.tick_count = 0
+        self.last_tick: TickInfo | None = None
+        self.last_run: Run | None = None
         self.late_ticks = 0
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
@@ -526,16 +548,42 @@ class Swarm:
         self.ci_history.append(ci)
         self.theta_history.append(theta)
         cs = self.coordinator.cs if self.coordinator is not None else math.nan
-        return TickInfo(step, ci, theta, aggregate, cs)
+        self.last_tick = TickInfo(step, ci, theta, aggregate, cs)
+        return self.last_tick
 
-    def run(self, ticks: int, callback: Callable[[TickInfo], None] | None = None) -> Swarm:
-        """Run ``ticks`` ticks, calling ``callback(info)`` after each; returns self."""
-        if not isinstance(ticks, int) or ticks < 0:
+    def run(
+        self,
+        ticks: int,
+        callback: Callable[[TickInfo], None] | None = None,
+        *,
+        trackers: Sequence[Any] = (),
+    ) -> Swarm:
+        """Run ``ticks`` ticks through the run loop (:class:`resonance_engine.loop.RunLoop`);
+        returns self (the loop's :class:`~resonance_engine.loop.Run` is :attr:`last_run`).
+
+        Parameters
+        ----------
+        ticks : int
+            Ticks to run (>= 0).
+        callback : callable, optional
+            ``callback(info)`` after each tick, with its :class:`TickInfo`.
+        trackers : sequence of trackers
+            Called with this swarm as the state; intervals count ticks.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            After Ctrl-C, once every tracker has finished ("interrupted"); the ticks run
+            so far stay.
+        """
+        if isinstance(ticks, bool) or not isinstance(ticks, int) or ticks < 0:
             raise ConfigError(f"ticks must be an integer >= 0, got {ticks!r}")
-        for _ in range(ticks):
-            info = self.tick()
-            if callback is not None:
-                callback(info)
+        all_trackers = list(trackers)
+        if callback is not None:
+            all_trackers.insert(0, Callback(lambda swarm, t: callback(swarm.last_tick), 1))
+        self.last_run = RunLoop(self, all_trackers, steps=ticks, stepper=_Ticks(self)).run()
+        if self.last_run.status == "interrupted":
+            raise KeyboardInterrupt
         return self
 
     def drain(self, timeout: float = 5.0) -> bool:

@@ -98,8 +98,12 @@ __all__ = [
 #: mode name -> Coupling subclass (filled by :func:`register_coupling`).
 COUPLING_MODES: dict[str, type[Coupling]] = {}
 
-#: mode name -> module that registers it when imported (mechanisms outside swarm/).
-MECHANISM_MODULES: dict[str, str] = {}
+#: mode name -> module that registers it when imported (mechanisms the swarm does not
+#: import itself); one line per mechanism.
+MECHANISM_MODULES: dict[str, str] = {
+    "adaptive": "resonance_engine.swarm.controllers",
+    "mpc": "resonance_engine.swarm.controllers",
+}
 
 TWO_PI = 2 * math.pi
 

@@ -26,8 +26,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from resonance_engine.errors import ConfigError
-
 __all__ = ["MetricsLike", "Measure", "MeasureFactory", "AnalyzerMeasure", "dump_measure"]
 
 
@@ -73,13 +71,8 @@ class AnalyzerMeasure:
         return cls(tuple(sorted(kwargs.items())))
 
     def __call__(self) -> Measure:
-        try:
-            from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
-        except ImportError as exc:
-            raise ConfigError(
-                "the swarm's default measure needs resonance_engine.metrics.ComplexityAnalyzer, "
-                f"which cannot be imported ({exc}); pass measure=... to Swarm"
-            ) from None
+        from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
         return _AnalyzerMeasureFn(ComplexityAnalyzer(MetricsConfig(**dict(self.config))))
 
 

@@ -8,16 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.viz import figure
+
 __all__ = ["plot_swarm_run", "plot_ci_pair", "plot_cs_vs_strength", "plot_basin", "plot_traffic"]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_swarm_run(
@@ -30,8 +23,8 @@ def plot_swarm_run(
     ci : ndarray, shape (ticks, agents)
     cs : ndarray, shape (ticks,)
     """
-    plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), dpi=110, sharex=True)
+    fig = figure(figsize=(8, 6), dpi=110)
+    top, bottom = fig.subplots(2, 1, sharex=True)
     ticks = np.arange(ci.shape[0])
     for i in range(ci.shape[1]):
         top.plot(ticks, ci[:, i], lw=0.8)
@@ -47,7 +40,6 @@ def plot_swarm_run(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -55,9 +47,8 @@ def plot_ci_pair(
     series: Mapping[str, np.ndarray], path: str | Path, title: str = ""
 ) -> Path:
     """CI of the agents side by side for several conditions (e.g. K = 0 and K > 0)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(series), figsize=(3.6 * len(series), 3.4), dpi=110,
-                             squeeze=False)
+    fig = figure(figsize=(3.6 * len(series), 3.4), dpi=110)
+    axes = fig.subplots(1, len(series), squeeze=False)
     for ax, (label, ci) in zip(axes[0], series.items(), strict=True):
         for i in range(ci.shape[1]):
             ax.plot(ci[:, i], lw=0.7)
@@ -68,7 +59,6 @@ def plot_ci_pair(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -76,10 +66,9 @@ def plot_cs_vs_strength(
     rows: Sequence[Mapping[str, Any]], path: str | Path, claim: float = 0.95
 ) -> Path:
     """Pearson CS (mean and spread over seeds) against K, one panel per mechanism."""
-    plt = _pyplot()
     modes = list(dict.fromkeys(r["mechanism"] for r in rows))
-    fig, axes = plt.subplots(1, len(modes), figsize=(3.2 * len(modes), 3.4), dpi=110,
-                             sharey=True, squeeze=False)
+    fig = figure(figsize=(3.2 * len(modes), 3.4), dpi=110)
+    axes = fig.subplots(1, len(modes), sharey=True, squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
         mine = sorted((r for r in rows if r["mechanism"] == mode), key=lambda r: r["strength"])
         xs = np.arange(len(mine))
@@ -97,15 +86,14 @@ def plot_cs_vs_strength(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_basin(final_cs: Sequence[float], threshold: float, path: str | Path,
                baseline: float | None = None) -> Path:
     """Histogram of the CS reached by perturbed runs, with the success threshold."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    fig = figure(figsize=(6, 3.6), dpi=110)
+    ax = fig.subplots()
     ax.hist(np.asarray(final_cs), bins=np.linspace(-1, 1, 41), color="tab:blue")
     ax.axvline(threshold, color="tab:red", ls="--", label=f"threshold {threshold}")
     if baseline is not None and np.isfinite(baseline):
@@ -116,14 +104,13 @@ def plot_basin(final_cs: Sequence[float], threshold: float, path: str | Path,
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_traffic(bytes_per_tick: Mapping[str, float], path: str | Path) -> Path:
     """Bytes per tick on the bus for each kind of exchange (log scale)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    fig = figure(figsize=(6, 3.6), dpi=110)
+    ax = fig.subplots()
     labels = list(bytes_per_tick)
     values = [bytes_per_tick[k] for k in labels]
     colors = ["tab:gray" if "state" in k else "tab:green" for k in labels]
@@ -136,5 +123,4 @@ def plot_traffic(bytes_per_tick: Mapping[str, float], path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path

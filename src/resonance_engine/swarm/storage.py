@@ -1,24 +1,26 @@
-"""Storing a swarm run in AgentDB: signatures, the CS series and alerts.
+"""Storing a swarm run in AgentDB through the one recorder (:class:`RunRecorder`).
 
 :class:`AgentDBRecorder` implements the coordinator's
 :class:`~resonance_engine.swarm.coordinator.SwarmRecorder`. One ``runs`` row per swarm
 run; per agent the five series ``fractal_dim``, ``coherence``, ``gain``, ``dwell`` and
-``ci`` (agent id = the swarm agent id as text), timestamped with the signature's
-timestamp; swarm-level series ``cs`` and ``cs_d`` (agent None) and, when estimated,
-``basin_stability``; every health alert as an ``alerts`` row (kinds ``cs_low`` and
-``basin_unstable``). Values go through a :class:`~resonance_engine.store.MetricWriter`
-(one writer thread, batched transactions), so recording does not slow the ticks down.
-NaN values are skipped (SQLite cannot store them) and counted in :attr:`skipped`.
+``ci`` (agent id = the swarm agent id as text); swarm-level series ``cs`` and ``cs_d``
+(agent None) and, when estimated, ``basin_stability``; every health alert as an
+``alerts`` row (kinds ``cs_low`` and ``basin_unstable``). Every value is stored with the
+signature's step (its tick) as ``{"step": tick}`` metadata, so a replay groups values
+by tick, not by the order of their wall-clock timestamps (the signature's, kept strictly
+increasing per series). Values go through one
+:class:`~resonance_engine.store.MetricWriter` (one writer thread, batched transactions),
+so recording does not slow the ticks down. NaN values are skipped (SQLite cannot store
+them) and counted in :attr:`skipped`.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from resonance_engine.store import AgentDB, MetricRecord, MetricWriter
+from resonance_engine.store import AgentDB, MetricWriter, RunRecorder
 from resonance_engine.swarm.health import Alert
 from resonance_engine.swarm.signature import Signature, now_us
 
@@ -48,53 +50,49 @@ class AgentDBRecorder:
     ) -> None:
         self.db = db
         self.run_id = db.create_run(dict(config), seed, name=name)
-        self.writer = MetricWriter(db, handle_sigterm=False)
-        self._series: dict[tuple[str | None, str], int] = {}
-        self._last_ts: dict[int, int] = {}
+        self.writer = MetricWriter(db)
+        self._agents: dict[int, RunRecorder] = {}
+        self._sync = self._recorder(None, ("cs", "cs_d"))
+        self._basin = self._recorder(None, ("basin_stability", "basin_stability_stderr"))
         self._lock = threading.Lock()
-        self.skipped = 0
-        self.written = 0
 
-    def _sid(self, agent: str | None, series_type: str) -> int:
-        key = (agent, series_type)
-        sid = self._series.get(key)
-        if sid is None:
-            sid = self.db.series_id(self.run_id, series_type, agent_id=agent)
-            self._series[key] = sid
-        return sid
+    def _recorder(self, agent: str | None, series: tuple[str, ...]) -> RunRecorder:
+        return RunRecorder(
+            self.db, self.run_id, agent_id=agent, writer=self.writer, series_types=series,
+            fingerprint_series=series[0],
+        )
 
-    def _timestamp(self, sid: int, ts: int) -> int:
-        # (series, timestamp) is the primary key: keep each series strictly increasing
-        last = self._last_ts.get(sid)
-        if last is not None and ts <= last:
-            ts = last + 1
-        self._last_ts[sid] = ts
-        return ts
+    def _all(self) -> list[RunRecorder]:
+        return [*self._agents.values(), self._sync, self._basin]
 
-    def _add(self, agent: str | None, series_type: str, ts: int, value: float) -> None:
-        if not math.isfinite(value):
-            self.skipped += 1
-            return
-        sid = self._sid(agent, series_type)
-        self.writer.add(MetricRecord(sid, self._timestamp(sid, ts), float(value)))
-        self.written += 1
+    @property
+    def skipped(self) -> int:
+        """NaN values not stored."""
+        return sum(r.skipped for r in self._all())
+
+    @property
+    def written(self) -> int:
+        """Values handed to the writer."""
+        return sum(r.values for r in self._all())
 
     def record_signatures(self, signatures: Sequence[Signature]) -> None:
         with self._lock:
             for sig in signatures:
-                agent = str(sig.agent)
-                for name in _METRICS:
-                    self._add(agent, name, sig.timestamp_us, getattr(sig, name))
+                recorder = self._agents.get(sig.agent)
+                if recorder is None:
+                    recorder = self._agents[sig.agent] = self._recorder(str(sig.agent), _METRICS)
+                recorder.record(sig._asdict(), step=sig.step, timestamp_us=sig.timestamp_us)
 
     def record_sync(self, tick: int, timestamp_us: int, cs: float, cs_d: float) -> None:
         with self._lock:
-            self._add(None, "cs", timestamp_us, cs)
-            self._add(None, "cs_d", timestamp_us, cs_d)
+            self._sync.record({"cs": cs, "cs_d": cs_d}, step=tick, timestamp_us=timestamp_us)
 
     def record_basin_stability(self, value: float, stderr: float) -> None:
         with self._lock:
-            self._add(None, "basin_stability", now_us(), value)
-            self._add(None, "basin_stability_stderr", now_us(), stderr)
+            self._basin.record(
+                {"basin_stability": value, "basin_stability_stderr": stderr},
+                timestamp_us=now_us(),
+            )
 
     def record_alert(self, alert: Alert) -> None:
         self.db.add_alert(
@@ -103,6 +101,10 @@ class AgentDBRecorder:
         )
 
     def close(self, status: str = "finished", summary: Mapping[str, Any] | None = None) -> None:
-        """Write what is buffered and mark the run finished (or ``status``)."""
-        self.writer.close()
-        self.db.finish_run(self.run_id, status, summary)
+        """Write what is buffered and mark the run ``status``; a run whose values did not
+        reach the database is stored ``failed`` with the reason (see
+        :meth:`RunRecorder.close`)."""
+        try:
+            self._sync.close(status, summary)  # flushes the shared writer, finishes the run
+        finally:
+            self.writer.close()

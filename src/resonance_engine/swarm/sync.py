@@ -3,11 +3,9 @@
 Two measures:
 
 1. **Windowed Pearson CS** (:class:`RunningCorrelation`): the mean pairwise Pearson
-   correlation of the agents' series (CI, or D) over the last ``window`` ticks. It is
-   updated incrementally from running sums (sum x_i and sum x_i x_j over the window), so a
-   tick costs O(agents^2) whatever the window length. The sums are taken about a fixed
-   shift (the first sample) and recomputed exactly every 16 windows, which bounds the
-   rounding drift of the add-new/subtract-old updates (amortized cost still O(agents^2)).
+   correlation of the agents' series (CI, or D) over the last ``window`` ticks, computed
+   from the window by one compiled kernel in O(window x agents) per tick, without forming
+   the agents x agents matrix.
 
 2. **MDEA-based CS** (:func:`mdea_synchronization`), after the complexity-synchronization
    literature (Mahmoodi, West & Grigolini; Culbreth, West & Grigolini, "Entropic approach to
@@ -49,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.backends import correlation_kernels
 from resonance_engine.errors import ConfigError, MetricError
 
 __all__ = [
@@ -101,15 +100,20 @@ class RunningCorrelation:
         Number of series (agents), >= 2.
     window : int
         Samples kept, >= 3.
-    recompute_every : int, optional
-        Pushes between exact recomputations of the sums from the window (default: 16
-        windows), which bound the drift of the add/subtract updates; amortized, it adds
-        O(window n^2 / recompute_every) per tick.
     groups : int, optional
         Track ``groups`` independent sets of n series at once (e.g. the agents' CI and
         their D): samples then have shape (groups, n), :meth:`mean` returns shape
-        (groups,) and :meth:`matrix` (groups, n, n). One set of array operations serves
-        every group, which matters when n is small.
+        (groups,) and :meth:`matrix` (groups, n, n). One compiled call serves every group.
+
+    Notes
+    -----
+    A push stores the sample in a ring buffer (O(n)). :meth:`mean` and
+    :meth:`per_series` are computed from the window in O(window n) by one compiled
+    kernel (:mod:`resonance_engine.backends.numba_cpu.correlation`, numpy reference in
+    ``backends.numpy_ref``) without forming the matrix: with z_i the standardized series
+    and Z = sum_i z_i, sum_ij r_ij = sum_t Z(t)^2. Means and deviations are taken in two
+    passes over the window, so nothing drifts however long the run. :meth:`matrix` is
+    O(window n^2) and meant for pictures and tests.
 
     Examples
     --------
@@ -120,10 +124,7 @@ class RunningCorrelation:
     1.0
     """
 
-    def __init__(
-        self, n: int, window: int, recompute_every: int | None = None,
-        groups: int | None = None,
-    ) -> None:
+    def __init__(self, n: int, window: int, groups: int | None = None) -> None:
         if n < 2:
             raise ConfigError(f"correlation needs at least 2 series, got n = {n}")
         if window < 3:
@@ -133,122 +134,64 @@ class RunningCorrelation:
         self.n = int(n)
         self.window = int(window)
         self.groups = groups
-        self.recompute_every = int(recompute_every or 16 * self.window)
-        if self.recompute_every < 1:
-            raise ConfigError(f"recompute_every must be >= 1, got {recompute_every}")
         g = groups or 1
         self._shape = (self.n,) if groups is None else (g, self.n)
         self._buf = np.zeros((self.window, g, self.n))
-        self._shift: np.ndarray | None = None
-        self._sums = np.zeros((g, self.n))
-        self._products = np.zeros((g, self.n, self.n))
-        # a view: _products is only ever updated in place
-        self._diag = np.diagonal(self._products, axis1=1, axis2=2)
-        self._outer = np.empty((g, self.n, self.n))
-        self._pair = np.zeros((g, 2, self.n))  # rows: new sample, minus the leaving one
-        self._pair_t = np.zeros((g, self.n, 2))  # columns: new sample, leaving sample
-        self._xs = np.zeros((g, self.n))
+        self._kernels = correlation_kernels("auto")
         self._pos = 0
         self.count = 0
         self.pushed = 0
 
     def push(self, x: np.ndarray) -> None:
         """Add one sample of every series (shape (n,), or (groups, n)); the oldest leaves a
-        full window.
-
-        Cost O(n^2): the products change by the rank-2 term x x^T - old old^T, applied as
-        one (n, 2) @ (2, n) product per group.
-        """
+        full window."""
         x = np.asarray(x, dtype=np.float64)
         if x.shape != self._shape:
             raise MetricError(f"expected a sample of shape {self._shape}, got {x.shape}")
-        x = x.reshape(self._xs.shape)
-        if self._shift is None:
-            self._shift = np.where(np.isfinite(x), x, 0.0)
-        xs = self._xs
-        np.subtract(x, self._shift, out=xs)
-        pair, pair_t = self._pair, self._pair_t
-        if self.count == self.window:
-            old = self._buf[self._pos]
-            self._sums += xs
-            self._sums -= old
-            pair_t[:, :, 1] = old
-            np.negative(old, out=pair[:, 1])
-        else:
-            self.count += 1
-            self._sums += xs
-            pair[:, 1] = 0.0
-            pair_t[:, :, 1] = 0.0
-        pair[:, 0] = xs
-        pair_t[:, :, 0] = xs
-        np.matmul(pair_t, pair, out=self._outer)
-        self._products += self._outer
-        self._buf[self._pos] = xs
+        self._buf[self._pos] = x.reshape(self._buf.shape[1:])
         self._pos = (self._pos + 1) % self.window
+        self.count = min(self.count + 1, self.window)
         self.pushed += 1
-        if self.pushed % self.recompute_every == 0:  # exact sums: bound the rounding drift
-            window = self._buf[: self.count]
-            self._sums[:] = window.sum(axis=0)
-            np.matmul(window.transpose(1, 2, 0), window.transpose(1, 0, 2), out=self._products)
 
     def matrix(self) -> np.ndarray:
         """The (n, n) correlation matrix over the window (NaN for constant series);
         (groups, n, n) with groups."""
-        g = self._sums.shape[0]
+        g = self._buf.shape[1]
         if self.count < 3:
             out = np.full((g, self.n, self.n), np.nan)
         else:
-            out = np.stack([
-                _correlation_from_sums(self.count, self._sums[k], self._products[k])
-                for k in range(g)
-            ])
+            window = self._buf[: self.count]
+            dev = window - window.mean(axis=0)
+            ss = np.einsum("tgi,tgi->gi", dev, dev)
+            valid = ss > 1e-10 * np.einsum("tgi,tgi->gi", window, window) + _TINY
+            std = np.where(valid, np.sqrt(ss), np.nan)
+            with np.errstate(invalid="ignore"):
+                cov = np.einsum("tgi,tgj->gij", dev, dev)
+                out = np.clip(cov / (std[:, :, None] * std[:, None, :]), -1.0, 1.0)
         return out[0] if self.groups is None else out
 
     def mean(self) -> Any:
         """Mean pairwise correlation over i < j (the CS score); NaN before 3 samples. A
-        float, or an array of shape (groups,) with groups.
-
-        Computed without forming the matrix: with C = n Q - S S^T and s_i = 1/sqrt(C_ii)
-        over the non-constant series, sum_ij r_ij = s^T C s = n s^T Q s - (s . S)^2, so the
-        mean over pairs is (s^T C s - m) / (m (m - 1)) for m valid series: one O(n^2)
-        matrix-vector product per group.
-        """
-        g = self._sums.shape[0]
+        float, or an array of shape (groups,) with groups."""
         if self.count < 3:
-            return math.nan if self.groups is None else np.full(g, np.nan)
-        count = self.count
-        sums = self._sums
-        diag = self._diag
-        var = count * diag - sums * sums
-        valid = var > 1e-10 * count * np.abs(diag) + _TINY
-        m = np.count_nonzero(valid, axis=1)
-        s = np.where(valid, 1.0 / np.sqrt(np.maximum(var, _TINY)), 0.0)
-        quad = np.matmul(self._products, s[:, :, None])[:, :, 0]
-        total = count * np.einsum("gi,gi->g", s, quad) - np.einsum("gi,gi->g", s, sums) ** 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            result = np.where(m >= 2, (total - m) / (m * (m - 1.0)), np.nan)
+            return math.nan if self.groups is None else np.full(self._buf.shape[1], np.nan)
+        result, _ = self._kernels.window_correlation(self._buf, self.count)
         return float(result[0]) if self.groups is None else result
 
     def per_series(self) -> np.ndarray:
         """Mean correlation of each series with the others: shape (n,), or (groups, n)."""
-        corr = self.matrix()
-        corr = corr[None] if self.groups is None else corr.copy()
-        idx = np.arange(self.n)
-        corr[:, idx, idx] = np.nan
-        defined = np.isfinite(corr)
-        count = defined.sum(axis=2)
-        total = np.where(defined, corr, 0.0).sum(axis=2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        if self.count < 3:
+            out = np.full(self._buf.shape[1:], np.nan)
+        else:
+            _, out = self._kernels.window_correlation(self._buf, self.count, True)
         return out[0] if self.groups is None else out
 
     def window_values(self) -> np.ndarray:
         """The samples in the window, oldest first: shape (count, n), or (count, groups, n)."""
-        shift = self._shift if self._shift is not None else 0.0
         if self.count < self.window:
-            values = self._buf[: self.count] + shift
+            values = self._buf[: self.count].copy()
         else:
-            values = np.roll(self._buf, -self._pos, axis=0) + shift
+            values = np.roll(self._buf, -self._pos, axis=0)
         return values[:, 0] if self.groups is None else values
 
 

@@ -5,14 +5,13 @@ A chart feed is anything with ``names`` (the series, in chart order) and
 calls it from the simulation thread every ``metrics_every`` steps.
 
 - :class:`ComplexityFeed` wraps ``resonance_engine.metrics.ComplexityAnalyzer``
-  and charts D, G, C, tau and CI (the default when the metrics package is present).
-- :class:`FieldStatsFeed` charts plain field statistics (RMS and peak of |u|); it needs
-  nothing beyond numpy and is the fallback.
+  and charts D, G, C, tau and CI (the default).
+- :class:`FieldStatsFeed` charts plain field statistics (RMS and peak of |u|), e.g. for
+  fields too large to measure at the frame rate (``resonance serve --metrics stats``).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,11 +76,7 @@ class ComplexityFeed:
 
 
 def default_chart_feed() -> ChartFeed:
-    """A :class:`ComplexityFeed` with the default analyzer, when the metrics package
-    is installed; :class:`FieldStatsFeed` otherwise."""
-    try:
-        metrics = importlib.import_module("resonance_engine.metrics")
-        analyzer = metrics.ComplexityAnalyzer(metrics.MetricsConfig())
-    except (ImportError, AttributeError):
-        return FieldStatsFeed()
-    return ComplexityFeed(analyzer)
+    """A :class:`ComplexityFeed` with the default analyzer (D, G, C, tau and CI)."""
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    return ComplexityFeed(ComplexityAnalyzer(MetricsConfig()))

@@ -28,6 +28,16 @@ STORE_SERIES: dict[str, str] = {
 }
 
 
+def _stored_step(metadata: str | None, default: int) -> int:
+    """The ``step`` stored in a value's metadata, else ``default``."""
+    if metadata:
+        try:
+            return int(json.loads(metadata)["step"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return default
+
+
 class ReplayRunner:
     """The metric history of one stored run, served read-only.
 
@@ -90,11 +100,9 @@ class ReplayRunner:
             for point in db.range(candidates[0].series_id):
                 row = by_time.setdefault(point.timestamp, [math.nan] * len(STORE_SERIES))
                 row[column] = point.value
-                if point.metadata and point.timestamp not in steps:
-                    try:
-                        steps[point.timestamp] = int(json.loads(point.metadata)["step"])
-                    except (ValueError, KeyError, TypeError):
-                        pass
+                step = _stored_step(point.metadata, -1)
+                if step >= 0:
+                    steps.setdefault(point.timestamp, step)
         if not found:
             who = "" if agent_id is None else f" for agent {agent_id!r}"
             raise StoreError(
@@ -117,14 +125,15 @@ class ReplayRunner:
 
     @classmethod
     def _swarm_from_db(cls, db: Any, run: Any) -> ReplayRunner:
-        """A stored swarm run, one row per tick (times in wall-clock seconds after the
-        run's start, as the swarm stamps its signatures).
+        """A stored swarm run, one row per tick: the agents' means, CS, and each agent's
+        CI; a value not stored (NaN) stays NaN.
 
-        The ticks are the stamps of the last agent's CI series: in a swarm hosted by one
-        process the agents sign in order, so tick k's values of every agent lie after the
-        last agent's stamp of tick k-1 and at or before its stamp of tick k; CS of tick k
-        is recorded after that stamp and before tick k+1's. A value not stored (NaN)
-        stays NaN. Rows: the agents' means, CS, and each agent's CI.
+        Values are grouped by the tick stored with each of them (``{"step": tick}``
+        metadata, see :class:`resonance_engine.swarm.storage.AgentDBRecorder`), not by
+        the order of their wall-clock timestamps, which agents of several processes do
+        not write in tick order. A value without a stored tick (a database of an older
+        version) counts as the tick of its position in its series. The time of a row
+        is the latest timestamp of its tick, in seconds after the run's start.
         """
         import numpy as np
 
@@ -134,38 +143,34 @@ class ReplayRunner:
         agents = sorted(
             {s.agent_id for s in series if s.agent_id is not None}, key=lambda a: (len(a), a)
         )
-        arrays: dict[tuple[str | None, str], tuple[Any, Any]] = {}
+        by_tick: dict[tuple[str | None, str], dict[int, float]] = {}
+        stamps: dict[int, int] = {}
         for s in series:
-            arrays[(s.agent_id, s.series_type)] = db.range_arrays(s.series_id)
-        clock = arrays.get((agents[-1], "ci"), (np.zeros(0, np.int64), None))[0]
-        if len(clock) == 0:
+            values = by_tick.setdefault((s.agent_id, s.series_type), {})
+            for index, point in enumerate(db.range(s.series_id)):
+                tick = _stored_step(point.metadata, index)
+                values[tick] = point.value
+                if s.agent_id is not None:
+                    stamps[tick] = max(stamps.get(tick, point.timestamp), point.timestamp)
+        ticks = sorted({t for a in agents for t in by_tick.get((a, "ci"), {})})
+        if not ticks:
             raise StoreError(f"run {run.run_id} stored no CI of its agents; nothing to show")
-        lowest, highest = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-        before = np.concatenate([[lowest], clock[:-1]])  # last agent's stamp of tick k-1
-        after = np.concatenate([clock[1:], [highest]])  # ... and of tick k+1
 
-        def at(key: tuple[str | None, str], low: Any, high: Any, right: bool) -> Any:
-            """The latest value with low < stamp <= high (right) or low <= stamp < high."""
-            stamps, values = arrays.get(key, (np.zeros(0, np.int64), np.zeros(0)))
-            index = np.searchsorted(stamps, high, side="right" if right else "left") - 1
-            picked = np.full(len(clock), np.nan)
-            ok = index >= 0
-            found = stamps[index[ok]]
-            ok[ok] = found > low[ok] if right else found >= low[ok]
-            picked[ok] = values[index[ok]]
-            return picked
+        def column(key: tuple[str | None, str]) -> Any:
+            values = by_tick.get(key, {})
+            return np.array([values.get(t, np.nan) for t in ticks])
 
         per_agent = {
-            kind: np.array([at((a, kind), before, clock, True) for a in agents])
+            kind: np.array([column((a, kind)) for a in agents])
             for kind in STORE_SERIES.values()
         }
         with np.errstate(all="ignore"):
             means = [np.nanmean(per_agent[kind], axis=0) for kind in STORE_SERIES.values()]
         columns = [
-            np.arange(len(clock)),
-            (clock - run.started_at) / 1e6,
+            np.array(ticks, dtype=float),
+            (np.array([stamps[t] for t in ticks]) - run.started_at) / 1e6,
             *means,
-            at((None, "cs"), clock, after, False),
+            column((None, "cs")),
             *per_agent["ci"],
         ]
         rows = np.column_stack(columns).tolist()

@@ -53,8 +53,10 @@ class Dashboard:
 
     Parameters
     ----------
-    runner : SimulationRunner
-        The simulation; started and stopped with the server.
+    runner : SimulationRunner or None
+        The simulation; started and stopped with the server (None with ``app``).
+    app : ASGI app, optional
+        Served instead of the dashboard's own (e.g. :func:`create_site_app`).
     token : str, optional
         Require this token for the page and the WebSocket.
     title : str
@@ -74,15 +76,21 @@ class Dashboard:
 
     def __init__(
         self,
-        runner: SimulationRunner | ReplayRunner,
+        runner: SimulationRunner | ReplayRunner | None,
         *,
         token: str | None = None,
         title: str = "resonance-engine",
         allowed_hosts: Iterable[str] = (),
+        app: Any = None,
     ) -> None:
         self.runner = runner
         self.token = token
-        self.app = create_app(runner, token=token, title=title, allowed_hosts=allowed_hosts)
+        # app: another ASGI app to serve instead (the browser engine's site, no runner)
+        if app is None:
+            if runner is None:
+                raise ConfigError("a Dashboard serves a runner or an app; pass one of them")
+            app = create_app(runner, token=token, title=title, allowed_hosts=allowed_hosts)
+        self.app = app
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.host = "127.0.0.1"

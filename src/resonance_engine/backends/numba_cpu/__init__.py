@@ -7,8 +7,9 @@ OpenMP threads wait passively between parallel regions: ``import resonance_engin
 sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (see the package docstring).
 """
 
+from resonance_engine.backends.numba_cpu import correlation as correlation_kernels
 from resonance_engine.backends.numba_cpu import field as field_kernels
 from resonance_engine.backends.numba_cpu import metrics as metric_kernels
 from resonance_engine.backends.numba_cpu import oscillators as oscillator_kernels
 
-__all__ = ["field_kernels", "metric_kernels", "oscillator_kernels"]
+__all__ = ["correlation_kernels", "field_kernels", "metric_kernels", "oscillator_kernels"]

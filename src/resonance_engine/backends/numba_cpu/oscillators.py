@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import types
+from typing import Any
 
 import numba
 import numpy as np
@@ -179,7 +180,7 @@ def _member_py(
             _advance(theta, zr, zi, acc, dt, row, has_noise, exact)
 
 
-def _variant(py_func, parallel: bool, helpers: dict):  # type: ignore[no-untyped-def]
+def _variant(py_func: Any, parallel: bool, helpers: dict[str, Any]) -> Any:
     """``py_func`` compiled serial or parallel, its helper names bound to ``helpers``.
 
     ``prange`` is ``range`` in a serial compile. Each variant gets its own name (numba's
@@ -292,9 +293,9 @@ def kuramoto_steps(
 @njit(parallel=True, cache=True)
 def _binned(bins, amplitude, n_bins, shifts, out):
     c, t = bins.shape
-    for m in prange(shifts.size):
-        shift = shifts[m]
+    for m in prange(shifts.shape[0]):
         for ch in range(c):
+            shift = shifts[m, ch]
             for i in range(t - shift):
                 out[m, bins[ch, i]] += amplitude[ch, i + shift]
             for i in range(t - shift, t):
@@ -304,8 +305,8 @@ def _binned(bins, amplitude, n_bins, shifts, out):
 def phase_binned_amplitude(
     bins: np.ndarray, amplitude: np.ndarray, n_bins: int, shifts: np.ndarray
 ) -> np.ndarray:
-    """Amplitude summed per phase bin for each time shift, shape (s, n_bins)."""
-    out = np.zeros((shifts.size, n_bins))
+    """Amplitude summed per phase bin for each round of time shifts, shape (s, n_bins)."""
+    out = np.zeros((shifts.shape[0], n_bins))
     _binned(
         np.ascontiguousarray(bins, dtype=np.int64),
         np.ascontiguousarray(amplitude, dtype=np.float64),

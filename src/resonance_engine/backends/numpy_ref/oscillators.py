@@ -71,9 +71,9 @@ def phase_binned_amplitude(
     bins: np.ndarray, amplitude: np.ndarray, n_bins: int, shifts: np.ndarray
 ) -> np.ndarray:
     """Amplitude summed per phase bin for each time shift, shape (s, n_bins)."""
-    out = np.zeros((shifts.size, n_bins))
+    out = np.zeros((shifts.shape[0], n_bins))
     flat_bins = bins.ravel()
-    for m, shift in enumerate(shifts):
-        shifted = np.roll(amplitude, -int(shift), axis=1)
+    for m, row in enumerate(shifts):
+        shifted = np.stack([np.roll(a, -int(k)) for a, k in zip(amplitude, row, strict=True)])
         out[m] = np.bincount(flat_bins, shifted.ravel(), minlength=n_bins)
     return out

@@ -232,7 +232,8 @@ class Dashboard {
 
   connect() {
     this.setConnection("connecting");
-    const socket = new WebSocket(this.url());
+    // the browser engine's page (web/engine/page.js) runs the simulation locally
+    const socket = window.resonanceSocket ? window.resonanceSocket() : new WebSocket(this.url());
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => { this.retryMs = 1000; this.setConnection("live"); };

@@ -1,0 +1,338 @@
+"""``resonance train``: train a policy on the field or swarm environment, evaluate it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resonance_engine.cli.common import (
+    add_common_options,
+    output_dir,
+    print_summary,
+    progress_bar,
+    show_progress,
+)
+from resonance_engine.errors import ConfigError
+
+__all__ = ["register", "cmd_train", "HAND_WRITTEN_COUPLINGS", "hand_written_strengths"]
+
+#: Strengths K tried per coupling mechanism where the mechanism names none (``sweep``).
+HAND_WRITTEN_COUPLINGS: dict[str, tuple[float, ...]] = {
+    "gain": (0.05, 0.5),
+    "ci-feedback": (0.5, 2.0),
+    "kuramoto": (2.0, 8.0, 32.0),
+    "common-drive": (2.0, 8.0, 32.0),
+    "diffusive": (10.0, 100.0),
+}
+
+
+def hand_written_strengths() -> tuple[dict[str, tuple[float, ...]], dict[str, float]]:
+    """The couplings and the controllers to compare a policy with.
+
+    Returns every registered coupling mechanism with its strengths (its own ``sweep`` where
+    it has one, else HAND_WRITTEN_COUPLINGS), and every swarm controller
+    (:mod:`resonance_engine.swarm.controllers`) with its default strength.
+    """
+    from resonance_engine.swarm.controllers import CONTROLLERS
+    from resonance_engine.swarm.coupling import COUPLING_MODES
+
+    couplings = {
+        mode: tuple(getattr(cls, "sweep", None) or HAND_WRITTEN_COUPLINGS.get(mode, (1.0,)))
+        for mode, cls in COUPLING_MODES.items()
+        if mode not in CONTROLLERS and mode != "rl"
+    }
+    controllers = {m: COUPLING_MODES[m].default_strength for m in CONTROLLERS}
+    return couplings, controllers
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train an RL policy (stable-baselines3) on the field or swarm environment",
+        description=(
+            "Train PPO or A2C (CPU torch) on WaveFieldEnv or SwarmEnv (one policy shared by "
+            "all agents), write DIR/policy.zip, policy.json, checkpoints/, learning_curve.png "
+            "and tensorboard/ logs, then evaluate on held-out seeds against the baselines."
+        ),
+    )
+    p.add_argument("--env", choices=("swarm", "field"), default="swarm")
+    p.add_argument("--algo", choices=("ppo", "a2c"), default="ppo")
+    p.add_argument(
+        "--timesteps",
+        type=_positive_int,
+        default=20_000,
+        help="environment steps (a swarm tick of N agents counts N; default 20000)",
+    )
+    p.add_argument("--agents", type=_positive_int, default=8, help="swarm agents (default 8)")
+    p.add_argument("--size", type=_positive_int, default=64, help="cells per side (default 64)")
+    p.add_argument(
+        "--steps-per-tick",
+        type=_positive_int,
+        default=10,
+        help="solver steps per environment step (default 10)",
+    )
+    p.add_argument(
+        "--episode-ticks",
+        type=_positive_int,
+        default=64,
+        help="environment steps per episode (default 64)",
+    )
+    p.add_argument(
+        "--warmup-ticks",
+        type=int,
+        default=20,
+        help="ticks run before an episode's first observation (default 20)",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive_int,
+        default=16,
+        help="swarm: CS window of the reward in ticks (default 16)",
+    )
+    p.add_argument(
+        "--ci-sampling",
+        choices=("average", "tick"),
+        default="average",
+        help="swarm: CI averaged over frames that resolve the drives (default) or one frame "
+        "per tick, as in 'resonance swarm'",
+    )
+    p.add_argument(
+        "--coupling-mode",
+        default="gain",
+        help="swarm: mechanism of --coupling (gain, kuramoto, ci-feedback, common-drive, "
+        "diffusive; default gain)",
+    )
+    p.add_argument(
+        "--coupling",
+        type=float,
+        default=0.0,
+        help="swarm: strength of the swarm's own coupling rule (default 0)",
+    )
+    p.add_argument(
+        "--reward",
+        default=None,
+        help="field: target (default) | max; swarm: shared (default) | per_agent",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=2.0,
+        help="field: target CI as a multiple of the reference field's (default 2)",
+    )
+    p.add_argument(
+        "--action-cost",
+        type=float,
+        default=0.01,
+        help="weight of mean(a^2) in the reward (default 0.01)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=5000,
+        help="timesteps between checkpoints (0: none; default 5000)",
+    )
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=5,
+        help="held-out episodes per condition after training (0: none; default 5)",
+    )
+    add_common_options(p, out_default="resonance-out/train")
+    p.set_defaults(func=cmd_train)
+
+
+def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    common = {
+        "size": args.size,
+        "steps_per_tick": args.steps_per_tick,
+        "episode_ticks": args.episode_ticks,
+        "warmup_ticks": args.warmup_ticks,
+        "action_cost": args.action_cost,
+    }
+    if args.env == "field":
+        return {**common, "reward": args.reward or "target", "target": args.target}
+    if args.agents < 2:
+        raise ConfigError(f"--agents must be >= 2 for the swarm environment, got {args.agents}")
+    return {
+        **common,
+        "n_agents": args.agents,
+        "window": args.window,
+        "coupling": args.coupling,
+        "coupling_mode": args.coupling_mode,
+        "reward": args.reward or "shared",
+        "swarm": {"ci_average": args.ci_sampling == "average"},
+    }
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("action_cost", "coupling", "target"):
+        value = getattr(args, name)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be finite and >= 0, got {value}")
+    for name in ("warmup_ticks", "checkpoint_every", "eval_episodes"):
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    valid = ("target", "max") if args.env == "field" else ("shared", "per_agent")
+    if args.reward is not None and args.reward not in valid:
+        raise ConfigError(
+            f"--reward for --env {args.env} must be one of {valid}, got {args.reward!r}"
+        )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train, save, evaluate on held-out seeds; Ctrl-C keeps the policy and exits 130."""
+    _check(args)
+    try:
+        from resonance_engine.rl.train import TrainConfig, train
+    except ImportError as exc:
+        raise ConfigError(
+            f"resonance train needs the rl extra ({exc}): pip install 'resonance-engine[rl]' "
+            "(CPU torch: add --index-url https://download.pytorch.org/whl/cpu, see README)"
+        ) from None
+    seed = args.seed if args.seed is not None else 0
+    out = output_dir(args.out)
+    config = TrainConfig(
+        env=args.env,
+        algo=args.algo,
+        timesteps=args.timesteps,
+        seed=seed,
+        env_kwargs=_env_kwargs(args),
+        checkpoint_every=args.checkpoint_every,
+    )
+    with progress_bar(show_progress(args), log_lines=not args.quiet and not args.json) as bar:
+        task = bar.add_task(f"train {args.algo} on {args.env}", total=args.timesteps, status="")
+
+        def report(timesteps: int, mean_return: float, episodes: int) -> None:
+            text = f"episode return {mean_return:+.3f} ({episodes} ep)" if episodes else ""
+            bar.update(task, completed=min(timesteps, args.timesteps), status=text)
+
+        result = train(config, out, progress=report)
+    summary: dict[str, Any] = {
+        "env": args.env,
+        "algo": args.algo,
+        "timesteps": result.timesteps,
+        "seconds": result.seconds,
+        "timesteps_per_s": result.timesteps / result.seconds if result.seconds > 0 else 0.0,
+        "episodes": result.episodes,
+        "final_return_mean_10": result.final_return,
+        "policy": str(result.policy),
+        "learning_curve": str(result.picture),
+        "tensorboard": str(result.tensorboard) if result.tensorboard else "not installed",
+        "interrupted": result.interrupted,
+    }
+    if not result.interrupted and args.eval_episodes > 0:
+        try:
+            rows = _evaluate(args, result.policy, out)
+        except KeyboardInterrupt:
+            summary["interrupted"] = True
+        else:
+            summary["evaluation"] = str(out / "evaluation.md")
+            for row in rows:
+                key = row["condition"].replace(" ", "_").replace("=", "")
+                summary[f"eval_{key}_return"] = row["episode_return"]
+                if args.env == "swarm":
+                    summary[f"eval_{key}_cs"] = row["cs_episode"]
+    print_summary(args, "resonance train", summary)
+    return 130 if summary["interrupted"] else 0
+
+
+def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[dict[str, Any]]:
+    from resonance_engine.rl.evaluate import (
+        Condition,
+        evaluate_field,
+        evaluate_swarm,
+        held_out_seeds,
+        summarize,
+    )
+    from resonance_engine.rl.policy import TrainedPolicy
+
+    policy = TrainedPolicy(policy_path)
+    seeds = held_out_seeds(args.eval_episodes)
+    rng = np.random.default_rng(seeds[0])
+
+    def random_actor(obs: np.ndarray) -> np.ndarray:
+        return rng.uniform(-1, 1, (len(obs), 3))
+
+    if args.env == "field":
+        results = evaluate_field(
+            policy.env_kwargs,
+            {"policy": policy.act, "no action": None, "random": random_actor},
+            seeds,
+            reference=policy.reference,
+        )
+    else:
+        conditions = [
+            Condition("policy", args.coupling, args.coupling_mode, actor=policy.act),
+            Condition("uncoupled", 0.0),
+        ]
+        couplings, controllers = hand_written_strengths()
+        conditions += [
+            Condition(f"{mode} K={k:g}", k, mode) for mode, ks in couplings.items() for k in ks
+        ]
+        conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
+        conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
+        results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
+    rows = summarize(results)
+    if args.env == "swarm":
+        coupled = [r for r in rows if r["condition"].split(" K=")[0] in couplings]
+        best = max(coupled, key=lambda r: r["cs_episode"])
+        best["best_hand_written"] = True
+    (out / "evaluation.json").write_text(
+        json.dumps(
+            {"seeds": seeds, "rows": rows, "episodes": [r.__dict__ for r in results]},
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    (out / "evaluation.md").write_text(evaluation_markdown(rows, seeds, args.env), encoding="utf-8")
+    return rows
+
+
+def _pm(row: dict[str, Any], key: str) -> str:
+    value, std = row[key], row[f"{key}_std"]
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:+.3f} +- {std:.3f}" if math.isfinite(std) else f"{value:+.3f}"
+
+
+def evaluation_markdown(rows: list[dict[str, Any]], seeds: list[int], env: str) -> str:
+    """The evaluation table (mean +- standard deviation over the held-out seeds)."""
+    lines = [
+        f"# Held-out evaluation ({env} environment)",
+        "",
+        f"{len(seeds)} episodes per condition, seeds {seeds[0]}..{seeds[-1]} (never drawn in "
+        "training). Mean +- standard deviation over the episodes. Drive cost: mean squared "
+        "drive change per tick in units of the action limits.",
+        "",
+    ]
+    if env == "swarm":
+        lines += [
+            "| condition | CS (episode) | CS (windowed, mean) | return | drive cost |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows:
+            name = r["condition"] + (" (best hand-written)" if r.get("best_hand_written") else "")
+            lines.append(
+                f"| {name} | {_pm(r, 'cs_episode')} | {_pm(r, 'cs_window_mean')} | "
+                f"{_pm(r, 'episode_return')} | {_pm(r, 'drive_cost')} |"
+            )
+    else:
+        lines += ["| condition | return | mean a^2 |", "|---|---|---|"]
+        for r in rows:
+            lines.append(
+                f"| {r['condition']} | {_pm(r, 'episode_return')} | {_pm(r, 'drive_cost')} |"
+            )
+    return "\n".join(lines) + "\n"

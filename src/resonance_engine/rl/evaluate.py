@@ -1,0 +1,193 @@
+"""Held-out evaluation: a trained swarm policy against the swarm's other ways to synchronize.
+
+Every condition runs the same episodes of :class:`~resonance_engine.rl.swarm_env.SwarmEnv`
+(same episode seeds, all from ``TRAINING_SEEDS`` on, so never met in training; same warm-up,
+same CS window) and differs only in what moves the agents' drive:
+
+- ``policy``: the trained policy's actions (with the coupling it was trained with);
+- ``uncoupled``: nothing (K = 0);
+- ``MODE K=k``: one of the swarm's hand-written couplings
+  (:mod:`resonance_engine.swarm.coupling`) at strength k, no actions;
+- ``random``: uniform random actions (a floor for the policy);
+- the swarm controllers (``adaptive``, ``mpc`` of :mod:`resonance_engine.swarm.controllers`),
+  which are coupling modes too.
+
+Per episode it records the mean windowed CS over the episode's ticks (what the reward
+pays), the CS of the whole episode (mean pairwise Pearson correlation of the agents' CI
+series over all its ticks), the episode return and the *drive cost*: the mean over ticks
+and agents of ((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) / 3, with the
+gain g and drive frequency f measured on the swarm whatever moved them (a coupling or the
+policy) and a_phase the policy's phase action (couplings move phases only through the
+frequency); for the policy it is its mean a^2 except where a bound clipped the move, so
+conditions are compared in one unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from resonance_engine.rl.features import MeasureReference
+from resonance_engine.rl.field_env import TRAINING_SEEDS
+from resonance_engine.rl.swarm_env import SwarmEnv
+from resonance_engine.swarm.sync import series_cs
+
+__all__ = ["Condition", "EpisodeResult", "evaluate_swarm", "summarize", "held_out_seeds"]
+
+#: observations (n, obs) -> actions (n, 3)
+Actor = Callable[[np.ndarray], np.ndarray]
+
+
+def held_out_seeds(n: int, first: int = 0) -> list[int]:
+    """``n`` episode seeds that training never draws (TRAINING_SEEDS + first + k)."""
+    return [TRAINING_SEEDS + first + k for k in range(n)]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One way to run the episodes.
+
+    Attributes
+    ----------
+    name : str
+    coupling : float
+        Strength K of the swarm's coupling.
+    coupling_mode : str
+        Its mechanism (see :mod:`resonance_engine.swarm.coupling`).
+    actor : callable, optional
+        Actions from observations (the policy, or random).
+    """
+
+    name: str
+    coupling: float = 0.0
+    coupling_mode: str = "gain"
+    actor: Actor | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    condition: str
+    seed: int
+    cs_window_mean: float
+    cs_episode: float
+    episode_return: float
+    drive_cost: float
+
+
+def _drive_state(env: SwarmEnv) -> tuple[np.ndarray, np.ndarray]:
+    assert env.swarm is not None
+    agents = env.swarm.agents
+    return np.array([a.theta for a in agents]), np.array([a.frequency[0] for a in agents])
+
+
+def _drive_cost(env: SwarmEnv, before: tuple, after: tuple, actions: np.ndarray) -> float:
+    """Mean squared drive change of one tick in units of the action limits (the phase term
+    from the actions: couplings move phases only through the frequency)."""
+    lim = env.limits
+    d_gain = (after[0] - before[0]) / lim.gain_step if lim.gain_step else 0 * before[0]
+    ratio = np.log(after[1] / before[1])
+    d_freq = ratio / lim.frequency_step if lim.frequency_step else 0 * ratio
+    d_phase = np.clip(np.nan_to_num(actions[:, 2]), -1, 1)
+    return float(np.mean((d_gain**2 + d_freq**2 + d_phase**2) / 3))
+
+
+def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult:
+    """One episode of ``condition`` on ``env`` (whose coupling must be the condition's)."""
+    obs, _ = env.reset(seed=seed)
+    assert env.swarm is not None
+    zeros = np.zeros((env.n_agents, 3))
+    cs_values, costs, total = [], [], 0.0
+    while env.agents:
+        stacked = np.stack([obs[a] for a in env.possible_agents])
+        actions = condition.actor(stacked) if condition.actor is not None else zeros
+        before = _drive_state(env)
+        obs, rewards, _, _, infos = env.step(dict(zip(env.possible_agents, actions, strict=True)))
+        costs.append(_drive_cost(env, before, _drive_state(env), actions))
+        total += float(np.mean(list(rewards.values())))
+        cs_values.append(infos[env.possible_agents[0]]["cs"])
+    assert env.swarm is not None and env.swarm.coordinator is not None
+    cs_episode = series_cs(env.swarm.coordinator.ci_history())
+    finite = [c for c in cs_values if math.isfinite(c)]
+    return EpisodeResult(
+        condition.name,
+        seed,
+        float(np.mean(finite)) if finite else math.nan,
+        float(cs_episode),
+        total,
+        float(np.mean(costs)),
+    )
+
+
+def evaluate_swarm(
+    env_kwargs: dict[str, Any],
+    conditions: Sequence[Condition],
+    seeds: Sequence[int],
+    reference: MeasureReference | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[EpisodeResult]:
+    """Every condition on every seed (see the module docstring)."""
+    results: list[EpisodeResult] = []
+    total, done = len(conditions) * len(seeds), 0
+    for condition in conditions:
+        kwargs = {
+            **env_kwargs,
+            "coupling": condition.coupling,
+            "coupling_mode": condition.coupling_mode,
+        }
+        env = SwarmEnv(**kwargs, reference=reference)
+        reference = env.reference
+        for seed in seeds:
+            results.append(run_episode(env, condition, seed))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        env.close()
+    return results
+
+
+def summarize(results: Sequence[EpisodeResult]) -> list[dict[str, Any]]:
+    """One row per condition: means and standard deviations over the seeds."""
+    rows = []
+    for name in dict.fromkeys(r.condition for r in results):
+        mine = [r for r in results if r.condition == name]
+        row: dict[str, Any] = {"condition": name, "episodes": len(mine)}
+        for key in ("cs_window_mean", "cs_episode", "episode_return", "drive_cost"):
+            values = np.array([getattr(r, key) for r in mine], dtype=float)
+            ok = values[np.isfinite(values)]
+            row[key] = float(ok.mean()) if ok.size else math.nan
+            row[f"{key}_std"] = float(ok.std(ddof=1)) if ok.size > 1 else math.nan
+        rows.append(row)
+    return rows
+
+
+def evaluate_field(
+    env_kwargs: dict[str, Any],
+    actors: dict[str, Actor | None],
+    seeds: Sequence[int],
+    reference: MeasureReference | None = None,
+) -> list[EpisodeResult]:
+    """Episodes of :class:`~resonance_engine.rl.field_env.WaveFieldEnv` per actor (None:
+    no action); CS entries are NaN (one field), ``drive_cost`` is the env's mean a^2."""
+    from resonance_engine.rl.field_env import WaveFieldEnv
+
+    env = WaveFieldEnv(**env_kwargs, reference=reference)
+    results = []
+    for name, actor in actors.items():
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            total, costs, done = 0.0, [], False
+            while not done:
+                action = actor(obs[None])[0] if actor is not None else np.zeros(3)
+                obs, reward, terminated, truncated, info = env.step(action)
+                total += reward
+                costs.append(info["action_cost"] / env.action_cost if env.action_cost else 0.0)
+                done = terminated or truncated
+            results.append(
+                EpisodeResult(name, seed, math.nan, math.nan, total, float(np.mean(costs)))
+            )
+    env.close()
+    return results

@@ -1,0 +1,405 @@
+"""SwarmEnv: a swarm of wave-field agents as a PettingZoo ParallelEnv.
+
+Each PettingZoo agent is one swarm member (``"agent_0"`` ... ``"agent_{n-1}"``). All
+members live in one :class:`~resonance_engine.swarm.batched.Swarm`, whose fields are ONE
+batched :class:`~resonance_engine.field.solver.WaveSolver2D`: an environment step is one
+swarm tick, i.e. one compiled stepping call for every field, one batched measurement, every
+agent's 64-byte signature published on the in-process bus, and the coordinator's CS update.
+
+What an agent observes (float32, shape (22,), entries in [-10, 10]) is only what it would
+have in a distributed swarm: its own signature and the swarm's aggregate signature as
+heard on the bus, never another agent's state:
+
+====== ================================================================
+0-4    features of its own (D, C, G, tau, CI) (see :mod:`~resonance_engine.rl.features`)
+5-9    their change since the previous tick
+10-14  features of the swarm aggregate (mean signature over the agents)
+15-19  their change since the previous tick
+20     ln(own drive gain)
+21     ln(own frequency factor)
+====== ================================================================
+
+An action moves the agent's own drive (:mod:`~resonance_engine.rl.actions`). The swarm's
+own coupling rule (``coupling``; 0 = none) still acts after each tick, so a policy can be
+trained on top of a hand-written coupling or alone.
+
+Reward (``reward="shared"``, the default): every agent gets the swarm's CS, the mean pairwise
+Pearson correlation of the agents' CI series over the last ``window`` ticks (0 while
+undefined), minus ``action_cost * mean(a^2)`` averaged over the agents. ``reward="per_agent"``
+gives each agent its own mean correlation with the others minus its own action cost.
+``cs="mdea"`` replaces the Pearson CS by the MDEA-based CS of the whole episode, paid once
+at its last tick (the MDEA fit needs long series; ``mdea`` sets its windows).
+
+An episode (``reset``) builds the swarm's agents from the episode seed (the heterogeneous
+drive gains, frequencies, phases and damping of :class:`~resonance_engine.swarm.batched.Swarm`),
+runs ``warmup_ticks`` ticks without actions, starts the coordinator's window afresh and ends
+with ``truncated`` for every agent after ``episode_ticks`` ticks, or ``terminated`` if a field
+diverges (reward -10).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from resonance_engine.errors import ConfigError, DivergenceError, MetricError
+from resonance_engine.loop import Callback
+from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
+from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
+from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
+from resonance_engine.swarm.agent import SwarmAggregate
+from resonance_engine.swarm.batched import Swarm, SwarmConfig
+from resonance_engine.swarm.coordinator import SwarmCoordinator
+from resonance_engine.swarm.coupling import Coupling, make_coupling
+from resonance_engine.swarm.health import HealthThresholds
+from resonance_engine.swarm.measure import AnalyzerMeasure
+from resonance_engine.swarm.sync import MDEAConfig
+
+__all__ = ["SwarmEnv", "SwarmObserver", "SWARM_OBSERVATION_SIZE"]
+
+#: Length of one agent's observation.
+SWARM_OBSERVATION_SIZE = 22
+
+
+def _aggregate_vector(aggregate: SwarmAggregate | None) -> np.ndarray:
+    if aggregate is None:
+        return np.full(5, np.nan)
+    return np.array(
+        [aggregate.fractal_dim, aggregate.coherence, aggregate.gain, aggregate.dwell, aggregate.ci]
+    )
+
+
+class SwarmObserver:
+    """Builds the agents' observations from what each one hears on the bus.
+
+    Shared by :class:`SwarmEnv` and the trained-policy controller, so that a policy sees
+    in ``resonance swarm`` exactly what it saw in training.
+
+    Parameters
+    ----------
+    reference : MeasureReference
+    n_agents : int
+        Agents hosted here.
+    """
+
+    def __init__(self, reference: MeasureReference, n_agents: int) -> None:
+        self.reference = reference
+        self._own = np.zeros((n_agents, 5))
+        self._own_prev = np.zeros((n_agents, 5))
+        self._agg = np.zeros(5)
+        self._agg_prev = np.zeros(5)
+
+    def update(self, swarm: Swarm, aggregate: SwarmAggregate | None) -> None:
+        """Take the tick just run: the agents' last signatures and the aggregate."""
+        own = np.array(
+            [
+                [s.fractal_dim, s.coherence, s.gain, s.dwell, s.ci]
+                if s is not None
+                else [np.nan] * 5
+                for s in (agent.last for agent in swarm.agents)
+            ]
+        )
+        self._own_prev, self._own = self._own, features(own, self.reference)
+        self._agg_prev, self._agg = (
+            self._agg,
+            features(_aggregate_vector(aggregate), self.reference),
+        )
+
+    def observations(self, theta: np.ndarray, log_frequency: np.ndarray) -> np.ndarray:
+        """Every local agent's observation, float32 of shape (agents, 22)."""
+        n = self._own.shape[0]
+        obs = np.empty((n, SWARM_OBSERVATION_SIZE))
+        obs[:, 0:5] = self._own
+        obs[:, 5:10] = self._own - self._own_prev
+        obs[:, 10:15] = self._agg
+        obs[:, 15:20] = self._agg - self._agg_prev
+        obs[:, 20] = theta
+        obs[:, 21] = log_frequency
+        return np.clip(obs, -FEATURE_LIMIT, FEATURE_LIMIT).astype(np.float32)
+
+
+class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
+    """N wave-field agents that learn to synchronize their complexity (see module docs).
+
+    Parameters
+    ----------
+    n_agents : int
+        Agents (>= 2).
+    size : int
+        Cells per side of every agent's field (>= 16).
+    steps_per_tick : int
+        Solver steps per environment step.
+    episode_ticks : int
+        Environment steps per episode.
+    warmup_ticks : int
+        Ticks run by ``reset`` before the first observation.
+    window : int
+        CS window in ticks (>= 3).
+    coupling : float or Coupling
+        Strength K of the swarm's own coupling acting after every tick (0: none), or a
+        :class:`~resonance_engine.swarm.coupling.Coupling`.
+    coupling_mode : str
+        Mechanism of a numeric ``coupling`` ("gain", "kuramoto", "ci-feedback",
+        "common-drive", "diffusive"; see :mod:`resonance_engine.swarm.coupling`).
+    reward : {"shared", "per_agent"}
+    cs : {"pearson", "mdea"}
+    action_cost : float
+        Weight of ``mean(a^2)``.
+    limits : ActionLimits or dict, optional
+        Scale and bounds of the actions (a dict: ActionLimits keyword arguments).
+    metrics : dict, optional
+        ``MetricsConfig`` keyword arguments of the measure.
+    swarm : dict, optional
+        More :class:`~resonance_engine.swarm.batched.SwarmConfig` fields (spreads of the
+        agents' parameters, ``noise``, ``backend``).
+    mdea : MDEAConfig, optional
+        Windows of the MDEA fit with ``cs="mdea"`` (the episode must be at least
+        ``window + 2 hop`` ticks long).
+    reference : MeasureReference, optional
+        Scales of the observations; measured on the nominal field when not given.
+    render_mode : None
+    """
+
+    metadata: dict[str, Any] = {
+        "name": "resonance_swarm_v0",
+        "render_modes": [],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        n_agents: int = 8,
+        size: int = 64,
+        steps_per_tick: int = 10,
+        episode_ticks: int = 64,
+        warmup_ticks: int = 20,
+        window: int = 16,
+        coupling: float | Coupling = 0.0,
+        coupling_mode: str = "gain",
+        reward: Literal["shared", "per_agent"] = "shared",
+        cs: Literal["pearson", "mdea"] = "pearson",
+        action_cost: float = 0.01,
+        limits: ActionLimits | dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        swarm: dict[str, Any] | None = None,
+        mdea: MDEAConfig | None = None,
+        reference: MeasureReference | None = None,
+        render_mode: None = None,
+    ) -> None:
+        if not isinstance(n_agents, int) or n_agents < 2:
+            raise ConfigError(f"SwarmEnv needs n_agents >= 2, got {n_agents!r}")
+        if reward not in ("shared", "per_agent"):
+            raise ConfigError(f"reward must be 'shared' or 'per_agent', got {reward!r}")
+        if cs not in ("pearson", "mdea"):
+            raise ConfigError(f"cs must be 'pearson' or 'mdea', got {cs!r}")
+        if cs == "mdea" and reward != "shared":
+            raise ConfigError("cs='mdea' is a swarm-wide score: use it with reward='shared'")
+        for name, value, low in (
+            ("episode_ticks", episode_ticks, 1),
+            ("warmup_ticks", warmup_ticks, 0),
+        ):
+            if not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not (math.isfinite(action_cost) and action_cost >= 0):
+            raise ConfigError(f"action_cost must be finite and >= 0, got {action_cost!r}")
+        if render_mode is not None:
+            raise ConfigError(f"SwarmEnv has no render modes, got render_mode={render_mode!r}")
+        self.mdea = mdea or MDEAConfig()
+        if cs == "mdea" and episode_ticks < self.mdea.window + 2 * self.mdea.hop:
+            raise ConfigError(
+                f"cs='mdea' needs episode_ticks >= MDEA window + 2 hop = "
+                f"{self.mdea.window + 2 * self.mdea.hop}, got {episode_ticks}; lengthen the "
+                "episode or pass a shorter mdea=MDEAConfig(window=..., hop=...)"
+            )
+        try:
+            self.swarm_config = SwarmConfig(
+                size=size, steps_per_tick=steps_per_tick, window=window, **(swarm or {})
+            )
+        except TypeError as exc:
+            raise ConfigError(f"unknown SwarmConfig field in swarm={swarm!r}: {exc}") from None
+        self.n_agents = n_agents
+        self.episode_ticks = episode_ticks
+        self.warmup_ticks = warmup_ticks
+        self.coupling = (
+            coupling if isinstance(coupling, Coupling) else make_coupling(coupling_mode, coupling)
+        )
+        self.reward_mode = reward
+        self.cs_mode = cs
+        self.action_cost = float(action_cost)
+        self.limits = limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
+        self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
+        self.render_mode = render_mode
+        cfg = self.swarm_config
+        self.reference = reference or measure_reference(
+            cfg.base_simulation(0).model_copy(update={"backend": cfg.backend}),
+            steps_per_tick,
+            warmup_ticks,
+            metrics,
+        )
+        self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
+        self._observation_space = gym.spaces.Box(
+            -FEATURE_LIMIT, FEATURE_LIMIT, (SWARM_OBSERVATION_SIZE,), np.float32
+        )
+        self._action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_SIZE,), np.float32)
+        self.agents: list[str] = []
+        self._rng = np.random.default_rng()
+        self.swarm: Swarm | None = None
+        self.episode_seed = -1
+
+    # ------------------------------------------------------------------ spaces
+    def observation_space(self, agent: str) -> gym.spaces.Box:
+        return self._observation_space
+
+    def action_space(self, agent: str) -> gym.spaces.Box:
+        return self._action_space
+
+    # ------------------------------------------------------------------ episode
+    def _new_swarm(self, seed: int) -> Swarm:
+        swarm = Swarm(
+            self.n_agents,
+            self.swarm_config,
+            coupling=self.coupling,
+            seed=seed,
+            measure=self.measure_factory,
+        )
+        # RL episodes are expected to be unsynchronized: no health alerts in the log
+        swarm.coordinator = SwarmCoordinator(
+            self.n_agents,
+            window=self.swarm_config.window,
+            thresholds=HealthThresholds(cs_min=-1.0, bs_min=-1.0),
+            mdea=self.mdea,
+        )
+        return swarm
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        """Start an episode: new agents from the episode seed, warm-up, fresh CS window.
+
+        ``seed`` is this episode's seed and restarts the stream the seeds of the following
+        episodes (reset without a seed) are drawn from, in [0, TRAINING_SEEDS);
+        ``options`` is accepted and unused.
+        """
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            self.episode_seed = int(seed)
+        else:
+            self.episode_seed = int(self._rng.integers(0, TRAINING_SEEDS))
+        if self.swarm is not None:
+            self.swarm.close()
+        swarm = self._new_swarm(self.episode_seed)
+        self.swarm = swarm
+        self.observer = SwarmObserver(self.reference, self.n_agents)
+        observe = Callback(lambda s, t: self.observer.update(s, s.last_tick.aggregate), 1)
+        swarm.run(max(1, self.warmup_ticks), trackers=[observe])
+        swarm.reset_coordinator()
+        self.actuator = DriveActuator(swarm.agents, self.limits)
+        self.tick = 0
+        self.agents = list(self.possible_agents)
+        obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
+        infos = {a: {"episode_seed": self.episode_seed} for a in self.agents}
+        return dict(zip(self.agents, obs, strict=True)), infos
+
+    def _cs_rewards(self, truncated: bool) -> tuple[np.ndarray, float]:
+        """Per-agent reward before action costs, and the swarm's CS (NaN -> 0)."""
+        assert self.swarm is not None and self.swarm.coordinator is not None
+        coord = self.swarm.coordinator
+        cs = coord.cs if math.isfinite(coord.cs) else 0.0
+        if self.cs_mode == "mdea":
+            score = 0.0
+            if truncated:
+                try:
+                    score = coord.mdea_sync().score
+                except MetricError:
+                    score = math.nan
+            score = score if math.isfinite(score) else 0.0
+            return np.full(self.n_agents, score), cs
+        if self.reward_mode == "shared":
+            return np.full(self.n_agents, cs), cs
+        recent = coord.ci_history()[-self.swarm_config.window :]
+        per = np.zeros(self.n_agents)
+        if recent.shape[0] >= 3:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                corr = np.corrcoef(recent, rowvar=False)
+            np.fill_diagonal(corr, np.nan)
+            with np.errstate(invalid="ignore"):
+                per = np.nanmean(np.where(np.isfinite(corr), corr, np.nan), axis=1)
+            per = np.nan_to_num(per, nan=0.0)
+        return per, cs
+
+    def step(
+        self, actions: dict[str, np.ndarray]
+    ) -> tuple[
+        dict[str, np.ndarray],
+        dict[str, float],
+        dict[str, bool],
+        dict[str, bool],
+        dict[str, dict[str, Any]],
+    ]:
+        """Apply every agent's action, run one swarm tick, return PettingZoo's 5 dicts.
+
+        An agent missing from ``actions`` does nothing this tick.
+        """
+        swarm = self.swarm
+        if swarm is None or not self.agents:
+            raise ConfigError("call reset() before step() (or after the episode ended)")
+        raw = np.zeros((self.n_agents, ACTION_SIZE))
+        for i, name in enumerate(self.possible_agents):
+            if name in actions:
+                a = np.asarray(actions[name], dtype=np.float64).reshape(-1)
+                raw[i] = a if a.shape == (ACTION_SIZE,) else np.nan  # a wrong shape is invalid
+        applied, invalid = self.actuator.apply(raw)
+        costs = self.action_cost * np.mean(applied**2, axis=1)
+        self.tick += 1
+        truncated = self.tick >= self.episode_ticks
+        terminated = False
+        try:
+            info = swarm.run(1).last_tick
+        except DivergenceError:
+            terminated = True
+            info = None
+        if info is not None:
+            self.observer.update(swarm, info.aggregate)
+            score, cs = self._cs_rewards(truncated)
+            if self.reward_mode == "shared":
+                rewards = score - costs.mean()
+            else:
+                rewards = score - costs
+        else:
+            cs = math.nan
+            rewards = np.full(self.n_agents, -FEATURE_LIMIT)
+        obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
+        names = self.agents
+        step_info = {
+            "cs": cs,
+            "invalid_actions": invalid,
+            "tick": self.tick,
+            "episode_seed": self.episode_seed,
+        }
+        result = (
+            dict(zip(names, obs, strict=True)),
+            {a: float(r) for a, r in zip(names, rewards, strict=True)},
+            dict.fromkeys(names, terminated),
+            dict.fromkeys(names, truncated),
+            {a: {**step_info, "action_cost": float(c)} for a, c in zip(names, costs, strict=True)},
+        )
+        if terminated or truncated:
+            self.agents = []
+        return result
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a running swarm holds locks and a bus: copies (e.g. SuperSuit's) start unreset
+        state = self.__dict__.copy()
+        for key in ("swarm", "observer", "actuator"):
+            state.pop(key, None)
+        state["swarm"], state["agents"] = None, []
+        return state
+
+    def close(self) -> None:
+        if self.swarm is not None:
+            self.swarm.close()
+            self.swarm = None

@@ -1,0 +1,117 @@
+"""SwarmEnv: PettingZoo's parallel API test, one batched solver, local observations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test
+
+from resonance_engine.errors import ConfigError
+from resonance_engine.rl import SWARM_OBSERVATION_SIZE, SwarmEnv
+from resonance_engine.swarm.sync import series_cs
+
+
+@pytest.fixture(scope="module")
+def env() -> SwarmEnv:
+    return SwarmEnv(
+        n_agents=3, size=24, steps_per_tick=4, episode_ticks=8, warmup_ticks=3, window=4
+    )
+
+
+def test_passes_the_pettingzoo_parallel_api_test(env: SwarmEnv) -> None:
+    parallel_api_test(env, num_cycles=20)
+
+
+def test_all_agents_share_one_batched_solver(env: SwarmEnv) -> None:
+    """One solver call steps every agent's field; a tick is one call per measured frame
+    (the swarm averages CI over the tick's frames by default, one frame with
+    ci_average=False)."""
+    env.reset(seed=0)
+    assert env.swarm is not None
+    assert env.swarm.solver.u.shape == (3, 24, 24)
+    calls = []
+    step = env.swarm.solver.step
+    env.swarm.solver.step = lambda n=1: (calls.append(n), step(n))[1]  # type: ignore[method-assign]
+    env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert sum(calls) == 4 and len(calls) == 4 // env.swarm.measure_every
+    single = SwarmEnv(
+        n_agents=3,
+        size=24,
+        steps_per_tick=4,
+        episode_ticks=2,
+        warmup_ticks=1,
+        window=3,
+        swarm={"ci_average": False},
+        reference=env.reference,
+    )
+    single.reset(seed=0)
+    assert single.swarm is not None
+    step_single = single.swarm.solver.step
+    calls.clear()
+    single.swarm.solver.step = lambda n=1: (calls.append(n), step_single(n))[1]  # type: ignore[method-assign]
+    single.step({a: np.zeros(3, np.float32) for a in single.agents})
+    assert calls == [4]
+
+
+def test_shared_reward_is_the_windowed_cs_minus_the_action_cost(env: SwarmEnv) -> None:
+    obs, _ = env.reset(seed=1)
+    assert set(obs) == set(env.possible_agents)
+    assert all(o.shape == (SWARM_OBSERVATION_SIZE,) for o in obs.values())
+    actions = {a: np.full(3, 0.5, np.float32) for a in env.agents}
+    for _ in range(5):
+        _, rewards, _, _, infos = env.step(actions)
+    assert env.swarm is not None and env.swarm.coordinator is not None
+    window = env.swarm.coordinator.ci_history()[-4:]
+    expected = series_cs(window) - env.action_cost * 0.25
+    assert len(set(rewards.values())) == 1
+    assert rewards["agent_0"] == pytest.approx(expected, abs=1e-9)
+    assert infos["agent_0"]["cs"] == pytest.approx(series_cs(window), abs=1e-9)
+
+
+def test_an_agent_sees_its_own_signature_and_the_aggregate_only(env: SwarmEnv) -> None:
+    env.reset(seed=2)
+    obs, *_ = env.step({a: np.zeros(3, np.float32) for a in env.agents})
+    # the aggregate part is the same for every agent, the own part differs
+    np.testing.assert_array_equal(obs["agent_0"][10:20], obs["agent_1"][10:20])
+    assert not np.array_equal(obs["agent_0"][0:5], obs["agent_1"][0:5])
+
+
+def test_same_seed_same_episode(env: SwarmEnv) -> None:
+    def run() -> list[float]:
+        env.reset(seed=7)
+        rng = np.random.default_rng(0)
+        out = []
+        while env.agents:
+            _, rewards, *_ = env.step({a: rng.uniform(-1, 1, 3) for a in env.agents})
+            out.append(rewards["agent_0"])
+        return out
+
+    assert run() == run()
+
+
+def test_per_agent_rewards_differ_and_invalid_actions_never_crash() -> None:
+    env = SwarmEnv(
+        n_agents=3,
+        size=24,
+        steps_per_tick=4,
+        episode_ticks=6,
+        warmup_ticks=3,
+        window=4,
+        reward="per_agent",
+    )
+    env.reset(seed=3)
+    for _ in range(5):
+        _, rewards, _, _, infos = env.step(
+            {
+                "agent_0": np.array([np.nan, 0, 0]),
+                "agent_1": np.array([9.0, 0, 0]),
+                "agent_2": np.zeros(5),
+            }  # wrong length: treated as invalid
+        )
+    assert infos["agent_0"]["invalid_actions"] == 3
+    assert len(set(rewards.values())) > 1
+
+
+def test_mdea_reward_needs_a_long_enough_episode() -> None:
+    with pytest.raises(ConfigError, match="episode_ticks >= MDEA window"):
+        SwarmEnv(n_agents=2, size=24, episode_ticks=32, cs="mdea")

@@ -1,0 +1,326 @@
+"""The browser engine (web/engine) in headless chromium: WebGPU and the JavaScript CPU
+fallback against the numpy backend, refused configurations, and the exported site on a
+plain static file server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from resonance_engine.config import RunConfig, SimulationConfig, default_pond
+from resonance_engine.errors import ResonanceError
+from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+from resonance_engine.web.site import StaticServer, export_site, site_config
+
+from .conftest import chromium_path, require
+from .test_browser import CHROMIUM_ARGS
+
+sync_api = require("playwright.sync_api")
+
+#: WebGPU on chromium's software adapter (SwiftShader) needs this flag headless.
+WEBGPU_ARGS = [*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
+STEPS = 200
+MEASURE_EVERY = 10
+#: What the JS gives back, in the names of ComplexityMetrics.
+MEASURES = ("fractal_dim", "gain", "coherence", "dwell", "ci")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticServer]:
+    root = tmp_path_factory.mktemp("site")
+    export_site(root, site_config(RunConfig(simulation=default_pond(64), metrics_every=10)))
+    server = StaticServer(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=WEBGPU_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def engine_page(browser: Any, site: StaticServer) -> Iterator[Any]:
+    """Opens the site with the run held (?run=0); fails on any JavaScript error."""
+    opened: list[tuple[Any, list[str]]] = []
+
+    def open_(engine: str) -> Any:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        opened.append((page, errors))
+        page.goto(f"{site.url}index.html?engine={engine}&run=0")
+        backend = page.evaluate(
+            "async () => { await window.resonance.ready; return window.resonance.backend; }"
+        )
+        assert backend == engine, f"asked for {engine}, the page runs {backend}"
+        return page
+
+    yield open_
+    for page, errors in opened:
+        page.close()
+        assert errors == [], errors
+
+
+RUN_IN_PAGE = """async ([config, steps, every]) => {
+  const r = window.resonance;
+  await r.configure(config);
+  const series = [];
+  for (let done = 0; done < steps; done += every) {
+    await r.step(every);
+    series.push(await r.metrics());
+  }
+  const u = await r.field();
+  return { u: Array.from(u), series, t: r.t, stepCount: r.stepCount };
+}"""
+
+
+def _pond(boundary: str) -> dict[str, Any]:
+    config = default_pond(128)
+    config.boundary = boundary  # type: ignore[assignment]
+    return config.model_dump(mode="json")
+
+
+def _numpy_run(config: dict[str, Any]) -> tuple[np.ndarray, list[Any], float]:
+    solver = SimulationConfig(**{**config, "backend": "numpy"}).build()
+    analyzer = ComplexityAnalyzer(MetricsConfig(backend="numpy"))
+    series = []
+    for _ in range(STEPS // MEASURE_EVERY):
+        solver.step(MEASURE_EVERY)
+        series.append(analyzer.observe(solver))
+    return np.array(solver.u, dtype=np.float64), series, solver.t
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize("boundary", ["absorbing", "periodic", "fixed"])
+def test_engine_matches_the_numpy_backend(engine_page, engine: str, boundary: str) -> None:
+    config = _pond(boundary)
+    page = engine_page(engine)
+    got = page.evaluate(RUN_IN_PAGE, [config, STEPS, MEASURE_EVERY])
+    expected, series, t = _numpy_run(config)
+    u = np.array(got["u"], dtype=np.float64).reshape(expected.shape)
+    peak = np.abs(expected).max()
+    assert peak > 1e-3  # the sources have filled the pond
+    assert np.abs(u - expected).max() < 1e-4 * peak
+    assert got["stepCount"] == STEPS and got["t"] == pytest.approx(t, rel=1e-12)
+    assert series[-1].dwell > 0.1 and series[-1].ci > 0  # a ring of past frames was used
+    # every measured frame, so that the dwell ring's bookkeeping is checked as well
+    for js, ref in zip(got["series"], series, strict=True):
+        for name in MEASURES:
+            expected_value = pytest.approx(getattr(ref, name), rel=1e-3, abs=1e-6)
+            assert js[name] == expected_value, (name, js, ref)
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize(("feedback", "strength"), [("cubic", 30000.0), ("tanh", 100.0)])
+def test_feedback_matches_the_numpy_backend(
+    engine_page, engine: str, feedback: str, strength: float
+) -> None:
+    config = {**_pond("absorbing"), "feedback": feedback, "feedback_strength": strength}
+    page = engine_page(engine)
+    got = page.evaluate(RUN_IN_PAGE, [config, STEPS, STEPS])
+    expected, _, _ = _numpy_run(config)
+    linear, _, _ = _numpy_run(_pond("absorbing"))
+    peak = np.abs(expected).max()
+    assert np.abs(expected - linear).max() > 0.05 * peak  # the feedback term matters
+    u = np.array(got["u"]).reshape(expected.shape)
+    assert np.abs(u - expected).max() < 1e-4 * peak
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+def test_a_grid_too_small_to_measure_gives_the_python_message(engine_page, engine: str) -> None:
+    from resonance_engine.errors import MetricError
+
+    config = default_pond(16).model_dump(mode="json")
+    config.update(nx=12, ny=12)
+    solver = SimulationConfig(**config).build()
+    with pytest.raises(MetricError) as python_error:
+        ComplexityAnalyzer().observe(solver)
+    page = engine_page(engine)
+    message = page.evaluate(
+        "async (c) => { await window.resonance.configure(c); await window.resonance.step(3);"
+        " try { await window.resonance.metrics(); return null; } catch (e) { return e.message; } }",
+        config,
+    )
+    assert message == str(python_error.value)
+
+
+def test_numbers_in_messages_are_formatted_as_python_does(engine_page) -> None:
+    values = [0.0, -0.0, 1.0, 2.5, 1e-5, 1.234567e-4, 0.1 + 0.2, 123456.0, 1234567.0, 1e16,
+              3.0e21, -7.25e-12, 0.8 * 0.0055680, 1 / 3, float(np.float32(0.1))]
+    page = engine_page("cpu")
+    got = page.evaluate(
+        """async (values) => { const p = await import('./engine/physics.js');
+             return values.map((v) => [p.pyFloat(v), p.formatG(v, 4), p.formatG(v, 6)]); }""",
+        values,
+    )
+    assert got == [[repr(v), f"{v:.4g}", f"{v:.6g}"] for v in values]
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"dt": 0.01},  # above the CFL limit of dx = 1/127
+        {"nx": 2},
+        {"boundary": "open"},
+        {"courant": 1.5},
+        {"damping": -0.5},
+        {"dx": 0.0},
+        {"feedback": "quadratic"},
+    ],
+)
+def test_refused_configurations_give_the_python_message(
+    engine_page, engine: str, change: dict[str, Any]
+) -> None:
+    config = {**_pond("absorbing"), **change}
+    with pytest.raises(ResonanceError) as python_error:
+        WaveSolver2D(**{k: v for k, v in config.items() if k != "sources"})
+    page = engine_page(engine)
+    message = page.evaluate(
+        "async (c) => { try { await window.resonance.configure(c); return null; }"
+        " catch (e) { return e.message; } }",
+        config,
+    )
+    assert message == str(python_error.value)
+
+
+def test_a_source_outside_the_grid_gives_the_python_message(engine_page) -> None:
+    config = _pond("absorbing")
+    config["sources"][0]["x"] = 2.5
+    with pytest.raises(ResonanceError) as python_error:
+        RunConfig(simulation=config).simulation.build()
+    page = engine_page("cpu")
+    message = page.evaluate(
+        "async (c) => { try { await window.resonance.configure(c); return null; }"
+        " catch (e) { return e.message; } }",
+        config,
+    )
+    assert message == str(python_error.value)
+
+
+def test_exported_site_runs_from_a_static_server(browser: Any, tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    config = RunConfig(simulation=default_pond(96), metrics_every=20)
+    export_site(root, site_config(config))
+    assert json.loads((root / "config.json").read_text())["simulation"]["nx"] == 96
+    server = StaticServer(root)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(server.url)
+        page.wait_for_selector('#conn[data-state="live"]')
+        assert page.get_attribute("body", "data-backend") == "webgpu"
+        page.wait_for_function("+document.querySelector('#field').dataset.frames >= 5")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#charts canvas')].every(c => +c.dataset.total >= 3)"
+        )
+        assert page.text_content("#mode") == "browser"
+        titles = page.eval_on_selector_all(
+            "#charts figcaption span:first-child", "spans => spans.map(s => s.textContent)"
+        )
+        assert titles == ["D", "G", "C", "tau", "CI"]
+        # the heatmap shows the field: many distinct colours, not a blank canvas
+        colours = page.evaluate(
+            """() => { const c = document.querySelector('#field');
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 const seen = new Set();
+                 for (let i = 0; i < d.length; i += 4) seen.add(d[i] << 16 | d[i+1] << 8 | d[i+2]);
+                 return seen.size; }"""
+        )
+        assert colours > 50
+        page.locator("#field").screenshot(path=str(tmp_path / "field.png"))
+        # a control refused with the engine's message, then one applied
+        page.fill("#wave_speed", "50")
+        page.click("#form-wave_speed button[type=submit]")
+        refused = page.wait_for_selector("#message.error").text_content()
+        assert "largest stable wave speed" in refused
+        page.fill("#damping", "0.5")
+        page.click("#form-damping button[type=submit]")
+        page.wait_for_selector("#message.ok")
+        assert page.evaluate("window.resonance.simulation.damping") == 0.5
+    finally:
+        page.close()
+        server.stop()
+    assert errors == [], errors
+
+
+def test_served_page_runs_in_the_browser_and_the_server_stores_its_metrics(
+    browser: Any, tmp_path: Path
+) -> None:
+    from resonance_engine.store import AgentDB, RunRecorder
+    from resonance_engine.web.server import Dashboard
+    from resonance_engine.web.site_app import create_site_app
+
+    site = site_config(RunConfig(simulation=default_pond(64), metrics_every=10))
+    db = AgentDB(tmp_path / "runs.db")
+    recorder = RunRecorder.start(db, site, 0, name="serve-browser")
+    app = create_site_app(site, recorder=recorder, token="letmein")
+    dash = Dashboard(None, token="letmein", app=app)
+    page = browser.new_page()
+    try:
+        url = dash.start("127.0.0.1", 0)
+        assert page.goto(url.replace("letmein", "wrong")).status == 401
+        page.goto(url)
+        page.wait_for_selector('#conn[data-state="live"]')
+        page.wait_for_function("+document.querySelector('#step').textContent >= 100")
+        # rows go out about twice a second; wait until some have been stored
+        deadline = 200
+        while app.state.stored["frames"] < 3 and deadline:
+            page.wait_for_timeout(100)
+            deadline -= 1
+        assert app.state.stored["frames"] >= 3
+        bad = page.evaluate(
+            "async () => (await fetch('api/metrics?token=letmein', {method: 'POST',"
+            " body: JSON.stringify({series: ['D'], rows: []})})).status"
+        )
+        assert bad == 400
+    finally:
+        page.close()
+        dash.stop()
+        recorder.close("finished")
+    ci = db.series_id(recorder.run_id, "ci")
+    assert db.count(ci) >= 3
+    db.close()
+
+
+def test_node_runs_the_same_module_with_dawn() -> None:
+    """Under Node with the webgpu npm package (Dawn on SwiftShader's Vulkan driver): the
+    same field as the numpy backend. .ci/run installs the package; elsewhere set
+    RESONANCE_NODE_MODULES to a node_modules folder holding it."""
+    import os
+    import shutil
+    import subprocess
+
+    from resonance_engine.bench.browser import node_environment, node_modules_dir
+    from resonance_engine.web.site import ENGINE_DIR
+
+    modules, node = node_modules_dir(), shutil.which("node")
+    if modules is None or node is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node and the webgpu npm package are missing (.ci/run installs them)")
+        pytest.skip("node or the webgpu npm package is missing (set RESONANCE_NODE_MODULES)")
+    config = _pond("absorbing")
+    done = subprocess.run(
+        [node, str(ENGINE_DIR / "node.mjs"), str(modules), "run", json.dumps(config),
+         str(STEPS), str(MEASURE_EVERY)],
+        capture_output=True, text=True, env=node_environment(), timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "webgpu"
+    expected, series, _ = _numpy_run(config)
+    u = np.array(got["u"]).reshape(expected.shape)
+    assert np.abs(u - expected).max() < 1e-4 * np.abs(expected).max()
+    for name in MEASURES:
+        assert got["series"][-1][name] == pytest.approx(getattr(series[-1], name), rel=1e-3)
