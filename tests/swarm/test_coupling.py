@@ -153,7 +153,7 @@ def test_diffusive_exchanges_boundary_strips_as_counted_state() -> None:
 
 
 def test_uncoupled_modes_leave_drives_alone() -> None:
-    for mode in COUPLING_MODES:
+    for mode in ("gain", "kuramoto", "ci-feedback", "common-drive", "diffusive"):
         swarm = Swarm(2, SMALL, coupling=0.0, coupling_mode=mode, seed=5,
                       measure=standin_factory).run(3)
         for agent in swarm.agents:
