@@ -53,7 +53,14 @@ from resonance_engine.metrics import (
     power_spectrum,
     structure_factor,
 )
-from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
+from resonance_engine.oscillators import (
+    KuramotoNetwork,
+    OscillatorDrive,
+    comodulogram,
+    modulation_index,
+    order_parameter,
+    phase_locking_value,
+)
 from resonance_engine.store import (
     AgentDB,
     MetricRecord,
@@ -137,6 +144,9 @@ __all__ = [
     "KuramotoNetwork",
     "order_parameter",
     "phase_locking_value",
+    "modulation_index",
+    "comodulogram",
+    "OscillatorDrive",
     "RunLoop",
     "Tracker",
 ]
