@@ -53,7 +53,14 @@ from resonance_engine.metrics import (
     power_spectrum,
     structure_factor,
 )
-from resonance_engine.oscillators import KuramotoNetwork, order_parameter, phase_locking_value
+from resonance_engine.oscillators import (
+    KuramotoNetwork,
+    OscillatorDrive,
+    comodulogram,
+    modulation_index,
+    order_parameter,
+    phase_locking_value,
+)
 from resonance_engine.store import (
     AgentDB,
     MetricRecord,
@@ -72,6 +79,7 @@ from resonance_engine.swarm import (
     SwarmCoordinator,
 )
 from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
+from resonance_engine.swarm.coupling import Coupling, make_coupling, register_coupling
 from resonance_engine.version import package_version
 
 __version__ = package_version()
@@ -125,6 +133,9 @@ __all__ = [
     "Swarm",
     "SwarmConfig",
     "CouplingRule",
+    "Coupling",
+    "make_coupling",
+    "register_coupling",
     "SwarmCoordinator",
     "AdaptiveThresholdController",
     "basin_stability",
@@ -133,6 +144,9 @@ __all__ = [
     "KuramotoNetwork",
     "order_parameter",
     "phase_locking_value",
+    "modulation_index",
+    "comodulogram",
+    "OscillatorDrive",
     "RunLoop",
     "Tracker",
 ]

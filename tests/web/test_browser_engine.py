@@ -84,20 +84,58 @@ RUN_IN_PAGE = """async ([config, steps, every]) => {
 }"""
 
 
-def _pond(boundary: str) -> dict[str, Any]:
-    config = default_pond(128)
+def _metrics(**overrides: Any) -> dict[str, Any]:
+    """MetricsConfig's JSON (the defaults with overrides), as the page gets it."""
+    return MetricsConfig(**overrides).model_dump(mode="json", exclude={"backend"})
+
+
+#: The seed's forms (what the WGSL shaders compute) next to the defaults, where the
+#: metrics layer has both.
+FORMS = {"default": _metrics()}
+if hasattr(MetricsConfig, "blueprint"):
+    FORMS["blueprint"] = MetricsConfig.blueprint().model_dump(mode="json", exclude={"backend"})
+#: Other settings of the measures, each against numpy on a smaller pond.
+VARIANTS = [
+    {"fractal_mode": "boundary", "coherence_normalize": "bounded", "dwell_storage": "float"},
+    {"threshold": 0.05, "gain_window": 3, "coherence_sigma": 1.0, "dwell_history": 4},
+]
+if "box_base" in MetricsConfig.model_fields:
+    VARIANTS += [
+        {"box_base": 3, "coherence_normalize": "relative", "gain_scale": "fixed",
+         "gain_reference": 0.5},
+        {"fractal_offsets": "none", "coherence_edge": "renormalize", "dwell_mode": "ring",
+         "coherence_normalize": "frame"},
+    ]
+
+
+def _pond(boundary: str, size: int = 128, metrics: dict[str, Any] | None = None) -> dict:
+    config = default_pond(size)
     config.boundary = boundary  # type: ignore[assignment]
-    return config.model_dump(mode="json")
+    return {**config.model_dump(mode="json"), "metrics": metrics or FORMS["default"]}
 
 
 def _numpy_run(config: dict[str, Any]) -> tuple[np.ndarray, list[Any], float]:
-    solver = SimulationConfig(**{**config, "backend": "numpy"}).build()
-    analyzer = ComplexityAnalyzer(MetricsConfig(backend="numpy"))
+    simulation = {k: v for k, v in config.items() if k != "metrics"}
+    solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
+    analyzer = ComplexityAnalyzer(
+        MetricsConfig(**{**config.get("metrics", {}), "backend": "numpy"})
+    )
     series = []
     for _ in range(STEPS // MEASURE_EVERY):
         solver.step(MEASURE_EVERY)
         series.append(analyzer.observe(solver))
     return np.array(solver.u, dtype=np.float64), series, solver.t
+
+
+def _check_series(got: list[dict[str, Any]], series: list[Any]) -> None:
+    """Every measured frame within a relative 1e-3 (so the dwell's state is checked too)."""
+    assert series[-1].dwell > 0 and series[-1].ci > 0  # past frames were used
+    for js, ref in zip(got, series, strict=True):
+        for name in MEASURES:
+            value = getattr(ref, name)
+            assert js[name] == pytest.approx(value, rel=1e-3, abs=1e-6 * abs(value) + 1e-12), (
+                name, js, ref,
+            )
 
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])
@@ -112,12 +150,37 @@ def test_engine_matches_the_numpy_backend(engine_page, engine: str, boundary: st
     assert peak > 1e-3  # the sources have filled the pond
     assert np.abs(u - expected).max() < 1e-4 * peak
     assert got["stepCount"] == STEPS and got["t"] == pytest.approx(t, rel=1e-12)
-    assert series[-1].dwell > 0.1 and series[-1].ci > 0  # a ring of past frames was used
-    # every measured frame, so that the dwell ring's bookkeeping is checked as well
-    for js, ref in zip(got["series"], series, strict=True):
-        for name in MEASURES:
-            expected_value = pytest.approx(getattr(ref, name), rel=1e-3, abs=1e-6)
-            assert js[name] == expected_value, (name, js, ref)
+    _check_series(got["series"], series)
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_measure_forms_match_the_numpy_backend(engine_page, engine: str, form: str) -> None:
+    """The seed's forms (on WebGPU: the WGSL shaders) and the defaults."""
+    config = _pond("absorbing", metrics=FORMS[form])
+    page = engine_page(engine)
+    got = page.evaluate(RUN_IN_PAGE, [config, STEPS, MEASURE_EVERY])
+    _, series, _ = _numpy_run(config)
+    _check_series(got["series"], series)
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize("overrides", VARIANTS, ids=lambda o: ",".join(o))
+def test_measure_settings_match_the_numpy_backend(
+    engine_page, engine: str, overrides: dict[str, Any]
+) -> None:
+    config = _pond("absorbing", size=64, metrics=_metrics(**overrides))
+    page = engine_page(engine)
+    got = page.evaluate(RUN_IN_PAGE, [config, 120, MEASURE_EVERY])
+    solver_steps, every = 120, MEASURE_EVERY
+    simulation = {k: v for k, v in config.items() if k != "metrics"}
+    solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
+    analyzer = ComplexityAnalyzer(MetricsConfig(**{**config["metrics"], "backend": "numpy"}))
+    series = []
+    for _ in range(solver_steps // every):
+        solver.step(every)
+        series.append(analyzer.observe(solver))
+    _check_series(got["series"], series)
 
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])
@@ -184,7 +247,7 @@ def test_refused_configurations_give_the_python_message(
 ) -> None:
     config = {**_pond("absorbing"), **change}
     with pytest.raises(ResonanceError) as python_error:
-        WaveSolver2D(**{k: v for k, v in config.items() if k != "sources"})
+        WaveSolver2D(**{k: v for k, v in config.items() if k not in ("sources", "metrics")})
     page = engine_page(engine)
     message = page.evaluate(
         "async (c) => { try { await window.resonance.configure(c); return null; }"
@@ -198,7 +261,7 @@ def test_a_source_outside_the_grid_gives_the_python_message(engine_page) -> None
     config = _pond("absorbing")
     config["sources"][0]["x"] = 2.5
     with pytest.raises(ResonanceError) as python_error:
-        RunConfig(simulation=config).simulation.build()
+        SimulationConfig(**{k: v for k, v in config.items() if k != "metrics"}).build()
     page = engine_page("cpu")
     message = page.evaluate(
         "async (c) => { try { await window.resonance.configure(c); return null; }"

@@ -38,6 +38,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "metrics": ["--sizes", "256,1024", "--repeats", "3"],
     "serve": ["--size", "256", "--seconds", "1.5", "--rounds", "3"],
     "sweep": ["--runs", "4", "--steps", "300", "--repeats", "1"],
+    "browser": ["--sizes", "128,256", "--repeats", "3"],
     "oscillators": ["--repeats", "3"],
 }
 

@@ -11,6 +11,11 @@ Tort MI: :func:`~resonance_engine.oscillators.modulation_index` of ``--mi-second
 coupled signal at ``--mi-rate`` Hz with ``--surrogates`` surrogates (filters, Hilbert
 transforms and the binning of the signal and every surrogate), and the binning alone on
 numba against the numpy reference.
+
+With ``--peer``, the ``kuramoto`` package from PyPI (scipy ``odeint`` over a dense
+N x N interaction matrix) integrates N = 1000 all-to-all oscillators for 1 s sampled at
+dt = 0.01 s, once; its rate counts oscillators x output samples per second (odeint
+chooses its own internal steps), beside ours at the same N.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mi-rate", type=float, default=1000.0, help="sampling rate of the MI (Hz)")
     p.add_argument("--surrogates", type=int, default=200, help="surrogates of the MI test")
     p.add_argument("--no-baseline", action="store_true", help="skip the numpy reference")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="also time the kuramoto package from PyPI (N = 1000, 1 s of dt = 0.01: ~10 s)",
+    )
 
 
 def small_world(n: int, seed: int = 0) -> SparseCoupling:
@@ -111,14 +121,37 @@ def _measure(
         label = f"{tag} numba {count}T"
         if args.no_baseline:
             seconds = median_seconds(fast, args.repeats)
-            out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
-            continue
-        slow = _step_fn("numpy", case, ref_steps)
-        times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
-        out[f"{label} osc-steps/s"] = n * case["steps"] / times["numba"]
-        out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
-        # ratios["numpy"] = t_numba / t_numpy per round; scale to equal work
-        out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        else:
+            slow = _step_fn("numpy", case, ref_steps)
+            times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
+            seconds = times["numba"]
+            out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
+            # ratios["numpy"] = t_numba / t_numpy per round; scaled to equal work
+            out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        out[f"{label} steps/s"] = case["steps"] / seconds
+        out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
+    return out
+
+
+def _peer(ours: float | None) -> dict[str, Any]:
+    """One run of the PyPI ``kuramoto`` package at N = 1000 (see the module docstring)."""
+    try:
+        from kuramoto import Kuramoto
+    except ImportError as exc:
+        raise ConfigError(
+            f"--peer needs the kuramoto package (pip install kuramoto): {exc}"
+        ) from None
+    n, duration, dt = 1000, 1.0, 0.01
+    omega = np.random.default_rng(0).normal(0, 1, n)
+    start = time.perf_counter()
+    Kuramoto(coupling=1.0, dt=dt, T=duration, natfreqs=omega).run(adj_mat=np.ones((n, n)))
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "kuramoto (PyPI) N=1000, 1 s at dt=0.01 (s)": seconds,
+        "kuramoto (PyPI) N=1000 osc-samples/s": n * round(duration / dt) / seconds,
+    }
+    if ours:
+        out["ours / kuramoto (PyPI) at N=1000"] = ours / out["kuramoto (PyPI) N=1000 osc-samples/s"]
     return out
 
 
@@ -141,11 +174,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise ConfigError(f"--sizes and --threads take comma-separated integers ({exc})") from None
-    if any(n < 1 for n in sizes) or any(t < 1 for t in threads) or args.repeats < 1:
-        raise ConfigError("--sizes, --threads and --repeats must be >= 1")
-    if args.mi_rate <= 200 or args.mi_seconds * args.mi_rate < 1000:
-        raise ConfigError("--mi-rate must be > 200 Hz and the MI signal >= 1000 samples")
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "load average (1 min)": os.getloadavg()[0]}
+    checks = {
+        "--sizes": all(n >= 1 for n in sizes),
+        "--threads": all(t >= 1 for t in threads),
+        "--repeats": args.repeats >= 1,
+        "--work": args.work >= 1,
+        "--sparse-size": args.sparse_size >= 0,
+        "--surrogates": args.surrogates >= 0,
+        "--mi-rate": args.mi_rate > 200,
+        "--mi-seconds": args.mi_seconds * args.mi_rate >= 1000,
+    }
+    bad = [flag for flag, ok in checks.items() if not ok]
+    if bad:
+        raise ConfigError(
+            f"{bad[0]} is out of range: sizes, threads, repeats, work >= 1; sparse size, "
+            "surrogates >= 0; MI rate > 200 Hz and rate x seconds >= 1000 samples"
+        )
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "load average before (1 min)": os.getloadavg()[0],
+    }
     for n in sizes:
         results.update(_measure(f"all-to-all N={n}", n, _case(n, None, args.work), args, threads))
     if args.sparse_size:
@@ -153,6 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         graph = small_world(n)
         results[f"small-world N={n} links"] = int(graph.data.size)
         results.update(_measure(f"small-world N={n}", n, _case(n, graph, args.work), args, threads))
+    if args.peer:
+        results.update(_peer(results.get(f"all-to-all N=1000 numba {threads[-1]}T osc-steps/s")))
     numba.set_num_threads(threads[-1])
     x = _mi_signal(args.mi_seconds, args.mi_rate)
     bands = ((4.0, 8.0), (60.0, 100.0))
@@ -174,4 +224,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "numpy" in times:
         results["MI binning, numpy reference (s)"] = times["numpy"]
         results["MI binning numba / numpy"] = 1.0 / ratios["numpy"]
+    results["load average after (1 min)"] = os.getloadavg()[0]
     return results

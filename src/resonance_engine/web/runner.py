@@ -32,6 +32,7 @@ import numpy as np
 
 from resonance_engine.errors import ConfigError, ResonanceError
 from resonance_engine.field.solver import WaveSolver2D
+from resonance_engine.loop import Run, RunLoop, Tracker
 from resonance_engine.web.chart_feeds import ChartFeed, FieldStatsFeed
 from resonance_engine.web.controls import (
     control_limits,
@@ -372,58 +373,146 @@ class SimulationRunner:
             request.future.set_exception(error)
 
     def _loop(self) -> None:
-        s = self.solver
-        period = 1.0 / self.fps
-        next_tick = time.monotonic()
-        rate_time, rate_step = time.monotonic(), s.step_count
-        rows: list[list[float]] = []
-        state_due = True
-        last_state = 0.0
-        if self._last_metrics_step is None and self.driver is None:
-            rows.append(self._measure())
-        while not self._stop.is_set():
-            if self._drain_requests(block=self.paused):
-                state_due = True
-            events: list[dict[str, Any]] = []
-            if not self.paused:
-                try:
-                    if self.driver is not None:
-                        row, alerts = self.driver.advance()
-                        self._keep(row, alerts)
-                        rows.append(row)
-                        events.extend(alerts)
-                    else:
-                        assert self._last_metrics_step is not None
-                        todo = self.metrics_every - (s.step_count - self._last_metrics_step)
-                        s.step(max(1, min(self.chunk, todo)))
-                        if s.step_count - self._last_metrics_step >= self.metrics_every:
-                            rows.append(self._measure())
-                except Exception as exc:  # any failure: paused, shown, requests still answered
-                    self.error = describe_error(exc)
-                    self.paused = True
-                    state_due = True
-                    events.append({"type": "error", "id": None, "message": self.error})
-            now = time.monotonic()
-            if now - rate_time >= 0.5:
-                self.steps_per_s = (s.step_count - rate_step) / (now - rate_time)
-                rate_time, rate_step = now, s.step_count
-            if now - last_state >= 1.0:
-                state_due = True
-            wanted = self._frame_wanted.is_set()
-            if now >= next_tick or state_due or events or wanted:
-                tick = Tick(rows=rows, events=events)
-                if state_due:
-                    tick.state = self.state()
-                    last_state = now
-                    state_due = False
-                if wanted or (now >= next_tick and self.watchers() > 0 and not self.paused):
-                    self._frame_wanted.clear()
-                    tick.frame = self.encoder.encode(self.field(), s.step_count, s.t, self.member)
-                    self.frames_encoded += 1
-                if now >= next_tick:
-                    next_tick = max(next_tick + period, now)
-                if tick.frame is not None or tick.rows or tick.state or tick.events:
-                    self.publish(tick)
-                rows = []
+        """Step through the run loop until :meth:`stop`: the charts (every
+        ``metrics_every`` steps) and the live tracker (every ``chunk`` steps: controls,
+        ticks to the page) are its trackers; a swarm advances one tick per loop step.
+
+        A failure (a diverged field, a chart feed that raised) pauses the run with the
+        error shown; the thread goes on answering requests and sending the state.
+        """
+        live = _Live(self)
+        if self.driver is not None:
+            trackers: list[Any] = [live]
+            stepper: Any = _DriverTicks(self, live)
+        else:
+            trackers, stepper = [_Charts(self, live), live], self.solver
+        try:
+            RunLoop(self.solver, trackers, stepper=stepper).run()
+        except _ServingFailed as failure:  # not the simulation's fault: the thread ends
+            raise failure.error from None
+        except Exception as exc:  # a step or a measure failed: paused, shown, answered
+            self.error = describe_error(exc)
+            self.paused = True
+            live.state_due = True
+            live.events.append({"type": "error", "id": None, "message": self.error})
+            live.serve_while_paused()
         # publish the final state so that pages show the run stopped
-        self.publish(Tick(rows=rows, state={**self.state(), "running": False}))
+        self.publish(Tick(rows=live.rows, state={**self.state(), "running": False}))
+
+
+class _ServingFailed(Exception):
+    """Wraps a failure of the serving side (publishing, controls), which ends the thread,
+    unlike a failure of a step or a measure, which pauses the run."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Live(Tracker):
+    """The dashboard's tracker, every ``chunk`` steps (every tick of a swarm): applies
+    control requests, waits while paused, measures the step rate and hands a tick to
+    ``publish`` at most ``fps`` times a second (sooner for a new state, an event or a
+    frame a client asked for)."""
+
+    def __init__(self, runner: SimulationRunner) -> None:
+        super().__init__(1 if runner.driver is not None else runner.chunk)
+        self.runner = runner
+        self.rows: list[list[float]] = []
+        self.events: list[dict[str, Any]] = []
+        self.state_due = True
+        self._last_state = 0.0
+        self._period = 1.0 / runner.fps
+        self._next_tick = time.monotonic()
+        self._rate_time, self._rate_step = time.monotonic(), runner.solver.step_count
+        self.run: Run | None = None
+
+    def start(self, run: Run) -> None:
+        self.run = run
+
+    def handle(self, state: Any, t: float) -> None:
+        runner = self.runner
+        try:
+            if runner._drain_requests(block=False):
+                self.state_due = True
+            self._publish()
+            self.serve_while_paused()
+        except Exception as exc:
+            raise _ServingFailed(exc) from exc
+        if runner._stop.is_set() and self.run is not None:
+            self.run.stop("the dashboard stopped the simulation")
+
+    def serve_while_paused(self) -> None:
+        """Answer requests and send the state until resumed or stopped."""
+        runner = self.runner
+        while runner.paused and not runner._stop.is_set():
+            if runner._drain_requests(block=True):
+                self.state_due = True
+            self._publish()
+
+    def _publish(self) -> None:
+        runner, s = self.runner, self.runner.solver
+        now = time.monotonic()
+        if now - self._rate_time >= 0.5:
+            runner.steps_per_s = (s.step_count - self._rate_step) / (now - self._rate_time)
+            self._rate_time, self._rate_step = now, s.step_count
+        if now - self._last_state >= 1.0:
+            self.state_due = True
+        wanted = runner._frame_wanted.is_set()
+        if not (now >= self._next_tick or self.state_due or self.events or wanted):
+            return
+        tick = Tick(rows=self.rows, events=self.events)
+        if self.state_due:
+            tick.state = runner.state()
+            self._last_state = now
+            self.state_due = False
+        if wanted or (now >= self._next_tick and runner.watchers() > 0 and not runner.paused):
+            runner._frame_wanted.clear()
+            tick.frame = runner.encoder.encode(runner.field(), s.step_count, s.t, runner.member)
+            runner.frames_encoded += 1
+        if now >= self._next_tick:
+            self._next_tick = max(self._next_tick + self._period, now)
+        if tick.frame is not None or tick.rows or tick.state or tick.events:
+            runner.publish(tick)
+        self.rows, self.events = [], []
+
+
+class _Charts(Tracker):
+    """The chart values of a single field, every ``metrics_every`` steps (and once at the
+    start when nothing was measured yet)."""
+
+    def __init__(self, runner: SimulationRunner, live: _Live) -> None:
+        super().__init__(runner.metrics_every)
+        self.runner = runner
+        self.live = live
+
+    def start(self, run: Run) -> None:
+        if self.runner._last_metrics_step is None:
+            self.live.rows.append(self.runner._measure())
+
+    def handle(self, state: Any, t: float) -> None:
+        self.live.rows.append(self.runner._measure())
+
+
+class _DriverTicks:
+    """What the run loop steps for a swarm on the dashboard: one step is one swarm tick
+    (its row of means, CS and per-agent CI, and its alerts, go to the page)."""
+
+    def __init__(self, runner: SimulationRunner, live: _Live) -> None:
+        self.runner = runner
+        self.live = live
+        self.step_count = 0
+
+    @property
+    def t(self) -> float:
+        return float(self.runner.solver.t)
+
+    def step(self, n: int = 1) -> None:
+        driver = self.runner.driver
+        assert driver is not None
+        for _ in range(n):
+            row, alerts = driver.advance()
+            self.runner._keep(row, alerts)
+            self.live.rows.append(row)
+            self.live.events.extend(alerts)
+            self.step_count += 1

@@ -20,9 +20,8 @@ export class CpuEngine {
     const n = sim.nx * sim.ny;
     this.cur = new Float32Array(n);
     this.prev = new Float32Array(n);
-    this.scratch = null;
-    this.ring = null;
     this.drive = null;
+    this.frameKernels = null;
   }
 
   zero() {
@@ -97,9 +96,49 @@ export class CpuEngine {
     return this.cur.slice();
   }
 
-  // ---------------------------------------------------------------- measures
+  /** The dominant temporal frequency (Hz): the RMS angular frequency of u from the two
+   *  fields one step apart, every 8th row (field_frequency of metrics/analyzer.py). */
+  dominantFrequency() {
+    const { nx, ny, dt } = this.sim;
+    let total = 0, count = 0;
+    for (let i = 0; i < ny; i += 8) for (let j = 0; j < nx; j++) { total += this.cur[i * nx + j]; count++; }
+    const mean = total / count;
+    let spread = 0, rate = 0;
+    for (let i = 0; i < ny; i += 8) {
+      for (let j = 0; j < nx; j++) {
+        const c = this.cur[i * nx + j];
+        spread += (c - mean) ** 2;
+        rate += ((c - this.prev[i * nx + j]) / dt) ** 2;
+      }
+    }
+    return spread > 0 ? Math.sqrt(rate / spread) / (2 * Math.PI) : null;
+  }
+
+  /** The measure kernels, over this engine's current field. */
+  measureKernels() {
+    if (!this.frameKernels) this.frameKernels = new FrameKernels(this.sim.nx, this.sim.ny);
+    this.frameKernels.u = this.cur;
+    return this.frameKernels;
+  }
+}
+
+/**
+ * The measure kernels on a float32 field in host memory (the contracts of
+ * backends/base.py MetricKernels, computed as backends/numpy_ref/metrics.py does).
+ * Set `u` to the frame before each call; the dwell state (ring or recursive) is kept here.
+ */
+export class FrameKernels {
+  constructor(nx, ny) {
+    this.nx = nx;
+    this.ny = ny;
+    this.u = null;
+    this.scratch = null;
+    this.ring = null;
+    this.recursive = null;
+  }
+
   frameStats() {
-    const u = this.cur;
+    const u = this.u;
     let total = 0, squares = 0, largest = 0;
     for (let i = 0; i < u.length; i++) {
       const x = u[i];
@@ -112,57 +151,59 @@ export class CpuEngine {
   }
 
   firstCell() {
-    return this.cur[0];
+    return this.u[0];
   }
 
-  /** Box counts of |u| > theta at sizes 1 .. 2^levels (pyramid of "some"/"every" flags). */
-  boxCounts(theta, levels, boundary) {
-    const { nx, ny } = this.sim;
-    const u = this.cur;
-    let flags = new Uint8Array(nx * ny);
-    const counts = [0];
-    for (let i = 0; i < u.length; i++) {
-      if (Math.abs(u[i]) > theta) { flags[i] = 3; counts[0] += 1; }
-    }
-    let cx = nx, cy = ny;
+  /**
+   * Box counts of |u| > theta at sizes base^0 .. base^levels. With `shifted` the box grid
+   * is shifted by multiples of shift_step (numpy_ref.metrics.shifted_box_counts):
+   * occupancy keeps the smallest count over the shifts, boundary their mean.
+   */
+  boxCounts(theta, levels, boundary, base = 2, shifted = false) {
+    const { nx, ny, u } = this;
+    const mask = new Uint8Array(nx * ny);
+    let active = 0;
+    for (let i = 0; i < u.length; i++) if (Math.abs(u[i]) > theta) { mask[i] = 1; active++; }
+    const counts = [active];
     for (let level = 1; level <= levels; level++) {
-      const bx = Math.ceil(cx / 2), by = Math.ceil(cy / 2);
-      const parent = new Uint8Array(bx * by);
-      let count = 0;
-      for (let y = 0; y < by; y++) {
-        for (let x = 0; x < bx; x++) {
-          let some = false, every = true;
-          for (let dy = 0; dy < 2; dy++) {
-            for (let dx = 0; dx < 2; dx++) {
-              const qx = 2 * x + dx, qy = 2 * y + dy;
-              if (qx < cx && qy < cy) {
-                const f = flags[qy * cx + qx];
-                some = some || (f & 1) !== 0;
-                every = every && (f & 2) !== 0;
-              }
+      const s = base ** level;
+      const step = shifted ? shiftStep(s, base) : s;
+      const found = [];
+      for (let dy = 0; dy < s; dy += step) {
+        for (let dx = 0; dx < s; dx += step) {
+          const bx = Math.ceil((nx + dx) / s), by = Math.ceil((ny + dy) / s);
+          const some = new Uint8Array(bx * by), every = new Uint8Array(bx * by).fill(1);
+          for (let i = 0; i < ny; i++) {
+            const row = Math.floor((i + dy) / s) * bx;
+            for (let j = 0; j < nx; j++) {
+              const box = row + Math.floor((j + dx) / s);
+              if (mask[i * nx + j]) some[box] = 1; else every[box] = 0;
             }
           }
-          parent[y * bx + x] = (some ? 1 : 0) | (every ? 2 : 0);
-          if (some && (!boundary || !every)) count += 1;
+          let count = 0;
+          for (let b = 0; b < some.length; b++) if (some[b] && (!boundary || !every[b])) count++;
+          found.push(count);
         }
       }
-      counts.push(count);
-      flags = parent;
-      cx = bx;
-      cy = by;
+      counts.push(boundary ? found.reduce((a, b) => a + b, 0) / found.length : Math.min(...found));
     }
     return counts;
   }
 
-  /** G, C, tau and their combination (numpy_ref.metrics), means over the cells. */
+  /**
+   * G, C, tau and E = G C (1 - exp(-tau / gamma)) of the frame; returns their means.
+   * p: window, weights, shift, inward, momentScale, local (C = m1^2 / m2), cohA, cohB,
+   * normalize ("frame" rescales C by its min and max), undefinedC (C is NaN), gamma, and
+   * the dwell: recursive {invH, decay, increment, rate} or the ring's {slots, lagWeights,
+   * slotScale, invH, storeSlot, storeScale, quantized, history}.
+   */
   measure(p) {
-    const { nx, ny } = this.sim;
+    const { nx, ny, u } = this;
     const n = nx * ny;
     if (!this.scratch) {
       this.scratch = { g: new Float64Array(n), a: new Float64Array(n), b: new Float64Array(n), c: new Float64Array(n) };
     }
     const { g, a, b, c } = this.scratch;
-    const u = this.cur;
     // gain: mean of |u| over the centred window, truncated at the edges
     const r = (p.window - 1) / 2;
     for (let i = 0; i < ny; i++) {
@@ -177,11 +218,10 @@ export class CpuEngine {
       for (let j = 0; j < nx; j++) {
         let total = 0;
         for (let y = lo; y < hi; y++) total += a[y * nx + j];
-        const cells = (hi - lo) * (Math.min(nx, j + r + 1) - Math.max(0, j - r));
-        g[i * nx + j] = total / cells;
+        g[i * nx + j] = total / ((hi - lo) * (Math.min(nx, j + r + 1) - Math.max(0, j - r)));
       }
     }
-    // coherence from the Gaussian local variance of u - shift
+    // local moments of x = u - shift (in-grid weights renormalized; or moved inward)
     const w = p.weights, rw = (w.length - 1) / 2;
     for (let i = 0; i < ny; i++) {
       for (let j = 0; j < nx; j++) {
@@ -198,44 +238,67 @@ export class CpuEngine {
         a[i * nx + j] = m1 / norm;
         b[i * nx + j] = m2 / norm;
       }
+      if (p.inward && nx >= 2 * rw + 1) {
+        for (let j = 0; j < rw; j++) {
+          a[i * nx + j] = a[i * nx + rw]; b[i * nx + j] = b[i * nx + rw];
+          a[i * nx + nx - 1 - j] = a[i * nx + nx - 1 - rw]; b[i * nx + nx - 1 - j] = b[i * nx + nx - 1 - rw];
+        }
+      }
     }
+    const inwardY = p.inward && ny >= 2 * rw + 1;
+    const scale = p.momentScale;
     let cmin = Infinity, cmax = -Infinity;
     for (let i = 0; i < ny; i++) {
+      const ci = inwardY ? Math.min(Math.max(i, rw), ny - 1 - rw) : i;
       for (let j = 0; j < nx; j++) {
         let m1 = 0, m2 = 0, norm = 0;
         for (let t = -rw; t <= rw; t++) {
-          const y = i + t;
+          const y = ci + t;
           if (y >= 0 && y < ny) {
             m1 += w[t + rw] * a[y * nx + j];
             m2 += w[t + rw] * b[y * nx + j];
             norm += w[t + rw];
           }
         }
-        m1 /= norm;
-        m2 /= norm;
-        const variance = Math.max(m2 - m1 * m1, 0);
-        const value = p.normalize === "frame" ? 1 / (variance + p.eps) : 1 / (1 + variance / p.scale);
+        m1 = (m1 / norm) * scale;
+        m2 = (m2 / norm) * scale * scale;
+        let value;
+        if (p.local) value = m2 > 0 ? Math.min((m1 * m1) / m2, 1) : 1;
+        else value = 1 / (p.cohA * Math.max(m2 - m1 * m1, 0) + p.cohB);
         c[i * nx + j] = value;
         if (value < cmin) cmin = value;
         if (value > cmax) cmax = value;
       }
     }
-    if (p.normalize === "frame") {
+    if (p.undefinedC) c.fill(NaN);
+    else if (p.normalize === "frame") {
       const inv = cmax > cmin ? 1 / (cmax - cmin) : 0;
       for (let i = 0; i < n; i++) c[i] = cmax > cmin ? (c[i] - cmin) * inv : 1;
     }
-    // dwell from the ring of past frames, then the current frame is stored
+    const tau = a;
+    if (p.recursive) this.recursiveDwell(p.recursive, tau);
+    else this.ringDwell(p, tau);
+    // E = G C (1 - exp(-tau / gamma)) and the means
+    let sg = 0, sc = 0, st = 0, se = 0;
+    for (let i = 0; i < n; i++) {
+      sg += g[i];
+      sc += c[i];
+      st += tau[i];
+      se += g[i] * c[i] * -Math.expm1(-tau[i] / p.gamma);
+    }
+    return [sg / n, sc / n, st / n, se / n];
+  }
+
+  /** Weighted similarities to the ring's past frames, then the frame is stored. */
+  ringDwell(p, tau) {
+    const u = this.u, n = u.length;
     if (!this.ring || this.ring.length !== p.history * n || (this.ring instanceof Int16Array) !== p.quantized) {
       this.ring = p.quantized ? new Int16Array(p.history * n) : new Float32Array(p.history * n);
     }
     const ring = this.ring;
-    const tau = a;
     tau.fill(0);
     for (let l = 0; l < p.slots.length; l++) {
-      const slot = p.slots[l];
-      const weight = p.lagWeights[l];
-      const scale = p.slotScale[slot];
-      const base = slot * n;
+      const slot = p.slots[l], weight = p.lagWeights[l], scale = p.slotScale[slot], base = slot * n;
       for (let i = 0; i < n; i++) {
         tau[i] += weight * Math.max(0, 1 - Math.abs(u[i] - ring[base + i] * scale) * p.invH);
       }
@@ -251,14 +314,29 @@ export class CpuEngine {
         ring[store + i] = u[i] * s32;
       }
     }
-    // E = G C (1 - exp(-tau / gamma)) and the means
-    let sg = 0, sc = 0, st = 0, se = 0;
-    for (let i = 0; i < n; i++) {
-      sg += g[i];
-      sc += c[i];
-      st += tau[i];
-      se += g[i] * c[i] * -Math.expm1(-tau[i] / p.gamma);
-    }
-    return [sg / n, sc / n, st / n, se / n];
   }
+
+  /** The exact step of dtau/dt = 1 - k tau (numpy_ref.metrics.recursive_dwell); the
+   *  state (previous frame and tau) is float32, like the field. */
+  recursiveDwell(q, tau) {
+    const u = this.u, n = u.length;
+    if (!this.recursive) this.recursive = { prev: new Float32Array(n), tau: new Float32Array(n) };
+    const state = this.recursive;
+    for (let i = 0; i < n; i++) {
+      const a = Math.abs(u[i] - state.prev[i]) * q.invH;
+      const e = q.decay * Math.exp(-a);
+      const kdt = q.rate + a;
+      const gain = kdt > 1e-6 ? (1 - e) / kdt : 1 - kdt / 2;
+      tau[i] = e * state.tau[i] + q.increment * gain;
+    }
+    state.tau.set(tau);
+    state.prev.set(u);
+  }
+}
+
+/** Step of the shifts of the box grid of side `size` (numpy_ref.metrics.shift_step). */
+export function shiftStep(size, base) {
+  if (size === 1) return 1;
+  if (base === 3) return Math.floor(size / 3);
+  return size <= 8 ? size / 2 : size / 4;
 }

@@ -65,7 +65,7 @@ class LocalSocket {
   }
 
   emit(data) {
-    if (this.onmessage) this.onmessage({ data: typeof data === "string" ? data : data });
+    if (this.onmessage) this.onmessage({ data });
   }
 
   message(obj) {

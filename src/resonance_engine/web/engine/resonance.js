@@ -13,7 +13,7 @@
 // message. Calls are queued: each runs after the previous one has finished.
 
 import { CpuEngine } from "./cpu.js";
-import { checkConfig, checkDamping, ConfigError, courantNumber, formatG, maxStableDt, pyRepr } from "./physics.js";
+import { checkConfig, checkDamping, ConfigError, courantNumber, formatG, pyRepr } from "./physics.js";
 import { checkMetrics, Measures } from "./measures.js";
 import { WebGpuEngine } from "./webgpu.js";
 
@@ -157,9 +157,9 @@ export class Resonance {
     return this.enqueue(async () => {
       this.requireConfig();
       if (!this.measures) {
-        this.measures = new Measures(this.engine, this.sim.ny, this.sim.nx, this.metricsConfig);
+        this.measures = new Measures(this.engine, this.sim, this.metricsConfig);
       }
-      const m = await this.measures.frame();
+      const m = await this.measures.frame(this.t);
       return { ...m, step: this.stepCount, t: this.t };
     });
   }
@@ -216,7 +216,6 @@ export class Resonance {
       }
       s.waveSpeed = c;
       s.courantNumber = courant;
-      s.maxStableDt = maxStableDt(c, s.dx, s.dy);
       return courant;
     });
   }

@@ -4,6 +4,7 @@
 // WebGPU API. The fields stay on the GPU; only scalars come back, and the field when
 // asked for. One field (batch 1), float32.
 
+import { FrameKernels } from "./cpu.js";
 import { coefficients, sourceDrive } from "./physics.js";
 
 const LINE_GROUP = 64;     // workgroup size of add_sources and apply_mur
@@ -242,6 +243,7 @@ export class WebGpuEngine {
     }
     this.flags = null;
     this.metricBuffers = null;
+    this.frameKernels = null;
     this.zero();
   }
 
@@ -325,6 +327,20 @@ export class WebGpuEngine {
   }
 
   // ---------------------------------------------------------------- measures
+  /** The highest source frequency (Hz): the aliasing check's frequency, as the Python
+   *  engine takes it for a field on the GPU (reading both fields back would cost more). */
+  dominantFrequency() {
+    const f = this.sim.sources.map((s) => s.frequency);
+    return f.length ? Math.max(...f) : null;
+  }
+
+  /** The CPU kernels on the frame read back: the forms the WGSL shaders do not have. */
+  async measureKernels() {
+    if (!this.frameKernels) this.frameKernels = new FrameKernels(this.sim.nx, this.sim.ny);
+    this.frameKernels.u = await this.field();
+    return this.frameKernels;
+  }
+
   metricSetup() {
     if (this.metricBuffers) return this.metricBuffers;
     const n = this.nbytes;
