@@ -35,6 +35,21 @@ def test_small_world_has_the_ring_and_the_shortcuts() -> None:
     assert graph.data.sum() == 4 * 1000 + 100  # duplicates are summed into weights
 
 
-def test_bad_sizes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "oscillators", "--sizes", "ten"]) == 2
-    assert "sizes" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--sizes", "ten"),
+        ("--sizes", "0"),
+        ("--repeats", "0"),
+        ("--work", "0"),
+        ("--sparse-size", "-1"),
+        ("--surrogates", "-1"),
+        ("--mi-rate", "100"),
+        ("--mi-seconds", "0.5"),
+        ("--threads", "0"),
+    ],
+)
+def test_bad_arguments_exit_2(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "oscillators", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and len(err.strip().splitlines()) == 1

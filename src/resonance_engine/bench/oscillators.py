@@ -121,14 +121,15 @@ def _measure(
         label = f"{tag} numba {count}T"
         if args.no_baseline:
             seconds = median_seconds(fast, args.repeats)
-            out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
-            continue
-        slow = _step_fn("numpy", case, ref_steps)
-        times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
-        out[f"{label} osc-steps/s"] = n * case["steps"] / times["numba"]
-        out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
-        # ratios["numpy"] = t_numba / t_numpy per round; scale to equal work
-        out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        else:
+            slow = _step_fn("numpy", case, ref_steps)
+            times, ratios = interleaved_seconds({"numba": fast, "numpy": slow}, args.repeats)
+            seconds = times["numba"]
+            out[f"{tag} numpy osc-steps/s"] = n * ref_steps / times["numpy"]
+            # ratios["numpy"] = t_numba / t_numpy per round; scaled to equal work
+            out[f"{label} / numpy"] = (case["steps"] / ref_steps) / ratios["numpy"]
+        out[f"{label} steps/s"] = case["steps"] / seconds
+        out[f"{label} osc-steps/s"] = n * case["steps"] / seconds
     return out
 
 
@@ -173,11 +174,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise ConfigError(f"--sizes and --threads take comma-separated integers ({exc})") from None
-    if any(n < 1 for n in sizes) or any(t < 1 for t in threads) or args.repeats < 1:
-        raise ConfigError("--sizes, --threads and --repeats must be >= 1")
-    if args.mi_rate <= 200 or args.mi_seconds * args.mi_rate < 1000:
-        raise ConfigError("--mi-rate must be > 200 Hz and the MI signal >= 1000 samples")
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "load average (1 min)": os.getloadavg()[0]}
+    checks = {
+        "--sizes": all(n >= 1 for n in sizes),
+        "--threads": all(t >= 1 for t in threads),
+        "--repeats": args.repeats >= 1,
+        "--work": args.work >= 1,
+        "--sparse-size": args.sparse_size >= 0,
+        "--surrogates": args.surrogates >= 0,
+        "--mi-rate": args.mi_rate > 200,
+        "--mi-seconds": args.mi_seconds * args.mi_rate >= 1000,
+    }
+    bad = [flag for flag, ok in checks.items() if not ok]
+    if bad:
+        raise ConfigError(
+            f"{bad[0]} is out of range: sizes, threads, repeats, work >= 1; sparse size, "
+            "surrogates >= 0; MI rate > 200 Hz and rate x seconds >= 1000 samples"
+        )
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "load average before (1 min)": os.getloadavg()[0],
+    }
     for n in sizes:
         results.update(_measure(f"all-to-all N={n}", n, _case(n, None, args.work), args, threads))
     if args.sparse_size:
@@ -208,4 +224,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "numpy" in times:
         results["MI binning, numpy reference (s)"] = times["numpy"]
         results["MI binning numba / numpy"] = 1.0 / ratios["numpy"]
+    results["load average after (1 min)"] = os.getloadavg()[0]
     return results

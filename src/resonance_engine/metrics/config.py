@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from resonance_engine.validation import ConfigModel
 
 __all__ = ["MetricsConfig"]
 
 
-class MetricsConfig(BaseModel):
+class MetricsConfig(ConfigModel):
     """Every constant of D, G, C, tau and CI, with its default.
 
     Attributes
@@ -55,8 +57,6 @@ class MetricsConfig(BaseModel):
         "wgpu" runs every measure on the GPU (host frames are uploaded); with "auto" a
         solver on the wgpu backend is measured on the GPU too (``observe``).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     threshold: float | None = Field(default=None, ge=0)
     threshold_rms: float = Field(default=1.0, ge=0)
