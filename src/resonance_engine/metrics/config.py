@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from resonance_engine.validation import ConfigModel
 
 __all__ = ["MetricsConfig"]
 
 
-class MetricsConfig(BaseModel):
+class MetricsConfig(ConfigModel):
     """Every constant of D, G, C, tau and CI, with its default.
 
     The defaults are the calibrated forms (each measure responds to the field rather than
@@ -105,8 +107,6 @@ class MetricsConfig(BaseModel):
         "wgpu" runs every measure on the GPU (host frames are uploaded); with "auto" a
         solver on the wgpu backend is measured on the GPU too (``observe``).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     threshold: float | None = Field(default=None, ge=0)
     threshold_rms: float = Field(default=1.0, ge=0)
