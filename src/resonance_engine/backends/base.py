@@ -373,9 +373,10 @@ class MetricKernels(Protocol):
         """Box counts over shifted box grids at sizes base^0 .. base^levels.
 
         Occupancy: the smallest count over the shifts; boundary: the mean count.
-        For side s the grid is shifted by multiples of s/2 (base 2, s <= 8), s/4 (base
-        2, s >= 16) or s/3 (base 3) along each axis; ``shifted=False`` keeps only the
-        grid anchored at (0, 0). Returns float64 counts of shape (b, levels + 1).
+        For side s the grid is shifted along each axis by multiples of s/2 (base 2,
+        s = 4, 8), s/4 (s = 16), s/8 (s >= 32) or s/3 (base 3); sides 1 and 2 of base 2
+        are not shifted; ``shifted=False`` keeps only the grid anchored at (0, 0).
+        Returns float64 counts of shape (b, levels + 1).
         """
         ...
 

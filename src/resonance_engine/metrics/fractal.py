@@ -8,7 +8,8 @@ cells), and so are sizes above a quarter of the grid (too few boxes to count).
 Offsets (the default, ``offsets="min"``): a grid of boxes that happens not to align with
 the set counts more boxes than needed (a carpet shifted by a few cells reads 0.1 low).
 N(s) is therefore the smallest count over shifted box grids: shifts by multiples of s/2
-for s <= 8 and of s/4 above (s/3 for base-3 boxes). In boundary mode it is the mean
+for s = 4 and 8, of s/4 for 16 and of s/8 from 32 up (s/3 for base-3 boxes; boxes of 2
+cells are not shifted). In boundary mode it is the mean
 count over the same shifts (the minimum would drop a straight edge that lies on a box
 boundary of some shift). ``offsets="none"`` is the seed's grid anchored at cell (0, 0).
 

@@ -332,8 +332,9 @@ def _min_counts(
     ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
     needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
     the caller's aligned count). A box of side s = base^l is counted from the aligned
-    level l - 1 (f = base), or for base-2 sizes >= 16 from level l - 2 (f = 4), so that the
-    shifts are multiples of s/2, s/4 or s/3 as in the numpy reference's ``shift_step``.
+    level l - 1 (f = base), or for base-2 sizes 16 from level l - 2 (f = 4) and >= 32 from
+    level l - 3 (f = 8), so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in
+    the numpy reference's ``shift_step``.
     """
     b = first[0].shape[0]
     pyramid: list[tuple[np.ndarray, np.ndarray] | None] = [
@@ -350,7 +351,9 @@ def _min_counts(
         pyramid.append((occ2, full2))
     for level in range(1 if base == 3 else 2, levels + 1):
         size = base**level
-        if base == 2 and size >= 16:
+        if base == 2 and size >= 32:
+            source, f = pyramid[level - 3], 8
+        elif base == 2 and size >= 16:
             source, f = pyramid[level - 2], 4
         else:
             source, f = pyramid[level - 1], base

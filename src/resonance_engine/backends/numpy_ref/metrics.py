@@ -61,16 +61,19 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 def shift_step(size: int, base: int) -> int:
     """Step (cells) of the shifts of the box grid of side ``size`` for offset counting.
 
-    s/2 for base-2 boxes of 4 and 8 cells, s/4 above (boxes are few there, and the bias
-    of an unlucky alignment grows); s/3 for base-3 boxes; no shift (a step of s) for
-    sizes 1 and 2 (a shift of one cell changes little there and would cost a pass over
-    the whole mask).
+    Base 2: s/2 for boxes of 4 and 8 cells, s/4 for 16, s/8 from 32 up (boxes are few
+    there, and the bias of an unlucky alignment grows: a 243-cell carpet at offset 30 in a
+    300-cell grid needs the s/8 shifts of the 64-cell boxes); no shift (a step of s) for
+    sizes 1 and 2 (a shift of one cell changes little and would cost a pass over the whole
+    mask). Base 3: s/3.
     """
     if base == 3:
         return max(size // 3, 1)
     if size <= 2:
         return size
-    return size // 2 if size <= 8 else size // 4
+    if size <= 8:
+        return size // 2
+    return size // 4 if size < 32 else size // 8
 
 
 def shifted_box_counts(

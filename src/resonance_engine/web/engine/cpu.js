@@ -338,5 +338,6 @@ export class FrameKernels {
 export function shiftStep(size, base) {
   if (base === 3) return Math.max(Math.floor(size / 3), 1);
   if (size <= 2) return size; // boxes of 1 and 2 cells are not shifted
-  return size <= 8 ? size / 2 : size / 4;
+  if (size <= 8) return size / 2;
+  return size < 32 ? size / 4 : size / 8;
 }
