@@ -355,7 +355,22 @@ def _verdicts(results: dict[str, Any]) -> dict[str, Any]:
         "C_amplitude_spread_blueprint": _rel_spread(amp["blueprint"]["C"]),
         "G_amplitude_spread_default": _rel_spread(amp["default"]["G"]),
         "G_amplitude_spread_blueprint": _rel_spread(amp["blueprint"]["G"]),
+        "D_box_range_spread": _range(list(results["sweeps"]["box_range"].values())),
+        "D_grid_spread": _range(results["sweeps"]["grid"]["D"]),
+        "C_grid_spread": _range(results["sweeps"]["grid"]["C"]),
+        "D_rich_simple_gap": _gap(d_rich, d_simple),
     }
+
+
+def _range(values: list[float]) -> float:
+    v = [x for x in values if math.isfinite(x)]
+    return float(max(v) - min(v)) if v else math.nan
+
+
+def _gap(rich: dict[str, float], simple: dict[str, float]) -> float:
+    """The smallest |D_rich - D_simple| over the pairs (how far apart the groups are)."""
+    pairs = [abs(a - b) for a in rich.values() for b in simple.values()]
+    return float(min(pairs)) if pairs else math.nan
 
 
 def _rel_spread(values: list[float]) -> float:
@@ -447,9 +462,11 @@ def _report(r: dict[str, Any]) -> str:
         f"{rich}; the simple fields read {simple}. Fields inside {lo}-{hi}: "
         f"{', '.join(v['fields_in_range']['default']) or 'none'} (blueprint forms: "
         f"{', '.join(v['fields_in_range']['blueprint']) or 'none'}). Moving the threshold "
-        f"from 0.5 to 2 x RMS moves D by {spread}, "
-        + ("less than the gap between the groups."
-           if holds else "so the range says as much about the threshold as about the field."),
+        f"from 0.5 to 2 x RMS moves D by {spread}, and the box range by "
+        f"{v['D_box_range_spread']:.2f}, against a smallest gap of "
+        f"{v['D_rich_simple_gap']:.2f} between a rich and a simple field"
+        + (": the range marks these rich fields."
+           if holds else ": the range says as much about the settings as about the field."),
         "",
         "## The reference fields",
         "",
@@ -515,6 +532,14 @@ def _report(r: dict[str, Any]) -> str:
     for i, size in enumerate(grid["size"]):
         lines.append(f"| {size} | {_fmt(grid['D'][i])} | {_fmt(grid['D blueprint'][i])} | "
                      f"{_fmt(grid['C'][i])} |")
+    lines += [
+        "",
+        f"Over the grid sizes D moves by {v['D_grid_spread']:.2f} and C by "
+        f"{v['C_grid_spread']:.2f}: "
+        + ("C follows the resolution (its window is a number of cells, so a finer grid "
+           "sees a smoother field)." if v["C_grid_spread"] > 0.1
+           else "neither follows the resolution much."),
+    ]
     b = sw["boundary"]
     lines += ["", f"### Boundary (mean of 5 frames; area share of the 3-cell border band "
               f"{b['area share']:.3f})", "",

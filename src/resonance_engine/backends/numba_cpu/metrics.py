@@ -251,8 +251,7 @@ def _mask_row(row, th, dst):
         dst[j] = np.uint8(abs(row[j]) > th)
 
 
-@njit(parallel=True, cache=True)
-def _reduce_level(occ, full, f, occ2, full2):
+def _reduce_level_py(occ, full, f, occ2, full2):
     """Aligned f x f boxes of a level: OR of the occupancy, AND of the fullness."""
     b, h, w = occ.shape
     h2 = occ2.shape[1]
@@ -260,6 +259,16 @@ def _reduce_level(occ, full, f, occ2, full2):
     for task in prange(b * h2):
         k = task // h2
         i2 = task % h2
+        if f == 2:  # the common case, without inner loops (a missing child repeats one)
+            ia = 2 * i2
+            ib = min(ia + 1, h - 1)
+            oa, ob, fa, fb = occ[k, ia], occ[k, ib], full[k, ia], full[k, ib]
+            for j2 in range(w2):
+                ja = 2 * j2
+                jb = min(ja + 1, w - 1)
+                occ2[k, i2, j2] = oa[ja] | oa[jb] | ob[ja] | ob[jb]
+                full2[k, i2, j2] = fa[ja] & fa[jb] & fb[ja] & fb[jb]
+            continue
         r0 = f * i2
         r1 = min(h, r0 + f)
         for j2 in range(w2):
@@ -275,47 +284,76 @@ def _reduce_level(occ, full, f, occ2, full2):
             full2[k, i2, j2] = fl
 
 
-@njit(parallel=True, cache=True)
-def _offset_counts(occ, full, f, shifted, boundary, out):
+def _offset_counts_py(occ, full, f, shifted, boundary, out):
     """Counts of f x f boxes of a level's flags with the box grid shifted by (oy, ox).
 
     out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1): box (I, J)
     covers the flags of rows f I - oy .. f I - oy + f - 1 and the same in columns,
-    clipped to the level (flags outside are inactive and do not break fullness).
+    clipped to the level (flags outside are inactive and do not break fullness). Per row
+    of boxes the flags are OR-ed (AND-ed) over its rows, then prefix sums along the row
+    answer "some active" and "all full" for every box of every column shift in O(1).
     """
     b, h, w = occ.shape
     n = f if shifted else 1
     for task in prange(b * n):
         k = task // n
         oy = task % n
+        some = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-OR-ed occupancy
+        every = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-AND-ed fullness
         colo = np.empty(w, dtype=np.uint8)
         colf = np.empty(w, dtype=np.uint8)
         cnt = np.zeros(n, dtype=np.int64)
         for big_i in range((h + oy + f - 1) // f):
             r0 = max(0, f * big_i - oy)
             r1 = min(h, f * big_i - oy + f)
-            for j in range(w):
-                colo[j] = 0
-                colf[j] = 1
-            for r in range(r0, r1):
+            colo[:] = occ[k, r0]
+            colf[:] = full[k, r0]
+            for r in range(r0 + 1, r1):
+                row_o = occ[k, r]
+                row_f = full[k, r]
                 for j in range(w):
-                    colo[j] |= occ[k, r, j]
-                    colf[j] &= full[k, r, j]
+                    colo[j] |= row_o[j]
+                    colf[j] &= row_f[j]
+            for j in range(w):
+                some[j + 1] = some[j] + colo[j]
+                every[j + 1] = every[j] + colf[j]
             for ox in range(n):
+                c = 0
                 for big_j in range((w + ox + f - 1) // f):
                     c0 = max(0, f * big_j - ox)
                     c1 = min(w, f * big_j - ox + f)
-                    o = np.uint8(0)
-                    fl = np.uint8(1)
-                    for c in range(c0, c1):
-                        o |= colo[c]
-                        fl &= colf[c]
+                    active = some[c1] > some[c0]
                     if boundary:
-                        cnt[ox] += o & (1 - fl)
+                        c += active and every[c1] - every[c0] < c1 - c0
                     else:
-                        cnt[ox] += o
+                        c += active
+                cnt[ox] += c
         for ox in range(n):
             out[k, oy * n + ox] = cnt[ox]
+
+
+_reduce_parallel = njit(parallel=True, cache=True)(
+    _renamed(_reduce_level_py, "_reduce_parallel")
+)
+_reduce_serial = njit(cache=True)(_renamed(_reduce_level_py, "_reduce_serial"))
+_offsets_parallel = njit(parallel=True, cache=True)(
+    _renamed(_offset_counts_py, "_offsets_parallel")
+)
+_offsets_serial = njit(cache=True)(_renamed(_offset_counts_py, "_offsets_serial"))
+
+
+def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
+                  full2: np.ndarray) -> None:
+    """Aligned f x f boxes of a level (serial below SERIAL_CELLS flags)."""
+    kernel = _reduce_serial if _serial(occ) else _reduce_parallel
+    kernel(occ, full, f, occ2, full2)
+
+
+def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, boundary: bool,
+                   out: np.ndarray) -> None:
+    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags)."""
+    kernel = _offsets_serial if _serial(occ) else _offsets_parallel
+    kernel(occ, full, f, shifted, boundary, out)
 
 
 def _min_counts(
