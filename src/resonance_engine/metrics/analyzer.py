@@ -53,7 +53,7 @@ class ComplexityMetrics:
     fractal_r2 : float
         R^2 of the box-counting fit.
     gain : float
-        Spatial mean of G (relative to the frame's RMS by default; see ``gain_scale``).
+        Spatial mean of G (units of u by default; see ``gain_scale``).
     coherence : float
         Spatial mean of C ([0, 1]).
     dwell : float
@@ -163,7 +163,7 @@ class ComplexityAnalyzer:
         )
         self._shape: tuple[int, int, int] | None = None
         self._dtype: np.dtype | None = None
-        self._tracker: DwellTimeTracker | None = None
+        self._tracker: DwellTimeTracker | RecursiveDwell | None = None
         self._resident: Any = None  # ResidentMeasures of the wgpu path
         self._last_t: float | None = None
         self.frames = 0
@@ -199,7 +199,6 @@ class ComplexityAnalyzer:
         self._c = np.empty_like(batch)
         self._tau = np.empty_like(batch)
         self._ci = np.empty_like(batch)
-        self._tracker: DwellTimeTracker | RecursiveDwell | None
         if cfg.dwell_mode == "recursive":
             self._tracker = RecursiveDwell(
                 batch.shape, cfg.dwell_lambda, scale=cfg.dwell_scale, dtype=batch.dtype,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.errors import MetricError
-from resonance_engine.metrics.analyzer import ComplexityAnalyzer
+from resonance_engine.metrics.analyzer import ComplexityAnalyzer, ComplexityMetrics
 from resonance_engine.metrics.coherence import coherence_field
 from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.fractal import fractal_dimension
@@ -120,6 +120,7 @@ def reference_fields(
 def _frame_measures(u: np.ndarray, config: MetricsConfig) -> dict[str, Any]:
     """D, its scaling flag, C, G of one frame (dwell needs a run: not here)."""
     m = ComplexityAnalyzer(config).update(u, t=0.0)
+    assert isinstance(m, ComplexityMetrics)  # one field in, one result out
     return {
         "D": m.fractal_dim,
         "scaling": m.fractal_scaling,
@@ -251,10 +252,12 @@ def _interval_sweep(n: int, seed: int) -> dict[str, Any]:
             solver.step(400)
             cfg = MetricsConfig() if form == "default" else MetricsConfig.blueprint()
             analyzer = ComplexityAnalyzer(cfg)
-            series = []
+            series: list[ComplexityMetrics] = []
             while solver.step_count < 1000:
                 solver.step(every)
-                series.append(analyzer.observe(solver))
+                m = analyzer.observe(solver)
+                assert isinstance(m, ComplexityMetrics)  # a single solver
+                series.append(m)
             late = [m.dwell for m in series[len(series) // 2 :]]
             taus.append(float(np.mean(late)))
             notes.append(any(m.note and "aliased" in m.note for m in series))
