@@ -79,6 +79,7 @@ from resonance_engine.swarm import (
     SwarmCoordinator,
 )
 from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
+from resonance_engine.swarm.coupling import Coupling, make_coupling, register_coupling
 from resonance_engine.version import package_version
 
 __version__ = package_version()
@@ -132,6 +133,9 @@ __all__ = [
     "Swarm",
     "SwarmConfig",
     "CouplingRule",
+    "Coupling",
+    "make_coupling",
+    "register_coupling",
     "SwarmCoordinator",
     "AdaptiveThresholdController",
     "basin_stability",

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from resonance_engine.errors import ConfigError
+from resonance_engine.errors import ConfigError, ParameterError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.field.sources import PointSource
 from resonance_engine.metrics.config import MetricsConfig
+from resonance_engine.validation import ConfigModel
 
 __all__ = [
     "SourceConfig",
@@ -47,10 +48,8 @@ __all__ = [
 ]
 
 
-class SourceConfig(BaseModel):
+class SourceConfig(ConfigModel):
     """One point source (see :class:`~resonance_engine.field.sources.PointSource`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     x: float
     y: float
@@ -59,15 +58,13 @@ class SourceConfig(BaseModel):
     phase: float = 0.0
 
 
-class SimulationConfig(BaseModel):
+class SimulationConfig(ConfigModel):
     """The fields of :class:`~resonance_engine.field.solver.WaveSolver2D`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     nx: int = Field(512, ge=3)
     ny: int = Field(512, ge=3)
-    dx: float = Field(1.0, gt=0)
-    dy: float | None = Field(None, gt=0)
+    dx: float = Field(1.0, ge=1e-9, le=1e9)
+    dy: float | None = Field(None, ge=1e-9, le=1e9)
     dt: float | None = Field(None, gt=0)
     wave_speed: float = Field(1.0, gt=0)
     damping: float = Field(0.0, ge=0)
@@ -80,7 +77,7 @@ class SimulationConfig(BaseModel):
     backend: Literal["auto", "numba", "numpy", "wgpu"] = "auto"
     source_width: float = Field(1.5, gt=0)
     check_interval: int = Field(100, ge=1)
-    energy_limit: float | None = None
+    energy_limit: float | None = Field(None, gt=0)
 
     def build(self, batch: int | None = None) -> WaveSolver2D:
         """Construct the solver this configuration describes."""
@@ -89,7 +86,7 @@ class SimulationConfig(BaseModel):
         return WaveSolver2D(**fields, sources=sources, batch=batch)
 
 
-class RunConfig(BaseModel):
+class RunConfig(ConfigModel):
     """What ``resonance run`` does: a simulation, how long, and how it is measured.
 
     Attributes
@@ -104,13 +101,11 @@ class RunConfig(BaseModel):
     seed : int
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     steps: int = Field(2000, ge=0)
     metrics_every: int = Field(10, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)
 
 
 def default_pond(size: int = 512, seed: int = 0) -> SimulationConfig:
@@ -148,10 +143,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     try:
         return RunConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"config file {str(p)!r}: {where}: {first['msg']} (got {first.get('input')!r}); "
-            f"{exc.error_count()} error(s) in all"
+    except ParameterError as exc:
+        raise ParameterError(
+            f"config file {str(p)!r}: {exc}", exc.field, exc.value, exc.allowed
         ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ResonanceError",
     "ConfigError",
+    "ParameterError",
     "CFLViolation",
     "DivergenceError",
     "FieldError",
@@ -31,6 +32,28 @@ class ResonanceError(Exception):
 
 class ConfigError(ResonanceError, ValueError):
     """A parameter or configuration value is invalid (unknown name, out of range, wrong type)."""
+
+
+class ParameterError(ConfigError):
+    """A configuration field holds a value it does not allow (a pydantic validation error,
+    turned into one of ours).
+
+    Attributes
+    ----------
+    field : str
+        Dotted path of the field ("simulation.nx").
+    value : object
+        The value given.
+    allowed : str
+        What the field allows (">= 3", "a finite number", "'fixed', 'periodic' or
+        'absorbing'", ...).
+    """
+
+    def __init__(self, message: str, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message)
 
 
 class CFLViolation(ConfigError):

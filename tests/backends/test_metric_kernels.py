@@ -259,3 +259,94 @@ def test_serial_and_parallel_kernels_have_their_own_cache_entries(tmp_path: Path
         fast_module._analyze_parallel.py_func.__qualname__,
     }
     assert len(names) == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(fields(), st.floats(0.0, 2.0), st.integers(0, 5), st.booleans(), st.sampled_from([2, 3]),
+       st.booleans())
+def test_shifted_box_counts(
+    u: np.ndarray, rel: float, levels: int, boundary: bool, base: int, shifted: bool
+) -> None:
+    theta = rel * np.sqrt(REF.frame_stats(u)[:, 1])
+    levels = min(levels, 3) if base == 3 else levels
+    np.testing.assert_array_equal(
+        FAST.shifted_box_counts(u, theta, levels, boundary, base, shifted),
+        REF.shifted_box_counts(u, theta, levels, boundary, base, shifted),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(fields(), st.sampled_from([0.5, 2.0, 3.3]), st.booleans(), st.booleans())
+def test_local_variance_inward_and_relative(
+    u: np.ndarray, sigma: float, inward: bool, relative: bool
+) -> None:
+    w = gaussian_weights(sigma)
+    shift = REF.frame_stats(u)[:, 0]
+    a = np.empty_like(u)
+    b = np.empty_like(u)
+    FAST.local_variance(u, w, shift, a, inward, relative)
+    REF.local_variance(u, w, shift, b, inward, relative)
+    if relative:  # var / m2 in [0, 1]: ill-conditioned where m2 is tiny against the frame
+        m2 = REF.local_moments(u, w, shift, inward)[1]
+        resolved = m2 > (1e-4 if u.dtype == np.float32 else 1e-10) * max(float(m2.max()), 1e-300)
+        np.testing.assert_allclose(a[resolved], b[resolved], rtol=0, atol=1e-3)
+        return
+    m2 = float(((u.astype(np.float64) - shift[:, None, None]) ** 2).max()) or 1.0
+    tol = 1e-5 if u.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(a, b, rtol=0, atol=tol * m2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fields(max_side=24), st.integers(1, 6), st.floats(1e-3, 1.0))
+def test_recursive_dwell(u: np.ndarray, frames: int, dt: float) -> None:
+    rng = np.random.default_rng(frames)
+    states = [np.zeros((u.shape[0], 2, *u.shape[1:]), dtype=u.dtype) for _ in range(2)]
+    inv_h = 1.0 / (np.sqrt(REF.frame_stats(u)[:, 1]) + 1e-3)
+    lam = 0.1
+    for n in range(frames):
+        frame = (u + 0.3 * n * rng.standard_normal(u.shape)).astype(u.dtype)
+        decay, inc, rate = (0.0, 0.0, 0.0) if n == 0 else (np.exp(-dt / lam), dt, dt / lam)
+        out = [np.empty_like(u) for _ in range(2)]
+        FAST.recursive_dwell(frame, states[0], inv_h, decay, inc, rate, out[0])
+        REF.recursive_dwell(frame, states[1], inv_h, decay, inc, rate, out[1])
+        tol = 2e-5 if u.dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(out[0], out[1], rtol=tol, atol=tol * dt)
+        assert np.all(out[1] >= 0) and np.all(out[1] <= lam * (1 + 1e-6) + dt)
+
+
+@settings(max_examples=40, deadline=None)
+@given(fields(), st.integers(1, 4), st.booleans(), st.sampled_from([2, 3]), st.booleans())
+def test_analyze_frame_calibrated(
+    u: np.ndarray, levels: int, boundary: bool, base: int, inward: bool
+) -> None:
+    """The calibrated forms in the fused pass: shifted boxes, local C, recursive dwell."""
+    b = u.shape[0]
+    stats = REF.frame_stats(u)
+    levels = min(levels, 2) if base == 3 else levels
+    rng = np.random.default_rng(3)
+    state = np.stack([rng.standard_normal(u.shape), rng.random(u.shape) * 0.05], axis=1)
+    params = FrameParams(
+        threshold=np.sqrt(stats[:, 1]), levels=levels, boundary=boundary, gain_window=3,
+        weights=gaussian_weights(1.0), shift=stats[:, 0], coh_a=1.0, coh_b=1.0, gamma=0.01,
+        history=np.zeros((b, 1, 1, 1), dtype=np.int16), slots=np.zeros(0, dtype=np.int64),
+        lag_weights=np.zeros(0), slot_scale=np.ones((b, 1)),
+        inv_h=1.0 / (np.sqrt(stats[:, 1]) + 1e-3), store_slot=-1, store_scale=np.ones(b),
+        offsets=True, base=base, coh_local=True, inward=inward,
+        moment_scale=np.full(b, 0.5), recursive=state.astype(u.dtype),
+        decay=float(np.exp(-0.1)), increment=0.01, decay_rate=0.1,
+    )
+    fast_fields = tuple(np.empty_like(u) for _ in range(3))
+    ref_fields = tuple(np.empty_like(u) for _ in range(3))
+    fast_state = params.recursive.copy()
+    sums_fast, counts_fast = FAST.analyze_frame(
+        u, params._replace(recursive=fast_state), fast_fields
+    )
+    sums_ref, counts_ref = REF.analyze_frame(u, params, ref_fields)
+    np.testing.assert_array_equal(counts_fast, counts_ref)
+    rtol = 2e-4 if u.dtype == np.float32 else 1e-7
+    np.testing.assert_allclose(fast_fields[2], ref_fields[2], rtol=rtol, atol=1e-6)
+    np.testing.assert_allclose(fast_state, params.recursive, rtol=rtol, atol=1e-6)
+    # C = m1^2 / m2 is ill-conditioned where m2 is tiny against the frame's scale
+    m2 = REF.local_moments(u, params.weights, params.shift, inward)[1]
+    resolved = m2 > (1e-4 if u.dtype == np.float32 else 1e-10) * max(float(m2.max()), 1e-300)
+    np.testing.assert_allclose(fast_fields[1][resolved], ref_fields[1][resolved], atol=1e-3)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from resonance_engine.bench.gpu import copy_bandwidth
@@ -24,13 +25,35 @@ def test_bench_solver_on_wgpu_reports_rates_and_the_copy_ratio(
     results = json.loads(capsys.readouterr().out)
     assert results["wgpu adapter"] == wgpu_context.description
     for size in (32, 48):
-        steps_per_s = results[f"{size} wgpu steps/s"]
-        stencil = results[f"{size} wgpu stencil GB/s (12 B/cell)"]
-        copy = results[f"{size} copy GB/s (read+write)"]
-        assert steps_per_s > 0 and copy > 0
-        assert stencil == pytest.approx(12 * size * size * steps_per_s / 1e9)
-        assert results[f"{size} wgpu / copy bandwidth"] == pytest.approx(stencil / copy)
+        # the rates are measured (> 0); their ratios are the benchmark's own arithmetic,
+        # which this test does not recompute: what it can check from outside is the
+        # premise of the "12 B/cell" label, below
+        assert results[f"{size} wgpu steps/s"] > 0
+        assert results[f"{size} wgpu stencil GB/s (12 B/cell)"] > 0
+        assert results[f"{size} copy GB/s (read+write)"] > 0
         assert results[f"{size} wgpu field finite after run"] is True
+
+
+def test_the_wgpu_field_lives_in_two_buffers_so_a_step_moves_12_bytes_per_cell(
+    wgpu_context: Any,
+) -> None:
+    """The benchmark reports stencil bandwidth as 12 B/cell (float32: read u[n], read
+    u[n-1], write u[n+1] over u[n-1]). That is true only if the GPU state keeps two
+    field buffers, not three, and steps them in place."""
+    from resonance_engine import WaveSolver2D
+
+    solver = WaveSolver2D(40, 24, dx=1.0, backend="wgpu", boundary="periodic")
+    state: Any = solver._state
+    assert [buffer.size for buffer in state._fields] == [40 * 24 * 4] * 2
+    solver.set_gaussian_pulse(20, 12, 3.0)
+    reference = WaveSolver2D(40, 24, dx=1.0, backend="numpy", boundary="periodic")
+    reference.set_gaussian_pulse(20, 12, 3.0)
+    for _ in range(3):  # u[n+1] lands in the buffer of u[n-1]: they alternate
+        newest = state._newest
+        solver.step(1)
+        reference.step(1)
+        assert state._newest == 1 - newest
+        np.testing.assert_allclose(solver.u, reference.u, rtol=1e-5, atol=1e-6)
 
 
 def test_copy_bandwidth_is_positive(wgpu_context: Any) -> None:

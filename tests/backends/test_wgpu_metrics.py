@@ -246,8 +246,8 @@ def test_analyzer_on_wgpu_matches_numpy(
     options = dict(
         coherence_normalize=normalize, dwell_storage=storage, dwell_history=3, fractal_mode=mode
     )
-    cpu = ComplexityAnalyzer(MetricsConfig(backend="numpy", **options), keep_fields=True)
-    gpu = ComplexityAnalyzer(MetricsConfig(backend="wgpu", **options), keep_fields=True)
+    cpu = ComplexityAnalyzer(MetricsConfig.blueprint(backend="numpy", **options), keep_fields=True)
+    gpu = ComplexityAnalyzer(MetricsConfig.blueprint(backend="wgpu", **options), keep_fields=True)
     u = _field(rng, (2, 41, 52))
     for _ in range(5):  # more frames than the history: the ring wraps
         u = (u + rng.normal(size=u.shape) * 0.3).astype(np.float32)
@@ -270,7 +270,7 @@ def test_analyzer_observes_a_wgpu_solver_on_the_gpu(wgpu_context: Any) -> None:
     solvers = [
         WaveSolver2D(64, 48, sources=sources, backend=name, batch=2) for name in ("numpy", "wgpu")
     ]
-    config = MetricsConfig(coherence_normalize="bounded", dwell_history=2)
+    config = MetricsConfig.blueprint(coherence_normalize="bounded", dwell_history=2)
     analyzers = [ComplexityAnalyzer(config) for _ in solvers]
     for _ in range(4):
         results = []
@@ -317,3 +317,25 @@ def test_analyzer_on_wgpu_in_float64(wgpu_context: Any, rng: np.random.Generator
         for name in ("fractal_dim", "gain", "coherence", "dwell"):
             assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9)
         assert got.ci == pytest.approx(want.ci, rel=1e-6)  # exp in float32 (no 64-bit exp)
+
+
+def test_calibrated_forms_of_a_wgpu_solver_match_the_cpu(wgpu_context: Any) -> None:
+    """The calibrated forms are not in WGSL yet: the analyzer reads the frame back and
+    computes them on the CPU, so a wgpu run gets the same numbers as a CPU run."""
+    from resonance_engine.field.solver import WaveSolver2D
+    from resonance_engine.field.sources import PointSource
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+
+    sources = [PointSource(20, 20, 1.0, 0.1), PointSource(40, 30, 1.0, 0.13)]
+    solvers = [WaveSolver2D(64, 48, sources=sources, backend=name) for name in ("numpy", "wgpu")]
+    analyzers = [ComplexityAnalyzer(MetricsConfig()) for _ in solvers]
+    assert not analyzers[1].on_gpu
+    for _ in range(3):
+        results = []
+        for solver, analyzer in zip(solvers, analyzers, strict=True):
+            solver.step(30)
+            results.append(analyzer.observe(solver))
+        for name in ("fractal_dim", "gain", "coherence", "dwell", "ci"):
+            assert getattr(results[1], name) == pytest.approx(
+                getattr(results[0], name), rel=1e-4, abs=1e-7
+            )

@@ -54,7 +54,9 @@ def test_manufactured_solution_converges_at_second_order(float64_backend: str) -
 
 
 @pytest.mark.parametrize("boundary", ["fixed", "periodic"])
-@pytest.mark.parametrize(("dtype", "tolerance"), [("float64", 1e-6), ("float32", 1e-3)])
+# README: "drifts by less than 1e-13 relative over 1000 steps in float64" (measured:
+# 4e-16 on numpy, numba and wgpu); float32 measured 1.5e-7 to 3.6e-7
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float64", 1e-13), ("float32", 1e-5)])
 def test_undamped_closed_box_conserves_discrete_energy(
     request: pytest.FixtureRequest,
     field_backend: str,
@@ -94,7 +96,9 @@ def test_absorbing_boundary_lets_a_pulse_leave(field_backend: str) -> None:
     start = solver.energy()
     crossing_twice = 2 * n * solver.dx / solver.wave_speed
     solver.step(math.ceil(crossing_twice / solver.dt))
-    assert solver.energy() < 0.01 * start
+    # README: "less than 0.01% of its energy left after two crossing times" (measured
+    # 5.9e-5 of it on numpy, numba and wgpu)
+    assert solver.energy() < 1e-4 * start
 
 
 def test_fixed_boundary_keeps_the_pulse_inside() -> None:

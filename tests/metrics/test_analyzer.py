@@ -13,6 +13,7 @@ from resonance_engine.metrics import (
     ComplexityMetrics,
     DwellTimeTracker,
     MetricsConfig,
+    RecursiveDwell,
     coherence_field,
     complexity_index,
     fractal_dimension,
@@ -33,17 +34,17 @@ def _frames(n: int, shape: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
     return frames
 
 
-def test_analyzer_matches_the_public_functions(backend: str) -> None:
-    config = MetricsConfig(backend=backend, dwell_storage="float")
+def test_blueprint_analyzer_matches_the_public_functions(backend: str) -> None:
+    config = MetricsConfig.blueprint(backend=backend, dwell_storage="float")
     analyzer = ComplexityAnalyzer(config, keep_fields=True)
     tracker = DwellTimeTracker((64, 80), 16, 4.0, storage="float", backend=backend)
     for u in _frames(5, (64, 80)):
         m = analyzer.update(u)
         tau = tracker.update(u)
     assert isinstance(m, ComplexityMetrics)
-    fit = fractal_dimension(u, backend=backend)
+    fit = fractal_dimension(u, offsets="none", backend=backend)
     g = gain_field(u, 5, backend=backend)
-    c = coherence_field(u, 2.0, "frame", backend=backend)
+    c = coherence_field(u, 2.0, "frame", edge="renormalize", backend=backend)
     ci = complexity_index(fit.dimension, g, c, tau)
     assert m.fractal_dim == pytest.approx(fit.dimension)
     assert m.fractal_r2 == pytest.approx(fit.r2)
@@ -58,12 +59,41 @@ def test_analyzer_matches_the_public_functions(backend: str) -> None:
     assert m.step == 4 and math.isnan(m.t)
 
 
-def test_backends_agree_on_a_run() -> None:
+def test_calibrated_analyzer_matches_the_public_functions(backend: str) -> None:
+    config = MetricsConfig(backend=backend)
+    analyzer = ComplexityAnalyzer(config, keep_fields=True)
+    dwell = RecursiveDwell((64, 80), config.dwell_lambda, backend=backend)
+    dt = 0.004
+    for n, u in enumerate(_frames(5, (64, 80))):
+        m = analyzer.update(u, t=n * dt)
+        tau = dwell.update(u, dt)
+    fit = fractal_dimension(u, backend=backend)
+    g = gain_field(u, 5, backend=backend)
+    c = coherence_field(u, 2.0, backend=backend)
+    ci = complexity_index(fit.dimension, g, c, tau, gamma=config.gamma)
+    assert m.fractal_dim == pytest.approx(fit.dimension)
+    assert m.fractal_scaling == fit.scaling
+    assert m.gain == pytest.approx(float(g.mean()), rel=1e-5)
+    assert m.coherence == pytest.approx(float(c.mean()), rel=1e-4)
+    assert m.dwell == pytest.approx(float(tau.mean()), rel=1e-5)
+    assert m.ci == pytest.approx(float(np.mean(ci)), rel=1e-4)
+    assert m.ci_field is not None
+    np.testing.assert_allclose(m.ci_field, ci, rtol=1e-4, atol=1e-6)
+    assert m.t == pytest.approx(4 * dt)
+
+
+@pytest.mark.parametrize("preset", ["blueprint", "calibrated", "base3"])
+def test_backends_agree_on_a_run(preset: str) -> None:
     results = {}
     for backend in ("numpy", "numba"):
-        analyzer = ComplexityAnalyzer(MetricsConfig(backend=backend))
-        for u in _frames(6, (2, 48, 40)):
-            batch = analyzer.update(u)
+        config = {
+            "blueprint": MetricsConfig.blueprint(backend=backend),
+            "calibrated": MetricsConfig(backend=backend),
+            "base3": MetricsConfig(backend=backend, box_base=3, coherence_normalize="relative"),
+        }[preset]
+        analyzer = ComplexityAnalyzer(config)
+        for n, u in enumerate(_frames(6, (2, 48, 40))):
+            batch = analyzer.update(u, t=0.01 * n)
         results[backend] = batch
     for a, b in zip(results["numpy"], results["numba"], strict=True):
         for name in ("fractal_dim", "fractal_r2", "gain", "coherence", "dwell", "ci"):
@@ -77,7 +107,7 @@ def test_batch_gives_one_result_per_member_with_its_own_history() -> None:
     for n, u in enumerate(frames):
         pair = np.stack([u, frames[-1 - n]])  # the second member sees the frames backwards
         out = analyzer.update(pair, step=10 * n, t=0.5 * n)
-        ref = [single[0].update(u), single[1].update(frames[-1 - n])]
+        ref = [single[0].update(u, t=0.5 * n), single[1].update(frames[-1 - n], t=0.5 * n)]
     assert isinstance(out, list) and len(out) == 2
     for got, want in zip(out, ref, strict=True):
         assert got.ci == pytest.approx(want.ci, rel=1e-6)
@@ -87,7 +117,7 @@ def test_batch_gives_one_result_per_member_with_its_own_history() -> None:
 
 
 def test_steady_field_reaches_max_dwell_and_ci_grows() -> None:
-    analyzer = ComplexityAnalyzer(MetricsConfig(dwell_history=8))
+    analyzer = ComplexityAnalyzer(MetricsConfig.blueprint(dwell_history=8))
     u = _frames(1, (64, 64))[0]
     series = [analyzer.update(u) for _ in range(10)]
     assert series[0].dwell == 0.0 and series[0].ci == 0.0

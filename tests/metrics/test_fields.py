@@ -87,7 +87,7 @@ def test_bounded_coherence_is_frame_independent(backend: str, rng: np.random.Gen
 
 
 def test_frame_coherence_spans_zero_to_one(backend: str, rng: np.random.Generator) -> None:
-    c = coherence_field(rng.standard_normal((40, 40)), backend=backend)
+    c = coherence_field(rng.standard_normal((40, 40)), normalize="frame", backend=backend)
     assert c.min() == pytest.approx(0.0, abs=1e-12) and c.max() == pytest.approx(1.0)
 
 

@@ -79,6 +79,28 @@ def test_database_of_another_application(tmp_path: Path) -> None:
         AgentDB(path)
 
 
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_foreign_database_stays_byte_identical(tmp_path: Path, readonly: bool) -> None:
+    """The refusal came after the switch to WAL: the file was changed (journal mode in
+    its header, -wal/-shm files) before it was refused."""
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:  # another application's file, rollback journal
+        conn.execute("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO customers(name) VALUES (?)", [("a",), ("b",)])
+    conn.close()
+    before = path.read_bytes()
+    for _ in range(2):
+        with pytest.raises(StoreError, match="another application.*left untouched"):
+            AgentDB(path, readonly=readonly)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+
+
 def test_unwritable_locations(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         AgentDB(tmp_path / "missing-folder" / "x.db")

@@ -129,3 +129,85 @@ def test_errors_are_one_line(
         code, out, err = run_cli(capsys, *argv)
         assert code == 2 and out == ""
         assert err.startswith("resonance: error:") and err.count("\n") == 1
+
+
+def test_export_refuses_to_write_onto_the_database(
+    stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``db export 1 --csv sim.db --db sim.db`` replaced the database with a CSV."""
+    before = stored_db.read_bytes()
+    link = tmp_path / "link.db"
+    link.symlink_to(stored_db)
+    hard = tmp_path / "hard.db"
+    hard.hardlink_to(stored_db)
+    wal = tmp_path / "runs.db-wal"
+    for target, db in [
+        (stored_db, stored_db),
+        (link, stored_db),  # through a symbolic link
+        (stored_db, link),
+        (hard, stored_db),  # a hard link: same inode
+        (tmp_path / "sub" / ".." / "runs.db", stored_db),
+        (wal, stored_db),  # its journal
+    ]:
+        for flag in ("--csv", "--parquet"):
+            for force in ([], ["--force"]):
+                code, out, err = run_cli(
+                    capsys, "db", "export", "1", flag, str(target), "--db", str(db), *force
+                )
+                assert code == 2 and out == "" and err.count("\n") == 1, (target, db, err)
+                assert "database being read" in err
+    assert stored_db.read_bytes() == before
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_export_overwrites_only_with_force(
+    stored_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "notes.csv"
+    target.write_text("my notes\n")
+    code, _, err = run_cli(
+        capsys, "db", "export", "1", "--csv", str(target), "--db", str(stored_db)
+    )
+    assert code == 2 and "--force" in err and err.count("\n") == 1
+    assert target.read_text() == "my notes\n"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    code, _, err = run_cli(
+        capsys, "db", "export", "1", "--csv", str(folder), "--db", str(stored_db)
+    )
+    assert code == 2 and "folder" in err
+    # a failed export (run 99 does not exist) leaves the file as it was, even with --force
+    code, _, _ = run_cli(
+        capsys, "db", "export", "99", "--csv", str(target), "--db", str(stored_db), "--force"
+    )
+    assert code == 2 and target.read_text() == "my notes\n"
+    code, _, _ = run_cli(
+        capsys, "db", "export", "1", "--csv", str(target), "--db", str(stored_db), "--force"
+    )
+    assert code == 0 and target.read_text().startswith("run_id,agent_id")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_export_to_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """``db export 1 --csv - | head -1`` printed a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    from resonance_engine.store import MetricRecord
+
+    stored_db = tmp_path / "big.db"
+    with AgentDB(stored_db) as db:  # ~2 MB of CSV: far more than a pipe's buffer
+        run = db.create_run({}, 0)
+        series = db.series_id(run, "ci")
+        db.insert([MetricRecord(series, 10**15 + i, 0.5) for i in range(40_000)])
+    command = (
+        f"{sys.executable} -m resonance_engine.cli.main db export 1 --csv - "
+        f"--db {stored_db} | head -1"
+    )
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
+    )
+    assert (
+        result.stdout == "run_id,agent_id,series_type,series_name,timestamp_us,t_s,value,metadata\n"
+    )
+    assert result.stderr == "" and result.returncode == 0

@@ -157,3 +157,134 @@ def test_validation_and_closed_writer(db: AgentDB) -> None:
         writer.add(MetricRecord(sid, 3, 1.0))
     with pytest.raises(StoreError):
         MetricWriter(db, max_buffer_size=0)
+
+
+def test_a_writer_installs_no_signal_handler(db: AgentDB) -> None:
+    """The library used to install a SIGTERM handler, which stayed installed when the
+    last writer was closed from another thread."""
+    import signal
+
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    before = signal.getsignal(signal.SIGTERM)
+    writer = MetricWriter(db)
+    assert signal.getsignal(signal.SIGTERM) is before
+    writer.add(MetricRecord(sid, 0, 1.0))
+    closer = threading.Thread(target=writer.close)
+    closer.start()
+    closer.join()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert db.count(sid) == 1
+
+
+def _in_thread(target) -> BaseException | None:  # type: ignore[no-untyped-def]
+    """Run ``target`` in a new thread; return what it raised."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001
+            raised.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return raised[0] if raised else None
+
+
+def test_rejections_go_to_the_producer_whose_records_failed(db: AgentDB) -> None:
+    """Producer B used to get producer A's RejectedRecordsError from its own add(), and
+    B's record was dropped."""
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    db.insert([MetricRecord(sid, 0, 1.0)])
+    dup = MetricRecord(sid, 0, 9.0)  # the key (sid, 0) is stored already
+    writer = MetricWriter(db, flush_interval=0.01)
+    results: dict[str, BaseException | None] = {}
+
+    class Producer(threading.Thread):
+        def __init__(self) -> None:
+            super().__init__()
+            self.todo: list = []  # callables, run one by one in this thread
+            self.ready = threading.Event()
+            self.done = threading.Event()
+            self.raised: BaseException | None = None
+
+        def run(self) -> None:
+            while True:
+                self.ready.wait()
+                self.ready.clear()
+                job = self.todo.pop()
+                if job is None:
+                    return
+                try:
+                    job()
+                    self.raised = None
+                except BaseException as exc:  # noqa: BLE001
+                    self.raised = exc
+                self.done.set()
+
+        def do(self, job) -> BaseException | None:  # type: ignore[no-untyped-def]
+            self.done.clear()
+            self.todo.append(job)
+            self.ready.set()
+            self.done.wait(30)
+            return self.raised
+
+        def stop(self) -> None:
+            self.todo.append(None)
+            self.ready.set()
+            self.join()
+
+    a, b = Producer(), Producer()
+    a.start()
+    b.start()
+    try:
+        assert a.do(lambda: writer.add(dup)) is None
+        writer.flush()  # written: the duplicate is rejected; the main thread added nothing
+        results["b"] = b.do(lambda: writer.add(MetricRecord(sid, 1, 2.0)))
+        results["b flush"] = b.do(writer.flush)
+        results["a"] = a.do(lambda: writer.add(MetricRecord(sid, 2, 3.0)))
+    finally:
+        a.stop()
+        b.stop()
+    assert results["b"] is None and results["b flush"] is None
+    assert isinstance(results["a"], RejectedRecordsError)
+    assert results["a"].records == [dup]
+    writer.close()
+    # everything accepted is stored, B's and A's later record included; the first value won
+    assert _stored(db, sid) == {(0, 1.0), (1, 2.0), (2, 3.0)}
+
+
+def test_rejections_nobody_collected_are_raised_by_close(db: AgentDB) -> None:
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    writer = MetricWriter(db, flush_interval=0.01)
+    dups = [MetricRecord(sid, 5, 1.0), MetricRecord(sid, 5, 2.0)]
+    assert _in_thread(lambda: writer.add_many(dups)) is None  # that thread is gone now
+    writer.flush()
+    writer.add(MetricRecord(sid, 6, 1.0))  # the main thread's own records are fine
+    with pytest.raises(RejectedRecordsError, match="not collected") as info:
+        writer.close()
+    assert info.value.records == [dups[1]]
+    assert _stored(db, sid) == {(5, 1.0), (6, 1.0)}
+
+
+def test_a_blocked_producer_hears_of_a_lasting_failure(db_path: Path) -> None:
+    """A producer waiting for room while every write fails gets the failure instead of
+    blocking forever; every record it was told is buffered reaches the database."""
+    db = AgentDB(db_path, busy_timeout_ms=20)
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    writer = MetricWriter(db, max_buffer_size=10, flush_interval=0.02)
+    blocker = _hold_write_lock(db_path)
+    accepted = 0
+    try:
+        with pytest.raises(StoreError, match="0 are buffered"):
+            for t in range(1000):
+                writer.add(MetricRecord(sid, t, 1.0))
+                accepted += 1
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert 10 <= accepted < 1000
+    writer.close()
+    assert _stored(db, sid) == {(t, 1.0) for t in range(accepted)}
+    db.close()

@@ -13,8 +13,11 @@ from pathlib import Path
 from resonance_engine.store import AgentDB, MetricRecord, MetricWriter
 
 PRODUCER = """
-import sys, time
+import signal, sys, time
 from resonance_engine.store import AgentDB, MetricRecord, MetricWriter
+# the application owns its signals (the library installs none): SIGTERM -> SystemExit,
+# and the writer's atexit hook writes the buffer
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 db = AgentDB(sys.argv[1])
 sid, mode = int(sys.argv[2]), sys.argv[3]
 if mode == "kill":

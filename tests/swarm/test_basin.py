@@ -104,11 +104,33 @@ def test_first_passage_counts_censored_runs_separately() -> None:
     assert result.mean_time == pytest.approx(7.0)  # censored runs are not averaged in
     assert result.restricted_mean == pytest.approx((5 + 7 + 20 + 9 + 20) / 5)
     assert result.stderr == pytest.approx(np.std([5, 7, 9], ddof=1) / math.sqrt(3))
+    # exponential MLE with right censoring: time at risk over escapes
+    assert result.censored_mean == pytest.approx((5 + 7 + 20 + 9 + 20) / 3)
 
     none = mean_first_passage_time(
         StubSwarm, noise=0.1, horizon=10, n_runs=3, executor=ThreadPoolExecutor(1)
     )
     assert none.n_censored == 3 and math.isnan(none.mean_time)
+    assert math.isnan(none.censored_mean)
+
+
+def test_an_unperturbed_restart_from_a_snapshot_gives_basin_stability_one() -> None:
+    from resonance_engine.swarm.coupling import make_coupling
+
+    config = SwarmConfig(size=64, steps_per_tick=10, window=8)
+    # a locked kuramoto swarm with the default measure (the analyzer's dwell memory)
+    swarm = Swarm(3, config, coupling=make_coupling("kuramoto", 40.0), seed=1).run(40)
+    factory = partial(Swarm.from_snapshot, swarm.snapshot())
+    with ThreadPoolExecutor(2) as pool:
+        result = basin_stability(factory, n_samples=3, perturbation=0.0, horizon=8,
+                                 threshold=0.9, executor=pool)
+    # the original swarm, continued with a fresh window, is what every restart reproduces
+    swarm.reset_coordinator()
+    swarm.run(8)
+    assert swarm.coordinator is not None and swarm.coordinator.cs > 0.9
+    assert result.value == 1.0 and result.stderr == 0.0
+    assert result.final_cs == (swarm.coordinator.cs,) * 3
+    assert result.baseline_cs == swarm.coordinator.cs
 
 
 def test_basin_stability_of_a_real_swarm_in_the_default_process_pool() -> None:

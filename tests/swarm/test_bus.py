@@ -150,3 +150,45 @@ def test_nats_bus_unreachable_server_is_a_clear_error(nats_client: None) -> None
 
     with pytest.raises(BusError, match="cannot connect"):
         NatsBus(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
+
+
+def test_nats_bus_queue_is_bounded_and_bytes_count_when_sent(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outgoing queue grew without bound, bytes were counted when queued (also for
+    messages never sent), lost state payloads were not counted, losses were logged at
+    DEBUG, and flush() busy-polled with time.sleep."""
+    from resonance_engine.swarm import nats_bus
+    from resonance_engine.swarm.nats_bus import NatsBus
+
+    caplog.set_level("WARNING", logger="resonance_engine.swarm.bus")
+    with NatsBus(nats_server.url, max_queue=5) as sender, NatsBus(nats_server.url) as receiver:
+        got: list[int] = []
+        receiver.subscribe(lambda s: got.append(s.step))
+        frozen = threading.Event()
+        sender._loop.call_soon_threadsafe(frozen.wait)  # the network side stalls
+        for step in range(20):
+            sender.publish(_sig(0, step))
+        assert sender.stats.lost == 15 and sender.stats.queue_full == 15
+        assert sender.stats.bytes_out["signature"] == 0  # nothing was written yet
+
+        def no_polling(seconds: float) -> None:
+            raise AssertionError("flush() polls with time.sleep")
+
+        monkeypatch.setattr(nats_bus.time, "sleep", no_polling)
+        with pytest.raises(BusError, match="could not write its queue"):
+            sender.flush(timeout=0.3)
+        monkeypatch.undo()
+        frozen.set()
+        sender.flush()
+        assert sender.stats.bytes_out["signature"] == 5 * 64
+        assert sender.stats.messages_out["signature"] == 5
+        assert _wait(lambda: len(got) == 5) and got == [0, 1, 2, 3, 4]
+        assert "lost 1 message(s): the outgoing queue is full (5 messages)" in caplog.text
+        assert "lost 14 more message(s)" in caplog.text  # reported by flush()
+
+        nats_server.stop()
+        assert _wait(lambda: not sender.connected)
+        sender.publish_payload("state", b"state of agent 0")
+        assert sender.stats.lost_state == 1
+        assert sender.stats.bytes_out["state"] == 0

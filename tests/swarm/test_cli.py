@@ -69,52 +69,59 @@ def test_bad_swarm_arguments_exit_2_with_one_line(
     assert err.count("\n") == 1 and words in err and "Traceback" not in err
 
 
-def test_experiment_sync_writes_a_report_that_states_the_verdicts(
+def test_experiment_sync_writes_a_verdict_table_computed_from_the_results(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
         [
-            "experiment",
-            "sync",
-            "--agents",
-            "3",
-            "--size",
-            "32",
-            "--ticks",
-            "24",
-            "--warmup",
-            "4",
-            "--window",
-            "8",
-            "--seeds",
-            "2",
-            "--surrogates",
-            "20",
-            "--basin",
-            "0",
-            "--sweep",
-            "0.5",
-            "--measure",
-            MEASURE,
-            "--out",
-            str(tmp_path),
-            "--json",
+            "experiment", "sync", "--agents", "3", "--size", "32", "--ticks", "16",
+            "--warmup", "2", "--window", "8", "--seeds", "2", "--surrogates", "20",
+            "--basin", "1", "--mfpt", "1", "--horizon", "8",
+            "--strengths", "gain=0.5", "--strengths", "kuramoto=30",
+            "--strengths", "ci-feedback=1", "--strengths", "common-drive=30",
+            "--strengths", "diffusive=100",
+            "--measure", MEASURE, "--executor", "serial", "--out", str(tmp_path), "--json",
         ]
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    report = (tmp_path / "report.md").read_text()
-    assert "CS > 0.95: " in report and "10-100x less communication" in report
-    assert ("HOLDS" in report) or ("DOES NOT HOLD" in report)
-    # traffic measured on the bus: 3 x 64 bytes vs 3 x 32 x 32 x 4 bytes per tick
-    assert summary["traffic_ratio"] == pytest.approx(32 * 32 * 4 / 64)
     results = json.loads((tmp_path / "results.json").read_text())
-    assert len(results["rows"]) == 4
-    assert results["control"]["cs"] == pytest.approx(1.0, abs=1e-6)
-    assert [r["coupling"] for r in results["sweep"]] == [0.5]
-    assert "No coupling strength tried" in report or "Some coupling strength" in report
-    for name in ("ci_series", "cs_by_seed", "cs_over_time", "traffic"):
+    # --json prints the report's verdict table: one row per mechanism
+    assert summary["verdicts"] == results["verdicts"]
+    rows = {v["mechanism"]: v for v in summary["verdicts"]}
+    assert list(rows) == ["gain", "kuramoto", "ci-feedback", "common-drive", "diffusive"]
+    # bytes each mechanism needs, measured on the bus: 3 signatures, none, or field strips
+    assert rows["gain"]["coupling_bytes_per_tick"] == 3 * 64
+    assert rows["kuramoto"]["coupling_bytes_per_tick"] == 3 * 64  # still 64-byte signatures
+    assert rows["common-drive"]["coupling_bytes_per_tick"] == 0
+    assert rows["diffusive"]["coupling_bytes_per_tick"] == 3 * 2 * (13 + 32 * 4 * 4)
+    assert rows["diffusive"]["full_state_bytes_per_tick"] == 3 * 32 * 32 * 4
+    assert rows["kuramoto"]["state_exchange"] and not rows["gain"]["state_exchange"]
+    # two seeds per K plus the shared K = 0 runs; the verdict follows the numbers
+    assert len(results["runs"]) == 2 + 5 * 2
+    for v in rows.values():
+        holds = v["cs_min"] > 0.95 and v["p_max"] < 0.05
+        assert (v["cs_above_claim"] and v["significant"]) == holds
+        if not holds and v["mechanism"] != "common-drive":
+            assert v["without_state_synchronization"].startswith("no")
+        assert "basin_stability" in v and v["mfpt_escaped"] + v["mfpt_censored"] == 1
+    report = (tmp_path / "report.md").read_text()
+    for v in rows.values():
+        verdict = "HOLDS" if v["cs_above_claim"] and v["significant"] else "DOES NOT HOLD"
+        assert f"**{v['mechanism']}: CS > 0.95 {verdict}**" in report
+        assert f"CS = {v['cs_mean']:.3f} +- {v['cs_sd']:.3f}" in report
+    assert "coordination by signatures without state synchronization" in report
+    for name in ("cs_vs_strength", "ci_best", "traffic"):
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_experiment_sync_rejects_unknown_mechanisms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["experiment", "sync", "--mechanisms", "gain,telepathy", "--out",
+                 str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "telepathy" in err and err.count("\n") == 1
 
 
 def test_bench_swarm_reports_every_section(

@@ -117,3 +117,27 @@ def test_mdea_sync_needs_enough_history() -> None:
     assert np.isfinite(coord.summary()["mdea_cs"])
     with pytest.raises(ConfigError):
         SwarmCoordinator(1)
+
+
+def test_a_nan_signature_is_skipped_counted_and_reported(caplog) -> None:
+    """One Signature with ci=NaN made CS NaN for a whole window (about 120 ticks)."""
+    rng = np.random.default_rng(3)
+    n, ticks, window = 4, 60, 16
+    ci = rng.normal(size=(ticks, 1)) + 0.3 * rng.normal(size=(ticks, n))
+    caplog.set_level(logging.WARNING, logger="resonance_engine.swarm.coordinator")
+    coord, clean = SwarmCoordinator(n, window=window), SwarmCoordinator(n, window=window)
+    for t in range(ticks):
+        for a in range(n):
+            value = float("nan") if (t, a) == (30, 2) else ci[t, a]
+            d = float("inf") if (t, a) == (40, 0) else 1.5 + 0.01 * ci[t, a]
+            coord.ingest(_sig(a, t, value, d))
+            if t not in (30, 40):
+                clean.ingest(_sig(a, t, ci[t, a], 1.5 + 0.01 * ci[t, a]))
+    assert np.isfinite(list(coord.cs_history)[2:]).all()  # never NaN once 3 ticks are in
+    assert coord.cs == pytest.approx(clean.cs) and np.isfinite(coord.cs)
+    assert list(coord.steps) == list(clean.steps)  # the two bad ticks are left out
+    assert coord.non_finite_ticks == 2 and coord.non_finite.tolist() == [1, 0, 1, 0]
+    summary = coord.summary(with_mdea=False)
+    assert summary["non_finite_ticks"] == 2 and summary["non_finite_signatures"] == 2
+    assert coord.incomplete_ticks == 0
+    assert "tick 30 skipped" in caplog.text and "[2]" in caplog.text

@@ -50,6 +50,7 @@ def test_two_kuramoto_agents_lock_at_the_analytic_phase_gap() -> None:
     assert np.all(np.abs(dw) < 40.0) and np.any(np.abs(dw) > 1.0)
     swarm.run(150)
     np.testing.assert_allclose(_phase_gap(b.phase, a.phase), np.arcsin(dw / 40.0), atol=0.02)
+    np.testing.assert_allclose(swarm.drive_order_parameter(), np.cos(np.arcsin(dw / 40.0) / 2))
     # each drive now runs at the common frequency (the mean of the pair)
     np.testing.assert_allclose(a.frequency, b.frequency, rtol=1e-3)
     np.testing.assert_allclose(a.frequency, (a.natural_frequency + b.natural_frequency) / 2,
@@ -152,7 +153,7 @@ def test_diffusive_exchanges_boundary_strips_as_counted_state() -> None:
 
 
 def test_uncoupled_modes_leave_drives_alone() -> None:
-    for mode in COUPLING_MODES:
+    for mode in ("gain", "kuramoto", "ci-feedback", "common-drive", "diffusive"):
         swarm = Swarm(2, SMALL, coupling=0.0, coupling_mode=mode, seed=5,
                       measure=standin_factory).run(3)
         for agent in swarm.agents:

@@ -24,11 +24,11 @@ def require(module: str) -> ModuleType:
 
 
 def chromium_path() -> str:
-    """Debian's chromium: skip without it, but fail under CI=true (docs/ci-web.sh installs it)."""
+    """Debian's chromium: skip without it, but fail under CI=true (.ci/run installs it)."""
     path = shutil.which("chromium")
     if path is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not on PATH; docs/ci-web.sh installs it with apt-get")
+            pytest.fail("chromium is not on PATH; .ci/run installs it with apt-get")
         pytest.skip("chromium is not on PATH (apt-get install chromium)")
     return path
 

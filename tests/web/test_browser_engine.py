@@ -114,14 +114,14 @@ def _pond(boundary: str, size: int = 128, metrics: dict[str, Any] | None = None)
     return {**config.model_dump(mode="json"), "metrics": metrics or FORMS["default"]}
 
 
-def _numpy_run(config: dict[str, Any]) -> tuple[np.ndarray, list[Any], float]:
+def _numpy_run(config: dict[str, Any], steps: int = STEPS) -> tuple[np.ndarray, list[Any], float]:
     simulation = {k: v for k, v in config.items() if k != "metrics"}
     solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
     analyzer = ComplexityAnalyzer(
         MetricsConfig(**{**config.get("metrics", {}), "backend": "numpy"})
     )
     series = []
-    for _ in range(STEPS // MEASURE_EVERY):
+    for _ in range(steps // MEASURE_EVERY):
         solver.step(MEASURE_EVERY)
         series.append(analyzer.observe(solver))
     return np.array(solver.u, dtype=np.float64), series, solver.t
@@ -172,14 +172,7 @@ def test_measure_settings_match_the_numpy_backend(
     config = _pond("absorbing", size=64, metrics=_metrics(**overrides))
     page = engine_page(engine)
     got = page.evaluate(RUN_IN_PAGE, [config, 120, MEASURE_EVERY])
-    solver_steps, every = 120, MEASURE_EVERY
-    simulation = {k: v for k, v in config.items() if k != "metrics"}
-    solver = SimulationConfig(**{**simulation, "backend": "numpy"}).build()
-    analyzer = ComplexityAnalyzer(MetricsConfig(**{**config["metrics"], "backend": "numpy"}))
-    series = []
-    for _ in range(solver_steps // every):
-        solver.step(every)
-        series.append(analyzer.observe(solver))
+    _, series, _ = _numpy_run(config, steps=120)
     _check_series(got["series"], series)
 
 
@@ -387,3 +380,45 @@ def test_node_runs_the_same_module_with_dawn() -> None:
     assert np.abs(u - expected).max() < 1e-4 * np.abs(expected).max()
     for name in MEASURES:
         assert got["series"][-1][name] == pytest.approx(getattr(series[-1], name), rel=1e-3)
+
+
+def test_defaults_are_those_of_the_python_configs(engine_page) -> None:
+    """A key left out of configure() means what it means in SimulationConfig/MetricsConfig."""
+    page = engine_page("cpu")
+    js = page.evaluate(
+        """async () => [(await import('./engine/physics.js')).SIMULATION_DEFAULTS,
+                        (await import('./engine/measures.js')).METRICS_DEFAULTS]"""
+    )
+    assert js[0] == SimulationConfig().model_dump(mode="json")
+    metrics = MetricsConfig().model_dump(mode="json")
+    # min_box None means the base (2 or 3); MetricsConfig says so in one of both ways
+    smallest = {k: (d.get("min_box") or d.get("box_base", 2)) for k, d in (("js", js[1]),
+                                                                           ("py", metrics))}
+    assert smallest["js"] == smallest["py"]
+    assert {k: js[1][k] for k in metrics if k != "min_box"} == {
+        k: v for k, v in metrics.items() if k != "min_box"
+    }
+
+
+def test_serve_engine_browser_command_serves_the_package_files(tmp_path: Path) -> None:
+    import urllib.request
+
+    from resonance_engine.web.site import SHADER_DIR
+
+    from .test_cli_serve import start_serve, stop
+
+    process, url = start_serve(tmp_path, "--engine", "browser", "--json", "--db",
+                               str(tmp_path / "runs.db"))
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert b'src="engine/page.js"' in response.read()
+        with urllib.request.urlopen(url + "config.json", timeout=10) as response:
+            site = json.loads(response.read())
+        assert site["simulation"]["nx"] == 32 and site["store"] == "api/metrics"
+        with urllib.request.urlopen(url + "shaders/leapfrog.wgsl", timeout=10) as response:
+            assert response.read() == (SHADER_DIR / "leapfrog.wgsl").read_bytes()
+    finally:
+        out, _ = stop(process)
+    summary = json.loads(out)
+    assert summary["grid"] == "32x32" and summary["frames_stored"] == 0
+    assert summary["run_id"] is not None

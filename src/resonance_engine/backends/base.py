@@ -269,11 +269,32 @@ class FrameParams(NamedTuple):
     shift : ndarray of float64, shape (b,)
         Subtracted before the moments (see ``local_variance``).
     coh_a, coh_b : float
-        C = 1 / (coh_a * var + coh_b): (1, eps) for the seed's form, (1/scale, 1) bounded.
+        C = 1 / (coh_a * var + coh_b): (1, eps) for the seed's form, (1/scale, 1) bounded
+        (var of the scaled moments, see ``moment_scale``).
     gamma : float
         CI dwell scale: h = 1 - exp(-tau / gamma).
     history, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale
         The dwell ring buffer and its lag table, as in ``dwell``.
+    offsets : bool
+        Box counts are the smallest over shifted box grids (``shifted_box_counts``).
+    base : int
+        Box sizes are base^0 .. base^levels (2 or 3).
+    coh_local : bool
+        C = m1^2 / m2 of the local moments (1 where m2 = 0) instead of coh_a, coh_b.
+    inward : bool
+        Near the edges the moments are those of the nearest cell whose whole window is
+        inside the grid (along each axis, when the axis holds a whole window).
+    moment_scale : ndarray of float64, shape (b,), or None
+        The moments are taken of (u - shift) * moment_scale (a power of two, so exact:
+        it keeps float32 squares of fields near 1e30 finite); None means 1.
+    recursive : ndarray of u's dtype, shape (b, 2, ny, nx), or None
+        The recursive dwell's state: the previous frame and the previous tau. With it tau
+        is the exact step of dtau/dt = 1 - k tau, k dt = decay_rate + |u - prev| inv_h
+        (see ``recursive_dwell``), and the state is updated in place (the ring arguments
+        are then empty).
+    decay, increment, decay_rate : float
+        Of the recursive dwell: exp(-dt / lambda), dt and dt / lambda (all 0 on the first
+        frame).
     """
 
     threshold: np.ndarray
@@ -292,6 +313,15 @@ class FrameParams(NamedTuple):
     inv_h: np.ndarray
     store_slot: int
     store_scale: np.ndarray
+    offsets: bool = False
+    base: int = 2
+    coh_local: bool = False
+    inward: bool = False
+    moment_scale: np.ndarray | None = None
+    recursive: np.ndarray | None = None
+    decay: float = 0.0
+    increment: float = 0.0
+    decay_rate: float = 0.0
 
 
 #: Columns of the sums returned by :meth:`MetricKernels.analyze_frame`.
@@ -331,6 +361,25 @@ class MetricKernels(Protocol):
         """
         ...
 
+    def shifted_box_counts(
+        self,
+        u: np.ndarray,
+        threshold: np.ndarray,
+        levels: int,
+        boundary: bool,
+        base: int = 2,
+        shifted: bool = True,
+    ) -> np.ndarray:
+        """Box counts over shifted box grids at sizes base^0 .. base^levels.
+
+        Occupancy: the smallest count over the shifts; boundary: the mean count.
+        For side s the grid is shifted along each axis by multiples of s/2 (base 2,
+        s = 4, 8), s/4 (s = 16), s/8 (s >= 32) or s/3 (base 3); sides 1 and 2 of base 2
+        are not shifted; ``shifted=False`` keeps only the grid anchored at (0, 0).
+        Returns float64 counts of shape (b, levels + 1).
+        """
+        ...
+
     def gain(self, u: np.ndarray, window: int, out: np.ndarray) -> None:
         """out = mean of |u| over the window x window square centred on each cell.
 
@@ -339,14 +388,23 @@ class MetricKernels(Protocol):
         ...
 
     def local_variance(
-        self, u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+        self,
+        u: np.ndarray,
+        weights: np.ndarray,
+        shift: np.ndarray,
+        out: np.ndarray,
+        inward: bool = False,
+        relative: bool = False,
     ) -> None:
-        """out = Gaussian-weighted local variance E_w[u^2] - E_w[u]^2, clipped at 0.
+        """out = Gaussian-weighted local variance E_w[x^2] - E_w[x]^2, clipped at 0.
 
         ``weights`` (odd length 2r+1) is the 1D kernel applied along x then y; near the
-        edges the weights of the cells inside the grid are renormalized to sum to 1.
+        edges the weights of the cells inside the grid are renormalized to sum to 1, or
+        with ``inward`` the cells within r of an edge take the moments of the nearest
+        cell whose whole window is inside (along each axis holding a whole window).
         ``shift`` (b,) is subtracted from the field before the moments are taken
-        (the variance does not change; it avoids cancellation, e.g. the frame mean).
+        (x = u - shift: the variance does not change; it avoids cancellation).
+        ``relative``: var / E_w[x^2] in [0, 1] instead (0 where E_w[x^2] = 0).
         """
         ...
 
@@ -384,6 +442,26 @@ class MetricKernels(Protocol):
             Where the current frame goes (-1: do not store).
         store_scale : ndarray of float64, shape (b,)
         out : ndarray, shape (b, ny, nx)
+        """
+        ...
+
+    def recursive_dwell(
+        self,
+        u: np.ndarray,
+        state: np.ndarray,
+        inv_h: np.ndarray,
+        decay: float,
+        increment: float,
+        rate: float,
+        out: np.ndarray,
+    ) -> None:
+        """Recursive dwell, the exact step of dtau/dt = 1 - k tau over one frame interval.
+
+        a = |u[k] - prev| inv_h[k], k dt = rate + a, E = decay exp(-a):
+        out[k] = E tau_prev + increment (1 - E) / (k dt) (increment (1 - k dt / 2) when
+        k dt < 1e-6); decay = exp(-dt / lambda), increment = dt, rate = dt / lambda.
+        ``state`` (b, 2, ny, nx), u's dtype, holds the previous frame and tau; both are
+        replaced by this frame's (all three 0 on a first frame give tau = 0).
         """
         ...
 

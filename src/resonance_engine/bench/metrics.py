@@ -20,7 +20,12 @@ import numpy as np
 from resonance_engine.backends import metric_kernels
 from resonance_engine.bench import median_seconds
 from resonance_engine.errors import ConfigError
-from resonance_engine.metrics import ComplexityAnalyzer, DwellTimeTracker, MetricsConfig
+from resonance_engine.metrics import (
+    ComplexityAnalyzer,
+    DwellTimeTracker,
+    MetricsConfig,
+    RecursiveDwell,
+)
 from resonance_engine.metrics.coherence import gaussian_weights
 from resonance_engine.metrics.fractal import box_sizes, fit_dimension
 from resonance_engine.metrics.spectral import structure_factor
@@ -124,7 +129,8 @@ class BaselineAnalyzer:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     default = "1024,4096,8192" if args.backend == "wgpu" else "256,1024,2048"
     sizes = [int(s) for s in (args.sizes or default).split(",")]
-    config = MetricsConfig(dwell_history=args.history, backend=args.backend)
+    # the wgpu shaders implement the seed's forms (the calibrated ones run on the CPU)
+    config = MetricsConfig.blueprint(dwell_history=args.history, backend=args.backend)
     results: dict[str, Any] = {
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
         "dtype": args.dtype,
@@ -146,7 +152,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict[str, float]:
-    """Medians (ms) of each measure and of the whole frame at one grid size."""
+    """Medians (ms) of each measure and of the whole frame at one grid size.
+
+    ``config`` is the seed's forms (the baseline computes those); the calibrated frame
+    (the defaults) and the calibrated kernels are timed beside them, so the cost of each
+    change shows: D over shifted grids, C local with inward edges, the recursive dwell.
+    """
     kernels = metric_kernels(args.backend)
     weights = gaussian_weights(config.coherence_sigma, config.coherence_truncate)
     frames = bench_frames(size, args.dtype)
@@ -156,13 +167,18 @@ def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict
     theta = np.sqrt(stats[:, 1])
     levels = int(box_sizes((size, size))[-1]).bit_length() - 1
     analyzer = ComplexityAnalyzer(config)
+    calibrated = ComplexityAnalyzer(MetricsConfig(backend=args.backend))
+    recursive = RecursiveDwell(batch.shape, dtype=batch.dtype, backend=args.backend)
     tracker = DwellTimeTracker(
         batch.shape, args.history, config.dwell_lambda, dtype=batch.dtype, backend=args.backend
     )
     for n in range(args.history + 1):  # fill the dwell histories
         analyzer.update(frames[n % len(frames)])
+        calibrated.update(frames[n % len(frames)], t=0.001 * n)
         tracker.update(frames[n % len(frames)][None])
+        recursive.update(frames[n % len(frames)][None], 0.001)
     counter = iter(range(10**12))
+    clock = iter(range(args.history + 1, 10**12))
     results: dict[str, float] = {}
     ours: dict[str, Callable[[], object]] = {
         "stats": lambda: kernels.frame_stats(batch),
@@ -172,9 +188,18 @@ def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict
         "tau": lambda: tracker.update_batch(batch, stats, out),
         "S(q)": lambda: structure_factor(batch[0]),
         "frame (D+G+C+tau+CI)": lambda: analyzer.update(frames[next(counter) % len(frames)]),
+        "D shifted": lambda: kernels.shifted_box_counts(batch, theta, levels, False),
+        "C local inward": lambda: kernels.local_variance(
+            batch, weights, stats[:, 0], out, True, True
+        ),
+        "tau recursive": lambda: recursive.update(batch, 0.001),
+        "calibrated frame": lambda: _calibrated_frame(calibrated, frames, clock),
     }
     for name, fn in ours.items():
         results[f"{size} {name} ms"] = median_seconds(fn, args.repeats) * 1e3
+    results[f"{size} calibrated / seed frame"] = (
+        results[f"{size} calibrated frame ms"] / results[f"{size} frame (D+G+C+tau+CI) ms"]
+    )
     if args.no_baseline:
         return results
     base = BaselineAnalyzer(config)
@@ -194,4 +219,12 @@ def _measure(size: int, args: argparse.Namespace, config: MetricsConfig) -> dict
         seconds = median_seconds(fn, repeats, min_time=0.1)
         results[f"{size} {name} baseline ms"] = seconds * 1e3
         results[f"{size} {name} speedup"] = seconds * 1e3 / results[f"{size} {name} ms"]
+    results[f"{size} calibrated frame speedup"] = (
+        results[f"{size} frame (D+G+C+tau+CI) baseline ms"] / results[f"{size} calibrated frame ms"]
+    )
     return results
+
+
+def _calibrated_frame(analyzer: ComplexityAnalyzer, frames: list[np.ndarray], clock: Any) -> None:
+    n = next(clock)
+    analyzer.update(frames[n % len(frames)], t=0.001 * n)

@@ -92,7 +92,7 @@ def _writer_round(db: AgentDB, n: int, round_: int, producers: int, chunk: int,
     rows = _records(100, n // 100, round_)
     share = len(rows) // producers
     parts = [rows[i * share : (i + 1) * share] for i in range(producers)]
-    writer = MetricWriter(db, max_buffer_size=buffer, handle_sigterm=False)
+    writer = MetricWriter(db, max_buffer_size=buffer)
 
     def produce(part: list[MetricRecord]) -> None:
         if single:

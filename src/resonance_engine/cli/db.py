@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from rich.table import Table
 from resonance_engine.errors import ConfigError, StoreError
 from resonance_engine.store import AgentDB
 
-__all__ = ["register", "add_db_options", "open_db", "DEFAULT_DB"]
+__all__ = ["register", "add_db_options", "open_db", "check_export_target", "DEFAULT_DB"]
 
 #: Database used when no --db is given.
 DEFAULT_DB = Path("resonance.db")
@@ -94,6 +96,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = export.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", type=Path, metavar="FILE", help="CSV file ('-' for stdout)")
     fmt.add_argument("--parquet", type=Path, metavar="FILE", help="Parquet file (needs pyarrow)")
+    export.add_argument("--force", action="store_true",
+                        help="replace FILE when it exists (never the database being read)")
     export.set_defaults(func=cmd_export)
 
     for parser in (runs, show, similar, export):
@@ -227,25 +231,73 @@ def _export_rows(db: AgentDB, run_id: int) -> tuple[list[str], list[list[Any]]]:
     return columns, rows
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one file (after links; hard links too)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return a.resolve() == b.resolve()
+
+
+def check_export_target(target: Path, db_path: Path, force: bool) -> None:
+    """Refuse an export file that would destroy data the user did not name.
+
+    Raises
+    ------
+    ConfigError
+        When ``target`` is the database being read or one of its journal files (even
+        with ``force``), a folder, or an existing file and ``force`` is False.
+    """
+    db_path = Path(db_path)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if _same_file(target, db_path.with_name(db_path.name + suffix)):
+            raise ConfigError(
+                f"refusing to export onto {str(target)!r}: it is the database being read "
+                f"({str(db_path) + suffix!r}); choose another file"
+            )
+    if target.is_dir():
+        raise ConfigError(f"cannot write {str(target)!r}: it is a folder; name a file in it")
+    if target.exists() and not force:
+        raise ConfigError(
+            f"{str(target)!r} exists; pass --force to replace it, or choose another file"
+        )
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` beside ``target``, then rename it over ``target``: a failed write
+    leaves an existing file as it was."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    to_stdout = args.csv is not None and str(args.csv) == "-"
+    target: Path = args.csv if args.csv is not None else args.parquet
+    if not to_stdout:
+        check_export_target(target, args.db, args.force)
     with _open_existing(args) as db:
         columns, rows = _export_rows(db, args.run)
+    if to_stdout:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        sys.stdout.flush()  # a closed pipe (| head -1) shows here; main() exits quietly
+        return 0
     if args.csv is not None:
-        if str(args.csv) == "-":
-            writer = csv.writer(sys.stdout)
-            writer.writerow(columns)
-            writer.writerows(rows)
-            return 0
-        target = args.csv
-        try:
-            with open(target, "w", newline="", encoding="utf-8") as fh:
+
+        def write(path: Path) -> None:
+            with open(path, "w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(columns)
                 writer.writerows(rows)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {str(target)!r}: {exc.strerror}") from None
+
     else:
-        target = args.parquet
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -254,10 +306,11 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "--parquet needs pyarrow: pip install 'resonance-engine[export]'"
             ) from None
         table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
-        try:
-            pq.write_table(table, target)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {str(target)!r}: {exc}") from None
+
+        def write(path: Path) -> None:
+            pq.write_table(table, path)
+
+    _write_atomically(target, write)
     summary = {"run_id": args.run, "rows": len(rows), "file": str(target)}
     if args.json:
         _json(summary)

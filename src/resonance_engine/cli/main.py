@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -60,11 +61,23 @@ def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush at exit does not
+    hit the closed pipe again (and print a traceback-like warning)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout is no real file (tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resonance`` command; returns the exit code.
 
     SIGTERM is handled like Ctrl-C: the running command stops, writes what it has and
-    closes its files.
+    closes its files. A closed stdout pipe (``resonance db export 1 --csv - | head -1``)
+    ends the command quietly with code 0.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -78,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("resonance: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader of stdout left early (| head -1): not an error
+        _discard_stdout()
+        return 0
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)

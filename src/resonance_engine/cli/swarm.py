@@ -103,37 +103,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     names.required = True
     s = names.add_parser(
         "sync",
-        help="coupled vs uncoupled swarms: CS > 0.95? 10-100x less traffic? -> report.md",
+        help="coupling mechanisms swept over K and seeds: CS > 0.95? with which traffic? "
+        "-> report.md",
         description=(
-            "Run coupled and uncoupled swarms over several seeds, test CS against surrogates, "
-            "estimate basin stability, measure signature vs full-state traffic on the bus, "
-            "and write report.md with pictures that states whether the claims hold."
+            "Run every mechanism (--mechanisms) at each K of its sweep and K = 0 over several "
+            "seeds with heterogeneous agents; measure Pearson CS and MDEA-CS with surrogate "
+            "p-values, the bytes per tick each mechanism needs beside full states, basin "
+            "stability and MFPT at the best K; write report.md with a verdict table."
         ),
     )
-    s.add_argument("--agents", type=_positive_int, default=8)
+    s.add_argument("--mechanisms", default=",".join(_default_mechanisms()),
+                   help="comma-separated coupling modes (default: all five)")
+    s.add_argument("--strengths", action="append", default=[], metavar="MODE=K1,K2",
+                   help="K values of one mechanism (repeatable; default: its sweep)")
+    s.add_argument("--agents", type=_positive_int, default=6, help="agents (default 6)")
     s.add_argument("--size", type=_positive_int, default=64, help="cells per side (default 64)")
     s.add_argument("--ticks", type=_positive_int, default=200, help="measured ticks per run")
-    s.add_argument("--warmup", type=int, default=100, help="discarded ticks per run")
-    s.add_argument("--coupling", type=float, default=0.05, help="K of the coupled condition")
+    s.add_argument("--warmup", type=int, default=40, help="discarded ticks per run")
     s.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (default 3)")
-    s.add_argument("--sweep", default="0.2,1.0",
-                   help="more coupling strengths, run on the first seed ('' for none)")
-    s.add_argument("--window", type=_positive_int, default=64)
+    s.add_argument("--window", type=_positive_int, default=64, help="CS window in ticks")
     s.add_argument("--surrogates", type=int, default=200)
-    s.add_argument("--basin", type=int, default=8, metavar="N", help="basin-stability samples")
-    s.add_argument("--perturbation", type=float, default=0.5)
-    add_executor_options(s)  # where the basin-stability runs execute
-    s.add_argument("--bus", default="memory", help="bus of the traffic measurement")
+    s.add_argument("--basin", type=int, default=4, metavar="N",
+                   help="basin-stability kicks per mechanism at its best K (0: none)")
+    s.add_argument("--perturbation", type=float, default=1.0,
+                   help="std of the basin kicks (log gain, rad)")
+    s.add_argument("--mfpt", type=int, default=3, metavar="N",
+                   help="MFPT runs per mechanism at its best K (0: none)")
+    s.add_argument("--noise", type=float, default=0.1,
+                   help="MFPT noise per tick (log gain, rad)")
+    s.add_argument("--horizon", type=_positive_int, default=128,
+                   help="ticks after a basin kick, and the MFPT horizon (default 128: the "
+                   "final CS window then starts after the relaxation)")
+    add_executor_options(s)  # where the runs and the samples execute
+    s.add_argument("--bus", default="memory", help="bus of the full-state traffic measurement")
     s.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory (see swarm)")
     add_common_options(s, out_default="resonance-out/sync")
     s.set_defaults(func=cmd_experiment_sync)
 
+    from resonance_engine.cli.measures import register_experiment
+
+    register_experiment(names)  # resonance experiment measures
+
 
 # ---------------------------------------------------------------------------- swarm
 def _coupling_modes() -> list[str]:
-    from resonance_engine.swarm.coupling import COUPLING_MODES
+    from resonance_engine.swarm.coupling import COUPLING_MODES, MECHANISM_MODULES
 
-    return list(COUPLING_MODES)
+    return list(dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]))
 
 
 def _controllers() -> list[str]:
@@ -154,7 +170,7 @@ def _controller_spec(text: str) -> str:
 def _coupling(args: argparse.Namespace) -> Any:
     """The Coupling named by --controller or --coupling-mode with strength --coupling (or
     its default)."""
-    from resonance_engine.swarm.coupling import COUPLING_MODES, make_coupling
+    from resonance_engine.swarm.coupling import coupling_class, make_coupling
 
     mode = getattr(args, "controller", None) or args.coupling_mode
     if mode.startswith("rl:"):
@@ -163,7 +179,7 @@ def _coupling(args: argparse.Namespace) -> Any:
         return PolicyCoupling(policy=mode[3:])
     k = args.coupling
     if k is None:
-        k = COUPLING_MODES[mode].default_strength
+        k = coupling_class(mode).default_strength
     return make_coupling(mode, k)
 
 
@@ -268,6 +284,7 @@ def cmd_swarm(args: argparse.Namespace) -> int:
             coordinator.finish()
             summary.update(coordinator.summary())
         summary.update({f"sampling_{k}": v for k, v in swarm.sampling().items()})
+        summary["drive_order_parameter_min"] = float(swarm.drive_order_parameter().min())
         traffic = swarm.traffic_per_tick()
         summary["signature_bytes_per_tick"] = traffic["signature"]
         summary["state_bytes_per_tick"] = (
@@ -424,17 +441,45 @@ def _floats(option: str, text: str) -> tuple[float, ...]:
     return values
 
 
+def _default_mechanisms() -> tuple[str, ...]:
+    from resonance_engine.swarm.experiment import DEFAULT_MECHANISMS
+
+    return DEFAULT_MECHANISMS
+
+
+def _strengths(items: list[str]) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    out = []
+    for item in items:
+        mode, sep, values = item.partition("=")
+        if not sep or not mode.strip():
+            raise ConfigError(f"--strengths must look like MODE=K1,K2, got {item!r}")
+        out.append((mode.strip(), _floats(f"--strengths {mode.strip()}", values)))
+    return tuple(out)
+
+
 def cmd_experiment_sync(args: argparse.Namespace) -> int:
     """Run the synchronization experiment and write report.md."""
+    import shlex
+    import sys
+
     from resonance_engine.swarm.experiment import SyncExperimentConfig, run_sync_experiment
 
     seed = args.seed if args.seed is not None else 0
+    mechanisms = tuple(m.strip() for m in args.mechanisms.split(",") if m.strip())
+    for name, value in (("--surrogates", args.surrogates), ("--basin", args.basin),
+                        ("--mfpt", args.mfpt), ("--warmup", args.warmup)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value}")
+    for name, value in (("--perturbation", args.perturbation), ("--noise", args.noise)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be finite and >= 0, got {value}")
     cfg = SyncExperimentConfig(
         agents=args.agents, size=args.size, warmup=args.warmup, ticks=args.ticks,
-        window=args.window, coupling=args.coupling,
-        seeds=tuple(range(seed, seed + args.seeds)), surrogates=args.surrogates,
-        sweep=_floats("--sweep", args.sweep),
-        basin_samples=args.basin, basin_perturbation=args.perturbation,
+        window=args.window, seeds=tuple(range(seed, seed + args.seeds)),
+        mechanisms=mechanisms, strengths=_strengths(args.strengths),
+        surrogates=args.surrogates, basin_samples=args.basin,
+        basin_perturbation=args.perturbation, mfpt_runs=args.mfpt, mfpt_noise=args.noise,
+        horizon=args.horizon,
     )
     measure = load_measure(args.measure)
     out = output_dir(args.out)
@@ -450,19 +495,23 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
 
         with resolve_executor(args.executor, args.workers) as executor:
             results = run_sync_experiment(
-                cfg, out, measure=measure, bus=args.bus, executor=executor, progress=progress
+                cfg, out, measure=measure, bus=args.bus, executor=executor, progress=progress,
+                command="resonance " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
             )
-    v = results["verdicts"]
     summary = {
         "report": results["report"],
-        "cs_claim_holds": v["cs_above_claim"],
-        "coupled_cs_mean": v["coupled_cs_mean"],
-        "uncoupled_cs_mean": v["uncoupled_cs_mean"],
-        "best_cs_any_coupling": v["best_cs_any_coupling"],
-        "traffic_ratio": v["traffic_ratio"],
-        "traffic_claim_at_least_10x": v["traffic_at_least_10x"],
-        "basin_stability": results["basin"]["value"] if results["basin"] else "not run",
+        "verdicts": results["verdicts"],
         "seconds": results["seconds"],
     }
-    print_summary(args, "resonance experiment sync", summary)
+    if args.json:
+        print_summary(args, "resonance experiment sync", summary)
+    else:
+        print_summary(args, "resonance experiment sync", {
+            f"{v['mechanism']}": (
+                f"CS {v['cs_mean']:.3f} +- {v['cs_sd']:.3f} at K = {v['best_strength']:g}; "
+                f"> {cfg.claim_cs}: {'yes' if v['cs_above_claim'] and v['significant'] else 'no'}"
+                f"; {v['coupling_bytes_per_tick']:,.0f} B/tick; without state sync: "
+                f"{v['without_state_synchronization']}"
+            ) for v in results["verdicts"]
+        } | {"report": results["report"], "seconds": round(results["seconds"], 1)})
     return 0

@@ -8,7 +8,7 @@ import numpy as np
 
 from resonance_engine.errors import ControlError
 
-__all__ = ["as_matrix", "as_vector", "psd_sqrt"]
+__all__ = ["as_matrix", "as_vector", "as_bounds", "psd_sqrt"]
 
 
 def as_matrix(name: str, value: Any, shape: tuple[int | None, int | None]) -> np.ndarray:
@@ -45,3 +45,18 @@ def psd_sqrt(name: str, matrix: np.ndarray) -> np.ndarray:
     if w.min() < -1e-9 * max(1.0, abs(w.max())):
         raise ControlError(f"{name} must be positive semi-definite (eigenvalues {w})")
     return (v * np.sqrt(np.clip(w, 0.0, None))).T
+
+
+def as_bounds(name: str, value: Any, size: int, default: float) -> np.ndarray:
+    """A bound as a vector of ``size`` (None: ``default``; a scalar is broadcast; +-inf ok)."""
+    if value is None:
+        return np.full(size, default)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(size, float(arr))
+    arr = arr.reshape(-1)
+    if arr.size != size or np.any(np.isnan(arr)):
+        raise ControlError(
+            f"{name} must be a number or {size} numbers (+-inf allowed), got {value!r}"
+        )
+    return arr

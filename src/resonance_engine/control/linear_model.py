@@ -100,7 +100,7 @@ def _solve(x: np.ndarray, u: np.ndarray, y: np.ndarray, ridge: float, affine: bo
 
 def fit_linear_model(
     X: np.ndarray | Sequence[np.ndarray],
-    U: np.ndarray | Sequence[np.ndarray],
+    U: np.ndarray | Sequence[np.ndarray] | None = None,
     ridge: float = 0.0,
     *,
     affine: bool = True,
@@ -113,8 +113,8 @@ def fit_linear_model(
     X : array (T + 1, n) or list of such arrays
         State trajectories (e.g. columns D, G, C, tau, CI). Rows with NaN are dropped
         with the pairs they belong to.
-    U : array (T, m) or (T,), or list of such arrays
-        Inputs applied between consecutive states.
+    U : array (T, m) or (T,), or list of such arrays, optional
+        Inputs applied between consecutive states (None: an autonomous model, m = 0).
     ridge : float
         Tikhonov penalty on the entries of A and B (>= 0).
     affine : bool
@@ -132,6 +132,10 @@ def fit_linear_model(
         raise ControlError(f"ridge must be finite and >= 0, got {ridge!r}")
     if not 0.0 <= holdout < 1.0:
         raise ControlError(f"holdout must lie in [0, 1), got {holdout!r}")
+    if U is None:
+        runs = [X] if isinstance(X, np.ndarray) and X.ndim == 2 else list(X)
+        U = [np.zeros((len(x) - 1, 0)) for x in runs]
+        X = runs
     x, u, y = _pairs(X, U)
     n, m = x.shape[1], u.shape[1]
     need = n + m + int(affine)

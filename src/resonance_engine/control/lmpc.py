@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import cvxpy as cp
 import numpy as np
 
-from resonance_engine.control._checks import as_matrix, as_vector, psd_sqrt
-from resonance_engine.control.mpc import MPCPlan, _bound
+from resonance_engine.control._checks import as_bounds, as_matrix, as_vector, psd_sqrt
+from resonance_engine.control.mpc import MPCPlan
 from resonance_engine.errors import ControlError, InfeasibleError
 
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ class LMPC:
         if local is not None and not (len(local) == 2 and min(local) >= 1):
             raise ControlError(f"local must be (episodes >= 1, points >= 1), got {local!r}")
         self.horizon, self.n_states, self.n_inputs = int(horizon), n, m
-        self.u_min = _bound("u_min", u_min, m, -np.inf)
-        self.u_max = _bound("u_max", u_max, m, np.inf)
-        self.x_min = _bound("x_min", x_min, n, -np.inf)
-        self.x_max = _bound("x_max", x_max, n, np.inf)
+        self.u_min = as_bounds("u_min", u_min, m, -np.inf)
+        self.u_max = as_bounds("u_max", u_max, m, np.inf)
+        self.x_min = as_bounds("x_min", x_min, n, -np.inf)
+        self.x_max = as_bounds("x_max", x_max, n, np.inf)
         self.db, self.safe_set, self.local = db, safe_set, local
         self.solver, self.goal_tol = solver.upper(), float(goal_tol)
         self._episodes: list[tuple[np.ndarray, np.ndarray]] = []  # (states (T+1, n), J (T+1,))

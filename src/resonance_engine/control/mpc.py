@@ -27,7 +27,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from resonance_engine.control._checks import as_matrix, as_vector, psd_sqrt
+from resonance_engine.control._checks import as_bounds, as_matrix, as_vector, psd_sqrt
 from resonance_engine.errors import ControlError, InfeasibleError
 
 __all__ = ["LinearMPC", "MPCPlan", "lqr_terminal_cost", "DEFAULT_SOLVER"]
@@ -75,20 +75,6 @@ class MPCPlan:
     cost: float
     status: str
     solve_time: float
-
-
-def _bound(name: str, value: Any, size: int, default: float) -> np.ndarray:
-    if value is None:
-        return np.full(size, default)
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim == 0:
-        arr = np.full(size, float(arr))
-    arr = arr.reshape(-1)
-    if arr.size != size or np.any(np.isnan(arr)):
-        raise ControlError(
-            f"{name} must be a number or {size} numbers (+-inf allowed), got {value!r}"
-        )
-    return arr
 
 
 class LinearMPC:
@@ -161,10 +147,10 @@ class LinearMPC:
             raise ControlError(f"R must be positive definite, got {self.R!r}")
         self.horizon, self.batch = int(horizon), int(batch)
         self.n_states, self.n_inputs = n, m
-        self.u_min = _bound("u_min", u_min, m, -np.inf)
-        self.u_max = _bound("u_max", u_max, m, np.inf)
-        self.x_min = _bound("x_min", x_min, n, -np.inf)
-        self.x_max = _bound("x_max", x_max, n, np.inf)
+        self.u_min = as_bounds("u_min", u_min, m, -np.inf)
+        self.u_max = as_bounds("u_max", u_max, m, np.inf)
+        self.x_min = as_bounds("x_min", x_min, n, -np.inf)
+        self.x_max = as_bounds("x_max", x_max, n, np.inf)
         for lo, hi, what in ((self.u_min, self.u_max, "u"), (self.x_min, self.x_max, "x")):
             if np.any(lo > hi):
                 raise ControlError(f"{what}_min must be <= {what}_max, got {lo} and {hi}")

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import ValidationError
 
 from resonance_engine.config import RunConfig, SimulationConfig, SourceConfig
-from resonance_engine.errors import ConfigError
+from resonance_engine.errors import ConfigError, ParameterError
 
 __all__ = [
     "SweepParameter",
@@ -223,10 +222,10 @@ def apply_params(config: Mapping[str, Any], params: Mapping[str, ParamValue]) ->
             )
     try:
         return RunConfig.model_validate(data).model_dump()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"parameters {dict(params)!r} give an invalid configuration: {where}: "
-            f"{first['msg']} (got {first.get('input')!r})"
+    except ParameterError as exc:
+        raise ParameterError(
+            f"parameters {dict(params)!r} give an invalid configuration: {exc}",
+            exc.field,
+            exc.value,
+            exc.allowed,
         ) from None

@@ -25,8 +25,9 @@ from resonance_engine.backends import field_state, resolve_backend
 from resonance_engine.backends.base import BOUNDARY_CODES, FEEDBACK_CODES, LeapfrogCoefficients
 from resonance_engine.errors import ConfigError, DivergenceError, FieldError
 from resonance_engine.field.energy import discrete_energy, energy_from_sums
+from resonance_engine.field.memory import check_fits
 from resonance_engine.field.sources import Source, source_drive, source_stencil
-from resonance_engine.field.stability import max_stable_dt, validate_stability
+from resonance_engine.field.stability import courant_number, max_stable_dt, validate_stability
 
 __all__ = ["WaveSolver2D", "FeedbackSpec"]
 
@@ -34,6 +35,22 @@ __all__ = ["WaveSolver2D", "FeedbackSpec"]
 FeedbackSpec = str | Callable[[Any], Any] | None
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+#: Cell spacings (m) the solver accepts: beyond them dt, dx^2 or the energy leave the
+#: range of floating point (TOML ``dx = 1e-300`` or ``1e300`` used to crash).
+SPACING_RANGE = (1e-9, 1e9)
+
+
+def _spacing(name: str, value: float) -> float:
+    spacing = _positive(name, value)
+    low, high = SPACING_RANGE
+    if not low <= spacing <= high:
+        raise ConfigError(
+            f"{name} = {spacing:g} m is outside [{low:g}, {high:g}] m, where the time step "
+            "and the energy stay within floating point; rescale the problem"
+        )
+    return spacing
 
 
 def _positive(name: str, value: float) -> float:
@@ -134,19 +151,33 @@ class WaveSolver2D:
             raise ConfigError(f"courant must be in (0, 1], got {courant!r}")
         if not isinstance(check_interval, int) or check_interval < 1:
             raise ConfigError(f"check_interval must be an integer >= 1, got {check_interval!r}")
+        if not (isinstance(feedback_strength, int | float) and math.isfinite(feedback_strength)):
+            raise ConfigError(
+                f"feedback_strength must be a finite number, got {feedback_strength!r}"
+            )
+        if energy_limit is not None:
+            energy_limit = _positive("energy_limit", energy_limit)
         self.nx, self.ny = int(nx), int(ny)
-        self.dx = _positive("dx", dx)
-        self.dy = _positive("dy", dy if dy is not None else dx)
-        self.wave_speed = _positive("wave_speed", wave_speed)
-        self.dt = (
-            courant * max_stable_dt(self.wave_speed, self.dx, self.dy)
+        self.dx = _spacing("dx", dx)
+        self.dy = _spacing("dy", dy if dy is not None else dx)
+        self._wave_speed = _positive("wave_speed", wave_speed)
+        self._dt = (
+            courant * max_stable_dt(self._wave_speed, self.dx, self.dy)
             if dt is None
             else _positive("dt", dt)
         )
-        self.courant_number = validate_stability(self.wave_speed, self.dt, self.dx, self.dy)
+        validate_stability(self._wave_speed, self._dt, self.dx, self.dy)
         self.boundary = boundary
         self.batch = batch
         self.dtype = np.dtype(_DTYPES[dtype])
+        nb = batch or 1
+        check_fits(
+            2 * nb * self.ny * self.nx * self.dtype.itemsize,
+            f"a {self.nx}x{self.ny} {dtype} field"
+            + (f" batch of {nb}" if batch else "")
+            + " (2 time levels)",
+            "use a smaller grid (--size) or fewer agents",
+        )
         self.backend = resolve_backend(backend)
         self._feedback_code, self._feedback_fn = self._parse_feedback(feedback)
         self.feedback_strength = float(feedback_strength)
@@ -156,7 +187,6 @@ class WaveSolver2D:
         self._stencil = source_stencil(
             self.sources, self.nx, self.ny, self.dx, self.dy, source_width
         )
-        nb = batch or 1
         shape = (nb, len(self.sources))
         self.drive_amplitude = np.broadcast_to([s.amplitude for s in self.sources], shape).copy()
         self.drive_frequency = np.broadcast_to([s.frequency for s in self.sources], shape).copy()
@@ -184,6 +214,36 @@ class WaveSolver2D:
         )
 
     @property
+    def wave_speed(self) -> float:
+        """c (m/s). Setting it re-checks the CFL condition (CFLViolation, unchanged)."""
+        return self._wave_speed
+
+    @wave_speed.setter
+    def wave_speed(self, value: float) -> None:
+        c = _positive("wave_speed", value)
+        validate_stability(c, self._dt, self.dx, self.dy)
+        self._wave_speed = c
+
+    @property
+    def dt(self) -> float:
+        """The time step (s). Setting it re-checks the CFL condition (CFLViolation,
+        unchanged) and keeps the simulated time :attr:`t` of the current field."""
+        return self._dt
+
+    @dt.setter
+    def dt(self, value: float) -> None:
+        dt = _positive("dt", value)
+        validate_stability(self._wave_speed, dt, self.dx, self.dy)
+        t = self.t
+        self._dt = dt
+        self._t0 = t - self.step_count * dt
+
+    @property
+    def courant_number(self) -> float:
+        """c dt sqrt(1/dx^2 + 1/dy^2) of the current wave speed and time step (<= 1)."""
+        return courant_number(self._wave_speed, self._dt, self.dx, self.dy)
+
+    @property
     def damping(self) -> float | np.ndarray:
         """Damping rate (1/s): a float for a single field, shape (batch,) for a batch."""
         return float(self._damping[0]) if self.batch is None else self._damping.copy()
@@ -193,6 +253,13 @@ class WaveSolver2D:
         values = np.broadcast_to(np.asarray(value, dtype=np.float64), self._damping.shape)
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ConfigError(f"damping must be finite and >= 0 (1/s), got {value!r}")
+        limit = 2.0 / self._dt
+        if np.any(values > limit):
+            raise ConfigError(
+                f"damping {float(values.max()):g} 1/s exceeds 2/dt = {limit:.6g} 1/s: with "
+                "damping*dt/2 > 1 the centred scheme flips the sign of the field every step; "
+                f"use a value <= {limit:.6g} (or a smaller dt)"
+            )
         self._damping = values.copy()
 
     @property

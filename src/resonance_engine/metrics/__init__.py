@@ -14,7 +14,7 @@ from resonance_engine.metrics.analyzer import (
 )
 from resonance_engine.metrics.coherence import coherence_field, local_variance
 from resonance_engine.metrics.config import MetricsConfig
-from resonance_engine.metrics.dwell import DwellTimeTracker
+from resonance_engine.metrics.dwell import DwellTimeTracker, RecursiveDwell
 from resonance_engine.metrics.fractal import FractalFit, fractal_dimension
 from resonance_engine.metrics.gain import gain_field
 from resonance_engine.metrics.index import complexity_index
@@ -34,6 +34,7 @@ __all__ = [
     "coherence_field",
     "local_variance",
     "DwellTimeTracker",
+    "RecursiveDwell",
     "complexity_index",
     "ComplexityAnalyzer",
     "ComplexityMetrics",

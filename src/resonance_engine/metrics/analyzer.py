@@ -29,8 +29,15 @@ from resonance_engine.metrics.coherence import (
     moment_shift,
 )
 from resonance_engine.metrics.config import MetricsConfig
-from resonance_engine.metrics.dwell import DwellTimeTracker
-from resonance_engine.metrics.fractal import box_sizes, fit_dimension, frame_threshold
+from resonance_engine.metrics.dwell import DwellTimeTracker, RecursiveDwell
+from resonance_engine.metrics.fractal import (
+    box_sizes,
+    fit_dimension,
+    frame_threshold,
+    has_scaling_range,
+    level_of,
+    local_slopes,
+)
 
 __all__ = ["ComplexityMetrics", "ComplexityAnalyzer", "summarize_series"]
 
@@ -46,11 +53,12 @@ class ComplexityMetrics:
     fractal_r2 : float
         R^2 of the box-counting fit.
     gain : float
-        Spatial mean of G (units of u).
+        Spatial mean of G (units of u by default; see ``gain_scale``).
     coherence : float
         Spatial mean of C ([0, 1]).
     dwell : float
-        Spatial mean of tau (frames).
+        Spatial mean of tau (seconds with the default recursive dwell; frames with the
+        seed's ring, or when no frame time is known).
     ci : float
         Spatial mean of the CI field (units of u).
     step : int
@@ -62,7 +70,13 @@ class ComplexityMetrics:
     active_fraction : float
         Fraction of the cells in the mask.
     note : str or None
-        Why a value is NaN, else None.
+        Why a value is NaN, or what to beware of (no scaling range of D, aliased tau,
+        tau in frames), else None; several notes are joined by "; ".
+    fractal_scaling : bool or None
+        Whether a power law holds over the fitted box sizes (None when D is undefined).
+    dominant_frequency : float
+        The field's dominant temporal frequency used for the aliasing check (Hz; NaN
+        when not known).
     gain_field, coherence_field, dwell_field, ci_field : ndarray or None
         The full fields (ny, nx), only with ``keep_fields=True``.
     mask : ndarray of bool or None
@@ -80,6 +94,8 @@ class ComplexityMetrics:
     threshold: float = math.nan
     active_fraction: float = math.nan
     note: str | None = None
+    fractal_scaling: bool | None = None
+    dominant_frequency: float = math.nan
     gain_field: np.ndarray | None = field(default=None, repr=False, compare=False)
     coherence_field: np.ndarray | None = field(default=None, repr=False, compare=False)
     dwell_field: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -136,14 +152,20 @@ class ComplexityAnalyzer:
     def __init__(self, config: MetricsConfig | None = None, *, keep_fields: bool = False) -> None:
         self.config = config if config is not None else MetricsConfig()
         self.keep_fields = keep_fields
-        self._kernels = metric_kernels(self.config.backend)
+        #: whether the measures run on the GPU for a wgpu solver (or backend="wgpu"): the
+        #: WGSL shaders implement the seed's forms; the calibrated forms of a wgpu run are
+        #: computed on the CPU from the frame read back
+        self.on_gpu = gpu_forms(self.config)
+        backend = self.config.backend
+        self._kernels = metric_kernels("auto" if backend == "wgpu" and not self.on_gpu else backend)
         self._weights = gaussian_weights(
             self.config.coherence_sigma, self.config.coherence_truncate
         )
         self._shape: tuple[int, int, int] | None = None
         self._dtype: np.dtype | None = None
-        self._tracker: DwellTimeTracker | None = None
+        self._tracker: DwellTimeTracker | RecursiveDwell | None = None
         self._resident: Any = None  # ResidentMeasures of the wgpu path
+        self._last_t: float | None = None
         self.frames = 0
 
     def reset(self) -> None:
@@ -152,28 +174,41 @@ class ComplexityAnalyzer:
         self._dtype = None
         self._tracker = None
         self._resident = None
+        self._last_t = None
         self.frames = 0
 
     @property
     def max_dwell(self) -> float:
-        """The largest possible mean dwell (frames)."""
+        """The largest possible mean dwell (frames for the ring, seconds when recursive)."""
+        if self.config.dwell_mode == "recursive":
+            return self.config.dwell_lambda
         w = np.exp(-np.arange(1, self.config.dwell_history + 1) / self.config.dwell_lambda)
         return float(w.sum())
+
+    def _setup_sizes(self, ny: int, nx: int) -> None:
+        cfg = self.config
+        self._sizes = box_sizes((ny, nx), cfg.smallest_box, cfg.max_box, cfg.box_base)
+        self._levels = level_of(int(self._sizes[-1]), cfg.box_base)
+        self._level_index = [level_of(int(s), cfg.box_base) for s in self._sizes]
 
     def _setup(self, batch: np.ndarray) -> None:
         cfg = self.config
         b, ny, nx = batch.shape
-        self._sizes = box_sizes((ny, nx), cfg.min_box, cfg.max_box)
-        self._levels = int(self._sizes[-1]).bit_length() - 1
-        self._level_index = [int(s).bit_length() - 1 for s in self._sizes]
+        self._setup_sizes(ny, nx)
         self._g = np.empty_like(batch)
         self._c = np.empty_like(batch)
         self._tau = np.empty_like(batch)
         self._ci = np.empty_like(batch)
-        self._tracker = DwellTimeTracker(
-            batch.shape, cfg.dwell_history, cfg.dwell_lambda, scale=cfg.dwell_scale,
-            storage=cfg.dwell_storage, dtype=batch.dtype, backend=cfg.backend,
-        )
+        if cfg.dwell_mode == "recursive":
+            self._tracker = RecursiveDwell(
+                batch.shape, cfg.dwell_lambda, scale=cfg.dwell_scale, dtype=batch.dtype,
+                backend=cfg.backend,
+            )
+        else:
+            self._tracker = DwellTimeTracker(
+                batch.shape, cfg.dwell_history, cfg.dwell_lambda, scale=cfg.dwell_scale,
+                storage=cfg.dwell_storage, dtype=batch.dtype, backend=cfg.backend,
+            )
         self._shape = (b, ny, nx)
         self._dtype = batch.dtype
 
@@ -196,6 +231,18 @@ class ComplexityAnalyzer:
         cfg = self.config
         return frame_threshold(stats[:, 1], cfg.threshold, cfg.threshold_rms)
 
+    def _frame_interval(self, t: float | None) -> tuple[float, str | None]:
+        """Seconds since the previous frame (and a note when they are not known)."""
+        cfg = self.config
+        last, self._last_t = self._last_t, t
+        if t is not None and last is not None and t > last:
+            return t - last, None
+        if cfg.frame_interval is not None:
+            return cfg.frame_interval, None
+        if self.frames == 0 and t is not None:
+            return math.nan, None  # the first frame: tau = 0 whatever dt is
+        return 1.0, "tau counts frames: no frame time (pass t= or set frame_interval)"
+
     def observe(
         self, solver: _HasField, *, keep_fields: bool | None = None
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
@@ -203,14 +250,50 @@ class ComplexityAnalyzer:
 
         When the solver's fields live on a GPU (``backend="wgpu"``) and the config's
         backend is "auto" or "wgpu", the measures run there on the resident field: only
-        scalars come back (and the fields when kept).
+        scalars come back (and the fields when kept). The dominant frequency of the
+        aliasing check comes from the solver (:func:`field_frequency`).
         """
+        frequency = field_frequency(solver)
         state = getattr(solver, "_state", None)
-        if getattr(state, "resident", False) and self.config.backend in ("auto", "wgpu"):
+        resident = getattr(state, "resident", False)
+        if resident and self.config.backend in ("auto", "wgpu") and self.on_gpu:
             keep = self.keep_fields if keep_fields is None else keep_fields
-            results = self._update_resident(state, solver.step_count, solver.t, keep)
+            results = self._update_resident(
+                state, solver.step_count, solver.t, keep, frequency
+            )
             return results[0] if getattr(solver, "batch", None) is None else results
-        return self.update(solver.u, step=solver.step_count, t=solver.t, keep_fields=keep_fields)
+        return self.update(
+            solver.u, step=solver.step_count, t=solver.t, keep_fields=keep_fields,
+            dominant_frequency=frequency,
+        )
+
+    def _frame_params(
+        self, batch: np.ndarray, stats: np.ndarray, theta: np.ndarray, dt: float
+    ) -> tuple[Any, str | None]:
+        """The kernel parameters of a frame, and a note when C cannot be computed."""
+        cfg = self.config
+        shift = moment_shift(batch, stats)
+        scale, coh_a, coh_b, note = coherence_constants(cfg, batch.dtype, stats, shift)
+        common: dict[str, Any] = {
+            "threshold": theta,
+            "levels": self._levels,
+            "boundary": cfg.fractal_mode == "boundary",
+            "gain_window": cfg.gain_window,
+            "weights": self._weights,
+            "shift": shift,
+            "coh_a": coh_a,
+            "coh_b": coh_b,
+            "gamma": cfg.gamma,
+            "offsets": cfg.fractal_offsets == "min",
+            "base": cfg.box_base,
+            "coh_local": cfg.coherence_normalize == "local",
+            "inward": cfg.coherence_edge == "inward",
+            "moment_scale": scale,
+        }
+        if isinstance(self._tracker, RecursiveDwell):
+            return self._tracker.frame_params(batch, stats, dt, **common), note
+        assert self._tracker is not None
+        return self._tracker.frame_params(batch, stats, **common), note
 
     def update(
         self,
@@ -219,6 +302,7 @@ class ComplexityAnalyzer:
         step: int | None = None,
         t: float | None = None,
         keep_fields: bool | None = None,
+        dominant_frequency: float | None = None,
     ) -> ComplexityMetrics | list[ComplexityMetrics]:
         """Analyze a new frame.
 
@@ -229,10 +313,14 @@ class ComplexityAnalyzer:
         step : int, optional
             Step number to record (default: the number of frames analyzed before).
         t : float, optional
-            Simulated time to record (s; default NaN).
+            Simulated time to record (s; default NaN). The recursive dwell takes the time
+            between frames from it (or else from ``frame_interval``).
         keep_fields : bool, optional
             Attach the fields to this result (default: the analyzer's ``keep_fields``);
             e.g. only for the last frame of a run, for :func:`save_metrics_png`.
+        dominant_frequency : float, optional
+            The field's dominant temporal frequency (Hz), for the aliasing check of tau:
+            below 4 frames per period the result carries a note.
 
         Returns
         -------
@@ -246,9 +334,11 @@ class ComplexityAnalyzer:
             The grid is too small for box counting.
         """
         batch, single = as_batch(u)
-        if self.config.backend == "wgpu":
+        if self.config.backend == "wgpu" and self.on_gpu:
             keep = self.keep_fields if keep_fields is None else keep_fields
-            results = self._update_resident(self._upload(batch), step, t, keep)
+            results = self._update_resident(
+                self._upload(batch), step, t, keep, dominant_frequency
+            )
             return results[0] if single else results
         if self._resident is not None:
             raise FieldError(
@@ -260,38 +350,68 @@ class ComplexityAnalyzer:
         else:
             self._check_same_fields(batch.shape, batch.dtype)
         assert self._tracker is not None
-        cfg = self.config
         kernels = self._kernels
         stats = kernels.frame_stats(batch)
         theta = self._threshold(stats)
-        params = self._tracker.frame_params(
-            batch,
-            stats,
-            threshold=theta,
-            levels=self._levels,
-            boundary=cfg.fractal_mode == "boundary",
-            gain_window=cfg.gain_window,
-            weights=self._weights,
-            shift=moment_shift(batch, stats),
-            coh_a=1.0 if cfg.coherence_normalize == "frame" else 1.0 / cfg.coherence_scale,
-            coh_b=cfg.coherence_eps if cfg.coherence_normalize == "frame" else 1.0,
-            gamma=cfg.gamma,
-        )
+        dt, time_note = self._frame_interval(t)
+        params, c_note = self._frame_params(batch, stats, theta, dt)
         keep = self.keep_fields if keep_fields is None else keep_fields
         fields = (self._g, self._c, self._tau) if keep else None
         sums, counts = kernels.analyze_frame(batch, params, fields)
         self._tracker.advance(params)
+        kept = None
+        if keep:
+            kept = [self._kept_fields(batch, k, theta[k], sums[k], stats, c_note)
+                    for k in range(batch.shape[0])]
+        return self._results(
+            batch.shape, stats, theta, sums[:, :5], sums[:, 5:], counts, step, t, dt,
+            [time_note, c_note], dominant_frequency, kept, single,
+        )
+
+    def _results(  # noqa: PLR0913 - the pieces of one frame
+        self,
+        shape: tuple[int, ...],
+        stats: np.ndarray,
+        theta: np.ndarray,
+        sums: np.ndarray,
+        c_range: np.ndarray | None,
+        counts: np.ndarray,
+        step: int | None,
+        t: float | None,
+        dt: float,
+        notes: list[str | None],
+        dominant_frequency: float | None,
+        kept: list[dict[str, Any]] | None,
+        single: bool,
+    ) -> Any:
+        """ComplexityMetrics from the per-member sums (G, C, tau, G C h, G h) of a frame.
+
+        ``c_range`` holds the min and max of C per member (the "frame" rescaling) or None
+        when the sums are of the final C already.
+        """
+        cfg = self.config
         step_value = self.frames if step is None else int(step)
         t_value = math.nan if t is None else float(t)
         self.frames += 1
-        n_cells = batch.shape[1] * batch.shape[2]
-        frame_mode = cfg.coherence_normalize == "frame"
+        n_cells = shape[1] * shape[2]
+        frame_mode = cfg.coherence_normalize == "frame" and c_range is not None
+        c_undefined = notes[1] is not None
+        g_scale = gain_scales(cfg, stats)
+        frame_notes = [n for n in notes if n]
+        if cfg.dwell_mode == "recursive":
+            alias = aliasing_note(dominant_frequency, dt if notes[0] is None else math.nan)
+            frame_notes += [alias] if alias else []
+        frequency = math.nan if dominant_frequency is None else float(dominant_frequency)
         results = []
-        for k in range(batch.shape[0]):
-            dim, r2, note = self._fit(counts[k])
-            s_g, s_c, s_t, s_gch, s_gh, c_min, c_max = sums[k]
-            if frame_mode and c_max > c_min:
+        for k in range(shape[0]):
+            dim, r2, d_note, scaling = self._fit(counts[k])
+            s_g, s_c, s_t, s_gch, s_gh = sums[k]
+            s_g, s_gch, s_gh = s_g * g_scale[k], s_gch * g_scale[k], s_gh * g_scale[k]
+            if c_undefined:
+                coherence, core = math.nan, math.nan
+            elif frame_mode and c_range is not None and c_range[k, 1] > c_range[k, 0]:
                 # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
+                c_min, c_max = c_range[k]
                 coherence = (s_c / n_cells - c_min) / (c_max - c_min)
                 core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
             elif frame_mode:
@@ -300,27 +420,12 @@ class ComplexityAnalyzer:
                 coherence, core = s_c / n_cells, s_gch / n_cells
             factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
-            if keep:
-                c_k = self._c[k]
-                if frame_mode:
-                    if c_max > c_min:
-                        c_k -= c_min
-                        c_k *= 1.0 / (c_max - c_min)
-                    else:
-                        c_k[...] = 1.0
-                ci_k = self._ci[k]
-                np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
-                np.expm1(ci_k, out=ci_k)
-                ci_k *= -factor
-                ci_k *= self._g[k]
-                ci_k *= c_k
-                extra = {
-                    "gain_field": self._g[k].copy(),
-                    "coherence_field": c_k.copy(),
-                    "dwell_field": self._tau[k].copy(),
-                    "ci_field": ci_k.copy(),
-                    "mask": np.abs(batch[k]) > theta[k],
-                }
+            if kept is not None:
+                extra = dict(kept[k])
+                extra["ci_field"] = extra.pop("ci_over_factor") * extra["gain_field"].dtype.type(
+                    factor
+                )
+            note = "; ".join([n for n in (d_note, *frame_notes) if n]) or None
             results.append(
                 ComplexityMetrics(
                     fractal_dim=dim,
@@ -334,10 +439,49 @@ class ComplexityAnalyzer:
                     threshold=float(theta[k]),
                     active_fraction=float(counts[k, 0]) / n_cells,
                     note=note,
+                    fractal_scaling=scaling,
+                    dominant_frequency=frequency,
                     **extra,
                 )
             )
         return results[0] if single else results
+
+    def _kept_fields(
+        self,
+        batch: np.ndarray,
+        k: int,
+        theta: float,
+        sums: np.ndarray,
+        stats: np.ndarray,
+        c_note: str | None,
+    ) -> dict[str, Any]:
+        """Copies of the fields of member k of the frame just analyzed (CI over alpha D^beta)."""
+        cfg = self.config
+        c_k = self._c[k]
+        g_k = self._g[k]
+        g_k *= g_k.dtype.type(gain_scales(cfg, stats)[k])
+        c_min, c_max = sums[5], sums[6]
+        if c_note:
+            c_k[...] = np.nan
+        elif cfg.coherence_normalize == "frame":
+            if c_max > c_min:
+                c_k -= c_min
+                c_k *= 1.0 / (c_max - c_min)
+            else:
+                c_k[...] = 1.0
+        ci_k = self._ci[k]
+        np.multiply(self._tau[k], -1.0 / cfg.gamma, out=ci_k)
+        np.expm1(ci_k, out=ci_k)
+        ci_k *= -1.0
+        ci_k *= g_k
+        ci_k *= c_k
+        return {
+            "gain_field": g_k.copy(),
+            "coherence_field": c_k.copy(),
+            "dwell_field": self._tau[k].copy(),
+            "ci_over_factor": ci_k.copy(),
+            "mask": np.abs(batch[k]) > theta,
+        }
 
     def _upload(self, batch: np.ndarray) -> Any:
         """A GPU field state holding a host batch (reused frame after frame)."""
@@ -350,7 +494,12 @@ class ComplexityAnalyzer:
         return scratch
 
     def _update_resident(
-        self, state: Any, step: int | None, t: float | None, keep_fields: bool
+        self,
+        state: Any,
+        step: int | None,
+        t: float | None,
+        keep_fields: bool,
+        dominant_frequency: float | None = None,
     ) -> list[ComplexityMetrics]:
         """The measures of the current field of a GPU field state, computed on the GPU."""
         from resonance_engine.backends.wgpu_gpu.analysis import ResidentMeasures
@@ -363,9 +512,7 @@ class ComplexityAnalyzer:
                 "analyzing a solver on the wgpu backend"
             )
         if self._shape is None:
-            self._sizes = box_sizes((ny, nx), cfg.min_box, cfg.max_box)
-            self._levels = int(self._sizes[-1]).bit_length() - 1
-            self._level_index = [int(s).bit_length() - 1 for s in self._sizes]
+            self._setup_sizes(ny, nx)
             self._resident = ResidentMeasures(
                 state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage
             )
@@ -382,58 +529,155 @@ class ComplexityAnalyzer:
             self._weights, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale,
             cfg.gamma, keep_fields,
         )
-        step_value = self.frames if step is None else int(step)
-        t_value = math.nan if t is None else float(t)
-        self.frames += 1
-        results = []
-        for k in range(b):
-            dim, r2, note = self._fit(frame.counts[k])
-            factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
-            extra: dict[str, Any] = {}
-            if frame.fields is not None:
-                f = frame.fields
-                extra = {
+        n_cells = ny * nx
+        sums = np.zeros((b, 5))
+        sums[:, :3] = frame.means[:, :3] * n_cells
+        sums[:, 3] = frame.means[:, 3] * n_cells
+        kept = None
+        if frame.fields is not None:
+            f = frame.fields
+            kept = [
+                {
                     "gain_field": f["gain"][k],
                     "coherence_field": f["coherence"][k],
                     "dwell_field": f["dwell"][k],
-                    "ci_field": f["ci_over_factor"][k] * f["ci_over_factor"].dtype.type(factor),
+                    "ci_over_factor": f["ci_over_factor"][k],
                     "mask": np.abs(f["u"][k]) > theta[k],
                 }
-            gain, coherence, dwell, combined = frame.means[k]
-            results.append(
-                ComplexityMetrics(
-                    fractal_dim=dim,
-                    fractal_r2=r2,
-                    gain=float(gain),
-                    coherence=float(coherence),
-                    dwell=float(dwell),
-                    ci=float(factor * combined),
-                    step=step_value,
-                    t=t_value,
-                    threshold=float(theta[k]),
-                    active_fraction=float(frame.counts[k, 0]) / (ny * nx),
-                    note=note,
-                    **extra,
-                )
-            )
+                for k in range(b)
+            ]
+        results: list[ComplexityMetrics] = self._results(
+            state.shape, stats, theta, sums, None, frame.counts, step, t, math.nan,
+            [None, None], dominant_frequency, kept, False,
+        )
         return results
 
-    def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None]:
+    def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None, bool | None]:
+        """D, R^2, a note and whether a power law holds, from the counts of every level."""
         if counts[0] == 0:
-            return math.nan, math.nan, "empty mask: no cell above the threshold, D undefined"
+            return (
+                math.nan, math.nan, "empty mask: no cell above the threshold, D undefined", None
+            )
         used = counts[self._level_index]
         if np.any(used <= 0):
             return (
                 math.nan,
                 math.nan,
                 "no boundary box at some size (full mask?), D undefined in boundary mode",
+                None,
             )
         dim, r2 = fit_dimension(self._sizes, used)
-        return dim, r2, None
+        slopes = local_slopes(self._sizes, used)
+        scaling = has_scaling_range(dim, slopes, self.config.scaling_band)
+        note = None
+        if not scaling:
+            note = (
+                f"D has no scaling range: local slopes {slopes.min():.2f}..{slopes.max():.2f} "
+                f"are not within D +- {self.config.scaling_band:g}"
+            )
+        return dim, r2, note, scaling
 
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
 
+
+def gpu_forms(config: MetricsConfig) -> bool:
+    """True when the wgpu shaders implement every form ``config`` asks for (the seed's:
+    aligned base-2 boxes, "frame" or "bounded" C with renormalised edges, the ring)."""
+    return (
+        config.fractal_offsets == "none"
+        and config.box_base == 2
+        and config.coherence_normalize in ("frame", "bounded")
+        and config.coherence_edge == "renormalize"
+        and config.dwell_mode == "ring"
+    )
+
+
+#: Frames per period of the dominant frequency below which the recursive tau is aliased.
+MIN_FRAMES_PER_PERIOD = 4.0
+
+
+def aliasing_note(frequency: float | None, dt: float) -> str | None:
+    """The note of a frame rate below 4 frames per period of ``frequency`` (else None)."""
+    if frequency is None or not math.isfinite(frequency) or not math.isfinite(dt):
+        return None
+    if frequency <= 0 or frequency * dt * MIN_FRAMES_PER_PERIOD <= 1.0:
+        return None
+    return (
+        f"tau is aliased: {1.0 / (frequency * dt):.2f} frames per period of the dominant "
+        f"frequency {frequency:.3g} Hz (< {MIN_FRAMES_PER_PERIOD:g}); measure more often"
+    )
+
+
+def field_frequency(solver: Any) -> float | None:
+    """The dominant temporal frequency of a solver's field (Hz), or None when unknown.
+
+    The RMS angular frequency sqrt(mean(du/dt^2) / mean((u - mean)^2)) / (2 pi) from the
+    two fields one step apart (every 8th row, so it costs little), which is exact for a
+    field oscillating at one frequency; on a GPU solver (reading the fields back would
+    cost a transfer) the highest source frequency.
+    """
+    state = getattr(solver, "_state", None)
+    dt = getattr(solver, "dt", None)
+    if state is None or dt is None:
+        return None
+    if getattr(state, "resident", False):
+        freqs = [float(s.frequency) for s in getattr(solver, "sources", []) or []]
+        return max(freqs) if freqs else None
+    cur = state.current()[:, ::8].astype(np.float64)
+    prev = state.previous()[:, ::8].astype(np.float64)
+    spread = float(((cur - cur.mean()) ** 2).mean())
+    if not spread > 0:
+        return None
+    rate = float((((cur - prev) / dt) ** 2).mean())
+    return math.sqrt(rate / spread) / (2 * math.pi)
+
+
+def gain_scales(config: MetricsConfig, stats: np.ndarray) -> np.ndarray:
+    """The factor applied to G of each member (b,): 1/RMS, 1/reference or 1."""
+    if config.gain_scale == "rms":
+        rms = np.sqrt(np.maximum(stats[:, 1], 0.0))
+        scales: np.ndarray = np.where(rms > 0, 1.0 / np.where(rms > 0, rms, 1.0), 1.0)
+        return scales
+    if config.gain_scale == "fixed":
+        return np.full(stats.shape[0], 1.0 / config.gain_reference)
+    return np.ones(stats.shape[0])
+
+
+def coherence_constants(
+    config: MetricsConfig, dtype: np.dtype, stats: np.ndarray, shift: np.ndarray
+) -> tuple[np.ndarray, float, float, str | None]:
+    """Moment scale (b,), coh_a, coh_b of the kernels, and a note when C overflows.
+
+    The moments are taken of (u - shift) * scale. For the "frame" and "bounded" forms the
+    scale is one power of two for the batch (exact: the numbers are those of the unscaled
+    moments) and coh_a absorbs 1 / scale^2; when that does not fit the field's dtype
+    (float32 fields near 1e19 and above) C is reported NaN with a note instead of a
+    silent C = 1. "local" takes a power of two per member, "relative" 1 / sqrt(frame
+    variance) per member (then coh_a = 1 / coherence_scale).
+    """
+    mode = config.coherence_normalize
+    reach = np.abs(stats[:, 2]) + np.abs(shift)  # bounds |u - shift|
+    exponent = np.frexp(np.where(reach > 0, reach, 1.0))[1]
+    if mode == "local":
+        return np.ldexp(1.0, -exponent), 1.0, 1.0, None
+    if mode == "relative":
+        spread = np.maximum(stats[:, 1] - stats[:, 0] ** 2, 0.0)
+        scale = np.where(spread > 0, 1.0 / np.sqrt(np.where(spread > 0, spread, 1.0)), 1.0)
+        return scale, 1.0 / config.coherence_scale, 1.0, None
+    common = int(exponent.max())
+    scale = np.full(stats.shape[0], math.ldexp(1.0, -common))
+    base = 1.0 if mode == "frame" else 1.0 / config.coherence_scale
+    coh_a = base * math.ldexp(1.0, 2 * common)
+    coh_b = config.coherence_eps if mode == "frame" else 1.0
+    limit = float(np.finfo(dtype).max) / 16.0  # var of the scaled moments is below 4
+    if coh_a > limit:
+        return scale, 1.0, coh_b, (
+            f"C undefined: the {mode!r} coherence of a {np.dtype(dtype).name} field with "
+            f"max|u| = {float(stats[:, 2].max()):.3g} overflows {np.dtype(dtype).name}; use "
+            "float64 fields or coherence_normalize='local'"
+        )
+    return scale, coh_a, coh_b, None
 
 
 def summarize_series(series: Sequence[ComplexityMetrics]) -> dict[str, float]:

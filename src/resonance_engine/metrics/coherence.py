@@ -1,15 +1,24 @@
-"""Coherence C: the inverse of the Gaussian-weighted local variance.
+"""Coherence C from the Gaussian-weighted local moments.
 
-var(x, y) = E_w[u^2] - E_w[u]^2 with separable Gaussian weights of standard deviation
-sigma cells, cut at truncate * sigma (near the edges the weights inside the grid are
-renormalized to sum to 1). Then either
+m1 = E_w[x], m2 = E_w[x^2] of x = u - frame mean, with separable Gaussian weights of
+standard deviation sigma cells, cut at truncate * sigma; var = m2 - m1^2. Near the edges
+(``edge``): "inward" (default) gives the r cells next to an edge the moments of the
+nearest cell whose whole window is inside the grid; "renormalize" (the seed) uses the
+part of the centred window inside the grid with its weights renormalized to 1 (a smaller
+window sees less variance, so C is biased up along the border). Then
 
+- ``normalize="local"`` (default): C = m1^2 / m2 = 1 - var / m2, the share of the local
+  mean square carried by the local mean; 1 where the field is locally constant (and
+  where m2 = 0), about 1 / (effective cells of the window) for white noise, low along the
+  lines where a wave crosses its mean. C(a u) = C(u) for any a != 0.
+- ``normalize="relative"``: C = 1 / (1 + var / (scale * frame variance)), also
+  independent of the amplitude;
+- ``normalize="bounded"``: C = 1 / (1 + var / scale), scale in units of u^2, in (0, 1];
+  frame-independent, but it follows the amplitude;
 - ``normalize="frame"`` (the seed): C_raw = 1 / (var + eps), rescaled per frame to
   [0, 1] by (C_raw - min) / (max - min); a frame with equal C_raw everywhere (e.g. a
-  constant field) gets C = 1 everywhere. Values depend on the rest of the frame;
-- ``normalize="bounded"``: C = 1 / (1 + var / scale), in (0, 1], equal to 1 where the
-  field is locally constant and 1/2 where var = scale; frame-independent, so values
-  can be compared across frames and runs.
+  constant field) gets C = 1 everywhere. Values depend on the rest of the frame, and
+  once var >> eps only the ratio of variances matters.
 """
 
 from __future__ import annotations
@@ -42,22 +51,56 @@ def gaussian_weights(sigma: float, truncate: float = 3.0) -> np.ndarray:
 
 
 def local_variance(
-    u: np.ndarray, sigma: float = 2.0, *, truncate: float = 3.0, backend: str = "auto"
+    u: np.ndarray,
+    sigma: float = 2.0,
+    *,
+    truncate: float = 3.0,
+    edge: str = "inward",
+    backend: str = "auto",
 ) -> np.ndarray:
     """Gaussian-weighted local variance of a field (units of u^2), same shape as ``u``."""
+    return _variance(u, sigma, truncate, edge, False, backend)[0]
+
+
+def _variance(
+    u: np.ndarray,
+    sigma: float,
+    truncate: float,
+    edge: str,
+    relative: bool,
+    backend: str,
+    prescale: bool = False,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The local variance (or var / m2) of ``u``, the frame stats and the prescale exponent.
+
+    ``prescale``: of u times a power of two that brings max|u| near 1 (exact; it keeps
+    the squares of large float32 fields finite), with the stats of the scaled field.
+    """
+    if edge not in ("inward", "renormalize"):
+        raise ConfigError(f"edge must be 'inward' or 'renormalize', got {edge!r}")
     batch, single = as_batch(u)
     check_finite(batch)
     kernels = metric_kernels(backend)
-    shift = moment_shift(batch, kernels.frame_stats(batch))
+    stats = kernels.frame_stats(batch)
+    # an exact power-of-two rescaling keeps the squares of large float32 fields finite
+    exponent = _exponent(stats)
+    if not prescale:
+        exponent = 0
+    elif exponent != 0:
+        batch = np.ldexp(batch, -exponent).astype(batch.dtype)
+        stats = kernels.frame_stats(batch)
+    shift = moment_shift(batch, stats)
     out = np.empty_like(batch)
-    kernels.local_variance(batch, gaussian_weights(sigma, truncate), shift, out)
-    return out[0] if single else out
+    kernels.local_variance(
+        batch, gaussian_weights(sigma, truncate), shift, out, edge == "inward", relative
+    )
+    return (out[0] if single else out), stats, exponent
 
 
 def normalize_coherence(
     var: np.ndarray, normalize: str, eps: float, scale: float, out: np.ndarray
 ) -> np.ndarray:
-    """C from the local variance (b, ny, nx) into ``out``; see the module docstring."""
+    """C from the local variance (b, ny, nx) into ``out`` ("bounded" or "frame")."""
     if normalize == "bounded":
         np.multiply(var, 1.0 / scale, out=out)
         out += 1.0
@@ -79,14 +122,23 @@ def normalize_coherence(
     return out
 
 
+NORMALIZE = ("local", "relative", "bounded", "frame")
+
+
+def _exponent(stats: np.ndarray) -> int:
+    """The binary exponent of the largest |u| of a batch (0 for a zero field)."""
+    return int(np.frexp(max(float(stats[:, 2].max()), 1e-300))[1]) if stats.size else 0
+
+
 def coherence_field(
     u: np.ndarray,
     sigma: float = 2.0,
-    normalize: str = "frame",
+    normalize: str = "local",
     *,
     eps: float = 1e-6,
-    scale: float = 1.0,
+    scale: float | None = None,
     truncate: float = 3.0,
+    edge: str = "inward",
     backend: str = "auto",
 ) -> np.ndarray:
     """Local coherence of a field, in [0, 1].
@@ -96,14 +148,17 @@ def coherence_field(
     u : ndarray, shape (ny, nx) or (b, ny, nx)
     sigma : float
         Gaussian standard deviation (cells, default 2).
-    normalize : {"frame", "bounded"}
+    normalize : {"local", "relative", "bounded", "frame"}
         See the module docstring.
     eps : float
         Regularization of 1/(var + eps) in "frame" mode (units of u^2).
-    scale : float
-        Variance scale of the "bounded" form (units of u^2).
+    scale : float, optional
+        Variance scale: of "relative" a fraction of the frame variance (default 0.1), of
+        "bounded" units of u^2 (default 1.0).
     truncate : float
         Kernel radius in units of sigma.
+    edge : {"inward", "renormalize"}
+        The moments next to the edges (see the module docstring).
     backend : str
 
     Returns
@@ -113,14 +168,33 @@ def coherence_field(
     Examples
     --------
     >>> import numpy as np
-    >>> float(coherence_field(np.ones((16, 16)), normalize="bounded").min())
+    >>> float(coherence_field(np.ones((16, 16))).min())
     1.0
+    >>> y, x = np.mgrid[0:32, 0:32]
+    >>> u = np.sin(x / 4.0)
+    >>> bool(np.allclose(coherence_field(u), coherence_field(1e6 * u), atol=1e-6))
+    True
     """
-    if normalize not in ("frame", "bounded"):
-        raise ConfigError(f"normalize must be 'frame' or 'bounded', got {normalize!r}")
+    if normalize not in NORMALIZE:
+        raise ConfigError(f"normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    scale = (0.1 if normalize == "relative" else 1.0) if scale is None else scale
     if not eps > 0 or not scale > 0:
         raise ConfigError(f"eps and scale must be > 0, got {eps!r} and {scale!r}")
-    var = local_variance(u, sigma, truncate=truncate, backend=backend)
+    var, stats, exponent = _variance(
+        u, sigma, truncate, edge, normalize == "local", backend, prescale=True
+    )
     v3 = var if var.ndim == 3 else var[None]
-    normalize_coherence(v3, normalize, eps, scale, v3)
+    if normalize == "local":
+        np.subtract(1.0, v3, out=v3)
+    elif normalize == "relative":
+        spread = np.maximum(stats[:, 1] - stats[:, 0] ** 2, 0.0)
+        for k in range(v3.shape[0]):
+            if spread[k] > 0:
+                v3[k] = 1.0 / (1.0 + v3[k] / (scale * spread[k]))
+            else:
+                v3[k] = 1.0
+    else:
+        # the moments are of the prescaled field: scale eps and the variance scale with it
+        factor = 4.0**-exponent
+        normalize_coherence(v3, normalize, eps * factor, scale * factor, v3)
     return var

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 import apsw
 
 from resonance_engine.errors import StoreError
+from resonance_engine.store.schema import APPLICATION_ID
 
 __all__ = [
     "open_connection",
+    "refuse_foreign_database",
     "memory_uri",
     "write_transaction",
     "describe_error",
@@ -65,6 +67,20 @@ def _load_sqlite_vec(conn: apsw.Connection) -> None:
         ) from None
 
 
+def refuse_foreign_database(conn: apsw.Connection, path: str) -> None:
+    """Raise StoreError when ``conn`` is another application's SQLite database: an
+    ``application_id`` that is not AgentDB's, or a schema without one. Only reads.
+    """
+    app_id = int(conn.execute("PRAGMA application_id").fetchall()[0][0])
+    objects = int(conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0])
+    if app_id != APPLICATION_ID and (app_id != 0 or objects > 0):
+        raise StoreError(
+            f"{path!r} is an SQLite database of another application "
+            f"(application_id={app_id}, {objects} schema objects); it was left untouched: "
+            "choose another path"
+        )
+
+
 def open_connection(
     path: str,
     *,
@@ -106,8 +122,9 @@ def open_connection(
     try:
         conn.set_busy_timeout(busy_timeout_ms)
         _load_sqlite_vec(conn)
-        # reading the schema fails here for a file that is not a database
-        conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+        # reading the schema fails here for a file that is not a database; another
+        # application's database is refused before anything (journal mode) changes
+        refuse_foreign_database(conn, path)
         if not readonly and not is_memory:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchall()[0][0]
             if mode != "wal":

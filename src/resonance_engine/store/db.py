@@ -183,14 +183,7 @@ class AgentDB(TrajectoryTable, OptimizationTable):
 
     def _check_and_migrate(self) -> None:
         conn = self.conn
-        version = _int_scalar(conn, "PRAGMA user_version")
-        app_id = _int_scalar(conn, "PRAGMA application_id")
-        tables = _int_scalar(conn, "SELECT count(*) FROM sqlite_schema")
-        if app_id != APPLICATION_ID and (app_id != 0 or tables > 0):
-            raise StoreError(
-                f"{self.path!r} is an SQLite database of another application "
-                f"(application_id={app_id}, {tables} schema objects); choose another path"
-            )
+        version = _int_scalar(conn, "PRAGMA user_version")  # a foreign file: refused in connect
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path!r} has schema version {version}, newer than this "

@@ -8,22 +8,28 @@ record arrives). While it writes, producers fill the next buffer; when that one 
 too, ``add`` blocks until the writer has caught up (backpressure: memory stays bounded by
 about two batches and nothing is dropped).
 
-Failures: a batch that cannot be written (disk full, I/O error, lock held past the busy
-timeout) stays buffered and is retried after ``flush_interval``; the error is raised by
-the next ``add``/``flush``/``close`` of any producer. Duplicates and unknown series are
-not retried: the rest is written and :class:`~resonance_engine.errors.RejectedRecordsError`
-hands the rejected records back (see :mod:`resonance_engine.store.batch`).
+Failures, and who hears of them:
+
+- A batch that cannot be written (disk full, I/O error, lock held past the busy timeout)
+  stays buffered and is retried every ``flush_interval``. ``flush`` raises the failure;
+  a producer that has to wait for room in a full buffer while it lasts gets it too (the
+  message says how many of its records were buffered). Nothing accepted is dropped.
+- Duplicates and unknown series are not retried: the rest is written and the rejected
+  records go back, as :class:`~resonance_engine.errors.RejectedRecordsError`, to the
+  thread that added them, by its next ``add``/``add_many``/``add_vector``/``flush``;
+  ``add`` buffers the record it was given first, so an error about earlier records never
+  costs the new one. Rejections that no producer has collected are raised by ``close``.
 
 Shutdown: :meth:`close` (or leaving the ``with`` block, also by Ctrl-C) writes everything
-buffered. Writers still open at interpreter exit are closed by an ``atexit`` hook, and
-with ``handle_sigterm=True`` (the default, main thread only) SIGTERM raises
-``SystemExit(143)`` in the main thread so that the same cleanup runs.
+buffered. Writers still open at interpreter exit are closed by an ``atexit`` hook. The
+library installs no signal handlers: an application that wants SIGTERM to flush too
+turns it into an exception in its main thread (``resonance``'s CLI turns it into
+KeyboardInterrupt), for example ``signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))``.
 """
 
 from __future__ import annotations
 
 import atexit
-import signal
 import threading
 import time
 import weakref
@@ -54,40 +60,6 @@ def _close_open_writers() -> None:
 atexit.register(_close_open_writers)
 
 
-class _SigtermHandler:
-    """SIGTERM -> SystemExit(143) in the main thread while any writer is open."""
-
-    installed: Any = None  # the previous handler while ours is installed
-    users = 0
-    lock = threading.Lock()
-
-    @classmethod
-    def acquire(cls) -> bool:
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        with cls.lock:
-            if cls.users == 0:
-                previous = signal.getsignal(signal.SIGTERM)
-                if previous not in (signal.SIG_DFL, None):
-                    return False  # the application handles SIGTERM itself
-                signal.signal(signal.SIGTERM, cls._handle)
-                cls.installed = previous
-            cls.users += 1
-            return True
-
-    @classmethod
-    def release(cls) -> None:
-        with cls.lock:
-            cls.users -= 1
-            if cls.users == 0 and threading.current_thread() is threading.main_thread():
-                if signal.getsignal(signal.SIGTERM) is cls._handle:
-                    signal.signal(signal.SIGTERM, cls.installed or signal.SIG_DFL)
-
-    @staticmethod
-    def _handle(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-
 class MetricWriter:
     """High-rate writer of metric values and fingerprints into one database.
 
@@ -100,9 +72,6 @@ class MetricWriter:
         previous batch is being written.
     flush_interval : float
         Longest time a record waits in the buffer (s).
-    handle_sigterm : bool
-        Turn SIGTERM into ``SystemExit`` so buffered records are written (only when
-        created in the main thread and SIGTERM has its default action).
 
     Examples
     --------
@@ -121,8 +90,6 @@ class MetricWriter:
         db: AgentDB,
         max_buffer_size: int = 5000,
         flush_interval: float = 0.1,
-        *,
-        handle_sigterm: bool = True,
     ) -> None:
         if not isinstance(max_buffer_size, int) or max_buffer_size < 1:
             raise StoreError(f"max_buffer_size must be an int >= 1, got {max_buffer_size!r}")
@@ -143,13 +110,20 @@ class MetricWriter:
         self._flushed = threading.Condition(self._cond)
         self._records: list[MetricRecord] = []
         self._vectors: list[VectorRecord] = []
+        # the producer (thread ident) of each buffered record / vector, in the same order
+        self._record_owners: list[int] = []
+        self._vector_owners: list[int] = []
+        # rejected items and the reasons, per producer, until that producer collects them
+        self._rejected: dict[int, list[Any]] = {}
+        self._reasons: dict[int, list[str]] = {}
         self._added = 0  # items (records + vectors) ever added
         self._done = 0  # items written or rejected
         self._writing = 0  # items in the batch being written
         self._flush_requested = False
         self._closing = False
         self._closed = False
-        self._error: BaseException | None = None
+        self._failure: BaseException | None = None  # of the last attempt; None once one works
+        self._attempts = 0  # batch writes tried (a waiter raises a failure newer than itself)
         self._retry_at = 0.0
         self._oldest = 0.0  # time.monotonic() when the oldest buffered item was added
         self.batches_written = 0
@@ -157,7 +131,6 @@ class MetricWriter:
         self._thread = threading.Thread(
             target=self._run, name=f"MetricWriter({db.path})", daemon=True
         )
-        self._sigterm = handle_sigterm and _SigtermHandler.acquire()
         self._thread.start()
         _OPEN_WRITERS.add(self)
 
@@ -174,19 +147,33 @@ class MetricWriter:
         with self._cond:
             return self._added - self._done
 
-    def _raise_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+    def _raise_rejected(self) -> None:
+        """Raise the rejections of the calling thread's records, if any (under the lock)."""
+        owner = threading.get_ident()
+        records = self._rejected.pop(owner, None)
+        if records is not None:
+            reasons = self._reasons.pop(owner)
+            raise RejectedRecordsError(
+                f"{len(records)} of the items this thread added were rejected: "
+                + "; ".join(reasons),
+                records,
+            )
 
     def _check_open(self) -> None:
         if self._closing:
             raise StoreError("this MetricWriter is closed; create a new one")
 
-    def _wait_for_room(self) -> None:
+    def _wait_for_room(self, accepted: int, given: int) -> None:
+        """Block until the buffer has room; raise a lasting write failure meanwhile
+        (saying how many of the call's ``given`` items are buffered: ``accepted``)."""
+        attempts = self._attempts
         while len(self._records) + len(self._vectors) >= self.max_buffer_size:
-            self._raise_error()
             self._check_open()
+            if self._failure is not None and self._attempts > attempts:
+                raise StoreError(
+                    f"{self._failure} (of the {given} items of this call, {accepted} are "
+                    "buffered and will be written; the others were not added)"
+                )
             if not self._flush_requested:
                 self._flush_requested = True
                 self._work.notify()
@@ -197,66 +184,80 @@ class MetricWriter:
             self._oldest = time.monotonic()
 
     def add(self, record: MetricRecord) -> None:
-        """Buffer one record (blocks while the buffer is full). Thread-safe."""
+        """Buffer one record (blocks while the buffer is full). Thread-safe.
+
+        Raises the rejections of this thread's earlier records (after buffering this one).
+        """
         validate_records((record,))
         with self._cond:
             self._check_open()
-            self._raise_error()
-            self._wait_for_room()
+            self._wait_for_room(0, 1)
             self._mark_oldest()
             self._records.append(record)
+            self._record_owners.append(threading.get_ident())
             self._added += 1
             if len(self._records) >= self.max_buffer_size:
                 self._work.notify()
+            self._raise_rejected()
 
     def add_many(self, records: Sequence[MetricRecord] | Iterable[MetricRecord]) -> None:
         """Buffer many records (fewer lock round trips than ``add``). Thread-safe.
 
         Validation happens first: a bad record raises and nothing of the call is added.
+        Raises the rejections of this thread's earlier records (after buffering these).
         """
         records = records if isinstance(records, list) else list(records)
         validate_records(records)
+        owner = threading.get_ident()
         start = 0
         with self._cond:
             self._check_open()
-            self._raise_error()
             while start < len(records):
-                self._wait_for_room()
+                self._wait_for_room(start, len(records))
                 room = self.max_buffer_size - len(self._records) - len(self._vectors)
                 chunk = records[start : start + room]
                 self._mark_oldest()
                 self._records.extend(chunk)
+                self._record_owners.extend([owner] * len(chunk))
                 self._added += len(chunk)
                 start += len(chunk)
                 if len(self._records) >= self.max_buffer_size:
                     self._work.notify()
+            self._raise_rejected()
 
     def add_vector(self, record: VectorRecord) -> None:
-        """Buffer one fingerprint (validated now: dimension, finite, not zero)."""
+        """Buffer one fingerprint (validated now: dimension, finite, not zero).
+
+        Raises the rejections of this thread's earlier items (after buffering this one).
+        """
         checked = validate_vector(record)
         with self._cond:
             self._check_open()
-            self._raise_error()
-            self._wait_for_room()
+            self._wait_for_room(0, 1)
             self._mark_oldest()
             self._vectors.append(checked)
+            self._vector_owners.append(threading.get_ident())
             self._added += 1
+            self._raise_rejected()
 
     def flush(self, timeout: float | None = None) -> None:
         """Write everything added so far (by any thread) and wait until it is committed.
 
-        Raises the error of a failed flush (the records stay buffered for retry) or
-        :class:`~resonance_engine.errors.RejectedRecordsError`.
+        Raises the failure of a batch that cannot be written now (its records stay
+        buffered for retry), or :class:`~resonance_engine.errors.RejectedRecordsError`
+        for this thread's rejected items.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            self._raise_error()
             target = self._added
+            attempts = self._attempts
             self._flush_requested = True
             self._work.notify()
             while self._done < target:
-                if self._error is not None:
-                    self._raise_error()
+                if self._failure is not None and self._attempts > attempts:
+                    raise StoreError(
+                        f"{self._failure} ({target - self._done} items not yet written)"
+                    )
                 if not self._thread.is_alive():
                     raise StoreError("the MetricWriter thread has stopped; records are unwritten")
                 wait = None if deadline is None else deadline - time.monotonic()
@@ -266,37 +267,44 @@ class MetricWriter:
                         "unwritten (they stay buffered)"
                     )
                 self._flushed.wait(min(wait, 0.5) if wait is not None else 0.5)
-            self._raise_error()
+            self._raise_rejected()
 
     def close(self) -> None:
         """Write everything buffered, stop the writer thread, close its connection.
 
         Idempotent. Raises if buffered records could not be written (they are lost
-        after this call: the exception says how many).
+        after this call: the exception says how many), else the rejections no producer
+        has collected yet (:class:`~resonance_engine.errors.RejectedRecordsError`).
         """
         with self._cond:
             if self._closed:
                 return
             self._closing = True
+            self._retry_at = 0.0  # one last attempt now, even right after a failure
             self._work.notify()
             self._room.notify_all()
         self._thread.join()
         with self._cond:
             self._closed = True
             unwritten = self._added - self._done
-            error, self._error = self._error, None
+            failure = self._failure
+            rejected = [item for items in self._rejected.values() for item in items]
+            reasons = [reason for items in self._reasons.values() for reason in items]
+            self._rejected.clear()
+            self._reasons.clear()
         _OPEN_WRITERS.discard(self)
-        if self._sigterm:
-            _SigtermHandler.release()
-            self._sigterm = False
         self._conn.close()
         if unwritten:
             raise StoreError(
                 f"MetricWriter closed with {unwritten} records unwritten "
-                f"({error if error is not None else 'writer stopped'})"
+                f"({failure if failure is not None else 'writer stopped'})"
             )
-        if error is not None:
-            raise error
+        if rejected:
+            raise RejectedRecordsError(
+                f"{len(rejected)} items were rejected and not collected by their producers: "
+                + "; ".join(reasons),
+                rejected,
+            )
 
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
@@ -307,7 +315,7 @@ class MetricWriter:
                     pending = len(self._records) + len(self._vectors)
                     if now < self._retry_at:
                         if self._closing:
-                            return  # the last attempt failed: leave it to close()
+                            return  # the last attempt failed: close() says so
                         self._work.wait(self._retry_at - now)
                         continue
                     if self._closing or self._flush_requested:
@@ -320,6 +328,8 @@ class MetricWriter:
                     self._work.wait(max(due - now, 0.001) if pending else self.flush_interval)
                 records, self._records = self._records, []
                 vectors, self._vectors = self._vectors, []
+                record_owners, self._record_owners = self._record_owners, []
+                vector_owners, self._vector_owners = self._vector_owners, []
                 self._flush_requested = False
                 self._writing = len(records) + len(vectors)
                 # wake producers blocked on a full buffer
@@ -329,41 +339,60 @@ class MetricWriter:
                     if self._closing:
                         return
                     continue
-            error: BaseException | None = None
-            retry = False
+            rejected: RejectedRecordsError | None = None
+            failure: BaseException | None = None
             try:
                 self._batch.write(records, vectors)
             except RejectedRecordsError as exc:
-                error = exc
+                rejected = exc
             except StoreError as exc:
-                error, retry = exc, True
+                failure = exc
             except apsw.Error as exc:
-                retry = True
-                error = StoreError(
+                failure = StoreError(
                     f"writing a batch of {len(records)} records and {len(vectors)} fingerprints "
                     f"to {self.db.path!r} failed ({describe_error(exc)}); they stay buffered "
                     "and are retried"
                 )
             except BaseException as exc:  # noqa: BLE001 - keep the records, report it
-                retry = True
-                error = exc
+                failure = exc
             with self._cond:
                 self._writing = 0
-                if retry:
+                self._attempts += 1
+                if failure is not None:
                     self._records[:0] = records
                     self._vectors[:0] = vectors
+                    self._record_owners[:0] = record_owners
+                    self._vector_owners[:0] = vector_owners
                     self._oldest = time.monotonic()
                     self._retry_at = self._oldest + self.flush_interval
+                    self._failure = failure
                 else:
                     self._done += len(records) + len(vectors)
                     self.batches_written += 1
                     self.records_written += len(records)
-                    if error is not None:
-                        self.records_written -= sum(
-                            isinstance(r, MetricRecord) for r in getattr(error, "records", [])
-                        )
                     self._retry_at = 0.0
-                if error is not None:
-                    self._error = error
+                    self._failure = None
+                    if rejected is not None:
+                        self.records_written -= sum(
+                            isinstance(r, MetricRecord) for r in rejected.records
+                        )
+                        self._route_rejected(
+                            rejected, records + vectors, record_owners + vector_owners
+                        )
                 self._flushed.notify_all()
                 self._room.notify_all()
+
+    def _route_rejected(
+        self, error: RejectedRecordsError, items: list[Any], owners: list[int]
+    ) -> None:
+        """Hand each rejected item to the producer that added it (under the lock)."""
+        owner_of: dict[int, list[int]] = {}
+        for item, owner in zip(items, owners, strict=True):
+            owner_of.setdefault(id(item), []).append(owner)
+        for item in error.records:
+            candidates = owner_of.get(id(item))
+            owner = candidates.pop(0) if candidates else threading.get_ident()
+            self._rejected.setdefault(owner, []).append(item)
+            reasons = self._reasons.setdefault(owner, [])
+            if str(error) not in reasons:
+                reasons.append(str(error))

@@ -1,6 +1,7 @@
 """Swarms of wave-field agents that coordinate by exchanging 64-byte complexity signatures.
 
-See :mod:`resonance_engine.swarm.batched` for the agents and the coupling rule,
+See :mod:`resonance_engine.swarm.batched` for the agents, :mod:`.coupling` for the
+coupling mechanisms,
 :mod:`resonance_engine.swarm.coordinator` for what is measured, and
 :mod:`resonance_engine.swarm.bus` / :mod:`resonance_engine.swarm.nats_bus` for transport.
 """
@@ -11,6 +12,17 @@ from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, Sw
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
 from resonance_engine.swarm.controllers import CONTROLLERS, AdaptiveController, MPCController
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
+from resonance_engine.swarm.coupling import (
+    COUPLING_MODES,
+    CIFeedbackCoupling,
+    CommonDriveCoupling,
+    Coupling,
+    DiffusiveCoupling,
+    GainCoupling,
+    KuramotoCoupling,
+    make_coupling,
+    register_coupling,
+)
 from resonance_engine.swarm.health import Alert, HealthMonitor, HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure, Measure, MeasureFactory
 from resonance_engine.swarm.signature import SIGNATURE_SIZE, Signature
@@ -33,6 +45,15 @@ __all__ = [
     "InProcessBus",
     "open_bus",
     "CouplingRule",
+    "Coupling",
+    "GainCoupling",
+    "KuramotoCoupling",
+    "CIFeedbackCoupling",
+    "CommonDriveCoupling",
+    "DiffusiveCoupling",
+    "COUPLING_MODES",
+    "make_coupling",
+    "register_coupling",
     "SwarmAgent",
     "SwarmAggregate",
     "Swarm",

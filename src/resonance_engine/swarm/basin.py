@@ -2,11 +2,13 @@
 
 Basin stability (BS)
     Start from a synchronized swarm (``swarm_factory()`` returns one, e.g. rebuilt from a
-    snapshot), kick every agent's log drive gain by ``perturbation * N(0, 1)``, run
+    snapshot), kick every agent's log drive gain and drive phases by
+    ``perturbation * N(0, 1)`` (log gain; rad), run
     ``horizon`` ticks with a fresh CS window, and call the sample a success when CS at the
     horizon is >= ``threshold``. BS = successes / n with standard error sqrt(p (1 - p) / n).
     ``horizon`` must cover the coordinator's window, so the final CS only sees
-    post-perturbation ticks.
+    post-perturbation ticks; make it longer than the window by the relaxation time (e.g.
+    twice the window), or the final window still holds the relaxation from the kick.
 
 Mean first passage time (MFPT)
     Start from a synchronized swarm, run one window without noise (so the CS window is
@@ -15,7 +17,14 @@ Mean first passage time (MFPT)
     ``horizon`` ticks are *censored*: they are reported separately and not averaged in
     as if they had escaped at the horizon. The mean over escaped runs is therefore
     conditional on escaping within the horizon; ``restricted_mean`` (the mean of
-    min(T, horizon) over all runs) is a lower bound of the unconditional MFPT.
+    min(T, horizon) over all runs) is a lower bound of the unconditional MFPT; and
+    ``censored_mean`` = sum of min(T, horizon) over all runs / number of escapes is the
+    maximum-likelihood MFPT for exponentially distributed escape times with right
+    censoring (the usual estimator when escape is a rare, memoryless event).
+
+Both restart from snapshots (``Swarm.snapshot``) that hold everything the swarm's future
+depends on, the measure's dwell-time memory included, so an unperturbed restart continues
+exactly as the original swarm would: a synchronized swarm kicked by 0 gives BS = 1.
 
 Samples run in parallel through a ``concurrent.futures``-style executor (anything with
 ``submit(fn, *args)`` returning futures with ``result()``): by default the package's one
@@ -88,6 +97,9 @@ class FirstPassage:
         Standard error of that mean (NaN with fewer than 2 escapes).
     restricted_mean : float
         Mean of min(T, horizon) over all runs: a lower bound of the MFPT.
+    censored_mean : float
+        Sum of min(T, horizon) over all runs / n_escaped: the maximum-likelihood MFPT of
+        exponential escape times with right censoring (NaN if no run escaped).
     n_runs, n_escaped, n_censored : int
     times : tuple of int or None
         First passage tick of each run, None for censored runs.
@@ -98,6 +110,7 @@ class FirstPassage:
     mean_time: float
     stderr: float
     restricted_mean: float
+    censored_mean: float
     n_runs: int
     n_escaped: int
     n_censored: int
@@ -257,8 +270,10 @@ def mean_first_passage_time(
     censored = n_runs - escaped.size
     mean = float(escaped.mean()) if escaped.size else math.nan
     stderr = float(escaped.std(ddof=1) / math.sqrt(escaped.size)) if escaped.size > 1 else math.nan
-    restricted = float(np.mean([horizon if t is None else t for t in times]))
+    observed = [horizon if t is None else t for t in times]
+    restricted = float(np.mean(observed))
+    censored_mean = float(np.sum(observed) / escaped.size) if escaped.size else math.nan
     return FirstPassage(
-        mean, stderr, restricted, n_runs, int(escaped.size), int(censored), tuple(times),
-        noise, threshold, horizon,
+        mean, stderr, restricted, censored_mean, n_runs, int(escaped.size), int(censored),
+        tuple(times), noise, threshold, horizon,
     )

@@ -58,6 +58,7 @@ from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.loop import Callback, Run, RunLoop
+from resonance_engine.oscillators import order_parameter
 from resonance_engine.swarm.agent import SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.bus import Bus, InProcessBus
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder
@@ -391,6 +392,7 @@ class Swarm:
         self.late_ticks = 0
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
+        self.frame_ci_history: list[np.ndarray] = []
         self.coupling.bind(self)
 
     # ------------------------------------------------------------------ construction
@@ -452,6 +454,12 @@ class Swarm:
             self.tick_seconds * self.config.frames_per_period > self.fastest_period
         )
 
+    def drive_order_parameter(self) -> np.ndarray:
+        """Kuramoto order parameter R of every source's drive phase over the local agents,
+        shape (n_sources,): 1 when the drives are phase-locked."""
+        r, _ = order_parameter(np.stack([agent.phase for agent in self.agents]).T)
+        return np.atleast_1d(np.asarray(r, dtype=np.float64))
+
     def sampling(self) -> dict[str, Any]:
         """How the CI series samples the drives (for summaries)."""
         frames = self.config.steps_per_tick // self.measure_every
@@ -490,7 +498,9 @@ class Swarm:
         frames = cfg.steps_per_tick // self.measure_every
         if frames <= 1:
             self.solver.step(cfg.steps_per_tick)
-            return list(self._measure(self._fields()))
+            metrics = list(self._measure(self._fields()))
+            self.frame_ci_history.append(np.array([m.ci for m in metrics]))
+            return metrics
         sums = np.zeros((len(self.agents), 5))
         for k in range(frames):
             last = k == frames - 1
@@ -498,8 +508,10 @@ class Swarm:
             if last:
                 n = cfg.steps_per_tick - self.measure_every * (frames - 1)
             self.solver.step(n)
-            sums += [[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
-                     for m in self._measure(self._fields())]
+            frame = np.array([[m.fractal_dim, m.coherence, m.gain, m.dwell, m.ci]
+                              for m in self._measure(self._fields())])
+            self.frame_ci_history.append(frame[:, 4].copy())
+            sums += frame
         return [_MeanMetrics(*row) for row in sums / frames]
 
     def tick(self) -> TickInfo:
@@ -619,6 +631,11 @@ class Swarm:
     def ci_series(self) -> np.ndarray:
         """CI of each local agent per tick, shape (ticks, agents here)."""
         return np.array(self.ci_history).reshape(-1, len(self.agents))
+
+    def frame_ci_series(self) -> np.ndarray:
+        """CI of each local agent per measured frame (``frames_per_tick`` per tick, the
+        frames a tick's CI averages), shape (frames, agents here)."""
+        return np.array(self.frame_ci_history).reshape(-1, len(self.agents))
 
     def theta_series(self) -> np.ndarray:
         """Log drive gain of each local agent after each tick, shape (ticks, agents here)."""

@@ -51,15 +51,22 @@ class BusStats:
     Attributes
     ----------
     messages_out, bytes_out : dict
-        Messages and payload bytes handed to the transport, per channel.
+        Messages and payload bytes sent, per channel (a transport with an outgoing queue
+        counts them when it writes them, not when they are queued).
     messages_in, bytes_in : dict
         Messages and payload bytes delivered to this endpoint's subscribers, per channel
         (each message counted once however many callbacks it reached). A transport may
         pack several signatures into one message: count signatures as
         ``bytes_in["signature"] // 64``.
     lost : int
-        Signatures published while the transport was down or that it refused; they were
-        not sent, and are counted here instead of being silently ignored.
+        Signatures published while the transport was down, that it refused, or that did
+        not fit in its outgoing queue; they were not sent, and are counted here instead of
+        being silently ignored.
+    lost_state : int
+        State payloads not sent, for the same reasons.
+    queue_full : int
+        Messages (of either channel) refused because the outgoing queue was full; they
+        are in ``lost`` / ``lost_state`` too.
     dropped_slow : int
         Messages the transport dropped because this endpoint read too slowly.
     corrupt : int
@@ -75,6 +82,8 @@ class BusStats:
     messages_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
     bytes_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
     lost: int = 0
+    lost_state: int = 0
+    queue_full: int = 0
     dropped_slow: int = 0
     corrupt: int = 0
     callback_errors: int = 0

@@ -9,6 +9,12 @@ Per completed tick (every agent's signature for that step has arrived) it update
 - health alerts (CS below ``thresholds.cs_min`` once the window is full);
 - the recorder (an AgentDB adapter), if given: every signature and the CS series.
 
+A tick where any agent's CI or D is NaN or infinite (a diverged field, a broken measure)
+is skipped: it does not enter the correlation window (one NaN would make CS NaN for a
+whole window), it counts in :attr:`SwarmCoordinator.non_finite_ticks` (and the agents in
+:attr:`SwarmCoordinator.non_finite`), the summary reports both, and the first one is
+logged as a warning.
+
 Signatures may arrive out of order and from several processes. A tick whose signatures
 have not all arrived when signatures ``max_lag`` steps newer are already there is given up:
 it counts in :attr:`SwarmCoordinator.incomplete_ticks` and the agents that did not report
@@ -18,6 +24,7 @@ in :attr:`SwarmCoordinator.missing`, so losses on the bus are visible.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -38,6 +45,8 @@ from resonance_engine.swarm.sync import (
 )
 
 __all__ = ["SwarmCoordinator", "SwarmRecorder", "TickResult"]
+
+_log = logging.getLogger("resonance_engine.swarm.coordinator")
 
 
 class SwarmRecorder(Protocol):
@@ -133,6 +142,8 @@ class SwarmCoordinator:
         self._ci_rows: collections.deque[np.ndarray] = collections.deque(maxlen=max_history)
         self._d_rows: collections.deque[np.ndarray] = collections.deque(maxlen=max_history)
         self.missing = np.zeros(n_agents, dtype=np.int64)
+        self.non_finite = np.zeros(n_agents, dtype=np.int64)
+        self.non_finite_ticks = 0
         self.incomplete_ticks = 0
         self.late = 0
         self.unknown_agents = 0
@@ -215,6 +226,9 @@ class SwarmCoordinator:
                     f"expected CI and D of shape ({self.n_agents},), got {ci.shape} and "
                     f"{fractal_dim.shape}"
                 )
+            bad = ~(np.isfinite(ci) & np.isfinite(fractal_dim))
+            if bad.any():
+                return self._skip_non_finite(int(step), bad)
             self._sample[0] = ci
             self._sample[1] = fractal_dim
             self._corr.push(self._sample)
@@ -235,6 +249,19 @@ class SwarmCoordinator:
             if self.recorder is not None:
                 self.recorder.record_sync(int(step), now_us(), self.cs, self.cs_d)
             return TickResult(int(step), self.cs, self.cs_d, float(ci.sum()) / ci.size, alert)
+
+    def _skip_non_finite(self, step: int, bad: np.ndarray) -> TickResult:
+        """Leave a tick with non-finite metrics out of every statistic; count it."""
+        self.non_finite += bad
+        self.non_finite_ticks += 1
+        if self.non_finite_ticks == 1:
+            _log.warning(
+                "tick %d skipped: non-finite CI or D from agent(s) %s; such ticks are "
+                "left out of CS and counted (non_finite_ticks)",
+                step,
+                np.flatnonzero(bad).tolist(),
+            )
+        return TickResult(step, self.cs, self.cs_d, math.nan, None)
 
     # ------------------------------------------------------------------ results
     def ci_history(self) -> np.ndarray:
@@ -276,6 +303,8 @@ class SwarmCoordinator:
             "incomplete_ticks": self.incomplete_ticks,
             "missing_signatures": int(self.missing.sum()),
             "late_signatures": self.late,
+            "non_finite_ticks": self.non_finite_ticks,
+            "non_finite_signatures": int(self.non_finite.sum()),
             "alerts": len(self.alerts),
         }
         if with_mdea:

@@ -52,9 +52,18 @@ The mechanisms (``Swarm(coupling_mode=...)``, ``resonance swarm --coupling-mode`
     (the same change is applied to the previous field, so the strip's velocity is kept).
     Bytes per tick: agents x 2 x strip_width x ny x 4 on ``"state"``, counted by the bus.
 
-A new mechanism (or a controller that sets drives) is a subclass with a ``mode`` name,
-registered with :func:`register_coupling`; :func:`make_coupling` and the CLI find it by
-name, and ``resonance experiment sync --mechanisms`` runs it beside the others.
+Adding a mechanism (a row of the experiment's verdict table)
+-------------------------------------------------------------
+A new mechanism, or a controller that sets the agents' drives (adaptive, MPC, a trained
+policy), is a frozen dataclass subclass of :class:`Coupling` that sets the class
+attributes ``mode``, ``unit``, ``carries``, ``state_exchange``, ``channels`` and
+``sweep`` (the K values the experiment tries), implements :meth:`Coupling.adapt` (and
+:meth:`Coupling.exchange` if it moves state), and is decorated with
+:func:`register_coupling`. If it lives in a module the swarm does not import, add one
+line to :data:`MECHANISM_MODULES` (mode -> module), so that :func:`make_coupling`, the
+CLI (``--coupling-mode``) and ``resonance experiment sync --mechanisms NAME`` import it
+on demand. Its state lives in the agents (``theta``, ``frequency``, ``phase``,
+``integral``), so snapshots and basin stability work unchanged.
 """
 
 from __future__ import annotations
@@ -80,12 +89,21 @@ __all__ = [
     "CommonDriveCoupling",
     "DiffusiveCoupling",
     "COUPLING_MODES",
+    "MECHANISM_MODULES",
     "register_coupling",
     "make_coupling",
+    "coupling_class",
 ]
 
 #: mode name -> Coupling subclass (filled by :func:`register_coupling`).
 COUPLING_MODES: dict[str, type[Coupling]] = {}
+
+#: mode name -> module that registers it when imported (mechanisms the swarm does not
+#: import itself); one line per mechanism.
+MECHANISM_MODULES: dict[str, str] = {
+    "adaptive": "resonance_engine.swarm.controllers",
+    "mpc": "resonance_engine.swarm.controllers",
+}
 
 TWO_PI = 2 * math.pi
 
@@ -100,13 +118,23 @@ def register_coupling(cls: type[Coupling]) -> type[Coupling]:
 
 def make_coupling(mode: str, strength: float = 0.0, **options: Any) -> Coupling:
     """The coupling registered as ``mode`` with strength K (see the module docstring)."""
+    return coupling_class(mode)(strength=float(strength), **options)
+
+
+def coupling_class(mode: str) -> type[Coupling]:
+    """The Coupling subclass registered as ``mode`` (importing its module if listed in
+    :data:`MECHANISM_MODULES`)."""
+    if mode not in COUPLING_MODES and mode in MECHANISM_MODULES:
+        import importlib
+
+        importlib.import_module(MECHANISM_MODULES[mode])
     try:
-        cls = COUPLING_MODES[mode]
+        return COUPLING_MODES[mode]
     except KeyError:
         raise ConfigError(
-            f"unknown coupling mode {mode!r}; choose one of {', '.join(COUPLING_MODES)}"
+            f"unknown coupling mode {mode!r}; choose one of "
+            f"{', '.join([*COUPLING_MODES, *MECHANISM_MODULES])}"
         ) from None
-    return cls(strength=float(strength), **options)
 
 
 def _wrap(angle: np.ndarray) -> np.ndarray:
@@ -163,6 +191,8 @@ class Coupling:
         True when signatures carry the drive payload (version-2 bytes 44..59).
     default_strength : float
         K used by the CLI when ``--coupling`` is not given.
+    sweep : tuple of float
+        K values ``resonance experiment sync`` tries by default (K = 0 is run once for all).
     """
 
     strength: float = 0.0
@@ -172,6 +202,7 @@ class Coupling:
     mode: ClassVar[str] = ""
     unit: ClassVar[str] = ""
     default_strength: ClassVar[float] = 1.0
+    sweep: ClassVar[tuple[float, ...]] = (1.0,)
     carries: ClassVar[str] = ""
     state_exchange: ClassVar[bool] = False
     channels: ClassVar[tuple[str, ...]] = ("signature",)
@@ -223,8 +254,9 @@ class GainCoupling(Coupling):
     """``gain``: theta += K (CI_swarm - CI_own) / |CI_swarm| (see the module docstring)."""
 
     mode: ClassVar[str] = "gain"
-    unit: ClassVar[str] = "1 (per tick)"
+    unit: ClassVar[str] = "dimensionless, per tick"
     default_strength: ClassVar[float] = 0.05
+    sweep: ClassVar[tuple[float, ...]] = (0.05, 0.5)
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def step(self, theta: float, ci_own: float, ci_swarm: float) -> float:
@@ -259,8 +291,9 @@ class CIFeedbackCoupling(Coupling):
     integral_time: float = 1.0
 
     mode: ClassVar[str] = "ci-feedback"
-    unit: ClassVar[str] = "1 (log gain per unit relative CI error)"
+    unit: ClassVar[str] = "dimensionless"
     default_strength: ClassVar[float] = 0.5
+    sweep: ClassVar[tuple[float, ...]] = (0.5, 2.0)
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:
@@ -294,6 +327,7 @@ class _PhaseCoupling(Coupling):
 
     unit: ClassVar[str] = "1/s"
     default_strength: ClassVar[float] = 10.0
+    sweep: ClassVar[tuple[float, ...]] = (2.0, 8.0, 32.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -378,7 +412,7 @@ class CommonDriveCoupling(_PhaseCoupling):
     """``common-drive``: entrainment by one external rhythm, no exchange (the control)."""
 
     mode: ClassVar[str] = "common-drive"
-    carries: ClassVar[str] = "nothing (each agent hears the same external rhythm)"
+    carries: ClassVar[str] = "nothing: each agent hears the same external rhythm"
     channels: ClassVar[tuple[str, ...]] = ()
 
     def reference(
@@ -409,6 +443,7 @@ class DiffusiveCoupling(Coupling):
     mode: ClassVar[str] = "diffusive"
     unit: ClassVar[str] = "1/s"
     default_strength: ClassVar[float] = 10.0
+    sweep: ClassVar[tuple[float, ...]] = (10.0, 100.0)
     carries: ClassVar[str] = "boundary strips of the fields (float32 u): raw state"
     state_exchange: ClassVar[bool] = True
     channels: ClassVar[tuple[str, ...]] = ("state",)

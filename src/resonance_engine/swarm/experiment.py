@@ -1,33 +1,46 @@
 """The controlled synchronization experiment behind ``resonance experiment sync``.
 
-Question: do agents that exchange only 64-byte complexity signatures synchronize their
-complexity (CS > 0.95, the blueprint's claim), and how much less do they send than agents
-exchanging their full states (the claimed "10-100x less communication")?
+Question: which coupling mechanism makes the agents' complexity synchronize (CS > 0.95,
+the blueprint's claim), with how many bytes on the bus, and is that "coordination without
+state synchronization"?
 
 Design
 ------
-- For every seed, two swarms with the same agents: uncoupled (K = 0) and coupled
-  (K = ``coupling``). Each runs ``warmup`` ticks (discarded: the fields grow from rest,
-  which correlates every agent trivially) and then ``ticks`` measured ticks.
-- CS = mean pairwise Pearson correlation of the agents' CI series over the measured ticks,
-  tested against ``surrogates`` circularly shifted surrogates (p-value: the chance of a CS
-  this high without common timing). Also reported: the windowed CS of the coordinator
-  (mean over the measured ticks), the CS of D, and the MDEA-based CS.
-- Basin stability of the coupled swarm of the first seed: ``basin_samples`` kicks of
-  ``basin_perturbation`` to the log drive gains, success if CS >= ``cs_min`` after
-  ``basin_horizon`` ticks.
-- Traffic: the coupled swarm of the first seed runs ``traffic_ticks`` more ticks with
-  every agent *also* publishing its full float32 field; the bus counts the bytes of each
-  channel, so both numbers are measured on the same bus in the same run.
+- Mechanisms: any registered coupling mode (:mod:`resonance_engine.swarm.coupling`);
+  by default ``gain``, ``kuramoto``, ``ci-feedback``, ``common-drive`` (the positive
+  control that needs no communication) and ``diffusive`` (state exchange, the baseline).
+  Each is run at every K of its sweep (``Coupling.sweep`` unless given) and at K = 0
+  (independent agents, run once per seed for all mechanisms), for every seed, with agents
+  heterogeneous in drive gain, frequency (+-10 %), source phases and damping.
+- Each run: ``warmup`` ticks discarded (the fields grow from rest), then ``ticks``
+  measured ticks; CI is averaged over each tick's frames (frames resolve the drives).
+- Pearson CS: mean pairwise correlation of the agents' tick CI series, with a p-value
+  from ``surrogates`` circular-shift surrogates.
+- MDEA-CS: each agent's scaling index delta in sliding windows of its per-frame CI
+  series (``mdea.window`` frames moved by ``mdea.hop``; the window is the shortest that
+  gives the fit a decade of lengths, 10 to 10 % of the window), then the mean pairwise
+  correlation of the delta series, with its own circular-shift p-value.
+- Traffic: bytes per tick handed to the bus in every run, per channel; the bytes the
+  mechanism needs are those of its channels (signatures; field strips for diffusive;
+  none for common-drive, whose signatures only feed the coordinator), beside the full
+  float32 state of every agent measured on the same bus with ``exchange="state"``.
+- At each mechanism's best K (highest mean CS): basin stability (``basin_samples``
+  kicks of ``basin_perturbation`` to log gains and drive phases, restarted from the
+  snapshot of the first seed, which includes the analyzers' dwell memory, so an
+  unperturbed restart gives BS = 1) and the MFPT under per-tick noise (censored runs
+  counted as censored). The horizon (128 ticks) is twice the CS window, so the final
+  window sees the swarm after it relaxed from the kick, not the relaxation itself.
+
+Every sentence of ``report.md`` that states a result is formatted from the numbers in
+``results.json``; ``--json`` prints the verdict table.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -37,121 +50,261 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.errors import ConfigError, MetricError
-from resonance_engine.swarm.basin import BasinStability, basin_stability
-from resonance_engine.swarm.batched import Swarm, SwarmConfig
+from resonance_engine.json_safe import dumps
+from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
+from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot
 from resonance_engine.swarm.bus import open_bus
+from resonance_engine.swarm.coupling import coupling_class, make_coupling
+from resonance_engine.swarm.health import HealthThresholds
 from resonance_engine.swarm.measure import MeasureFactory
-from resonance_engine.swarm.plots import (
-    plot_basin,
-    plot_ci_pair,
-    plot_cs_by_seed,
-    plot_swarm_run,
-    plot_traffic,
+from resonance_engine.swarm.plots import plot_ci_pair, plot_cs_vs_strength, plot_traffic
+from resonance_engine.swarm.sync import (
+    MDEAConfig,
+    mdea_synchronization,
+    surrogate_test,
 )
-from resonance_engine.swarm.sync import MDEAConfig, mdea_synchronization, series_cs, surrogate_test
 
-__all__ = ["SyncExperimentConfig", "run_sync_experiment"]
+__all__ = ["SyncExperimentConfig", "run_sync_experiment", "DEFAULT_MECHANISMS"]
 
 Progress = Callable[[str, int, int], None]
+
+DEFAULT_MECHANISMS = ("gain", "kuramoto", "ci-feedback", "common-drive", "diffusive")
 
 
 @dataclass(frozen=True)
 class SyncExperimentConfig:
-    """Sizes of the experiment (defaults run in about a minute or two on 2 cores)."""
+    """Sizes of the experiment (the defaults take a few minutes on 2 cores).
 
-    agents: int = 8
+    ``strengths`` maps a mechanism to the K values to try (default: its ``sweep``).
+    """
+
+    agents: int = 6
     size: int = 64
     steps_per_tick: int = 10
-    warmup: int = 100
+    warmup: int = 40
     ticks: int = 200
     window: int = 64
-    coupling: float = 0.05
     seeds: tuple[int, ...] = (0, 1, 2)
-    sweep: tuple[float, ...] = (0.2, 1.0)
+    mechanisms: tuple[str, ...] = DEFAULT_MECHANISMS
+    strengths: tuple[tuple[str, tuple[float, ...]], ...] = ()
     surrogates: int = 200
-    basin_samples: int = 8
-    basin_perturbation: float = 0.5
-    basin_horizon: int = 64
-    traffic_ticks: int = 20
+    basin_samples: int = 4
+    basin_perturbation: float = 1.0
+    horizon: int = 128
+    mfpt_runs: int = 3
+    mfpt_noise: float = 0.1
+    traffic_ticks: int = 5
     claim_cs: float = 0.95
     cs_min: float = 0.7
-    mdea: MDEAConfig = field(default_factory=lambda: MDEAConfig(window=64, hop=16))
+    mdea: MDEAConfig = field(
+        default_factory=lambda: MDEAConfig(window=1000, hop=200, max_fraction=0.1)
+    )
 
     def __post_init__(self) -> None:
         if self.agents < 2:
             raise ConfigError(f"the experiment needs >= 2 agents, got {self.agents}")
-        if self.ticks < max(8, self.window // 2):
-            raise ConfigError(f"ticks must be >= max(8, window/2), got {self.ticks}")
+        if self.ticks < 8:
+            raise ConfigError(f"ticks must be >= 8, got {self.ticks}")
+        if self.warmup < 0:
+            raise ConfigError(f"warmup must be >= 0 ticks, got {self.warmup}")
         if not self.seeds:
             raise ConfigError("the experiment needs at least one seed")
-        if self.coupling <= 0:
-            raise ConfigError(f"the coupled condition needs coupling K > 0, got {self.coupling}")
+        if not self.mechanisms:
+            raise ConfigError("the experiment needs at least one mechanism")
+        for mode in self.mechanisms:
+            coupling_class(mode)  # unknown names fail here, before anything runs
+        for mode, ks in self.strengths:
+            if mode not in self.mechanisms:
+                raise ConfigError(f"strengths given for {mode!r}, which is not a mechanism run")
+            if not ks or any(not (math.isfinite(k) and k > 0) for k in ks):
+                raise ConfigError(f"strengths of {mode} must be finite and > 0, got {ks}")
 
-    def swarm_config(self, identical: bool = False) -> SwarmConfig:
-        """The swarms' config; ``identical`` makes every agent the same (the control)."""
-        if identical:
-            return SwarmConfig(
-                size=self.size, steps_per_tick=self.steps_per_tick, window=self.window,
-                amplitude_spread=1.0, frequency_spread=0.0, phase_spread=0.0,
-                damping_range=(0.1, 0.1),
-            )
-        return SwarmConfig(size=self.size, steps_per_tick=self.steps_per_tick, window=self.window)
+    def sweep(self, mode: str) -> tuple[float, ...]:
+        """K values tried for ``mode``."""
+        given = dict(self.strengths)
+        return tuple(given.get(mode, coupling_class(mode).sweep))
+
+    def swarm_config(self) -> SwarmConfig:
+        return SwarmConfig(size=self.size, steps_per_tick=self.steps_per_tick,
+                           window=self.window)
 
 
-def _run_condition(
-    cfg: SyncExperimentConfig, seed: int, coupling: float, measure: MeasureFactory | None,
-    progress: Progress | None, label: str, identical: bool = False,
-) -> tuple[Swarm, dict[str, Any]]:
-    swarm = Swarm(cfg.agents, cfg.swarm_config(identical), coupling=coupling, seed=seed,
-                  measure=measure)
-    total = cfg.warmup + cfg.ticks
-
-    def report(info: Any) -> None:
-        if progress is not None:
-            progress(label, info.step + 1, total)
-
-    swarm.run(total, callback=report)
-    ci = swarm.ci_series()[cfg.warmup :]
-    assert swarm.coordinator is not None
-    cs_hist = np.array(swarm.coordinator.cs_history)[cfg.warmup :]
-    d = swarm.coordinator.d_history()[cfg.warmup :]
-    min_shift = max(1, min(cfg.window, len(ci) // 4))
-    test = surrogate_test(ci, cfg.surrogates, seed=seed, min_shift=min_shift)
+# ---------------------------------------------------------------------------- one run
+def _mdea_cs(frames: np.ndarray, cfg: SyncExperimentConfig, seed: int) -> dict[str, Any]:
+    """MDEA-CS of per-frame series and its surrogate p-value (NaN if too short)."""
     mdea = cfg.mdea
-    if len(ci) < mdea.window + 2 * mdea.hop:  # short run: shrink the MDEA windows to fit
-        mdea = MDEAConfig(mdea.stripe, mdea.min_length, mdea.max_fraction, mdea.n_lengths,
-                          window=max(16, len(ci) // 2), hop=max(1, len(ci) // 8))
     try:
-        mdea_cs = mdea_synchronization(ci, mdea).score
-    except MetricError:
-        mdea_cs = math.nan
+        sync = mdea_synchronization(frames, mdea)
+    except MetricError as exc:
+        return {"mdea_cs": math.nan, "mdea_p": math.nan, "mdea_windows": 0,
+                "mdea_note": str(exc)}
+    deltas = sync.deltas[np.isfinite(sync.deltas).all(axis=1)]
+    p = math.nan
+    if deltas.shape[0] >= 6:
+        try:
+            p = surrogate_test(deltas, cfg.surrogates, seed=seed,
+                               min_shift=max(1, deltas.shape[0] // 4)).p_value
+        except (MetricError, ConfigError):
+            p = math.nan
+    return {"mdea_cs": sync.score, "mdea_p": p, "mdea_windows": int(sync.deltas.shape[0]),
+            "mdea_mean_delta": float(np.nanmean(sync.mean_delta))}
+
+
+def run_condition(
+    cfg: SyncExperimentConfig, mode: str, strength: float, seed: int,
+    measure: MeasureFactory | None = None, keep_snapshot: bool = False,
+) -> dict[str, Any]:
+    """One swarm of the experiment: run, measure CS, MDEA-CS, p-values and traffic.
+
+    A module-level function with picklable arguments, so it runs in worker processes.
+    """
+    coupling = make_coupling(mode, strength)
+    swarm = Swarm(cfg.agents, cfg.swarm_config(), coupling=coupling, seed=seed,
+                  measure=measure)
+    if swarm.coordinator is not None:  # weakly coupled swarms are expected below the alert
+        swarm.coordinator.health.thresholds = HealthThresholds(cs_min=-1.0)  # threshold
     try:
-        cs_d = series_cs(d)
-    except MetricError:
-        cs_d = math.nan
-    windowed = cs_hist[cfg.window - 1 :] if len(cs_hist) >= cfg.window else cs_hist[-1:]
-    row = {
-        "seed": seed,
-        "coupling": coupling,
-        "condition": "identical (control)" if identical else (
-            "coupled" if coupling > 0 else "uncoupled"
-        ),
-        "cs": test.observed,
-        "p_value": test.p_value,
-        "surrogate_q95": test.quantile95,
-        "cs_windowed_mean": (
-            float(np.nanmean(windowed)) if np.isfinite(windowed).any() else math.nan
-        ),
-        "cs_d": cs_d,
-        "mdea_cs": mdea_cs,
-        "ci_level_spread": float(ci.mean(0).std() / abs(ci.mean())) if ci.mean() != 0 else math.nan,
-        "alerts": len(swarm.coordinator.alerts),
+        swarm.run(cfg.warmup + cfg.ticks)
+        ci = swarm.ci_series()[cfg.warmup :]
+        frames_per_tick = swarm.sampling()["frames_per_tick"]
+        frames = swarm.frame_ci_series()[cfg.warmup * frames_per_tick :]
+        test = surrogate_test(ci, cfg.surrogates, seed=seed,
+                              min_shift=max(1, min(cfg.window, len(ci) // 4)))
+        traffic = swarm.traffic_per_tick()
+        row: dict[str, Any] = {
+            "mechanism": mode,
+            "strength": strength,
+            "seed": seed,
+            "cs": test.observed,
+            "p_value": test.p_value,
+            "surrogate_q95": test.quantile95,
+            **_mdea_cs(frames, cfg, seed),
+            "signature_bytes_per_tick": traffic.get("signature", 0.0),
+            "state_bytes_per_tick": traffic.get("state", 0.0),
+            "coupling_bytes_per_tick": sum(traffic.get(ch, 0.0) for ch in coupling.channels),
+            "sampling": swarm.sampling(),
+            "ci": ci.tolist(),
+        }
+        if keep_snapshot:
+            row["snapshot"] = swarm.snapshot()
+        return row
+    finally:
+        swarm.close()
+
+
+def _full_state_bytes(cfg: SyncExperimentConfig, bus: str | None,
+                      measure: MeasureFactory | None) -> dict[str, Any]:
+    """Bytes per tick of every agent publishing its full float32 field, on the bus."""
+    traffic_bus = open_bus(bus)
+    try:
+        probe = Swarm(cfg.agents, cfg.swarm_config(), seed=cfg.seeds[0], measure=measure,
+                      bus=traffic_bus, exchange="state")
+        probe.run(cfg.traffic_ticks)
+        traffic_bus.flush()
+        stats = traffic_bus.stats
+        ticks = max(1, cfg.traffic_ticks)
+        return {
+            "bus": bus or "memory",
+            "full_state_bytes_per_tick": stats.bytes_out["state"] / ticks,
+            "signature_bytes_per_tick": stats.bytes_out["signature"] / ticks,
+        }
+    finally:
+        traffic_bus.close()
+
+
+# ---------------------------------------------------------------------------- the sweep
+def _submit_all(
+    executor: Executor | None, tasks: list[tuple[Any, ...]], progress: Progress | None
+) -> list[dict[str, Any]]:
+    total = len(tasks)
+    if executor is None:
+        out = []
+        for k, task in enumerate(tasks):
+            out.append(run_condition(*task))
+            if progress is not None:
+                progress("swarm runs", k + 1, total)
+        return out
+    futures = [executor.submit(run_condition, *task) for task in tasks]
+    out = []
+    for k, future in enumerate(futures):
+        out.append(future.result())
+        if progress is not None:
+            progress("swarm runs", k + 1, total)
+    return out
+
+
+def _stat(values: Sequence[float], how: Callable[[np.ndarray], Any]) -> float:
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    return float(how(arr)) if arr.size else math.nan
+
+
+def _by_strength(runs: list[dict[str, Any]], baseline: list[dict[str, Any]],
+                 cfg: SyncExperimentConfig) -> list[dict[str, Any]]:
+    """Per mechanism and K: CS and MDEA-CS over seeds, p-values, bytes."""
+    rows = []
+    for mode in cfg.mechanisms:
+        for k in (0.0, *cfg.sweep(mode)):
+            group = baseline if k == 0.0 else [
+                r for r in runs if r["mechanism"] == mode and r["strength"] == k
+            ]
+            cs = [r["cs"] for r in group]
+            rows.append({
+                "mechanism": mode,
+                "strength": k,
+                "seeds": len(group),
+                "cs_mean": _stat(cs, np.mean),
+                "cs_sd": _stat(cs, np.std),
+                "cs_min": _stat(cs, np.min),
+                "p_max": _stat([r["p_value"] for r in group], np.max),
+                "mdea_cs_mean": _stat([r["mdea_cs"] for r in group], np.mean),
+                "mdea_cs_sd": _stat([r["mdea_cs"] for r in group], np.std),
+                "mdea_p_max": _stat([r["mdea_p"] for r in group], np.max),
+                "coupling_bytes_per_tick": (
+                    0.0 if k == 0.0 else _stat([r["coupling_bytes_per_tick"] for r in group],
+                                               np.mean)
+                ),
+                "bus_bytes_per_tick": _stat(
+                    [r["signature_bytes_per_tick"] + r["state_bytes_per_tick"] for r in group],
+                    np.mean,
+                ),
+            })
+    return rows
+
+
+def _verdict_row(mode: str, best: dict[str, Any], full_state: float,
+                 cfg: SyncExperimentConfig) -> dict[str, Any]:
+    cls = coupling_class(mode)
+    holds = bool(math.isfinite(best["cs_min"]) and best["cs_min"] > cfg.claim_cs)
+    significant = bool(math.isfinite(best["p_max"]) and best["p_max"] < 0.05)
+    needed = best["coupling_bytes_per_tick"]
+    ratio = full_state / needed if needed > 0 else math.nan
+    if not cls.channels:
+        without_state = "n/a: no exchange (external common drive)"
+    elif holds and significant:
+        without_state = "no: the bytes carry agent state" if cls.state_exchange else "yes"
+    else:
+        without_state = f"no: CS > {cfg.claim_cs:.2f} does not hold"
+    return {
+        "mechanism": mode,
+        "unit": cls.unit,
+        "best_strength": best["strength"],
+        "cs_mean": best["cs_mean"],
+        "cs_sd": best["cs_sd"],
+        "cs_min": best["cs_min"],
+        "p_max": best["p_max"],
+        "mdea_cs_mean": best["mdea_cs_mean"],
+        "mdea_cs_sd": best["mdea_cs_sd"],
+        "mdea_p_max": best["mdea_p_max"],
+        "cs_above_claim": holds,
+        "significant": significant,
+        "coupling_bytes_per_tick": needed,
+        "bus_bytes_per_tick": best["bus_bytes_per_tick"],
+        "full_state_bytes_per_tick": full_state,
+        "full_state_ratio": ratio,
+        "carries": cls.carries,
+        "state_exchange": cls.state_exchange,
+        "without_state_synchronization": without_state,
     }
-    return swarm, row
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 def run_sync_experiment(
@@ -161,8 +314,9 @@ def run_sync_experiment(
     bus: str | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    command: str = "",
 ) -> dict[str, Any]:
-    """Run the experiment, write ``report.md``, ``results.json`` and pictures into ``out``.
+    """Run the experiment; write ``report.md``, ``results.json`` and pictures into ``out``.
 
     Parameters
     ----------
@@ -172,298 +326,277 @@ def run_sync_experiment(
     measure : MeasureFactory, optional
         Measure of the fields (default: the ComplexityAnalyzer).
     bus : str, optional
-        Bus of the traffic measurement ("memory" or a NATS URL); the swarms themselves run
-        in-process.
+        Bus of the full-state traffic measurement ("memory" or a NATS URL).
     executor : concurrent.futures.Executor, optional
-        Where the basin-stability samples run (default: a process pool).
+        Where the swarm runs, basin-stability and MFPT samples execute (default: this
+        process for the runs, a process pool for the samples).
     progress : callable, optional
         ``progress(stage, done, total)``.
+    command : str
+        The command line, quoted in the report.
 
     Returns
     -------
     dict
-        Everything in ``results.json`` (rows per seed and condition, basin stability,
-        traffic, verdicts, paths).
+        Everything in ``results.json``: ``verdicts`` (one row per mechanism, the table of
+        the report), ``sweep`` (per mechanism and K), ``runs`` (per seed), traffic, paths.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    first: dict[str, Swarm] = {}
-    for seed in cfg.seeds:
-        for k in (0.0, cfg.coupling):
-            label = f"seed {seed}, K = {k:g}"
-            swarm, row = _run_condition(cfg, seed, k, measure, progress, label)
-            rows.append(row)
-            if seed == cfg.seeds[0]:
-                first[row["condition"]] = swarm
-            else:
-                swarm.close()
+    baseline_tasks = [(cfg, cfg.mechanisms[0], 0.0, seed, measure) for seed in cfg.seeds]
+    tasks = [
+        (cfg, mode, k, seed, measure, seed == cfg.seeds[0])
+        for mode in cfg.mechanisms for k in cfg.sweep(mode) for seed in cfg.seeds
+    ]
+    results = _submit_all(executor, [*baseline_tasks, *tasks], progress)
+    baseline, runs = results[: len(baseline_tasks)], results[len(baseline_tasks) :]
+    traffic = _full_state_bytes(cfg, bus, measure)
+    full_state = traffic["full_state_bytes_per_tick"]
+    sweep = _by_strength(runs, baseline, cfg)
 
-    # --- other coupling strengths, first seed only
-    sweep: list[dict[str, Any]] = []
-    for k in cfg.sweep:
-        swarm, row = _run_condition(cfg, cfg.seeds[0], k, measure, progress,
-                                    f"sweep: seed {cfg.seeds[0]}, K = {k:g}")
-        row["condition"] = "coupled (sweep)"
-        row["final_gains"] = [round(float(g), 3) for g in np.exp(swarm.theta)]
-        sweep.append(row)
-        swarm.close()
+    verdicts = []
+    best_runs: dict[str, dict[str, Any]] = {}
+    for n, mode in enumerate(cfg.mechanisms):
+        candidates = [r for r in sweep if r["mechanism"] == mode and r["strength"] > 0]
+        best = max(candidates, key=lambda r: (-math.inf if not math.isfinite(r["cs_mean"])
+                                              else r["cs_mean"]))
+        row = _verdict_row(mode, best, full_state, cfg)
+        first = next(r for r in runs if r["mechanism"] == mode
+                     and r["strength"] == best["strength"] and r["seed"] == cfg.seeds[0])
+        best_runs[mode] = first
+        row.update(_stability(first.pop("snapshot"), cfg, executor, progress, n))
+        verdicts.append(row)
+    for r in runs:
+        r.pop("snapshot", None)
 
-    # --- positive control: identical agents must give CS = 1 (the pipeline can see sync)
-    control_swarm, control = _run_condition(
-        cfg, cfg.seeds[0], 0.0, measure, progress, "control: identical agents", identical=True
-    )
-    control_swarm.close()
+    pictures = {
+        "cs_vs_strength": str(plot_cs_vs_strength(sweep, out / "cs_vs_strength.png",
+                                                  cfg.claim_cs)),
+        "ci_best": str(plot_ci_pair(
+            {f"{m} K = {best_runs[m]['strength']:g}": np.array(best_runs[m]["ci"])
+             for m in cfg.mechanisms},
+            out / "ci_best.png", f"CI of {cfg.agents} agents at each mechanism's best K, "
+            f"seed {cfg.seeds[0]}",
+        )),
+        "traffic": str(plot_traffic(
+            {**{v["mechanism"]: v["coupling_bytes_per_tick"] for v in verdicts},
+             "full states": full_state},
+            out / "traffic.png",
+        )),
+    }
+    for r in [*baseline, *runs]:
+        r.pop("ci", None)
+    sampling = baseline[0]["sampling"]
+    result: dict[str, Any] = {
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("mdea", "strengths")},
+        "strengths": {m: list(cfg.sweep(m)) for m in cfg.mechanisms},
+        "mdea": asdict(cfg.mdea),
+        "sampling": sampling,
+        "verdicts": verdicts,
+        "sweep": sweep,
+        "runs": [*baseline, *runs],
+        "traffic": traffic,
+        "seconds": time.perf_counter() - started,
+        "machine": f"{platform.machine()}, {platform.system()}, Python "
+                   f"{platform.python_version()}",
+        "command": command,
+        "pictures": pictures,
+    }
+    (out / "results.json").write_text(dumps(result, indent=2) + "\n")
+    report = out / "report.md"
+    report.write_text(_report(cfg, result))
+    result["report"] = str(report)
+    return result
 
-    # --- traffic, measured on the bus: signatures vs full states, same run
-    coupled = first["coupled"]
-    traffic_bus = open_bus(bus)
-    try:
-        probe = Swarm.from_snapshot(coupled.snapshot(), bus=traffic_bus, exchange="state")
-        probe.tick_count = 0
-        probe.run(cfg.traffic_ticks, callback=(
-            (lambda info: progress("traffic", info.step + 1, cfg.traffic_ticks))
-            if progress is not None else None
-        ))
-        traffic_bus.flush()
-        stats = traffic_bus.stats
-        ticks = max(1, cfg.traffic_ticks)
-        traffic: dict[str, Any] = {
-            "bus": bus or "memory",
-            "ticks": cfg.traffic_ticks,
-            "signature_bytes_per_tick": stats.bytes_out["signature"] / ticks,
-            "state_bytes_per_tick": stats.bytes_out["state"] / ticks,
-            "signature_bytes_received_per_tick": stats.bytes_in["signature"] / ticks,
-            "state_bytes_received_per_tick": stats.bytes_in["state"] / ticks,
-        }
-    finally:
-        traffic_bus.close()
-    traffic["ratio"] = (
-        traffic["state_bytes_per_tick"] / traffic["signature_bytes_per_tick"]
-        if traffic["signature_bytes_per_tick"] > 0 else math.nan
-    )
 
-    # --- basin stability of the coupled swarm of the first seed
-    basin: BasinStability | None = None
+def _stability(snapshot: SwarmSnapshot, cfg: SyncExperimentConfig,
+               executor: Executor | None, progress: Progress | None,
+               index: int) -> dict[str, Any]:
+    """Basin stability and MFPT of one mechanism at its best K (first seed's snapshot)."""
+    factory = partial(Swarm.from_snapshot, snapshot)
+    found: dict[str, Any] = {}
     if cfg.basin_samples > 0:
-        if progress is not None:
-            progress("basin stability", 0, cfg.basin_samples)
-        factory = partial(Swarm.from_snapshot, coupled.snapshot())
-        basin = basin_stability(
+        bs = basin_stability(
             factory, cfg.basin_samples, cfg.basin_perturbation,
-            max(cfg.basin_horizon, cfg.window), executor=executor, threshold=cfg.cs_min,
+            max(cfg.horizon, cfg.window), executor=executor, threshold=cfg.cs_min,
             seed=cfg.seeds[0],
         )
-        if progress is not None:
-            progress("basin stability", cfg.basin_samples, cfg.basin_samples)
-
-    # --- pictures
-    pictures = {
-        "ci_series": plot_ci_pair(
-            {
-                "uncoupled (K = 0)": first["uncoupled"].ci_series()[cfg.warmup :],
-                f"coupled (K = {cfg.coupling:g})": coupled.ci_series()[cfg.warmup :],
-            },
-            out / "ci_series.png", f"CI of {cfg.agents} agents, seed {cfg.seeds[0]}",
-        ),
-        "cs_by_seed": plot_cs_by_seed(rows, out / "cs_by_seed.png", cfg.claim_cs),
-        "cs_over_time": plot_swarm_run(
-            coupled.ci_series(), np.array(coupled.coordinator.cs_history),  # type: ignore[union-attr]
-            out / "cs_over_time.png",
-            f"coupled swarm (K = {cfg.coupling:g}), seed {cfg.seeds[0]}, warm-up included",
-            cfg.cs_min,
-        ),
-        "traffic": plot_traffic(
-            {"signatures": traffic["signature_bytes_per_tick"],
-             "full states": traffic["state_bytes_per_tick"]},
-            out / "traffic.png",
-        ),
-    }
-    if basin is not None:
-        pictures["basin"] = plot_basin(basin.final_cs, basin.threshold, out / "basin.png",
-                                       basin.baseline_cs)
-    for swarm in first.values():
-        swarm.close()
-
-    # --- verdicts
-    coupled_cs = np.array([r["cs"] for r in rows if r["condition"] == "coupled"])
-    uncoupled_cs = np.array([r["cs"] for r in rows if r["condition"] == "uncoupled"])
-    significant = all(r["p_value"] < 0.05 for r in rows if r["condition"] == "coupled")
-    cs_holds = bool(np.all(coupled_cs > cfg.claim_cs))
-    best = max([*coupled_cs.tolist(), *[r["cs"] for r in sweep]])
-    ratio = traffic["ratio"]
-    traffic_holds = bool(math.isfinite(ratio) and ratio >= 10)
-    verdicts = {
-        "cs_above_claim": cs_holds,
-        "coupled_cs_mean": float(coupled_cs.mean()),
-        "coupled_cs_std": float(coupled_cs.std()),
-        "uncoupled_cs_mean": float(uncoupled_cs.mean()),
-        "coupled_significant": significant,
-        "best_cs_any_coupling": float(best),
-        "traffic_ratio": ratio,
-        "traffic_at_least_10x": traffic_holds,
-        "traffic_within_10_100x": bool(10 <= ratio <= 100),
-    }
-    results: dict[str, Any] = {
-        "config": {k: (list(v) if isinstance(v, tuple) else v)
-                   for k, v in asdict(cfg).items() if k != "mdea"},
-        "mdea": asdict(cfg.mdea),
-        "rows": rows,
-        "control": control,
-        "sweep": sweep,
-        "traffic": traffic,
-        "basin": asdict(basin) if basin is not None else None,
-        "verdicts": verdicts,
-        "seconds": time.perf_counter() - started,
-        "pictures": {k: str(v) for k, v in pictures.items()},
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
-    report = out / "report.md"
-    report.write_text(_report(cfg, results, basin))
-    results["report"] = str(report)
-    return results
+        found.update({"basin_stability": bs.value, "basin_stderr": bs.stderr,
+                      "basin_samples": bs.n_samples, "basin_baseline_cs": bs.baseline_cs})
+    if cfg.mfpt_runs > 0:
+        fp = mean_first_passage_time(
+            factory, cfg.mfpt_noise, cfg.horizon, cfg.mfpt_runs, threshold=cfg.cs_min,
+            executor=executor, seed=cfg.seeds[0],
+        )
+        found.update({"mfpt_escaped": fp.n_escaped, "mfpt_censored": fp.n_censored,
+                      "mfpt_mean_escaped": fp.mean_time, "mfpt_censored_mean": fp.censored_mean,
+                      "mfpt_restricted_mean": fp.restricted_mean})
+    if progress is not None:
+        progress("basin stability and MFPT", index + 1, len(cfg.mechanisms))
+    return found
 
 
-def _report(
-    cfg: SyncExperimentConfig, results: dict[str, Any], basin: BasinStability | None
-) -> str:
-    v = results["verdicts"]
-    t = results["traffic"]
-    rows = results["rows"]
+# ---------------------------------------------------------------------------- report
+def _f(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
+
+
+def _bytes(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def _sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
+    """The verdict of one mechanism, in words formatted from its numbers."""
     claim = cfg.claim_cs
+    name = v["mechanism"]
+    k = f"K = {v['best_strength']:g} ({v['unit']})"
+    cs = (f"CS = {_f(v['cs_mean'])} +- {_f(v['cs_sd'])} (min {_f(v['cs_min'])}, "
+          f"p <= {_f(v['p_max'])})")
+    if v["cs_above_claim"] and v["significant"]:
+        head = f"**{name}: CS > {claim} HOLDS** at its best {k}: {cs} over {len(cfg.seeds)} seeds"
+    else:
+        why = "not on every seed" if v["cs_mean"] > claim else "not reached"
+        head = (f"**{name}: CS > {claim} DOES NOT HOLD** ({why}); best {k}: {cs} over "
+                f"{len(cfg.seeds)} seeds")
+    needed = v["coupling_bytes_per_tick"]
+    if needed > 0:
+        traffic = (f"it needs {_bytes(needed)} bytes per tick on the bus, "
+                   f"{_f(v['full_state_ratio'], 0)}x less than full states "
+                   f"({_bytes(v['full_state_bytes_per_tick'])}); the bytes carry {v['carries']}")
+    else:
+        traffic = f"agents exchange {v['carries']}"
+    return (f"- {head}; {traffic}. Coordination without state synchronization: "
+            f"{v['without_state_synchronization']}.")
+
+
+def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
+    s = r["sampling"]
+    mdea = cfg.mdea
     lines = [
         "# Complexity synchronization experiment",
         "",
-        f"Generated by `resonance experiment sync` in {results['seconds']:.0f} s on "
-        f"{platform.machine()} ({platform.python_implementation()} {platform.python_version()}).",
+        f"Generated by `{r['command'] or 'resonance experiment sync'}` in "
+        f"{r['seconds']:.0f} s on {r['machine']}.",
         "",
         "## Verdicts",
         "",
+        "| mechanism | best K | CS mean +- sd (min) | p max | MDEA-CS mean +- sd | "
+        f"CS > {cfg.claim_cs}? | bytes/tick needed | full-state bytes/tick | what the bytes "
+        "carry | without state sync? | BS +- se | MFPT (ticks) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    if v["cs_above_claim"]:
+    for v in r["verdicts"]:
+        synced = v.get("basin_baseline_cs", math.nan)
+        synced_ok = not (math.isfinite(synced) and synced < cfg.cs_min)
+        if "mfpt_escaped" not in v:
+            mfpt = "not run"
+        elif not synced_ok:
+            mfpt = "n/a (not synchronized)"
+        else:
+            runs = v["mfpt_escaped"] + v["mfpt_censored"]
+            mfpt = (f"{v['mfpt_escaped']} of {runs} escaped; censored MLE "
+                    f"{_f(v['mfpt_censored_mean'], 1)}")
+        if "basin_stability" not in v:
+            bs = "not run"
+        elif not synced_ok:
+            bs = f"n/a (unperturbed CS {_f(synced, 2)} < {cfg.cs_min})"
+        else:
+            bs = f"{_f(v['basin_stability'], 2)} +- {_f(v['basin_stderr'], 2)}"
         lines.append(
-            f"- **CS > {claim}: HOLDS** under these conditions: every coupled swarm reached CS > "
-            f"{claim} (mean {v['coupled_cs_mean']:.3f} +- {v['coupled_cs_std']:.3f} over "
-            f"{len(cfg.seeds)} seeds)."
+            f"| {v['mechanism']} | {v['best_strength']:g} ({v['unit']}) | {_f(v['cs_mean'])} +- "
+            f"{_f(v['cs_sd'])} ({_f(v['cs_min'])}) | {_f(v['p_max'])} | "
+            f"{_f(v['mdea_cs_mean'])} +- {_f(v['mdea_cs_sd'])} | "
+            f"{'yes' if v['cs_above_claim'] and v['significant'] else 'no'} | "
+            f"{_bytes(v['coupling_bytes_per_tick'])} | {_bytes(v['full_state_bytes_per_tick'])} "
+            f"| {v['carries']} | {v['without_state_synchronization']} | {bs} | {mfpt} |"
         )
-    else:
-        lines.append(
-            f"- **CS > {claim}: DOES NOT HOLD** under these conditions: coupled swarms reached CS "
-            f"= {v['coupled_cs_mean']:.3f} +- {v['coupled_cs_std']:.3f} (mean +- sd over "
-            f"{len(cfg.seeds)} seeds), uncoupled swarms {v['uncoupled_cs_mean']:.3f}."
-        )
-    n_sig = sum(1 for r in rows if r["condition"] == "coupled" and r["p_value"] < 0.05)
-    if results["sweep"]:
-        tried = ", ".join(f"{k:g}" for k in (cfg.coupling, *cfg.sweep))
-        lines.append(
-            f"- No coupling strength tried (K = {tried}) reached CS > {claim}: the best CS "
-            f"of any coupled run is {v['best_cs_any_coupling']:.3f}."
-            if v["best_cs_any_coupling"] <= claim else
-            f"- Some coupling strength tried (K = {tried}) reached CS > {claim}: best "
-            f"{v['best_cs_any_coupling']:.3f}."
-        )
-    c = results["control"]
+    lines += ["", *[_sentence(v, cfg) for v in r["verdicts"]]]
+    base = next(row for row in r["sweep"] if row["strength"] == 0.0)
+    lines += [
+        f"- Independent agents (K = 0): CS = {_f(base['cs_mean'])} +- {_f(base['cs_sd'])}, "
+        f"MDEA-CS = {_f(base['mdea_cs_mean'])} +- {_f(base['mdea_cs_sd'])}.",
+    ]
+    reached = [v for v in r["verdicts"] if v["cs_above_claim"] and v["significant"]]
+    groups = {
+        "by complexity signatures only": [v["mechanism"] for v in reached
+                                          if v["without_state_synchronization"] == "yes"],
+        "by exchanging agent state": [v["mechanism"] for v in reached if v["state_exchange"]],
+        "by a common drive without exchange": [v["mechanism"] for v in reached
+                                               if not coupling_class(v["mechanism"]).channels],
+    }
+    missed = [v["mechanism"] for v in r["verdicts"] if v not in reached]
+    said = [f"{how}: {', '.join(names)}" for how, names in groups.items() if names]
     lines.append(
-        f"- Positive control: {cfg.agents} identical, uncoupled agents (same drive, phases and "
-        f"damping) give CS = {_fmt(c['cs'])}, so the measurement does see synchronization "
-        "when it is there."
+        f"- CS > {cfg.claim_cs} on every seed (p < 0.05) was reached "
+        + ("; ".join(said) if said else "by no mechanism")
+        + (f"; not reached by: {', '.join(missed)}." if missed else ".")
+        + (" The blueprint's claim (coordination by signatures without state "
+           "synchronization) " + ("holds for " + ", ".join(groups["by complexity signatures only"])
+                                  if groups["by complexity signatures only"]
+                                  else "is not supported by any mechanism tried") + ".")
     )
-    lines.append(
-        f"- Coupled CS is significant against circular-shift surrogates (p < 0.05) for "
-        f"{n_sig} of {len(cfg.seeds)} seeds."
-    )
-    ratio = v["traffic_ratio"]
-    if v["traffic_within_10_100x"]:
-        traffic_verdict = "HOLDS"
-    elif v["traffic_at_least_10x"]:
-        traffic_verdict = "HOLDS AND IS EXCEEDED"
-    else:
-        traffic_verdict = "DOES NOT HOLD"
-    lines.append(
-        f"- **\"10-100x less communication\": {traffic_verdict}**: signature exchange sent "
-        f"{t['signature_bytes_per_tick']:,.0f} bytes per tick, full-state exchange "
-        f"{t['state_bytes_per_tick']:,.0f} bytes per tick on the same bus ({t['bus']}): "
-        f"{_fmt(ratio, 0)}x less. This compares bytes only: it says nothing about whether "
-        "signature exchange coordinates as well as state exchange would (see CS above)."
-    )
-    if basin is not None:
-        lines.append(
-            f"- Basin stability of the coupled swarm (seed {cfg.seeds[0]}): "
-            f"**{basin.value:.2f} +- {basin.stderr:.2f}** ({basin.successes}/{basin.n_samples} "
-            f"kicks of {basin.perturbation} in log gain returned to CS >= {basin.threshold} "
-            f"within {basin.horizon} ticks; unperturbed CS {_fmt(basin.baseline_cs)}). The "
-            "blueprint's bar is BS > 0.7; the health alert fires below 0.5."
-        )
-        if not (math.isfinite(basin.baseline_cs) and basin.baseline_cs >= basin.threshold):
-            lines.append(
-                "  Note: the unperturbed swarm itself is below the CS threshold, so there is "
-                "no synchronized state to return to; BS measures nothing more here."
-            )
     lines += [
         "",
         "## Setup",
         "",
-        f"- {cfg.agents} agents, {cfg.size}x{cfg.size} fields (default pond, seeded random drive "
-        f"gain, frequency, phase and damping per agent), {cfg.steps_per_tick} solver steps per "
-        f"tick; {cfg.warmup} warm-up ticks discarded, {cfg.ticks} measured ticks.",
-        f"- Coupling rule: theta += K (CI_swarm - CI_own) / |CI_swarm| on the log drive gain, "
-        f"clamped to gain in [0.25, 4]; K = 0 (uncoupled) vs K = {cfg.coupling:g} (coupled).",
-        f"- Seeds: {', '.join(map(str, cfg.seeds))}. CS window of the coordinator: "
-        f"{cfg.window} ticks. Surrogates: {cfg.surrogates} circular shifts per run.",
-        f"- MDEA: stripe {cfg.mdea.stripe}, lengths {cfg.mdea.min_length} to "
-        f"{cfg.mdea.max_fraction:g} of the window, window {cfg.mdea.window}, hop "
-        f"{cfg.mdea.hop} (short series: MDEA-CS is noisy).",
+        f"- {cfg.agents} agents, {cfg.size}x{cfg.size} fields (default pond; per agent a "
+        "seeded random drive gain, source frequencies scaled by +-10 %, source phases and "
+        f"damping), {cfg.steps_per_tick} solver steps per tick ({s['tick_s']:.4f} s); "
+        f"{cfg.warmup} warm-up ticks discarded, {cfg.ticks} measured ticks; seeds "
+        f"{', '.join(map(str, cfg.seeds))}.",
+        f"- Sampling: {s['frames_per_tick']} frames per tick, "
+        f"{s['frames_per_fastest_period']:.1f} per period of the fastest drive "
+        f"({s['fastest_drive_period_s']:.4f} s); the tick's CI is their mean "
+        f"(aliased: {'yes' if s['aliased'] else 'no'}).",
+        f"- Pearson CS over the measured ticks; p from {cfg.surrogates} circular-shift "
+        "surrogates (the chance of this CS without common timing); p max is the largest "
+        "over seeds.",
+        f"- MDEA-CS: delta of each agent's per-frame CI in windows of {mdea.window} frames "
+        f"moved by {mdea.hop} (stripes {mdea.stripe}, fit over lengths {mdea.min_length} to "
+        f"{mdea.max_fraction:g} of the window: the shortest window whose fit spans a decade "
+        "above the short-time regime), then the mean pairwise correlation of the delta "
+        "series, tested against circular shifts of the delta series.",
+        "- Strengths tried: " + "; ".join(
+            f"{m}: {', '.join(f'{k:g}' for k in ks)}" for m, ks in r["strengths"].items()
+        ) + "; K = 0 once per seed for all.",
+        f"- Basin stability: {cfg.basin_samples} kicks of {cfg.basin_perturbation} (log gain, "
+        f"rad) from the first seed's snapshot at the best K, success if CS >= {cfg.cs_min} "
+        f"after {max(cfg.horizon, cfg.window)} ticks (n/a when the unperturbed restart is "
+        f"itself below {cfg.cs_min}). MFPT: noise {cfg.mfpt_noise} per "
+        f"tick (log gain, rad), {cfg.mfpt_runs} runs, horizon {cfg.horizon} ticks, escape "
+        f"when CS < "
+        f"{cfg.cs_min}; runs that did not escape are censored, and the censored MLE is the "
+        "time at risk over the escapes.",
+        f"- Full-state traffic measured on the {r['traffic']['bus']} bus: every agent "
+        f"publishing its float32 field, {_bytes(r['traffic']['full_state_bytes_per_tick'])} "
+        "bytes per tick.",
         "",
-        "## Results per seed",
+        "## Sweep",
         "",
-        "| seed | condition | CS | p (surrogates) | surrogate 95% | windowed CS | CS of D | "
-        "MDEA-CS | CI level spread |",
+        "| mechanism | K | CS mean +- sd | CS min | p max | MDEA-CS mean +- sd | MDEA p max "
+        "| bytes/tick needed | bytes/tick on the bus |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in [*rows, results["control"]]:
+    for row in r["sweep"]:
+        if row["strength"] == 0.0 and row["mechanism"] != cfg.mechanisms[0]:
+            continue
+        name = "none (independent)" if row["strength"] == 0.0 else row["mechanism"]
         lines.append(
-            f"| {r['seed']} | {r['condition']} | {_fmt(r['cs'])} | {_fmt(r['p_value'])} | "
-            f"{_fmt(r['surrogate_q95'])} | {_fmt(r['cs_windowed_mean'])} | {_fmt(r['cs_d'])} | "
-            f"{_fmt(r['mdea_cs'])} | {_fmt(r['ci_level_spread'])} |"
+            f"| {name} | {row['strength']:g} | {_f(row['cs_mean'])} +- {_f(row['cs_sd'])} | "
+            f"{_f(row['cs_min'])} | {_f(row['p_max'])} | {_f(row['mdea_cs_mean'])} +- "
+            f"{_f(row['mdea_cs_sd'])} | {_f(row['mdea_p_max'])} | "
+            f"{_bytes(row['coupling_bytes_per_tick'])} | {_bytes(row['bus_bytes_per_tick'])} |"
         )
-    if results["sweep"]:
-        lines += [
-            "",
-            f"Coupling sweep (seed {cfg.seeds[0]}; final drive gains, bounds 0.25 and 4):",
-            "",
-            "| K | CS | p (surrogates) | windowed CS | CI level spread | final gains |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in results["sweep"]:
-            lines.append(
-                f"| {r['coupling']:g} | {_fmt(r['cs'])} | {_fmt(r['p_value'])} | "
-                f"{_fmt(r['cs_windowed_mean'])} | {_fmt(r['ci_level_spread'])} | "
-                f"{', '.join(f'{g:g}' for g in r['final_gains'])} |"
-            )
     lines += [
         "",
-        "CI level spread: standard deviation of the agents' mean CI over their mean (how far "
-        "apart the agents' complexity levels are; the coupling acts on levels).",
+        "![CS vs K](cs_vs_strength.png)",
         "",
-        "![CS per seed](cs_by_seed.png)",
-        "",
-        "![CI series](ci_series.png)",
-        "",
-        "![CS over time](cs_over_time.png)",
-        "",
-        "## Traffic",
-        "",
-        "| exchange | bytes sent per tick | bytes received per tick |",
-        "|---|---|---|",
-        f"| signatures | {t['signature_bytes_per_tick']:,.0f} | "
-        f"{t['signature_bytes_received_per_tick']:,.0f} |",
-        f"| full float32 states | {t['state_bytes_per_tick']:,.0f} | "
-        f"{t['state_bytes_received_per_tick']:,.0f} |",
+        "![CI at the best K](ci_best.png)",
         "",
         "![traffic](traffic.png)",
+        "",
     ]
-    if basin is not None:
-        lines += ["", "## Basin stability", "", "![basin stability](basin.png)"]
-    lines.append("")
     return "\n".join(lines)

@@ -61,7 +61,8 @@ class AnalyzerMeasure:
     Parameters
     ----------
     config : dict, optional
-        Keyword arguments of ``MetricsConfig`` (defaults otherwise).
+        Overrides of ``MetricsConfig.blueprint()``: the swarm keeps the seed's forms (its
+        frames carry no time, which the calibrated dwell in seconds needs).
     """
 
     config: tuple[tuple[str, Any], ...] = ()
@@ -73,7 +74,8 @@ class AnalyzerMeasure:
     def __call__(self) -> Measure:
         from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
 
-        return _AnalyzerMeasureFn(ComplexityAnalyzer(MetricsConfig(**dict(self.config))))
+        config = MetricsConfig.blueprint(**dict(self.config))
+        return _AnalyzerMeasureFn(ComplexityAnalyzer(config))
 
 
 class _AnalyzerMeasureFn:

@@ -7,6 +7,13 @@ queues the encoded bytes and wakes the loop, which writes them in batches.
 
 Subjects: signatures go to ``subject`` and state payloads to ``subject + ".state"``.
 
+The outgoing queue is bounded (``max_queue`` messages): when the network cannot keep up
+and the queue is full, ``publish`` does not block the agent; the message is counted as
+lost (``stats.lost`` for signatures, ``stats.lost_state`` for state payloads, and
+``stats.queue_full``) and a warning is logged. ``messages_out`` and ``bytes_out`` count
+what was actually written to the connection. Every loss is logged as a warning (at most
+one line per second, with the count since the last line).
+
 Connection loss: when the server goes away the bus logs a warning, counts the disconnect,
 and counts every signature published until the reconnect as **lost** (they are not
 buffered and replayed later: a late signature is worth nothing to a coordinator that has
@@ -62,6 +69,9 @@ class NatsBus(_Dispatch):
         Seconds between reconnection attempts (attempts never stop while the bus is open).
     name : str, optional
         Client name shown by the server's monitoring.
+    max_queue : int
+        Largest number of messages waiting to be written (>= 1); beyond it a publish is
+        counted as lost instead of queued.
 
     Raises
     ------
@@ -76,8 +86,12 @@ class NatsBus(_Dispatch):
         connect_timeout: float = 5.0,
         reconnect_wait: float = 0.2,
         name: str | None = None,
+        max_queue: int = 65_536,
     ) -> None:
         super().__init__()
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise BusError(f"max_queue must be an integer >= 1 message, got {max_queue!r}")
+        self.max_queue = max_queue
         try:
             import nats  # noqa: F401
         except ImportError:
@@ -89,6 +103,10 @@ class NatsBus(_Dispatch):
         self._subjects = {"signature": subject, "state": f"{subject}.state"}
         self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
         self._wake_pending = False
+        self._sending = False  # the pump holds messages taken from the queue
+        self._idle = threading.Condition()  # notified when the pump has written everything
+        self._unlogged_losses = 0
+        self._loss_logged_at = 0.0
         self._closed = False
         self._down_since: float | None = None
         self._lost_at_disconnect = 0
@@ -176,11 +194,17 @@ class NatsBus(_Dispatch):
         if isinstance(exc, nats.errors.SlowConsumerError):
             with self._lock:
                 self.stats.dropped_slow += 1
+                first = self.stats.dropped_slow == 1
+            if first:  # the count keeps going up in stats.dropped_slow
+                log.warning(
+                    "NATS bus on %s reads too slowly: the server drops messages for it "
+                    "(counted in stats.dropped_slow)", self.url,
+                )
             return
         log.debug("NATS bus error: %r", exc)
 
     async def _pump(self) -> None:
-        """Write queued messages; signatures that cannot be sent now are counted lost.
+        """Write queued messages; those that cannot be sent now are counted lost.
 
         Consecutive signatures are packed into one NATS message (up to ``_BATCH_BYTES``),
         a concatenation of whole 64-byte records; receivers split it again.
@@ -190,28 +214,50 @@ class NatsBus(_Dispatch):
         while True:
             await self._wake.wait()
             self._wake.clear()
-            self._wake_pending = False
-            while queue:
-                channel, payload = queue.popleft()
-                if channel == "signature":
-                    batch = bytearray(payload)
-                    while queue and queue[0][0] == "signature" and len(batch) < _BATCH_BYTES:
-                        batch += queue.popleft()[1]
-                    payload = bytes(batch)
-                count = len(payload) // SIGNATURE_SIZE if channel == "signature" else 1
-                if not self._nc.is_connected:
-                    self._count_lost(channel, count)
-                    continue
-                try:
-                    await self._nc.publish(self._subjects[channel], payload)
-                except Exception as exc:
-                    self._count_lost(channel, count)
-                    log.debug("NATS publish failed: %r", exc)
+            with self._idle:
+                self._wake_pending = False
+                self._sending = True
+            try:
+                while queue:
+                    channel, payload = queue.popleft()
+                    if channel == "signature":
+                        batch = bytearray(payload)
+                        while queue and queue[0][0] == "signature" and len(batch) < _BATCH_BYTES:
+                            batch += queue.popleft()[1]
+                        payload = bytes(batch)
+                    count = len(payload) // SIGNATURE_SIZE if channel == "signature" else 1
+                    if not self._nc.is_connected:
+                        self._count_lost(channel, count, "the connection is down")
+                        continue
+                    try:
+                        await self._nc.publish(self._subjects[channel], payload)
+                    except Exception as exc:
+                        self._count_lost(channel, count, f"publish failed: {exc!r}")
+                        continue
+                    with self._lock:
+                        self.stats.messages_out[channel] += count
+                        self.stats.bytes_out[channel] += len(payload)
+            finally:
+                with self._idle:
+                    self._sending = False
+                    self._idle.notify_all()
 
-    def _count_lost(self, channel: str, count: int = 1) -> None:
-        if channel == "signature":
-            with self._lock:
+    def _count_lost(self, channel: str, count: int = 1, why: str = "", full: bool = False) -> None:
+        """Count ``count`` messages of ``channel`` as lost and log it (rate-limited)."""
+        with self._lock:
+            if channel == "signature":
                 self.stats.lost += count
+            else:
+                self.stats.lost_state += count
+            if full:
+                self.stats.queue_full += count
+            self._unlogged_losses += count
+            now = time.monotonic()
+            if self._down_since is not None or now - self._loss_logged_at < 1.0:
+                return  # while disconnected, the reconnect message gives the total
+            lost, self._unlogged_losses = self._unlogged_losses, 0
+            self._loss_logged_at = now
+        log.warning("NATS bus to %s lost %d message(s): %s", self.url, lost, why)
 
     # ------------------------------------------------------------------ the Bus API
     @property
@@ -227,14 +273,18 @@ class NatsBus(_Dispatch):
         if self._closed:
             raise BusError("publish on a closed NatsBus; create a new bus")
         if not self._nc.is_connected:
-            self._count_lost(channel)
+            self._count_lost(channel, 1, "the connection is down")
             return
-        with self._lock:
-            self.stats.messages_out[channel] += 1
-            self.stats.bytes_out[channel] += len(payload)
+        if len(self._queue) >= self.max_queue:
+            self._count_lost(
+                channel, 1, f"the outgoing queue is full ({self.max_queue} messages)", full=True
+            )
+            return
         self._queue.append((channel, bytes(payload)))
-        if not self._wake_pending:
+        with self._idle:
+            wake = not self._wake_pending
             self._wake_pending = True
+        if wake:
             assert self._wake is not None
             self._loop.call_soon_threadsafe(self._wake.set)
 
@@ -254,10 +304,17 @@ class NatsBus(_Dispatch):
             When this does not happen within ``timeout`` seconds.
         """
         deadline = time.monotonic() + timeout
-        while self._queue or self._wake_pending:
-            if time.monotonic() > deadline:
-                raise BusError(f"NATS bus could not write its queue within {timeout} s")
-            time.sleep(0.0005)
+        with self._idle:
+            while self._queue or self._wake_pending or self._sending:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._pump_task or self._pump_task.done():
+                    raise BusError(f"NATS bus could not write its queue within {timeout} s")
+                self._idle.wait(left)  # the pump notifies when it has written everything
+        with self._lock:
+            unlogged, self._unlogged_losses = self._unlogged_losses, 0
+        if unlogged and self._down_since is None:
+            log.warning("NATS bus to %s lost %d more message(s) since its last report",
+                        self.url, unlogged)
         if not self.connected:
             return
         try:

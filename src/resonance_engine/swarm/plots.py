@@ -10,7 +10,7 @@ import numpy as np
 
 from resonance_engine.viz import figure
 
-__all__ = ["plot_swarm_run", "plot_ci_pair", "plot_cs_by_seed", "plot_basin", "plot_traffic"]
+__all__ = ["plot_swarm_run", "plot_ci_pair", "plot_cs_vs_strength", "plot_basin", "plot_traffic"]
 
 
 def plot_swarm_run(
@@ -47,8 +47,8 @@ def plot_ci_pair(
     series: Mapping[str, np.ndarray], path: str | Path, title: str = ""
 ) -> Path:
     """CI of the agents side by side for several conditions (e.g. K = 0 and K > 0)."""
-    fig = figure(figsize=(5 * len(series), 3.8), dpi=110)
-    axes = fig.subplots(1, len(series), sharey=True, squeeze=False)
+    fig = figure(figsize=(3.6 * len(series), 3.4), dpi=110)
+    axes = fig.subplots(1, len(series), squeeze=False)
     for ax, (label, ci) in zip(axes[0], series.items(), strict=True):
         for i in range(ci.shape[1]):
             ax.plot(ci[:, i], lw=0.7)
@@ -62,32 +62,27 @@ def plot_ci_pair(
     return path
 
 
-def plot_cs_by_seed(
+def plot_cs_vs_strength(
     rows: Sequence[Mapping[str, Any]], path: str | Path, claim: float = 0.95
 ) -> Path:
-    """CS per seed and condition, with the 95th percentile of the surrogates."""
-    fig = figure(figsize=(7, 4), dpi=110)
-    ax = fig.subplots()
-    conditions = sorted({r["condition"] for r in rows})
-    seeds = sorted({r["seed"] for r in rows})
-    width = 0.8 / max(1, len(conditions))
-    for k, cond in enumerate(conditions):
-        xs, cs, q95 = [], [], []
-        for s_index, seed in enumerate(seeds):
-            for r in rows:
-                if r["condition"] == cond and r["seed"] == seed:
-                    xs.append(s_index + k * width)
-                    cs.append(r["cs"])
-                    q95.append(r["surrogate_q95"])
-        ax.bar(xs, cs, width=width, label=f"{cond}: CS")
-        ax.scatter(xs, q95, marker="_", s=300, color="k", zorder=3,
-                   label="surrogate 95th percentile" if k == 0 else None)
-    ax.axhline(claim, color="tab:green", ls=":", label=f"claim: CS > {claim}")
-    ax.set_xticks([i + width * (len(conditions) - 1) / 2 for i in range(len(seeds))])
-    ax.set_xticklabels([f"seed {s}" for s in seeds])
-    ax.set_ylabel("CS (mean pairwise Pearson of CI)")
-    ax.set_ylim(min(-0.1, ax.get_ylim()[0]), 1.05)
-    ax.legend(fontsize=8)
+    """Pearson CS (mean and spread over seeds) against K, one panel per mechanism."""
+    modes = list(dict.fromkeys(r["mechanism"] for r in rows))
+    fig = figure(figsize=(3.2 * len(modes), 3.4), dpi=110)
+    axes = fig.subplots(1, len(modes), sharey=True, squeeze=False)
+    for ax, mode in zip(axes[0], modes, strict=True):
+        mine = sorted((r for r in rows if r["mechanism"] == mode), key=lambda r: r["strength"])
+        xs = np.arange(len(mine))
+        ax.errorbar(xs, [r["cs_mean"] for r in mine], yerr=[r["cs_sd"] for r in mine],
+                    marker="o", capsize=3, label="Pearson CS")
+        ax.plot(xs, [r["mdea_cs_mean"] for r in mine], "s--", ms=4, label="MDEA-CS")
+        ax.axhline(claim, color="tab:green", ls=":", lw=1)
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{r['strength']:g}" for r in mine])
+        ax.set_xlabel("K")
+        ax.set_title(mode, fontsize=10)
+        ax.set_ylim(-1.05, 1.05)
+    axes[0][0].set_ylabel("CS (mean +- sd over seeds)")
+    axes[0][0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)
@@ -118,8 +113,10 @@ def plot_traffic(bytes_per_tick: Mapping[str, float], path: str | Path) -> Path:
     ax = fig.subplots()
     labels = list(bytes_per_tick)
     values = [bytes_per_tick[k] for k in labels]
-    bars = ax.bar(labels, values, color=["tab:green", "tab:gray"][: len(labels)])
+    colors = ["tab:gray" if "state" in k else "tab:green" for k in labels]
+    bars = ax.bar(labels, [max(v, 1e-9) for v in values], color=colors)
     ax.set_yscale("log")
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.set_ylabel("bytes per tick (measured on the bus)")
     for bar, v in zip(bars, values, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:,.0f}", ha="center", va="bottom")

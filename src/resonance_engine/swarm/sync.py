@@ -18,12 +18,25 @@ Two measures:
    renewal process with waiting-time index mu in (2, 3), delta = 1 / (mu - 1); Poisson-like
    events give delta = 1/2.)
 
-MDEA parameters and their defaults (:class:`MDEAConfig`): ``stripe`` = 0.1 (stripe width
-as a fraction of the series' range in the analysed window), displacement lengths l
-log-spaced from ``min_length`` = 2 to ``max_fraction`` = 1/10 of the window (longer
-lengths have too few independent windows and bias delta low), ``n_lengths``
-= 12 distinct values, all used in the fit; sliding ``window`` = 128 samples moved by
-``hop`` = 16. Short windows make delta noisy: use long runs for MDEA-CS.
+MDEA parameters and their defaults (:class:`MDEAConfig`), chosen against renewal theory
+(tests/swarm/test_sync.py): ``stripe`` = 0.1 (stripe width as a fraction of the series'
+range), rule 1 (the walker steps +1 at each event), the Shannon entropy of the integer
+displacements over all overlapping windows of length l, and a least-squares fit of
+S(l) = A + delta ln l over ``n_lengths`` = 20 lengths log-spaced from ``min_length`` = 10
+to ``max_fraction`` = 5 % of the series. Below about 10 samples S(l) has not reached its
+scaling regime (a window holds zero or one event); above a few percent of the series the
+overlapping windows are too few independent samples and S(l) bends down. With these
+defaults, 50,000-sample renewal signals (psi(t) = (mu-1) T^(mu-1) / (T+t)^mu, T = 1 sample)
+of mu = 2.2, 2.5, 2.8 give delta = 0.80, 0.70, 0.62 (median of 3 series; theory 0.83,
+0.67, 0.56) and white noise 0.50 +- 0.02. Processes whose waiting times are never shorter
+than one sample (Pareto, minimum 1) reach the scaling regime later: the same estimator
+gives 0.66, 0.68, 0.63 for them at 50,000 samples (not ordered): MDEA needs long series.
+
+The fit range is one decade [10, 100] only from ``window`` = 2000 samples on, the
+default of the sliding windows (moved by ``hop`` = 500) of the MDEA-CS; shorter windows
+make delta noisy. The peer implementation, pymdea, does not install here (every release
+requires ``typing>=3.10``, which does not exist on PyPI), so the estimator is checked
+against renewal theory instead.
 """
 
 from __future__ import annotations
@@ -188,11 +201,11 @@ class MDEAConfig:
     """Parameters of the MDEA scaling index (see the module docstring)."""
 
     stripe: float = 0.1
-    min_length: int = 2
-    max_fraction: float = 0.1
-    n_lengths: int = 12
-    window: int = 128
-    hop: int = 16
+    min_length: int = 10
+    max_fraction: float = 0.05
+    n_lengths: int = 20
+    window: int = 2000
+    hop: int = 500
 
     def __post_init__(self) -> None:
         if not 0 < self.stripe <= 1:

@@ -127,7 +127,6 @@ def set_wave_speed(solver: WaveSolver2D, value: Any) -> float:
         )
         raise error
     solver.wave_speed = c
-    solver.courant_number = number
     return number
 
 

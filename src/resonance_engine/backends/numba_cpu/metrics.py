@@ -25,9 +25,11 @@ from resonance_engine.backends.numba_cpu.field import FASTMATH
 __all__ = [
     "frame_stats",
     "box_counts",
+    "shifted_box_counts",
     "gain",
     "local_variance",
     "dwell",
+    "recursive_dwell",
     "analyze_frame",
     "band_count",
 ]
@@ -234,6 +236,199 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
+def _mask(u, thr, out):
+    """out[k] = |u[k]| > thr[k] as uint8."""
+    b, ny, nx = u.shape
+    for r in prange(b * ny):
+        k = r // ny
+        i = r % ny
+        _mask_row(u[k, i], u.dtype.type(thr[k]), out[k, i])
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _mask_row(row, th, dst):
+    for j in range(row.shape[0]):
+        dst[j] = np.uint8(abs(row[j]) > th)
+
+
+def _reduce_level_py(occ, full, f, occ2, full2):
+    """Aligned f x f boxes of a level: OR of the occupancy, AND of the fullness."""
+    b, h, w = occ.shape
+    h2 = occ2.shape[1]
+    w2 = occ2.shape[2]
+    for task in prange(b * h2):
+        k = task // h2
+        i2 = task % h2
+        if f == 2:  # the common case, without inner loops (a missing child repeats one)
+            ia = 2 * i2
+            ib = min(ia + 1, h - 1)
+            oa, ob, fa, fb = occ[k, ia], occ[k, ib], full[k, ia], full[k, ib]
+            for j2 in range(w2):
+                ja = 2 * j2
+                jb = min(ja + 1, w - 1)
+                occ2[k, i2, j2] = oa[ja] | oa[jb] | ob[ja] | ob[jb]
+                full2[k, i2, j2] = fa[ja] & fa[jb] & fb[ja] & fb[jb]
+            continue
+        r0 = f * i2
+        r1 = min(h, r0 + f)
+        for j2 in range(w2):
+            c0 = f * j2
+            c1 = min(w, c0 + f)
+            o = np.uint8(0)
+            fl = np.uint8(1)
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    o |= occ[k, r, c]
+                    fl &= full[k, r, c]
+            occ2[k, i2, j2] = o
+            full2[k, i2, j2] = fl
+
+
+def _offset_counts_py(occ, full, f, shifted, boundary, out):
+    """Counts of f x f boxes of a level's flags with the box grid shifted by (oy, ox).
+
+    out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1): box (I, J)
+    covers the flags of rows f I - oy .. f I - oy + f - 1 and the same in columns,
+    clipped to the level (flags outside are inactive and do not break fullness). Per row
+    of boxes the flags are OR-ed (AND-ed) over its rows, then prefix sums along the row
+    answer "some active" and "all full" for every box of every column shift in O(1).
+    """
+    b, h, w = occ.shape
+    n = f if shifted else 1
+    for task in prange(b * n):
+        k = task // n
+        oy = task % n
+        some = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-OR-ed occupancy
+        every = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-AND-ed fullness
+        colo = np.empty(w, dtype=np.uint8)
+        colf = np.empty(w, dtype=np.uint8)
+        cnt = np.zeros(n, dtype=np.int64)
+        for big_i in range((h + oy + f - 1) // f):
+            r0 = max(0, f * big_i - oy)
+            r1 = min(h, f * big_i - oy + f)
+            colo[:] = occ[k, r0]
+            colf[:] = full[k, r0]
+            for r in range(r0 + 1, r1):
+                row_o = occ[k, r]
+                row_f = full[k, r]
+                for j in range(w):
+                    colo[j] |= row_o[j]
+                    colf[j] &= row_f[j]
+            for j in range(w):
+                some[j + 1] = some[j] + colo[j]
+                every[j + 1] = every[j] + colf[j]
+            for ox in range(n):
+                c = 0
+                for big_j in range((w + ox + f - 1) // f):
+                    c0 = max(0, f * big_j - ox)
+                    c1 = min(w, f * big_j - ox + f)
+                    active = some[c1] > some[c0]
+                    if boundary:
+                        c += active and every[c1] - every[c0] < c1 - c0
+                    else:
+                        c += active
+                cnt[ox] += c
+        for ox in range(n):
+            out[k, oy * n + ox] = cnt[ox]
+
+
+_reduce_parallel = njit(parallel=True, cache=True)(
+    _renamed(_reduce_level_py, "_reduce_parallel")
+)
+_reduce_serial = njit(cache=True)(_renamed(_reduce_level_py, "_reduce_serial"))
+_offsets_parallel = njit(parallel=True, cache=True)(
+    _renamed(_offset_counts_py, "_offsets_parallel")
+)
+_offsets_serial = njit(cache=True)(_renamed(_offset_counts_py, "_offsets_serial"))
+
+
+def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
+                  full2: np.ndarray) -> None:
+    """Aligned f x f boxes of a level (serial below SERIAL_CELLS flags)."""
+    kernel = _reduce_serial if _serial(occ) else _reduce_parallel
+    kernel(occ, full, f, occ2, full2)
+
+
+def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, boundary: bool,
+                   out: np.ndarray) -> None:
+    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags)."""
+    kernel = _offsets_serial if _serial(occ) else _offsets_parallel
+    kernel(occ, full, f, shifted, boundary, out)
+
+
+def _min_counts(
+    mask0: np.ndarray | None,
+    first: tuple[np.ndarray, np.ndarray],
+    levels: int,
+    boundary: bool,
+    base: int,
+    shifted: bool,
+    counts: np.ndarray,
+) -> None:
+    """counts[:, 1..levels] over shifted grids: min (occupancy) or mean (boundary) counts.
+
+    ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
+    needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
+    the caller's aligned count). A box of side s = base^l is counted from the aligned
+    level l - 1 (f = base), or for base-2 sizes 16 from level l - 2 (f = 4) and >= 32 from
+    level l - 3 (f = 8), so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in
+    the numpy reference's ``shift_step``.
+    """
+    b = first[0].shape[0]
+    pyramid: list[tuple[np.ndarray, np.ndarray] | None] = [
+        None if mask0 is None else (mask0, mask0), first
+    ]
+    for _ in range(2, levels):
+        prev = pyramid[-1]
+        assert prev is not None
+        occ, full = prev
+        shape = (b, -(-occ.shape[1] // base), -(-occ.shape[2] // base))
+        occ2 = np.empty(shape, dtype=np.uint8)
+        full2 = np.empty(shape, dtype=np.uint8)
+        _reduce_level(occ, full, base, occ2, full2)
+        pyramid.append((occ2, full2))
+    for level in range(1 if base == 3 else 2, levels + 1):
+        size = base**level
+        if base == 2 and size >= 32:
+            source, f = pyramid[level - 3], 8
+        elif base == 2 and size >= 16:
+            source, f = pyramid[level - 2], 4
+        else:
+            source, f = pyramid[level - 1], base
+        assert source is not None
+        out = np.empty((b, f * f if shifted else 1), dtype=np.int64)
+        _offset_counts(source[0], source[1], f, shifted, boundary, out)
+        counts[:, level] = out.mean(axis=1) if boundary else out.min(axis=1)
+
+
+def shifted_box_counts(
+    u: np.ndarray,
+    threshold: np.ndarray,
+    levels: int,
+    boundary: bool,
+    base: int = 2,
+    shifted: bool = True,
+) -> np.ndarray:
+    """Smallest box counts over shifted grids at sizes base^0..base^levels (b, levels+1)."""
+    b, ny, nx = u.shape
+    mask0 = np.empty(u.shape, dtype=np.uint8)
+    _mask(u, np.asarray(threshold, dtype=np.float64), mask0)
+    counts = np.zeros((b, levels + 1))
+    counts[:, 0] = mask0.reshape(b, -1).sum(axis=1)
+    if levels == 0:
+        return counts
+    shape = (b, -(-ny // base), -(-nx // base))
+    occ, full = np.empty(shape, dtype=np.uint8), np.empty(shape, dtype=np.uint8)
+    _reduce_level(mask0, mask0, base, occ, full)
+    if base == 2:
+        out = np.empty((b, 1), dtype=np.int64)
+        _offset_counts(mask0, mask0, 2, False, boundary, out)
+        counts[:, 1] = out[:, 0]
+    _min_counts(mask0, (occ, full), levels, boundary, base, shifted, counts)
+    return counts
+
+
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
 def _gain(u, window, inv_cnt_x, nbands, out):
     b, ny, nx = u.shape
     half = window // 2
@@ -291,7 +486,7 @@ def _smooth_row(x, weights, inv_norm, dst):
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _local_variance(u, weights, shift, inv_norm_x, nbands, out):
+def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out):
     b, ny, nx = u.shape
     r = weights.shape[0] // 2
     m = 2 * r + 1
@@ -307,40 +502,37 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, out):
         x1 = np.empty(nx, dtype=u.dtype)
         x2 = np.empty(nx, dtype=u.dtype)
         s = u.dtype.type(shift[k])
+        one = u.dtype.type(1.0)
         nxt = max(0, i0 - r)  # next row to filter horizontally
         for i in range(i0, i1):
-            last = min(ny - 1, i + r)
+            ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
+            last = min(ny - 1, ci + r)
             while nxt <= last:
-                row = u[k, nxt]
-                for j in range(nx):
-                    v = row[j] - s
-                    x1[j] = v
-                    x2[j] = v * v
+                _shifted_moments_row(u[k, nxt], s, one, x1, x2)
                 slot = nxt % m
                 _smooth_row(x1, weights, inv_norm_x, h1[slot])
                 _smooth_row(x2, weights, inv_norm_x, h2[slot])
+                if inward:
+                    _inward_row(h1[slot], r)
+                    _inward_row(h2[slot], r)
                 nxt += 1
-            lo = max(0, i - r)
-            hi = min(ny, i + r + 1)
+            lo = max(0, ci - r)
+            hi = min(ny, ci + r + 1)
             norm = 0.0
             for ii in range(lo, hi):
-                norm += weights[ii - i + r]
+                norm += weights[ii - ci + r]
             inv = u.dtype.type(1.0 / norm)
             dst = out[k, i]
-            for j in range(nx):
-                x1[j] = 0
-                x2[j] = 0
-            for ii in range(lo, hi):
-                w = weights[ii - i + r]
-                a = h1[ii % m]
-                c = h2[ii % m]
-                for j in range(nx):
-                    x1[j] += w * a[j]
-                    x2[j] += w * c[j]
+            _weighted_rows(h1, lo, hi, ci, r, weights, x1)
+            _weighted_rows(h2, lo, hi, ci, r, weights, x2)
             for j in range(nx):
                 mean = x1[j] * inv
-                var = x2[j] * inv - mean * mean
-                dst[j] = var if var > 0 else 0
+                sq = x2[j] * inv
+                var = sq - mean * mean
+                var = var if var > 0 else 0
+                if relative:
+                    var = min(var / sq, 1.0) if sq > 0 else 0
+                dst[j] = var
 
 
 def _inv_norm(weights: np.ndarray, n: int) -> np.ndarray:
@@ -355,13 +547,18 @@ def _inv_norm(weights: np.ndarray, n: int) -> np.ndarray:
 
 
 def local_variance(
-    u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+    u: np.ndarray,
+    weights: np.ndarray,
+    shift: np.ndarray,
+    out: np.ndarray,
+    inward: bool = False,
+    relative: bool = False,
 ) -> None:
-    """Gaussian-weighted local variance (separable, in-grid weights renormalized)."""
+    """Gaussian-weighted local variance (separable; see ``MetricKernels.local_variance``)."""
     w = np.asarray(weights, dtype=u.dtype)
     _local_variance(
         u, w, np.asarray(shift, dtype=np.float64), _inv_norm(weights, u.shape[2]).astype(u.dtype),
-        band_count(u.shape[0], u.shape[1]), out,
+        band_count(u.shape[0], u.shape[1]), bool(inward), bool(relative), out,
     )
 
 
@@ -424,6 +621,31 @@ def dwell(
     )
 
 
+@njit(parallel=True, fastmath=FASTMATH, cache=True)
+def _recursive_dwell(u, state, inv_h, decay, inc, rate, out):
+    b, ny, nx = u.shape
+    for r in prange(b * ny):
+        k = r // ny
+        i = r % ny
+        dt = u.dtype.type
+        _recursive_dwell_row(u[k, i], state[k, 0, i], state[k, 1, i], dt(inv_h[k]), dt(decay),
+                             dt(inc), dt(rate), out[k, i])
+
+
+def recursive_dwell(
+    u: np.ndarray,
+    state: np.ndarray,
+    inv_h: np.ndarray,
+    decay: float,
+    increment: float,
+    rate: float,
+    out: np.ndarray,
+) -> None:
+    """Recursive dwell (see ``MetricKernels.recursive_dwell``); updates ``state``."""
+    _recursive_dwell(u, state, np.asarray(inv_h, dtype=np.float64), float(decay),
+                     float(increment), float(rate), out)
+
+
 # ---------------------------------------------------------------------------------------
 # The analyzer's hot path: every measure of a frame in one pass over the rows.
 # ---------------------------------------------------------------------------------------
@@ -449,11 +671,51 @@ def _one_minus_exp_neg(x):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _shifted_moments_row(src, s, x1, x2):
+def _shifted_moments_row(src, s, ms, x1, x2):
     for j in range(src.shape[0]):
-        v = src[j] - s
+        v = (src[j] - s) * ms
         x1[j] = v
         x2[j] = v * v
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _inward_row(dst, r):
+    """Copy the first and last full-window values over the r cells beyond them."""
+    n = dst.shape[0]
+    if n < 2 * r + 1:
+        return
+    for j in range(r):
+        dst[j] = dst[r]
+        dst[n - 1 - j] = dst[n - 1 - r]
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _exp_neg(x, one):
+    """exp(-x) for x >= 0 in the type of ``one``, vectorizable: exp(-x / 512)^512 by a
+    degree-6 Taylor polynomial and nine squarings (relative error below 1e-6 in float32)."""
+    y = -min(x, one * 40) * (one / 512)
+    e = one + y * (one + y * (one / 2 + y * (one / 6 + y * (
+        one / 24 + y * (one / 120 + y * (one / 720))))))
+    for _ in range(9):
+        e = e * e
+    return e
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
+    """The exact step of dtau/dt = 1 - k tau over dt with k dt = rate + |u - prev| ih:
+    tau = E tau_prev + dt (1 - E) / (k dt), E = decay exp(-|u - prev| ih); keeps u, tau."""
+    one = row.dtype.type(1.0)
+    small = row.dtype.type(1e-6)
+    for j in range(row.shape[0]):
+        a = abs(row[j] - prev[j]) * ih
+        e = decay * _exp_neg(a, one)
+        kdt = rate + a
+        gain = (one - e) / kdt if kdt > small else one - row.dtype.type(0.5) * kdt
+        t = e * state[j] + dt * gain
+        trow[j] = t
+        state[j] = t
+        prev[j] = row[j]
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -476,9 +738,18 @@ def _weighted_rows(rows, lo, hi, i, r, weights, out):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _coherence_row(m1, m2, inv, ca, cb, crow, c32):
+def _coherence_row(m1, m2, inv, ca, cb, local, crow, c32):
     one = crow.dtype.type(1.0)
     zero = crow.dtype.type(0.0)
+    if local:  # C = m1^2 / m2, 1 where m2 == 0
+        for j in range(m1.shape[0]):
+            mean = m1[j] * inv
+            sq = m2[j] * inv
+            c = mean * mean / sq if sq > zero else one
+            c = c if c < one else one
+            crow[j] = c
+            c32[j] = np.float32(c)
+        return
     for j in range(m1.shape[0]):
         mean = m1[j] * inv
         var = m2[j] * inv - mean * mean
@@ -593,6 +864,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
     u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
     history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
     nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+    mscale, local, inward, write_mask, mask0, recursive, rec, decay, inc, rate,
 ):
     b, ny, nx = u.shape
     r = weights.shape[0] // 2
@@ -622,6 +894,10 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         pair = np.empty(nx, dtype=np.uint8)
         acc = np.zeros(5)
         s = dt(shift[k])
+        ms = dt(mscale[k])
+        dec = dt(decay)
+        inc_k = dt(inc)
+        rate_k = dt(rate)
         th = dt(thr[k])
         ih = dt(inv_h[k])
         ca = dt(coh_a)
@@ -636,19 +912,23 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         for i in range(i0, i1):
             row = u[k, i]
             # Gaussian moments: horizontal pass of the rows up to i + r into the ring
-            while nxt <= min(ny - 1, i + r):
-                _shifted_moments_row(u[k, nxt], s, x1, x2)
+            ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
+            while nxt <= min(ny - 1, ci + r):
+                _shifted_moments_row(u[k, nxt], s, ms, x1, x2)
                 _smooth_row_nc(x1, weights, inv_norm_x, h1[nxt % m])
                 _smooth_row_nc(x2, weights, inv_norm_x, h2[nxt % m])
+                if inward:
+                    _inward_row(h1[nxt % m], r)
+                    _inward_row(h2[nxt % m], r)
                 nxt += 1
-            lo = max(0, i - r)
-            hi = min(ny, i + r + 1)
+            lo = max(0, ci - r)
+            hi = min(ny, ci + r + 1)
             norm = 0.0
             for ii in range(lo, hi):
-                norm += weights[ii - i + r]
-            _weighted_rows(h1, lo, hi, i, r, weights, m1)
-            _weighted_rows(h2, lo, hi, i, r, weights, m2)
-            _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, crow, c32)
+                norm += weights[ii - ci + r]
+            _weighted_rows(h1, lo, hi, ci, r, weights, m1)
+            _weighted_rows(h2, lo, hi, ci, r, weights, m2)
+            _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
             lo_c, hi_c = _positive_min_max(c32)
             c_min = min(c_min, lo_c)
             c_max = max(c_max, hi_c)
@@ -660,8 +940,12 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             if i - half_g >= 0:
                 _add_abs_row(u[k, i - half_g], -1.0, colsum)
             # dwell: bounded similarity to each past frame, then store this row
-            for j in range(nx):
-                trow[j] = 0
+            if recursive:
+                _recursive_dwell_row(row, rec[k, 0, i], rec[k, 1, i], ih, dec, inc_k, rate_k,
+                                     trow)
+            else:
+                for j in range(nx):
+                    trow[j] = 0
             for lag in range(nlag):
                 hs = slots[lag]
                 _dwell_lag_row(row, history[k, hs, i], dt(slot_scale[k, hs]), ih,
@@ -673,6 +957,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 g_out[k, i, :] = grow
                 c_out[k, i, :] = crow
                 t_out[k, i, :] = trow
+            if write_mask:
+                _mask_row(row, th, mask0[k, i])
             # boxes of 2 x 2 cells, once both rows of a pair are done
             if i % 2 == 1 or i == ny - 1:
                 ia = i - i % 2
@@ -746,8 +1032,15 @@ def analyze_frame(
         _scratch.occ = np.empty((b, -(-ny // 2), -(-nx // 2)), dtype=np.uint8)
         _scratch.full = np.empty_like(_scratch.occ)
         _scratch.dummy = np.empty((1, 1, 1), dtype=u.dtype)
+        _scratch.dummy4 = np.empty((1, 1, 1, 1), dtype=u.dtype)
+        _scratch.mask0 = np.empty((1, 1, 1), dtype=np.uint8)
         _scratch.key = key
     occ, full = _scratch.occ, _scratch.full
+    write_mask = p.base != 2  # base-2 shifted counts start from the fused level 1
+    if write_mask and _scratch.mask0.shape != u.shape:
+        _scratch.mask0 = np.empty(u.shape, dtype=np.uint8)
+    recursive = p.recursive is not None
+    mscale = np.ones(b) if p.moment_scale is None else p.moment_scale
     sums = np.empty((b * nbands, 7))
     cnt = np.zeros((b * nbands, 2), dtype=np.int64)
     half_g = p.gain_window // 2
@@ -764,6 +1057,9 @@ def analyze_frame(
         np.asarray(p.slot_scale, dtype=np.float64), np.asarray(p.inv_h, dtype=np.float64),
         int(p.store_slot), np.asarray(p.store_scale, dtype=np.float64),
         nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
+        np.asarray(mscale, dtype=np.float64), bool(p.coh_local), bool(p.inward), write_mask,
+        _scratch.mask0, recursive, p.recursive if recursive else _scratch.dummy4,
+        float(p.decay), float(p.increment), float(p.decay_rate),
     )
     per = sums.reshape(b, nbands, 7)
     out = np.empty((b, 7))
@@ -773,6 +1069,18 @@ def analyze_frame(
     counts = np.zeros((b, p.levels + 1))
     c = cnt.reshape(b, nbands, 2).sum(axis=1)
     counts[:, 0] = c[:, 0]
+    if write_mask:  # base 3: level 1 from the mask
+        mask0 = _scratch.mask0
+        shape = (b, -(-ny // 3), -(-nx // 3))
+        occ3, full3 = np.empty(shape, dtype=np.uint8), np.empty(shape, dtype=np.uint8)
+        _reduce_level(mask0, mask0, 3, occ3, full3)
+        _min_counts(mask0, (occ3, full3), p.levels, bool(p.boundary), 3, bool(p.offsets),
+                    counts)
+        return out, counts
+    if p.offsets and p.levels >= 1:
+        counts[:, 1] = c[:, 1]
+        _min_counts(None, (occ, full), p.levels, bool(p.boundary), 2, True, counts)
+        return out, counts
     if p.levels >= 1:
         counts[:, 1] = c[:, 1]
     if p.levels >= 2:

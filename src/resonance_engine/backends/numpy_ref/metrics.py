@@ -15,9 +15,13 @@ from resonance_engine.backends.base import FrameParams
 __all__ = [
     "frame_stats",
     "box_counts",
+    "shifted_box_counts",
+    "shift_step",
     "gain",
     "local_variance",
     "dwell",
+    "recursive_dwell",
+    "local_moments",
     "analyze_frame",
     "smooth_axis",
     "quantize",
@@ -54,6 +58,64 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
     return counts
 
 
+def shift_step(size: int, base: int) -> int:
+    """Step (cells) of the shifts of the box grid of side ``size`` for offset counting.
+
+    Base 2: s/2 for boxes of 4 and 8 cells, s/4 for 16, s/8 from 32 up (boxes are few
+    there, and the bias of an unlucky alignment grows: a 243-cell carpet at offset 30 in a
+    300-cell grid needs the s/8 shifts of the 64-cell boxes); no shift (a step of s) for
+    sizes 1 and 2 (a shift of one cell changes little and would cost a pass over the whole
+    mask). Base 3: s/3.
+    """
+    if base == 3:
+        return max(size // 3, 1)
+    if size <= 2:
+        return size
+    if size <= 8:
+        return size // 2
+    return size // 4 if size < 32 else size // 8
+
+
+def shifted_box_counts(
+    u: np.ndarray,
+    threshold: np.ndarray,
+    levels: int,
+    boundary: bool,
+    base: int = 2,
+    shifted: bool = True,
+) -> np.ndarray:
+    """Box counts over shifted box grids, at sizes base^0 .. base^levels (b, levels+1).
+
+    Occupancy: the smallest count over the shifts (the best cover). Boundary: the mean
+    count (the minimum would drop every straight edge that happens to lie on a box
+    boundary of some shift).
+
+    For box side s the grid is shifted by (dy, dx), each a multiple of
+    :func:`shift_step` below s; the first and last rows and columns of boxes are
+    partial (cells outside the grid are inactive for "any" and ignored for "all").
+    ``shifted=False`` counts the grid anchored at (0, 0) only.
+    """
+    b, ny, nx = u.shape
+    mask = np.abs(u.astype(np.float64)) > np.asarray(threshold, dtype=np.float64)[:, None, None]
+    counts = np.zeros((b, levels + 1))
+    for level in range(levels + 1):
+        s = base**level
+        step = shift_step(s, base) if shifted else s
+        found = []
+        for dy in range(0, s, step):
+            for dx in range(0, s, step):
+                pad = ((0, 0), (dy, -(ny + dy) % s), (dx, -(nx + dx) % s))
+                anyp = np.pad(mask, pad, constant_values=False)
+                _, py, px = anyp.shape
+                active = anyp.reshape(b, py // s, s, px // s, s).any(axis=(2, 4))
+                if boundary and level > 0:
+                    fullp = np.pad(mask, pad, constant_values=True)
+                    active &= ~fullp.reshape(b, py // s, s, px // s, s).all(axis=(2, 4))
+                found.append(active.sum(axis=(1, 2)))
+        counts[:, level] = np.mean(found, axis=0) if boundary else np.min(found, axis=0)
+    return counts
+
+
 def _box_sum_axis(x: np.ndarray, window: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Sum over the centred window along ``axis`` (truncated at the edges) and the count."""
     half = window // 2
@@ -77,8 +139,12 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
     out[...] = both / (ny_count[:, None] * nx_count[None, :])
 
 
-def smooth_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
-    """Weighted centred sum along ``axis`` with the in-grid weights renormalized to 1."""
+def smooth_axis(x: np.ndarray, weights: np.ndarray, axis: int, inward: bool = False) -> np.ndarray:
+    """Weighted centred sum along ``axis`` with the in-grid weights renormalized to 1.
+
+    With ``inward`` (and an axis of at least 2r + 1 cells) the r cells at each end take
+    the value of the first (last) cell whose whole window is inside the grid.
+    """
     r = len(weights) // 2
     n = x.shape[axis]
     out = np.zeros(x.shape)
@@ -97,17 +163,42 @@ def smooth_axis(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
         norm[lo:hi] += w
     shape = [1] * x.ndim
     shape[axis] = n
-    return out / norm.reshape(shape)
+    result: np.ndarray = out / norm.reshape(shape)
+    if inward and n >= 2 * r + 1:
+        moved = np.moveaxis(result, axis, 0)
+        moved[:r] = moved[r]
+        moved[n - r :] = moved[n - 1 - r]
+    return result
+
+
+def local_moments(
+    u: np.ndarray, weights: np.ndarray, shift: np.ndarray, inward: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted local moments E_w[x], E_w[x^2] of x = u - shift (float64)."""
+    x = u.astype(np.float64) - np.asarray(shift, dtype=np.float64)[:, None, None]
+    m1 = smooth_axis(smooth_axis(x, weights, 2, inward), weights, 1, inward)
+    m2 = smooth_axis(smooth_axis(x * x, weights, 2, inward), weights, 1, inward)
+    return m1, m2
 
 
 def local_variance(
-    u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+    u: np.ndarray,
+    weights: np.ndarray,
+    shift: np.ndarray,
+    out: np.ndarray,
+    inward: bool = False,
+    relative: bool = False,
 ) -> None:
-    """Gaussian-weighted local variance E_w[u^2] - E_w[u]^2 (clipped at 0)."""
-    x = u.astype(np.float64) - np.asarray(shift, dtype=np.float64)[:, None, None]
-    m1 = smooth_axis(smooth_axis(x, weights, axis=2), weights, axis=1)
-    m2 = smooth_axis(smooth_axis(x * x, weights, axis=2), weights, axis=1)
-    out[...] = np.maximum(m2 - m1 * m1, 0.0)
+    """Gaussian-weighted local variance E_w[x^2] - E_w[x]^2 (clipped at 0), x = u - shift.
+
+    ``relative``: var / E_w[x^2] instead, in [0, 1] (0 where E_w[x^2] = 0).
+    """
+    m1, m2 = local_moments(u, weights, shift, inward)
+    var = np.maximum(m2 - m1 * m1, 0.0)
+    if relative:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.where(m2 > 0, np.minimum(var / np.where(m2 > 0, m2, 1.0), 1.0), 0.0)
+    out[...] = var
 
 
 def quantize(u: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -147,20 +238,62 @@ def dwell(
             history[:, store_slot] = u * np.asarray(store_scale, dtype=u.dtype)[:, None, None]
 
 
+def recursive_dwell(
+    u: np.ndarray,
+    state: np.ndarray,
+    inv_h: np.ndarray,
+    decay: float,
+    increment: float,
+    rate: float,
+    out: np.ndarray,
+) -> None:
+    """Recursive dwell: the exact step of dtau/dt = 1 - k tau over the frame interval.
+
+    With a = |u - prev| inv_h (the change in units of h) and k dt = rate + a:
+    tau = E tau_prev + increment (1 - E) / (k dt), E = decay exp(-a) (the limit
+    increment (1 - k dt / 2) as k dt -> 0). ``decay`` = exp(-dt / lambda),
+    ``increment`` = dt, ``rate`` = dt / lambda (all 0 on a first frame: tau = 0).
+    ``state`` (b, 2, ny, nx) holds the previous frame and tau; both are replaced.
+    """
+    x = u.astype(np.float64)
+    ih = np.asarray(inv_h, dtype=np.float64)[:, None, None]
+    a = np.abs(x - state[:, 0]) * ih
+    e = decay * np.exp(-a)
+    kdt = rate + a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.where(kdt > 1e-6, (1.0 - e) / np.where(kdt > 1e-6, kdt, 1.0), 1.0 - kdt / 2)
+    tau = e * state[:, 1].astype(np.float64) + increment * gain
+    out[...] = tau
+    state[:, 1] = tau
+    state[:, 0] = u
+
+
 def analyze_frame(
     u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every measure of a frame: the composition of the kernels above (the reference)."""
     p = params
-    counts = box_counts(u, p.threshold, p.levels, p.boundary)
+    if p.offsets or p.base != 2:
+        counts = shifted_box_counts(u, p.threshold, p.levels, p.boundary, p.base, p.offsets)
+    else:
+        counts = box_counts(u, p.threshold, p.levels, p.boundary)
     g = np.empty(u.shape)
-    var = np.empty(u.shape)
     tau = np.empty(u.shape)
     gain(u, p.gain_window, g)
-    local_variance(u, p.weights, p.shift, var)
-    dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
-          p.store_scale, tau)
-    c = 1.0 / (p.coh_a * var + p.coh_b)
+    m1, m2 = local_moments(u, p.weights, p.shift, p.inward)
+    if p.moment_scale is not None:
+        scale = np.asarray(p.moment_scale, dtype=np.float64)[:, None, None]
+        m1, m2 = m1 * scale, m2 * scale**2
+    if p.recursive is not None:
+        recursive_dwell(u, p.recursive, p.inv_h, p.decay, p.increment, p.decay_rate, tau)
+    else:
+        dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
+              p.store_scale, tau)
+    if p.coh_local:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(m2 > 0, np.minimum(m1 * m1 / np.where(m2 > 0, m2, 1.0), 1.0), 1.0)
+    else:
+        c = 1.0 / (p.coh_a * np.maximum(m2 - m1 * m1, 0.0) + p.coh_b)
     h = -np.expm1(-tau / p.gamma)
     b = u.shape[0]
     flat = (b, -1)

@@ -47,6 +47,8 @@ __all__ = [
     "gain",
     "local_variance",
     "dwell",
+    "shifted_box_counts",
+    "recursive_dwell",
     "analyze_frame",
 ]
 
@@ -410,12 +412,57 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 def local_variance(
-    u: np.ndarray, weights: np.ndarray, shift: np.ndarray, out: np.ndarray
+    u: np.ndarray,
+    weights: np.ndarray,
+    shift: np.ndarray,
+    out: np.ndarray,
+    inward: bool = False,
+    relative: bool = False,
 ) -> None:
-    """Host-array form of the Gaussian local variance (upload, run, download)."""
+    """Host-array form of the Gaussian local variance (upload, run, download).
+
+    The calibrated options (``inward`` edges, ``relative``) are not in WGSL yet: they run
+    on the CPU (the numba kernel).
+    """
+    if inward or relative:
+        _cpu().local_variance(u, weights, shift, out, inward, relative)
+        return
     _, fields = _on_gpu(u)
     fields.coherence(weights, shift, "variance", 1.0, 1.0)
     out[...] = fields.read(fields.coherence_buffer)
+
+
+def _cpu() -> Any:
+    """The CPU kernels that stand in for the calibrated forms not yet in WGSL."""
+    from resonance_engine.backends import metric_kernels
+
+    return metric_kernels("auto")
+
+
+def shifted_box_counts(
+    u: np.ndarray,
+    threshold: np.ndarray,
+    levels: int,
+    boundary: bool,
+    base: int = 2,
+    shifted: bool = True,
+) -> np.ndarray:
+    """Box counts over shifted grids: not in WGSL yet, computed on the CPU."""
+    counts: np.ndarray = _cpu().shifted_box_counts(u, threshold, levels, boundary, base, shifted)
+    return counts
+
+
+def recursive_dwell(
+    u: np.ndarray,
+    state: np.ndarray,
+    inv_h: np.ndarray,
+    decay: float,
+    increment: float,
+    rate: float,
+    out: np.ndarray,
+) -> None:
+    """The recursive dwell: not in WGSL yet, computed on the CPU."""
+    _cpu().recursive_dwell(u, state, inv_h, decay, increment, rate, out)
 
 
 def dwell(
@@ -463,8 +510,15 @@ def analyze_frame(
     """Host-array form of :meth:`MetricKernels.analyze_frame`: the GPU kernels above, each
     with its upload and download, and the sums on the host (for checks; the analyzer's
     wgpu path is :class:`~resonance_engine.backends.wgpu_gpu.analysis.ResidentMeasures`).
+    The calibrated forms (shifted boxes, base 3, local C, inward edges, moment scale,
+    recursive dwell) are not in WGSL yet: a frame asking for one runs on the CPU.
     """
     p = params
+    calibrated = (p.offsets or p.base != 2 or p.coh_local or p.inward
+                  or p.moment_scale is not None or p.recursive is not None)
+    if calibrated:
+        result: tuple[np.ndarray, np.ndarray] = _cpu().analyze_frame(u, params, fields)
+        return result
     counts = box_counts(u, p.threshold, p.levels, p.boundary)
     g, var, tau = (np.empty_like(u) for _ in range(3))
     gain(u, p.gain_window, g)

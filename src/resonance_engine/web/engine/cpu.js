@@ -336,7 +336,8 @@ export class FrameKernels {
 
 /** Step of the shifts of the box grid of side `size` (numpy_ref.metrics.shift_step). */
 export function shiftStep(size, base) {
-  if (size === 1) return 1;
-  if (base === 3) return Math.floor(size / 3);
-  return size <= 8 ? size / 2 : size / 4;
+  if (base === 3) return Math.max(Math.floor(size / 3), 1);
+  if (size <= 2) return size; // boxes of 1 and 2 cells are not shifted
+  if (size <= 8) return size / 2;
+  return size < 32 ? size / 4 : size / 8;
 }

@@ -8,13 +8,13 @@ import { ConfigError, formatG, pyFloat, pyRepr } from "./physics.js";
 
 /** MetricsConfig's defaults (metrics/config.py). */
 export const METRICS_DEFAULTS = {
-  threshold: null, threshold_rms: 1.0, fractal_mode: "occupancy", fractal_offsets: "none",
+  threshold: null, threshold_rms: 1.0, fractal_mode: "occupancy", fractal_offsets: "min",
   box_base: 2, min_box: null, max_box: null, scaling_band: 0.15, gain_window: 5,
   gain_scale: "none", gain_reference: 1.0, coherence_sigma: 2.0, coherence_truncate: 3.0,
-  coherence_normalize: "frame", coherence_edge: "renormalize", coherence_eps: 1e-6,
-  coherence_scale: 1.0, dwell_mode: "ring", dwell_history: 16, dwell_lambda: 4.0,
+  coherence_normalize: "local", coherence_edge: "inward", coherence_eps: 1e-6,
+  coherence_scale: 0.1, dwell_mode: "recursive", dwell_history: 16, dwell_lambda: 0.1,
   dwell_scale: 1.0, dwell_storage: "int16", frame_interval: null, alpha: 1.0, beta: 1.0,
-  gamma: 1.0, backend: "auto",
+  gamma: 0.01, backend: "auto",
 };
 
 /** A measure that cannot be computed (MetricError / FieldError of the Python engine). */

@@ -99,7 +99,8 @@ export function cflMessage(number, dt, maxDt) {
   );
 }
 
-const DEFAULTS = {
+/** SimulationConfig's defaults (config.py). */
+export const SIMULATION_DEFAULTS = {
   nx: 512, ny: 512, dx: 1.0, dy: null, dt: null, wave_speed: 1.0, damping: 0.0,
   boundary: "absorbing", courant: 0.8, feedback: null, feedback_strength: 1.0, sources: [],
   dtype: "float32", backend: "auto", source_width: 1.5, check_interval: 100, energy_limit: null,
@@ -116,7 +117,7 @@ const SOURCE_DEFAULTS = { amplitude: 1.0, frequency: 1.0, phase: 0.0 };
  * @throws {ConfigError} with the message of WaveSolver2D for the same values.
  */
 export function checkConfig(config) {
-  const known = new Set(Object.keys(DEFAULTS));
+  const known = new Set(Object.keys(SIMULATION_DEFAULTS));
   for (const key of Object.keys(config)) {
     if (!known.has(key)) {
       throw new ConfigError(
@@ -124,7 +125,7 @@ export function checkConfig(config) {
       );
     }
   }
-  const c = { ...DEFAULTS, ...config };
+  const c = { ...SIMULATION_DEFAULTS, ...config };
   for (const name of ["nx", "ny"]) {
     if (!Number.isInteger(c[name]) || c[name] < 3) {
       throw new ConfigError(`${name} must be an integer >= 3, got ${pyRepr(c[name])}`);
