@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from backend_helpers import solver_pair
@@ -111,6 +111,8 @@ def test_damped_sourceless_energy_never_grows(
     ~40% more energy seen with white noise), so there the field starts from smooth
     pulses that vanish near the edges.
     """
+    # the solver refuses damping * dt > 2 (the centred scheme would flip signs)
+    assume(damping * courant * dx / (wave_speed * np.sqrt(2)) < 1.99)
     rng = np.random.default_rng(seed)
     solver = WaveSolver2D(
         n,
