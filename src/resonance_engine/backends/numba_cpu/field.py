@@ -105,29 +105,24 @@ def _make_step_row(row_update: Any) -> Any:
     """One step of one row for the row update ``row_update``, inlined by numba."""
 
     @njit(inline="always")
-    def step_row(  # noqa: PLR0913
-        fb_kind,
-        boundary,
-        nxt,
-        cur,
-        k,
-        i,
-        s,
-        cx2,
-        cy2,
-        pc,
-        inv,
-        dt2,
-        fb_strength,
-        mur_x,
-        row_ptr,
-        src_col,
-        src_weight,
-        src_owner,
-        drive,
-    ):
+    def step_row(params, nxt, cur, k, i, s, pc, inv):
         """u[n+1] of row ``i`` of member ``k`` into ``nxt`` (which holds u[n-1]): the
-        stencil, then the row's source terms, then its column edges."""
+        stencil, then the row's source terms, then its column edges. ``params`` holds what
+        is the same for every row of a call (see ``_leapfrog_steps_py``)."""
+        (
+            fb_kind,
+            boundary,
+            cx2,
+            cy2,
+            dt2,
+            fb_strength,
+            mur_x,
+            row_ptr,
+            src_col,
+            src_weight,
+            src_owner,
+            drive,
+        ) = params
         ny = cur.shape[1]
         im = i - 1 if i > 0 else ny - 1
         ip = i + 1 if i < ny - 1 else 0
@@ -203,6 +198,20 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
     nrows = ny - 2 * r0
     bands = max(1, min(bands, nrows))
     n_steps = drive.shape[0]
+    params = (
+        fb_kind,
+        boundary,
+        cx2,
+        cy2,
+        dt2,
+        fb_strength,
+        mur_x,
+        row_ptr,
+        src_col,
+        src_weight,
+        src_owner,
+        drive,
+    )
     s = 0
     # Two steps per sweep over memory (temporal blocking). Each band of rows computes
     # u[n+1] row by row into ``prv`` and, one row behind, u[n+2] into ``cur`` for its
@@ -216,124 +225,24 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
             pc = prev_coef[k]
             inv = inv_denom[k]
             for i in range(lo, hi):
-                _step_row(
-                    fb_kind,
-                    boundary,
-                    prv,
-                    cur,
-                    k,
-                    i,
-                    s,
-                    cx2,
-                    cy2,
-                    pc,
-                    inv,
-                    dt2,
-                    fb_strength,
-                    mur_x,
-                    row_ptr,
-                    src_col,
-                    src_weight,
-                    src_owner,
-                    drive,
-                )
+                _step_row(params, prv, cur, k, i, s, pc, inv)
                 if lo < i - 1 < hi - 1:
-                    _step_row(
-                        fb_kind,
-                        boundary,
-                        cur,
-                        prv,
-                        k,
-                        i - 1,
-                        s + 1,
-                        cx2,
-                        cy2,
-                        pc,
-                        inv,
-                        dt2,
-                        fb_strength,
-                        mur_x,
-                        row_ptr,
-                        src_col,
-                        src_weight,
-                        src_owner,
-                        drive,
-                    )
+                    _step_row(params, cur, prv, k, i - 1, s + 1, pc, inv)
         for k in range(nb):
             pc = prev_coef[k]
             inv = inv_denom[k]
             _outer_rows(boundary, prv, cur, k, mur_y)
             for b in range(bands):
                 lo, hi = _band(b, bands, r0, nrows)
-                _step_row(
-                    fb_kind,
-                    boundary,
-                    cur,
-                    prv,
-                    k,
-                    lo,
-                    s + 1,
-                    cx2,
-                    cy2,
-                    pc,
-                    inv,
-                    dt2,
-                    fb_strength,
-                    mur_x,
-                    row_ptr,
-                    src_col,
-                    src_weight,
-                    src_owner,
-                    drive,
-                )
+                _step_row(params, cur, prv, k, lo, s + 1, pc, inv)
                 if hi - 1 > lo:
-                    _step_row(
-                        fb_kind,
-                        boundary,
-                        cur,
-                        prv,
-                        k,
-                        hi - 1,
-                        s + 1,
-                        cx2,
-                        cy2,
-                        pc,
-                        inv,
-                        dt2,
-                        fb_strength,
-                        mur_x,
-                        row_ptr,
-                        src_col,
-                        src_weight,
-                        src_owner,
-                        drive,
-                    )
+                    _step_row(params, cur, prv, k, hi - 1, s + 1, pc, inv)
             _outer_rows(boundary, cur, prv, k, mur_y)
         s += 2
     if s < n_steps:
         for r in prange(nb * nrows):
             k = r // nrows
-            _step_row(
-                fb_kind,
-                boundary,
-                prv,
-                cur,
-                k,
-                r0 + r % nrows,
-                s,
-                cx2,
-                cy2,
-                prev_coef[k],
-                inv_denom[k],
-                dt2,
-                fb_strength,
-                mur_x,
-                row_ptr,
-                src_col,
-                src_weight,
-                src_owner,
-                drive,
-            )
+            _step_row(params, prv, cur, k, r0 + r % nrows, s, prev_coef[k], inv_denom[k])
         for k in range(nb):
             _outer_rows(boundary, prv, cur, k, mur_y)
         return True
