@@ -122,9 +122,10 @@ class PolicyCoupling(Coupling):
     of training) and the policy moves its drive (gain, frequency, phase) for the next
     tick. Registered as the mechanism ``rl``: ``resonance experiment sync --policy
     DIR/policy.zip`` runs it as one more row of the verdict table (one "strength", 1,
-    which the policy does not use). For the first ``warmup_ticks`` ticks of training's episodes it only observes
-    (the policy never saw fields growing from rest). The swarm must have the grid size,
-    steps per tick and CI sampling the policy was trained with (``bind`` refuses others).
+    which the policy does not use). For the first ``warmup_ticks`` ticks of training's
+    episodes it only observes (the policy never saw fields growing from rest). The swarm
+    must have the grid size, steps per tick and CI sampling the policy was trained with
+    (``bind`` refuses others).
 
     Attributes
     ----------
