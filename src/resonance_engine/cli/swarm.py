@@ -153,7 +153,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _coupling_modes() -> list[str]:
     from resonance_engine.swarm.coupling import COUPLING_MODES, MECHANISM_MODULES
 
-    return list(dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]))
+    # a trained policy (mode rl) is chosen with --controller rl:DIR/policy.zip
+    return [m for m in dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]) if m != "rl"]
 
 
 def _controllers() -> list[str]:
