@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
     p.add_argument("--controller", type=_controller_spec, default=None,
-                   metavar="adaptive|mpc|rl:DIR/policy.zip",
+                   metavar="adaptive|mpc|lmpc|rl:DIR/policy.zip",
                    help="a controller sets the drives instead of --coupling-mode (README: "
                    "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
                    "a policy trained by 'resonance train --env swarm'")
