@@ -18,7 +18,14 @@ import os
 
 import numpy as np
 
-from resonance_engine.rl.evaluate import Condition, evaluate_swarm, held_out_seeds, summarize
+from resonance_engine.rl.evaluate import (
+    OPEN_LOOP_GAINS,
+    Condition,
+    constant_actor,
+    evaluate_swarm,
+    held_out_seeds,
+    summarize,
+)
 from resonance_engine.rl.policy import TrainedPolicy
 
 
@@ -35,15 +42,11 @@ def main() -> None:
               "window": args.window}
     rng = np.random.default_rng(0)
 
-    def constant(a: float):
-        return lambda obs: np.tile([a, 0.0, 0.0], (len(obs), 1))
-
     conditions = [
         Condition("policy", actor=policy.act),
         Condition("uncoupled"),
         Condition("random", actor=lambda obs: rng.uniform(-1, 1, (len(obs), 3))),
-        Condition("always raise gain", actor=constant(1.0)),
-        Condition("always lower gain", actor=constant(-1.0)),
+        *[Condition(name, actor=constant_actor(g)) for name, g in OPEN_LOOP_GAINS.items()],
     ]
     seeds = held_out_seeds(args.episodes)
     rows = summarize(evaluate_swarm(kwargs, conditions, seeds, reference=policy.reference))
