@@ -13,20 +13,16 @@ in the working folder. A hypothesis test then combines several bad values at onc
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
+from cli_helpers import refusal_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from resonance_engine.cli import args as types
-from resonance_engine.cli.main import build_parser, main
+from resonance_engine.cli.main import build_parser
 from resonance_engine.cli.optimize import parse_opt_param
 from resonance_engine.cli.swarm import _controller_spec, _strength
 from resonance_engine.cli.sweep import executor_spec
@@ -153,65 +149,6 @@ def _cases() -> list[tuple[str, list[str]]]:
 CASES = _cases()
 
 
-class _TookTooLong(BaseException):
-    pass
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise _TookTooLong
-
-
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    found = {}
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            path = Path(root, name)
-            st = path.lstat()
-            found[str(path.relative_to(folder))] = (st.st_size, st.st_mtime_ns)
-    return found
-
-
-def _problem(argv: list[str], folder: Path) -> str | None:
-    """What is wrong with ``main(argv)`` (None: it exits 2 with one 'resonance: error:'
-    line and leaves ``folder`` as it was)."""
-    before = _snapshot(folder)
-    err, out = io.StringIO(), io.StringIO()
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(30)  # a value wrongly accepted starts work: report it instead of hanging
-    code: int | str
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-            try:
-                code = main(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-    except _TookTooLong:
-        code = "still running after 30 s"
-    except Exception as exc:  # a traceback
-        code = f"raised {type(exc).__name__}: {exc}"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    lines = err.getvalue().splitlines()
-    shown = f"{[a[:40] for a in argv]}: code {code}, stderr {err.getvalue()[-300:]!r}"
-    if code != 2 or len(lines) != 1 or not lines[0].startswith("resonance: error:"):
-        return shown
-    after = _snapshot(folder)
-    if after != before:
-        changed = sorted(set(after) ^ set(before) | {k for k in after if before.get(k) != after[k]})
-        return f"{shown}: files changed: {changed[:5]}"
-    return None
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working folder with a file and a folder to misuse."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "adir").mkdir()
-    (tmp_path / "afile").write_text("not a folder\n")
-    return tmp_path
-
-
 def test_every_command_and_option_is_fuzzed() -> None:
     commands = {command for command, _ in CASES}
     expected = {"run", "sweep", "serve", "swarm", "optimize", "train", "export-web",
@@ -233,7 +170,7 @@ def test_every_value_is_checked() -> None:
 
 @pytest.mark.parametrize("command", sorted({c for c, _ in CASES}))
 def test_bad_values_exit_2_with_one_line(command: str, workdir: Path) -> None:
-    problems = [_problem(argv, workdir) for c, argv in CASES if c == command]
+    problems = [refusal_problem(argv, workdir) for c, argv in CASES if c == command]
     found = [p for p in problems if p is not None]
     assert not found, f"{len(found)} of {len(problems)} cases:\n" + "\n".join(found)
 
@@ -254,5 +191,5 @@ def test_random_bad_combinations_exit_2(data: st.DataObject, workdir: Path) -> N
     if not optional:
         return
     picked = data.draw(st.lists(st.sampled_from(optional), min_size=1, max_size=4))
-    problem = _problem([*command.split(), *BASE.get(command, []), *picked], workdir)
+    problem = refusal_problem([*command.split(), *BASE.get(command, []), *picked], workdir)
     assert problem is None, problem

@@ -62,10 +62,11 @@ def _shown(text: str, limit: int = 40) -> str:
 
 
 def _range_words(low: float | None, high: float | None, low_open: bool) -> str:
+    """">= 0 and <= 10" (bounds at +-MAX_INT are left out: they only keep out nonsense)."""
     parts = []
-    if low is not None:
+    if low is not None and low > -MAX_INT:
         parts.append(f"{'>' if low_open else '>='} {low:g}")
-    if high is not None:
+    if high is not None and high < MAX_INT:
         parts.append(f"<= {high:g}")
     return " and ".join(parts)
 
@@ -80,7 +81,8 @@ class IntegerArg:
     @property
     def words(self) -> str:
         """What the option takes, in words."""
-        return f"an integer {_range_words(self.low, self.high, False)}"
+        bounds = _range_words(self.low, self.high, False)
+        return "an integer" + (f" {bounds}" if bounds else "")
 
     def __call__(self, text: str) -> int:
         try:
@@ -89,6 +91,10 @@ class IntegerArg:
             raise argparse.ArgumentTypeError(
                 f"must be {self.words}, got {_shown(text)}"
             ) from None
+        if abs(value) > MAX_INT:
+            raise argparse.ArgumentTypeError(
+                f"must be {self.words} that fits in 64 bits (|n| <= 2**63 - 1), got {_shown(text)}"
+            )
         if not self.low <= value <= self.high:
             raise argparse.ArgumentTypeError(f"must be {self.words}, got {_shown(text)}")
         return value

@@ -35,6 +35,7 @@ __all__ = [
     "print_summary",
     "output_dir",
     "run_config_from_args",
+    "warn_without_sources",
 ]
 
 
@@ -181,6 +182,16 @@ def output_dir(path: Path, files: Sequence[str] = ()) -> Path:
     return path
 
 
+def warn_without_sources(args: argparse.Namespace, config: RunConfig) -> None:
+    """One warning line on stderr when ``--config`` gave no sources (call it once the
+    configuration was accepted, so that an error stays the only line)."""
+    if getattr(args, "config", None) and not config.simulation.sources:
+        sys.stderr.write(
+            f"resonance: warning: config file {str(args.config)!r} has no "
+            "[[simulation.sources]]: nothing drives the field, which stays at zero\n"
+        )
+
+
 def run_config_from_args(
     args: argparse.Namespace, default_size: int, default_metrics_every: int | None = None
 ) -> RunConfig:
@@ -202,11 +213,6 @@ def run_config_from_args(
     size = getattr(args, "size", None)
     if args.config:
         config = load_run_config(args.config)
-        if not config.simulation.sources:
-            sys.stderr.write(
-                f"resonance: warning: config file {str(args.config)!r} has no "
-                "[[simulation.sources]]: nothing drives the field, which stays at zero\n"
-            )
         if args.seed is not None:
             config.seed = args.seed
         if size is not None:

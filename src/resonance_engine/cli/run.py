@@ -15,6 +15,7 @@ from resonance_engine.cli.common import (
     progress_bar,
     run_config_from_args,
     show_progress,
+    warn_without_sources,
 )
 from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.cli.progress import ProgressTracker
@@ -59,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args, default_size=512)
     solver = config.simulation.build()
     out = output_dir(args.out, files=("field.png", "metrics.png"))
+    warn_without_sources(args, config)
     db = open_db(args)
     try:
         recorder = None

@@ -26,6 +26,7 @@ from resonance_engine.cli.common import (
     output_dir,
     print_summary,
     run_config_from_args,
+    warn_without_sources,
 )
 from resonance_engine.cli.db import add_db_options
 from resonance_engine.config import RunConfig
@@ -344,6 +345,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         check_swarm_memory(args.swarm, config.simulation.nx)
     out = output_dir(args.out, files=("field.png", "metrics.csv"))
+    warn_without_sources(args, config)
     try:
         if single is None:
             swarm, recorder = _swarm(args, config)
