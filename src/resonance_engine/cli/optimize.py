@@ -133,7 +133,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if any(bounded) and not all(bounded):
         raise ConfigError("give bounds for every --param or for none")
     bounds = ([p[2] for p in params], [p[3] for p in params]) if all(bounded) else None
-    stds = [p[3] - p[2] for p in params] if bounds else None  # type: ignore[operator]
+    stds = [p[3] - p[2] for p in params] if bounds else None
 
     options: dict[str, Any] = {}
     if args.objective == "cs":
