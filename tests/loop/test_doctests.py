@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["loop.controller", "loop.trackers", "metrics.tracker", "store.tracker"],
+    ["loop.controller", "loop.trackers", "loop.interrupts", "metrics.tracker", "store.tracker"],
 )
 def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(f"resonance_engine.{module}")

@@ -276,7 +276,7 @@ class FrameParams(NamedTuple):
     history, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale
         The dwell ring buffer and its lag table, as in ``dwell``.
     offsets : bool
-        Box counts are the smallest over shifted box grids (``shifted_box_counts``).
+        Box counts are over shifted box grids (``shifted_box_counts``).
     base : int
         Box sizes are base^0 .. base^levels (2 or 3).
     coh_local : bool
@@ -372,7 +372,10 @@ class MetricKernels(Protocol):
     ) -> np.ndarray:
         """Box counts over shifted box grids at sizes base^0 .. base^levels.
 
-        Occupancy: the smallest count over the shifts; boundary: the mean count.
+        Occupancy: the mean count over the tight shifts (those that cover the mask's
+        extent with the fewest rows and columns of boxes,
+        :func:`~resonance_engine.backends.box_grid.tight_shifts`); boundary: the mean
+        count over all the shifts.
         For side s the grid is shifted along each axis by multiples of s/2 (base 2,
         s = 4, 8), s/4 (s = 16), s/8 (s >= 32) or s/3 (base 3); sides 1 and 2 of base 2
         are not shifted; ``shifted=False`` keeps only the grid anchored at (0, 0).

@@ -40,6 +40,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "sweep": ["--runs", "4", "--steps", "300", "--repeats", "1"],
     "browser": ["--sizes", "128,256", "--repeats", "3"],
     "oscillators": ["--repeats", "3"],
+    "rl": ["--agents", "8,32", "--sizes", "64", "--ticks", "10", "--repeats", "3"],
 }
 
 _VERSIONS = ("resonance-engine", "numpy", "numba", "scipy", "apsw", "sqlite-vec", "wgpu")

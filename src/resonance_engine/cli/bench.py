@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "oscillators": "Kuramoto oscillator-steps/s (mean field, small world) vs numpy; Tort MI time",
     "browser": "browser engine steps/s (WebGPU in chromium, JS fallback, Node) vs numba",
     "control": "Kalman, batched MPC and LMPC per tick for a swarm; optimiser overhead vs pycma",
+    "rl": "RL env steps/s (swarm of 8-128 agents, one field) vs the bare solver; time shares",
     "all": "every benchmark at a quick size; with --json one document (machine, all figures)",
 }
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 
 from resonance_engine.errors import ResonanceError
+from resonance_engine.loop.interrupts import interrupt_between_steps
 
 __all__ = ["main", "build_parser", "SUBCOMMAND_MODULES"]
 
@@ -57,10 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _discard_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's last flush at exit does not
     hit the closed pipe again (and print a traceback-like warning)."""
@@ -86,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # a refused argument (one line printed), --help, --version
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm) if in_main_thread else None
+    signals = (signal.SIGINT, signal.SIGTERM) if in_main_thread else ()
+    previous = {signum: signal.signal(signum, interrupt_between_steps) for signum in signals}
     try:
         code: int = args.func(args)
     except ResonanceError as exc:
@@ -99,8 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _discard_stdout()
         return 0
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return code
 
 

@@ -17,6 +17,7 @@ from resonance_engine.cli.args import (
     FINITE,
     NONNEGATIVE,
     ParsedArg,
+    input_file,
     name_list,
     nonempty,
 )
@@ -80,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
     p.add_argument("--controller", type=_controller_spec, default=None,
-                   metavar="adaptive|mpc|rl:DIR/policy.zip",
+                   metavar="adaptive|mpc|lmpc|rl:DIR/policy.zip",
                    help="a controller sets the drives instead of --coupling-mode (README: "
                    "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
                    "a policy trained by 'resonance train --env swarm'")
@@ -127,12 +128,16 @@ def register(sub: argparse._SubParsersAction) -> None:
             "stability and MFPT at the best K; write report.md with a verdict table."
         ),
     )
-    s.add_argument("--mechanisms", type=name_list(_coupling_modes()),
+    s.add_argument("--mechanisms", type=name_list([*_coupling_modes(), "rl"]),
                    default=",".join(_default_mechanisms()),
                    help="comma-separated coupling modes (default: all five)")
     s.add_argument("--strengths", type=ParsedArg(_strength), action="append", default=[],
                    metavar="MODE=K1,K2",
                    help="K values of one mechanism (repeatable; default: its sweep)")
+    s.add_argument("--policy", type=input_file, metavar="DIR/policy.zip",
+                   help="a swarm policy written by 'resonance train': one more row, 'rl' "
+                   "(needs the rl extra; the swarm takes the policy's --size and steps per "
+                   "tick)")
     s.add_argument("--agents", type=COUNT, default=6, help="agents (default 6)")
     s.add_argument("--size", type=COUNT, default=64, help="cells per side (default 64)")
     s.add_argument("--ticks", type=COUNT, default=200, help="measured ticks per run")
@@ -169,7 +174,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _coupling_modes() -> list[str]:
     from resonance_engine.swarm.coupling import COUPLING_MODES, MECHANISM_MODULES
 
-    return list(dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]))
+    # a trained policy (mode rl) is chosen with --controller rl:DIR/policy.zip
+    return [m for m in dict.fromkeys([*COUPLING_MODES, *MECHANISM_MODULES]) if m != "rl"]
 
 
 def _controllers() -> list[str]:
@@ -495,8 +501,14 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else 0
     mechanisms = tuple(args.mechanisms)
+    options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    if args.policy:
+        mechanisms = (*[m for m in mechanisms if m != "rl"], "rl")
+        options = (("rl", (("policy", args.policy),)),)
+    elif "rl" in mechanisms:
+        raise ConfigError("the mechanism rl needs --policy DIR/policy.zip")
     cfg = SyncExperimentConfig(
-        agents=args.agents, size=args.size, warmup=args.warmup, ticks=args.ticks,
+        options=options, agents=args.agents, size=args.size, warmup=args.warmup, ticks=args.ticks,
         window=args.window, seeds=tuple(range(seed, seed + args.seeds)),
         mechanisms=mechanisms, strengths=tuple(args.strengths),
         surrogates=args.surrogates, basin_samples=args.basin,

@@ -28,15 +28,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 
+from resonance_engine._lazy import lazy_module
 from resonance_engine.control._checks import as_bounds, as_matrix, as_vector, psd_sqrt
 from resonance_engine.control.mpc import MPCPlan
 from resonance_engine.errors import ControlError, InfeasibleError
 
 if TYPE_CHECKING:
+    import cvxpy as cp
+
     from resonance_engine.store import AgentDB
+else:
+    cp = lazy_module("cvxpy")  # imported at the first solve, not with the package
 
 __all__ = ["LMPC", "Trajectory"]
 

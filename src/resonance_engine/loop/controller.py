@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from resonance_engine.errors import ConfigError
+from resonance_engine.loop.interrupts import discard_pending, raise_if_pending, shielded
 from resonance_engine.loop.tracker import Interval, as_interval
 
 __all__ = ["RunLoop", "Run", "Stepper"]
@@ -146,6 +147,9 @@ class RunLoop:
     is called on every started tracker, ``run.error`` says what happened) and is raised
     again. Ctrl-C (KeyboardInterrupt, which the CLI also raises on SIGTERM) ends the run
     ``"interrupted"`` and is not raised: :meth:`run` returns and the caller reports.
+    With :func:`resonance_engine.loop.interrupts.interrupt_between_steps` as the SIGINT
+    handler (the CLI installs it) a Ctrl-C ends the run after a chunk of steps, before its
+    trackers, never in the middle of a frame being measured or stored.
     An exception in one tracker's ``finish`` does not keep the others from finishing; the
     first one is raised afterwards.
     """
@@ -199,17 +203,20 @@ class RunLoop:
             run.status, run.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
         if run.status != "failed":
             try:
-                self._final_round(run, started, last)
+                with shielded():
+                    self._final_round(run, started, last)
             except KeyboardInterrupt:
                 run.status = "interrupted"
             except BaseException as exc:  # noqa: BLE001
                 run.status, run.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
         finish_error: BaseException | None = None
-        for tracker in started:
-            try:
-                tracker.finish(run, run.status)
-            except BaseException as exc:  # noqa: BLE001 - finish the others first
-                finish_error = finish_error or exc
+        with shielded():  # the run is ending anyway: a Ctrl-C now must not split a finish
+            for tracker in started:
+                try:
+                    tracker.finish(run, run.status)
+                except BaseException as exc:  # noqa: BLE001 - finish the others first
+                    finish_error = finish_error or exc
+            discard_pending()
         if error is not None:
             raise error
         if finish_error is not None:
@@ -217,7 +224,6 @@ class RunLoop:
         return run
 
     def _loop(self, run: Run, last: dict[int, int]) -> None:
-        stepper, state = self.stepper, self.state
         scheduled = [
             (i, iv) for i, iv in enumerate(self.intervals) if iv.kind in ("steps", "at")
         ]
@@ -225,35 +231,48 @@ class RunLoop:
         due = {i: iv.next_step(0) for i, iv in scheduled}
         clock = time.monotonic()
         due_at = {i: clock + iv.seconds for i, iv in realtime}
-        while run.stop_reason is None:
-            done = run.done
-            left = None if self.steps is None else self.steps - done
-            if left is not None and left <= 0:
-                return
-            targets = [d - done for d in due.values() if d is not None]
-            n = min(targets) if targets else (left if left is not None else self.chunk)
-            if n is None:  # only trackers that are done scheduling: step by chunks
-                raise ConfigError("nothing left to schedule this unbounded run; give chunk=...")
-            if left is not None:
-                n = min(n, left)
-            if self.chunk is not None:
-                n = min(n, self.chunk)
-            stepper.step(n)
-            done = run.done
-            t = float(stepper.t)
-            for i, iv in scheduled:
-                step = due[i]
-                if step is not None and step <= done:
+        # Ctrl-C (with the CLI's handler) is raised after a chunk of steps and before its
+        # trackers: the final round then measures and stores that step whole
+        with shielded():
+            while run.stop_reason is None:
+                if not self._round(run, scheduled, realtime, due, due_at, last):
+                    return
+
+    def _round(self, run: Run, scheduled: list[tuple[int, Interval]],
+               realtime: list[tuple[int, Interval]], due: dict[int, int | None],
+               due_at: dict[int, float], last: dict[int, int]) -> bool:
+        """One chunk of steps and the trackers due after it; False when the budget is used."""
+        stepper, state = self.stepper, self.state
+        done = run.done
+        left = None if self.steps is None else self.steps - done
+        if left is not None and left <= 0:
+            return False
+        targets = [d - done for d in due.values() if d is not None]
+        n = min(targets) if targets else (left if left is not None else self.chunk)
+        if n is None:  # only trackers that are done scheduling: step by chunks
+            raise ConfigError("nothing left to schedule this unbounded run; give chunk=...")
+        if left is not None:
+            n = min(n, left)
+        if self.chunk is not None:
+            n = min(n, self.chunk)
+        stepper.step(n)
+        raise_if_pending()
+        done = run.done
+        t = float(stepper.t)
+        for i, iv in scheduled:
+            step = due[i]
+            if step is not None and step <= done:
+                self.trackers[i].handle(state, t)
+                last[i] = done
+                due[i] = iv.next_step(done)
+        if realtime:
+            clock = time.monotonic()
+            for i, iv in realtime:
+                if clock >= due_at[i]:
                     self.trackers[i].handle(state, t)
                     last[i] = done
-                    due[i] = iv.next_step(done)
-            if realtime:
-                clock = time.monotonic()
-                for i, iv in realtime:
-                    if clock >= due_at[i]:
-                        self.trackers[i].handle(state, t)
-                        last[i] = done
-                        due_at[i] = clock + iv.seconds
+                    due_at[i] = clock + iv.seconds
+        return True
 
     def _final_round(self, run: Run, started: list[Any], last: dict[int, int]) -> None:
         run.ending = True

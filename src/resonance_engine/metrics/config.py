@@ -30,9 +30,11 @@ class MetricsConfig(ConfigModel):
         Box counting: boxes with any active cell (the seed's method), or boxes that are
         active but not full (the mask's boundary).
     fractal_offsets : "min" or "none"
-        "min" (default): N(s) is the smallest count over shifted box grids (shifts of
-        s/2 for s = 4, 8, of s/4 for 16, of s/8 from 32: the standard fix of the bias of a
-        grid that happens not to align with the set; the mean count in boundary mode);
+        "min" (default): N(s) is the mean count over the tight shifted box grids, those
+        that cover the mask's extent with the fewest rows and columns of boxes (shifts of
+        s/2 for s = 4, 8, of s/4 for 16, of s/8 from 32: the fix of the bias of a grid
+        that happens not to align with the set, without picking the luckiest grid; the
+        mean over all the shifts in boundary mode);
         "none": boxes tile the grid from cell (0, 0) (seed).
     box_base : 2 or 3
         Box sizes are powers of ``box_base`` (cells); base 3 suits sets built on thirds.

@@ -7,11 +7,16 @@ cells), and so are sizes above a quarter of the grid (too few boxes to count).
 
 Offsets (the default, ``offsets="min"``): a grid of boxes that happens not to align with
 the set counts more boxes than needed (a carpet shifted by a few cells reads 0.1 low).
-N(s) is therefore the smallest count over shifted box grids: shifts by multiples of s/2
-for s = 4 and 8, of s/4 for 16 and of s/8 from 32 up (s/3 for base-3 boxes; boxes of 2
-cells are not shifted). In boundary mode it is the mean
-count over the same shifts (the minimum would drop a straight edge that lies on a box
-boundary of some shift). ``offsets="none"`` is the seed's grid anchored at cell (0, 0).
+The box grid is therefore shifted, by multiples of s/2 for s = 4 and 8, of s/4 for 16
+and of s/8 from 32 up (s/3 for base-3 boxes; boxes of 2 cells are not shifted), and N(s)
+is the mean count over the tight grids: those whose shifts cover the mask's extent
+(first to last active row, and column) with the fewest rows and columns of boxes. The
+smallest count over all the shifts (this module's earlier default) removes the same bias
+but, at coarse sizes where the boxes are few, picks the luckiest of up to 64 grids rather
+than a typical one: a Koch curve read 0.05 high. In boundary mode N(s) is the mean count
+over all the shifts (a tight grid would drop a straight edge that lies on a box boundary).
+``offsets="none"`` is the seed's grid anchored at cell (0, 0). (The option keeps its
+name "min" for the configurations that use it.)
 
 Scaling range: the local slopes log(N(s_i) / N(s_{i+1})) / log(s_{i+1} / s_i) show
 whether a power law holds at all. :attr:`FractalFit.scaling` is True when there are at
@@ -192,7 +197,8 @@ def fractal_dimension(
     threshold_rms : float
         Relative threshold used when ``threshold`` is None (default 1.0).
     offsets : {"min", "none"}
-        Smallest count over shifted box grids (default) or the grid anchored at (0, 0).
+        Mean count over the tight shifted box grids (default; see the module docstring)
+        or the grid anchored at (0, 0).
     base : {2, 3}
         Box sizes are powers of 2 (default) or of 3.
     scaling_band : float

@@ -25,7 +25,7 @@ from resonance_engine.rl.features import MeasureReference
 from resonance_engine.rl.swarm_env import SwarmObserver
 from resonance_engine.swarm.agent import SwarmAggregate
 from resonance_engine.swarm.batched import Swarm
-from resonance_engine.swarm.coupling import Coupling, make_coupling
+from resonance_engine.swarm.coupling import Coupling, make_coupling, register_coupling
 
 __all__ = ["TrainedPolicy", "PolicyCoupling"]
 
@@ -110,6 +110,7 @@ class _PolicyState:
         self.square_sum = 0.0
 
 
+@register_coupling
 @dataclass(frozen=True, eq=False)
 class PolicyCoupling(Coupling):
     """``--controller rl:DIR/policy.zip``: a policy trained on the swarm environment sets
@@ -119,9 +120,12 @@ class PolicyCoupling(Coupling):
     default) adapts first; then every local agent observes its own signature and the
     aggregate heard on the bus (the :class:`~resonance_engine.rl.swarm_env.SwarmObserver`
     of training) and the policy moves its drive (gain, frequency, phase) for the next
-    tick. For the first ``warmup_ticks`` ticks of training's episodes it only observes
-    (the policy never saw fields growing from rest). The swarm must have the grid size,
-    steps per tick and CI sampling the policy was trained with (``bind`` refuses others).
+    tick. Registered as the mechanism ``rl``: ``resonance experiment sync --policy
+    DIR/policy.zip`` runs it as one more row of the verdict table (one "strength", 1,
+    which the policy does not use). For the first ``warmup_ticks`` ticks of training's
+    episodes it only observes (the policy never saw fields growing from rest). The swarm
+    must have the grid size, steps per tick and CI sampling the policy was trained with
+    (``bind`` refuses others).
 
     Attributes
     ----------
@@ -134,6 +138,7 @@ class PolicyCoupling(Coupling):
     mode: ClassVar[str] = "rl"
     unit: ClassVar[str] = "unused (the policy sets the drives)"
     default_strength: ClassVar[float] = 0.0
+    sweep: ClassVar[tuple[float, ...]] = (1.0,)
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:

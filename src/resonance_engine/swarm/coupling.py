@@ -103,6 +103,8 @@ COUPLING_MODES: dict[str, type[Coupling]] = {}
 MECHANISM_MODULES: dict[str, str] = {
     "adaptive": "resonance_engine.swarm.controllers",
     "mpc": "resonance_engine.swarm.controllers",
+    "lmpc": "resonance_engine.swarm.controllers",
+    "rl": "resonance_engine.rl.policy",  # needs the rl extra (torch)
 }
 
 TWO_PI = 2 * math.pi

@@ -75,7 +75,9 @@ DEFAULT_MECHANISMS = ("gain", "kuramoto", "ci-feedback", "common-drive", "diffus
 class SyncExperimentConfig:
     """Sizes of the experiment (the defaults take a few minutes on 2 cores).
 
-    ``strengths`` maps a mechanism to the K values to try (default: its ``sweep``).
+    ``strengths`` maps a mechanism to the K values to try (default: its ``sweep``);
+    ``options`` maps a mechanism to more keyword arguments of its coupling, e.g.
+    ``(("rl", (("policy", "DIR/policy.zip"),)),)`` for a trained policy.
     """
 
     agents: int = 6
@@ -87,6 +89,7 @@ class SyncExperimentConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     mechanisms: tuple[str, ...] = DEFAULT_MECHANISMS
     strengths: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     surrogates: int = 200
     basin_samples: int = 4
     basin_perturbation: float = 1.0
@@ -118,6 +121,13 @@ class SyncExperimentConfig:
                 raise ConfigError(f"strengths given for {mode!r}, which is not a mechanism run")
             if not ks or any(not (math.isfinite(k) and k > 0) for k in ks):
                 raise ConfigError(f"strengths of {mode} must be finite and > 0, got {ks}")
+        for mode, _ in self.options:
+            if mode not in self.mechanisms:
+                raise ConfigError(f"options given for {mode!r}, which is not a mechanism run")
+
+    def coupling_options(self, mode: str) -> dict[str, Any]:
+        """More keyword arguments of the coupling of ``mode`` (see ``options``)."""
+        return dict(dict(self.options).get(mode, ()))
 
     def sweep(self, mode: str) -> tuple[float, ...]:
         """K values tried for ``mode``."""
@@ -158,7 +168,7 @@ def run_condition(
 
     A module-level function with picklable arguments, so it runs in worker processes.
     """
-    coupling = make_coupling(mode, strength)
+    coupling = make_coupling(mode, strength, **cfg.coupling_options(mode))
     swarm = Swarm(cfg.agents, cfg.swarm_config(), coupling=coupling, seed=seed,
                   measure=measure)
     if swarm.coordinator is not None:  # weakly coupled swarms are expected below the alert
@@ -389,7 +399,9 @@ def run_sync_experiment(
         r.pop("ci", None)
     sampling = baseline[0]["sampling"]
     result: dict[str, Any] = {
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("mdea", "strengths")},
+        "config": {k: v for k, v in asdict(cfg).items()
+                   if k not in ("mdea", "strengths", "options")},
+        "options": {m: cfg.coupling_options(m) for m in cfg.mechanisms if cfg.coupling_options(m)},
         "strengths": {m: list(cfg.sweep(m)) for m in cfg.mechanisms},
         "mdea": asdict(cfg.mdea),
         "sampling": sampling,

@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import FrameParams
+from resonance_engine.backends.box_grid import extent, tight_shifts
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
 __all__ = [
@@ -365,7 +366,8 @@ def _min_counts(
     shifted: bool,
     counts: np.ndarray,
 ) -> None:
-    """counts[:, 1..levels] over shifted grids: min (occupancy) or mean (boundary) counts.
+    """counts[:, 1..levels] over shifted grids: the mean count over the tight grids
+    (occupancy; see ``numpy_ref.metrics.shifted_box_counts``) or over all (boundary).
 
     ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
     needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
@@ -375,6 +377,10 @@ def _min_counts(
     the numpy reference's ``shift_step``.
     """
     b = first[0].shape[0]
+    # the mask's extent in the flags of level 1 (cells for base 3, whose level 1 is counted
+    # from the mask): a coarser level's flags OR their children, so its extent is that // g
+    fine, fine_side = (first[0], base) if base == 2 or mask0 is None else (mask0, 1)
+    bbox = None if boundary else extent(fine)
     pyramid: list[tuple[np.ndarray, np.ndarray] | None] = [
         None if mask0 is None else (mask0, mask0), first
     ]
@@ -396,9 +402,17 @@ def _min_counts(
         else:
             source, f = pyramid[level - 1], base
         assert source is not None
-        out = np.empty((b, f * f if shifted else 1), dtype=np.int64)
+        n = f if shifted else 1
+        out = np.empty((b, n * n), dtype=np.int64)
         _offset_counts(source[0], source[1], f, shifted, boundary, out)
-        counts[:, level] = out.mean(axis=1) if boundary else out.min(axis=1)
+        if bbox is None:
+            counts[:, level] = out.mean(axis=1)
+            continue
+        flags = bbox // (size // f // fine_side)  # the extent in the source level's flags
+        for k in range(b):
+            ty = tight_shifts(flags[k, 0], flags[k, 1], n, 1)
+            tx = tight_shifts(flags[k, 2], flags[k, 3], n, 1)
+            counts[k, level] = out[k].reshape(n, n)[np.ix_(ty, tx)].mean()
 
 
 def shifted_box_counts(
@@ -409,7 +423,7 @@ def shifted_box_counts(
     base: int = 2,
     shifted: bool = True,
 ) -> np.ndarray:
-    """Smallest box counts over shifted grids at sizes base^0..base^levels (b, levels+1)."""
+    """Box counts over shifted grids at sizes base^0..base^levels (b, levels+1)."""
     b, ny, nx = u.shape
     mask0 = np.empty(u.shape, dtype=np.uint8)
     _mask(u, np.asarray(threshold, dtype=np.float64), mask0)

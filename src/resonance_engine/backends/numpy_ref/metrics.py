@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from resonance_engine.backends.base import FrameParams
+from resonance_engine.backends.box_grid import extent, tight_shifts
 
 __all__ = [
     "frame_stats",
@@ -86,9 +87,11 @@ def shifted_box_counts(
 ) -> np.ndarray:
     """Box counts over shifted box grids, at sizes base^0 .. base^levels (b, levels+1).
 
-    Occupancy: the smallest count over the shifts (the best cover). Boundary: the mean
-    count (the minimum would drop every straight edge that happens to lie on a box
-    boundary of some shift).
+    Occupancy: the mean count over the tight grids, those whose shifts cover the mask's
+    extent (first to last active row, and column) with the fewest rows and columns of
+    boxes (:func:`~resonance_engine.backends.box_grid.tight_shifts`). Boundary: the mean
+    count over all the shifts (a tight grid would drop every straight edge of the mask
+    that lies on a box boundary).
 
     For box side s the grid is shifted by (dy, dx), each a multiple of
     :func:`shift_step` below s; the first and last rows and columns of boxes are
@@ -97,13 +100,15 @@ def shifted_box_counts(
     """
     b, ny, nx = u.shape
     mask = np.abs(u.astype(np.float64)) > np.asarray(threshold, dtype=np.float64)[:, None, None]
+    bbox = extent(mask)
     counts = np.zeros((b, levels + 1))
     for level in range(levels + 1):
         s = base**level
         step = shift_step(s, base) if shifted else s
-        found = []
-        for dy in range(0, s, step):
-            for dx in range(0, s, step):
+        shifts = range(0, s, step)
+        found = np.zeros((b, len(shifts), len(shifts)))
+        for iy, dy in enumerate(shifts):
+            for ix, dx in enumerate(shifts):
                 pad = ((0, 0), (dy, -(ny + dy) % s), (dx, -(nx + dx) % s))
                 anyp = np.pad(mask, pad, constant_values=False)
                 _, py, px = anyp.shape
@@ -111,8 +116,15 @@ def shifted_box_counts(
                 if boundary and level > 0:
                     fullp = np.pad(mask, pad, constant_values=True)
                     active &= ~fullp.reshape(b, py // s, s, px // s, s).all(axis=(2, 4))
-                found.append(active.sum(axis=(1, 2)))
-        counts[:, level] = np.mean(found, axis=0) if boundary else np.min(found, axis=0)
+                found[:, iy, ix] = active.sum(axis=(1, 2))
+        for k in range(b):
+            if boundary:
+                counts[k, level] = found[k].mean()
+                continue
+            r0, r1, c0, c1 = bbox[k]
+            ty = tight_shifts(r0, r1, s, step) // step
+            tx = tight_shifts(c0, c1, s, step) // step
+            counts[k, level] = found[k][np.ix_(ty, tx)].mean()
     return counts
 
 

@@ -157,20 +157,34 @@ export class FrameKernels {
   /**
    * Box counts of |u| > theta at sizes base^0 .. base^levels. With `shifted` the box grid
    * is shifted by multiples of shift_step (numpy_ref.metrics.shifted_box_counts):
-   * occupancy keeps the smallest count over the shifts, boundary their mean.
+   * occupancy keeps the mean count over the tight grids (those covering the mask's extent
+   * with the fewest rows and columns of boxes: backends/box_grid.py), boundary the mean
+   * over all the shifts.
    */
   boxCounts(theta, levels, boundary, base = 2, shifted = false) {
     const { nx, ny, u } = this;
     const mask = new Uint8Array(nx * ny);
     let active = 0;
-    for (let i = 0; i < u.length; i++) if (Math.abs(u[i]) > theta) { mask[i] = 1; active++; }
+    let r0 = ny, r1 = -1, c0 = nx, c1 = -1;
+    for (let i = 0; i < u.length; i++) {
+      if (Math.abs(u[i]) > theta) {
+        mask[i] = 1; active++;
+        const r = Math.floor(i / nx), c = i % nx;
+        r0 = Math.min(r0, r); r1 = Math.max(r1, r); c0 = Math.min(c0, c); c1 = Math.max(c1, c);
+      }
+    }
+    if (!active) [r0, r1, c0, c1] = [0, ny - 1, 0, nx - 1];
     const counts = [active];
     for (let level = 1; level <= levels; level++) {
       const s = base ** level;
       const step = shifted ? shiftStep(s, base) : s;
+      const ys = boundary ? null : tightShifts(r0, r1, s, step);
+      const xs = boundary ? null : tightShifts(c0, c1, s, step);
       const found = [];
       for (let dy = 0; dy < s; dy += step) {
+        if (ys && !ys.includes(dy)) continue;
         for (let dx = 0; dx < s; dx += step) {
+          if (xs && !xs.includes(dx)) continue;
           const bx = Math.ceil((nx + dx) / s), by = Math.ceil((ny + dy) / s);
           const some = new Uint8Array(bx * by), every = new Uint8Array(bx * by).fill(1);
           for (let i = 0; i < ny; i++) {
@@ -185,7 +199,7 @@ export class FrameKernels {
           found.push(count);
         }
       }
-      counts.push(boundary ? found.reduce((a, b) => a + b, 0) / found.length : Math.min(...found));
+      counts.push(found.reduce((a, b) => a + b, 0) / found.length);
     }
     return counts;
   }
@@ -332,6 +346,17 @@ export class FrameKernels {
     state.tau.set(tau);
     state.prev.set(u);
   }
+}
+
+/**
+ * The shifts d (multiples of `step` below `size`) whose boxes, starting at -d + k size,
+ * cover positions lo..hi with the fewest boxes (backends/box_grid.py tight_shifts).
+ */
+export function tightShifts(lo, hi, size, step) {
+  const boxes = [];
+  for (let d = 0; d < size; d += step) boxes.push([d, Math.floor((hi + d) / size) - Math.floor((lo + d) / size)]);
+  const fewest = Math.min(...boxes.map(([, n]) => n));
+  return boxes.filter(([, n]) => n === fewest).map(([d]) => d);
 }
 
 /** Step of the shifts of the box grid of side `size` (numpy_ref.metrics.shift_step). */
