@@ -390,6 +390,7 @@ class Swarm:
         self.last_tick: TickInfo | None = None
         self.last_run: Run | None = None
         self.late_ticks = 0
+        self.control_seconds = 0.0  # wall time spent in coupling.adapt (the controllers)
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
         self.frame_ci_history: list[np.ndarray] = []
@@ -542,7 +543,9 @@ class Swarm:
             if not self.view.wait_for(step, cfg.lockstep_timeout):
                 self.late_ticks += 1
         aggregate = self.view.aggregate(step)
+        started = time.perf_counter()
         self.coupling.adapt(self, aggregate, self.solver.t, dt)
+        self.control_seconds += time.perf_counter() - started
         self.tick_count += 1
         theta = self.theta
         self.ci_history.append(ci)

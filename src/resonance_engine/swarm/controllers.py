@@ -109,6 +109,8 @@ class AdaptiveController(_Stateful, Coupling):
     mode: ClassVar[str] = "adaptive"
     unit: ClassVar[str] = "1 (learning rate chi of the per-agent gains)"
     default_strength: ClassVar[float] = 0.5
+    sweep: ClassVar[tuple[float, ...]] = (0.5, 2.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def _fresh(self) -> AdaptiveThresholdController:
@@ -158,6 +160,8 @@ class MPCController(_Stateful, Coupling):
     mode: ClassVar[str] = "mpc"
     unit: ClassVar[str] = "1 (tracking weight per unit input change)"
     default_strength: ClassVar[float] = 4.0
+    sweep: ClassVar[tuple[float, ...]] = (4.0, 20.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:
@@ -247,8 +251,8 @@ class MPCController(_Stateful, Coupling):
             return
         if self._refit_due(st):
             self._fit(st, len(agents))
-            if st.mpc is None:
-                return
+        if st.mpc is None:
+            return  # no model accepted yet
         # Kalman estimate of each agent's log CI from its latest signature
         kalman = st.kalman
         assert kalman is not None
