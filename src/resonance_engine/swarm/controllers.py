@@ -96,6 +96,14 @@ class _Stateful:
     def bind(self, swarm: Any) -> None:
         object.__setattr__(self, "_live", self._fresh())
 
+    def state(self) -> Any:
+        """The live state (what a snapshot carries; see the state classes' pickling)."""
+        return self.__dict__.get("_live")
+
+    def set_state(self, state: Any) -> None:
+        if state is not None:
+            object.__setattr__(self, "_live", state)
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -143,6 +151,10 @@ class _MPCState:
         self.ticks = 0
         self.rng = np.random.default_rng([seed, 77])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled into swarm snapshots: the MPC's QP is rebuilt from the model on restore
+        return {**self.__dict__, "mpc": None}
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -153,7 +165,7 @@ class MPCController(_Stateful, Coupling):
     warmup: int = 24
     refit: int = 32
     dither: float = 0.1
-    dither_hold: int = 1
+    dither_hold: int = 4
     measurement_noise: float = 0.05
     seed: int = 0
 
@@ -171,6 +183,12 @@ class MPCController(_Stateful, Coupling):
 
     def _fresh(self) -> _MPCState:
         return _MPCState(self.seed)
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if st.model is not None and st.mpc is None:
+            self._build_controller(st, len(st.offsets))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -286,6 +304,10 @@ class _LMPCState(_MPCState):
         self.abandoned = 0
         self.previous: np.ndarray | None = None  # last measured log CI
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the LMPCs (safe sets) travel without their QP and database connection
+        return {**self.__dict__, "db": None}
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -333,6 +355,16 @@ class LMPCController(MPCController):
 
             st.db = AgentDB(self.db)
         return st
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if self.db is not None:
+            from resonance_engine.store import AgentDB
+
+            st.db = AgentDB(self.db)
+        for lmpc in st.mpc or ():
+            lmpc.db = st.db
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

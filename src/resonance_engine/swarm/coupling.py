@@ -241,6 +241,14 @@ class Coupling:
                 "carries": self.carries, "state_exchange": self.state_exchange}
 
     # ------------------------------------------------------------------ hooks
+    def state(self) -> Any:
+        """What the coupling has learnt while running (picklable), for snapshots; None for
+        the mechanisms, whose state lives in the agents."""
+        return None
+
+    def set_state(self, state: Any) -> None:
+        """Restore :meth:`state` into a coupling bound to a swarm rebuilt from a snapshot."""
+
     def bind(self, swarm: Any) -> None:
         """Called once when a swarm is built with this coupling (check what it needs)."""
 
