@@ -52,7 +52,8 @@ def _run(ctl: LMPCController, ticks: int, kick_every: int = 0) -> _Plant:
 
 
 def _controller(db: str | None = None) -> LMPCController:
-    return make_coupling("lmpc", 4.0, warmup=16, horizon=1, dither=0.2, goal_tol=0.02,
+    return make_coupling("lmpc", 4.0, warmup=16, horizon=1, dither=0.2, dither_hold=1,
+                         goal_tol=0.02,
                          db=db)  # type: ignore[return-value]
 
 
