@@ -131,6 +131,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--mechanisms", type=name_list([*_coupling_modes(), "rl"]),
                    default=",".join(_default_mechanisms()),
                    help="comma-separated coupling modes (default: all five)")
+    s.add_argument("--controllers", type=name_list([*_controllers(), "none"]),
+                   default=",".join(_default_controllers()),
+                   help="comma-separated controllers run as more rows (default: "
+                   f"{','.join(_default_controllers())}; 'none' for none)")
     s.add_argument("--strengths", type=ParsedArg(_strength), action="append", default=[],
                    metavar="MODE=K1,K2",
                    help="K values of one mechanism (repeatable; default: its sweep)")
@@ -484,6 +488,12 @@ def _default_mechanisms() -> tuple[str, ...]:
     return DEFAULT_MECHANISMS
 
 
+def _default_controllers() -> tuple[str, ...]:
+    from resonance_engine.swarm.experiment import DEFAULT_CONTROLLERS
+
+    return DEFAULT_CONTROLLERS
+
+
 def _strength(item: str) -> tuple[str, tuple[float, ...]]:
     """One --strengths MODE=K1,K2."""
     mode, sep, values = item.partition("=")
@@ -501,6 +511,8 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else 0
     mechanisms = tuple(args.mechanisms)
+    controllers = [c for c in args.controllers if c != "none"]
+    mechanisms = tuple(dict.fromkeys([*mechanisms, *controllers]))
     options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     if args.policy:
         mechanisms = (*[m for m in mechanisms if m != "rl"], "rl")
