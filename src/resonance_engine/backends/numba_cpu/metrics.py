@@ -479,26 +479,6 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
     _gain(u, window, _inv_count(window, u.shape[2]), band_count(u.shape[0], u.shape[1]), out)
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _smooth_row(x, weights, inv_norm, dst):
-    """dst = sum_t w_t x[j + t] over in-grid taps, times the inverse in-grid weight sum."""
-    nx = x.shape[0]
-    r = weights.shape[0] // 2
-    for j in range(nx):
-        dst[j] = 0
-    for t in range(-r, r + 1):
-        w = weights[t + r]
-        lo = max(0, -t)
-        hi = min(nx, nx - t)
-        # slices keep the indices non-negative: no wraparound checks, the loop vectorizes
-        d = dst[lo:hi]
-        src = x[lo + t : hi + t]
-        for j in range(hi - lo):
-            d[j] += w * src[j]
-    for j in range(nx):
-        dst[j] *= inv_norm[j]
-
-
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out):
     b, ny, nx = u.shape
@@ -522,10 +502,9 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
             ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
             last = min(ny - 1, ci + r)
             while nxt <= last:
-                _shifted_moments_row(u[k, nxt], s, one, x1, x2)
                 slot = nxt % m
-                _smooth_row(x1, weights, inv_norm_x, h1[slot])
-                _smooth_row(x2, weights, inv_norm_x, h2[slot])
+                _smooth_moments_row(u[k, nxt], s, one, weights, inv_norm_x, x1, x2, h1[slot],
+                                    h2[slot])
                 if inward:
                     _inward_row(h1[slot], r)
                     _inward_row(h2[slot], r)
@@ -537,8 +516,7 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
                 norm += weights[ii - ci + r]
             inv = u.dtype.type(1.0 / norm)
             dst = out[k, i]
-            _weighted_rows(h1, lo, hi, ci, r, weights, x1)
-            _weighted_rows(h2, lo, hi, ci, r, weights, x2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, x1, x2)
             for j in range(nx):
                 mean = x1[j] * inv
                 sq = x2[j] * inv
@@ -685,14 +663,6 @@ def _one_minus_exp_neg(x):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _shifted_moments_row(src, s, ms, x1, x2):
-    for j in range(src.shape[0]):
-        v = (src[j] - s) * ms
-        x1[j] = v
-        x2[j] = v * v
-
-
-@njit(fastmath=FASTMATH, cache=True)
 def _inward_row(dst, r):
     """Copy the first and last full-window values over the r cells beyond them."""
     n = dst.shape[0]
@@ -733,11 +703,6 @@ def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _smooth_row_nc(x, weights, inv_norm, dst):
-    _smooth_row(x, weights, inv_norm, dst)
-
-
-@njit(fastmath=FASTMATH, cache=True)
 def _weighted_rows(rows, lo, hi, i, r, weights, out):
     """out = sum over ring rows lo..hi-1 of weights[row - i + r] * rows[row % m]."""
     m = rows.shape[0]
@@ -749,6 +714,80 @@ def _weighted_rows(rows, lo, hi, i, r, weights, out):
         a = rows[ii % m]
         for j in range(n):
             out[j] += w * a[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _smooth_moments_row(src, s, ms, weights, inv_norm, x1, x2, d1, d2):
+    """Both horizontal moment passes of a row at once: x1 = (src - s) ms, x2 = x1^2, then
+    d1 = sum_t w_t x1[j + t] and d2 the same of x2 over the in-grid taps, times inv_norm.
+
+    The weights are symmetric (w_{-t} = w_t), so each pass pairs the taps +t and -t: r + 1
+    passes over the row for both moments instead of 2 (2 r + 1).
+    """
+    n = src.shape[0]
+    r = weights.shape[0] // 2
+    for j in range(n):
+        v = (src[j] - s) * ms
+        x1[j] = v
+        x2[j] = v * v
+    w0 = weights[r]
+    for j in range(n):
+        d1[j] = w0 * x1[j]
+        d2[j] = w0 * x2[j]
+    for t in range(1, r + 1):
+        wt = weights[r + t]
+        inner = n - 2 * t
+        if inner > 0:  # cells with both taps in the grid
+            a1 = d1[t : n - t]
+            a2 = d2[t : n - t]
+            p1 = x1[2 * t : n]
+            q1 = x1[0:inner]
+            p2 = x2[2 * t : n]
+            q2 = x2[0:inner]
+            for j in range(inner):
+                a1[j] += wt * (p1[j] + q1[j])
+                a2[j] += wt * (p2[j] + q2[j])
+        for j in range(min(t, n)):  # near the ends only one tap of the pair is in the grid
+            if j + t < n:
+                d1[j] += wt * x1[j + t]
+                d2[j] += wt * x2[j + t]
+        for j in range(max(n - t, 0), n):
+            if j - t >= 0:
+                d1[j] += wt * x1[j - t]
+                d2[j] += wt * x2[j - t]
+    for j in range(n):
+        d1[j] *= inv_norm[j]
+        d2[j] *= inv_norm[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _weighted_moment_rows(h1, h2, lo, hi, i, r, weights, o1, o2):
+    """o1, o2 = sum over ring rows lo..hi-1 of weights[row - i + r] * h1 (h2) [row % m].
+
+    With every row of the window in the grid the taps +t and -t are paired and both
+    moments are summed in one pass per pair (r + 1 passes instead of 2 (2 r + 1)).
+    """
+    if lo != i - r or hi != i + r + 1:
+        _weighted_rows(h1, lo, hi, i, r, weights, o1)
+        _weighted_rows(h2, lo, hi, i, r, weights, o2)
+        return
+    m = h1.shape[0]
+    n = o1.shape[0]
+    a = h1[i % m]
+    b = h2[i % m]
+    w0 = weights[r]
+    for j in range(n):
+        o1[j] = w0 * a[j]
+        o2[j] = w0 * b[j]
+    for t in range(1, r + 1):
+        wt = weights[r + t]
+        p1 = h1[(i + t) % m]
+        q1 = h1[(i - t) % m]
+        p2 = h2[(i + t) % m]
+        q2 = h2[(i - t) % m]
+        for j in range(n):
+            o1[j] += wt * (p1[j] + q1[j])
+            o2[j] += wt * (p2[j] + q2[j])
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -928,9 +967,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             # Gaussian moments: horizontal pass of the rows up to i + r into the ring
             ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
             while nxt <= min(ny - 1, ci + r):
-                _shifted_moments_row(u[k, nxt], s, ms, x1, x2)
-                _smooth_row_nc(x1, weights, inv_norm_x, h1[nxt % m])
-                _smooth_row_nc(x2, weights, inv_norm_x, h2[nxt % m])
+                _smooth_moments_row(u[k, nxt], s, ms, weights, inv_norm_x, x1, x2,
+                                    h1[nxt % m], h2[nxt % m])
                 if inward:
                     _inward_row(h1[nxt % m], r)
                     _inward_row(h2[nxt % m], r)
@@ -940,8 +978,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             norm = 0.0
             for ii in range(lo, hi):
                 norm += weights[ii - ci + r]
-            _weighted_rows(h1, lo, hi, ci, r, weights, m1)
-            _weighted_rows(h2, lo, hi, ci, r, weights, m2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
             _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
             lo_c, hi_c = _positive_min_max(c32)
             c_min = min(c_min, lo_c)
