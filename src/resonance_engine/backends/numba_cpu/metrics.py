@@ -285,10 +285,11 @@ def _reduce_level_py(occ, full, f, occ2, full2):
             full2[k, i2, j2] = fl
 
 
-def _offset_counts_py(occ, full, f, shifted, boundary, out):
+def _offset_counts_py(occ, full, f, shifted, boundary, sel_y, sel_x, out):
     """Counts of f x f boxes of a level's flags with the box grid shifted by (oy, ox).
 
-    out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1): box (I, J)
+    out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1) where
+    sel_y[k, oy] and sel_x[k, ox] are set (the others are left as they are): box (I, J)
     covers the flags of rows f I - oy .. f I - oy + f - 1 and the same in columns,
     clipped to the level (flags outside are inactive and do not break fullness). Per row
     of boxes the flags are OR-ed (AND-ed) over its rows, then prefix sums along the row
@@ -299,6 +300,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
     for task in prange(b * n):
         k = task // n
         oy = task % n
+        if not sel_y[k, oy]:
+            continue
         some = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-OR-ed occupancy
         every = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-AND-ed fullness
         colo = np.empty(w, dtype=np.uint8)
@@ -319,6 +322,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
                 some[j + 1] = some[j] + colo[j]
                 every[j + 1] = every[j] + colf[j]
             for ox in range(n):
+                if not sel_x[k, ox]:
+                    continue
                 c = 0
                 for big_j in range((w + ox + f - 1) // f):
                     c0 = max(0, f * big_j - ox)
@@ -330,7 +335,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
                         c += active
                 cnt[ox] += c
         for ox in range(n):
-            out[k, oy * n + ox] = cnt[ox]
+            if sel_x[k, ox]:
+                out[k, oy * n + ox] = cnt[ox]
 
 
 _reduce_parallel = njit(parallel=True, cache=True)(
@@ -351,10 +357,16 @@ def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
 
 
 def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, boundary: bool,
-                   out: np.ndarray) -> None:
-    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags)."""
+                   out: np.ndarray, sel: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags).
+
+    ``sel`` (sel_y, sel_x), each (b, n) of uint8, picks the shifts to count (default all).
+    """
+    if sel is None:
+        every = np.ones((occ.shape[0], f if shifted else 1), dtype=np.uint8)
+        sel = (every, every)
     kernel = _offsets_serial if _serial(occ) else _offsets_parallel
-    kernel(occ, full, f, shifted, boundary, out)
+    kernel(occ, full, f, shifted, boundary, sel[0], sel[1], out)
 
 
 def _min_counts(
@@ -403,16 +415,21 @@ def _min_counts(
             source, f = pyramid[level - 1], base
         assert source is not None
         n = f if shifted else 1
-        out = np.empty((b, n * n), dtype=np.int64)
-        _offset_counts(source[0], source[1], f, shifted, boundary, out)
+        out = np.zeros((b, n * n), dtype=np.int64)
         if bbox is None:
+            _offset_counts(source[0], source[1], f, shifted, boundary, out)
             counts[:, level] = out.mean(axis=1)
             continue
+        # only the tight shifts are counted (one of the f x f for a frame that spans the grid)
         flags = bbox // (size // f // fine_side)  # the extent in the source level's flags
+        sel_y = np.zeros((b, n), dtype=np.uint8)
+        sel_x = np.zeros((b, n), dtype=np.uint8)
         for k in range(b):
-            ty = tight_shifts(flags[k, 0], flags[k, 1], n, 1)
-            tx = tight_shifts(flags[k, 2], flags[k, 3], n, 1)
-            counts[k, level] = out[k].reshape(n, n)[np.ix_(ty, tx)].mean()
+            sel_y[k, tight_shifts(flags[k, 0], flags[k, 1], n, 1)] = 1
+            sel_x[k, tight_shifts(flags[k, 2], flags[k, 3], n, 1)] = 1
+        _offset_counts(source[0], source[1], f, shifted, boundary, out, (sel_y, sel_x))
+        chosen = (sel_y[:, :, None] & sel_x[:, None, :]).reshape(b, n * n)
+        counts[:, level] = (out * chosen).sum(axis=1) / chosen.sum(axis=1)
 
 
 def shifted_box_counts(
