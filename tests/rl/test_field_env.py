@@ -41,6 +41,22 @@ def test_same_seed_same_episode_other_seed_other_episode(env: WaveFieldEnv) -> N
     assert not np.array_equal(np.array(a[0]), np.array(c[0]))
 
 
+def test_zero_actions_leave_the_drive_amplitude_as_it_is() -> None:
+    # the agent's base amplitude once aliased the solver's drive amplitudes, so every tick
+    # multiplied them by the gain again: the field grew like g^ticks and diverged
+    env = WaveFieldEnv(size=24, steps_per_tick=4, episode_ticks=40, warmup_ticks=1,
+                       gain_spread=1.5)
+    env.reset(seed=3)
+    solver = env._solver
+    assert solver is not None and env._agent is not None
+    assert abs(env._agent.theta) > 0.05  # a gain away from 1 (the seed's draw)
+    first = solver.drive_amplitude.copy()
+    for _ in range(30):
+        env.step(np.zeros(3, dtype=np.float32))
+    np.testing.assert_allclose(solver.drive_amplitude, first)
+    np.testing.assert_allclose(first[0], env._agent.base_amplitude * env._agent.gain)
+
+
 def test_episode_truncates_after_episode_ticks(env: WaveFieldEnv) -> None:
     env.reset(seed=1)
     ends = [env.step(np.zeros(3, np.float32))[2:4] for _ in range(6)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import apsw
 import numpy as np
@@ -288,3 +289,25 @@ def test_a_blocked_producer_hears_of_a_lasting_failure(db_path: Path) -> None:
     writer.close()
     assert _stored(db, sid) == {(t, 1.0) for t in range(accepted)}
     db.close()
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        MetricRecord(1, 2, float("nan")),
+        MetricRecord(1, 2.0, 1.0),  # type: ignore[arg-type]
+        MetricRecord(1.0, 2, 1.0),  # type: ignore[arg-type]
+        MetricRecord(True, 2, 1.0),
+        MetricRecord(1, 2, "1.0"),  # type: ignore[arg-type]
+        MetricRecord(1, 2, 1.0, {"step": 1}),  # type: ignore[arg-type]
+        (1, 2, 1.0),
+    ],
+)
+def test_add_validates_what_its_fast_path_does_not_take(db: AgentDB, record: Any) -> None:
+    db.series_id(db.create_run({}, 0), "ci")
+    with MetricWriter(db) as writer:
+        with pytest.raises(StoreError):
+            writer.add(record)
+        assert writer.pending == 0
+        writer.add(MetricRecord(1, 3, 2))  # an int value is a number: taken
+    assert db.count(1) == 1

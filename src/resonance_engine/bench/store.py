@@ -47,8 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="records per write measurement (default 1000000; 0 skips it)")
     p.add_argument("--producers", type=int, default=4, help="producer threads (default 4)")
     p.add_argument("--chunk", type=int, default=1000, help="records per add_many (default 1000)")
-    p.add_argument("--buffers", default="5000,50000",
-                   help="MetricWriter max_buffer_size values to measure (default 5000,50000)")
+    p.add_argument("--buffers", default="50000,5000",
+                   help="MetricWriter max_buffer_size values to measure; add() runs with the "
+                        "first (default 50000,5000: the writer's default, and a tenth of it)")
     p.add_argument("--repeats", type=int, default=3, help="write rounds; medians reported")
     p.add_argument("--sizes", default="10000,100000,1000000",
                    help="stored vector counts for the query benchmark; '' skips it (1M takes "

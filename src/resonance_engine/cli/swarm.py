@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
     p.add_argument("--controller", type=_controller_spec, default=None,
-                   metavar="adaptive|mpc|rl:DIR/policy.zip",
+                   metavar="adaptive|mpc|lmpc|rl:DIR/policy.zip",
                    help="a controller sets the drives instead of --coupling-mode (README: "
                    "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
                    "a policy trained by 'resonance train --env swarm'")
@@ -114,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--mechanisms", default=",".join(_default_mechanisms()),
                    help="comma-separated coupling modes (default: all five)")
+    s.add_argument("--controllers", default=",".join(_default_controllers()),
+                   help="comma-separated controllers run as more rows (default: "
+                   f"{','.join(_default_controllers())}; 'none' for none)")
     s.add_argument("--strengths", action="append", default=[], metavar="MODE=K1,K2",
                    help="K values of one mechanism (repeatable; default: its sweep)")
     s.add_argument("--policy", metavar="DIR/policy.zip",
@@ -452,6 +455,12 @@ def _default_mechanisms() -> tuple[str, ...]:
     return DEFAULT_MECHANISMS
 
 
+def _default_controllers() -> tuple[str, ...]:
+    from resonance_engine.swarm.experiment import DEFAULT_CONTROLLERS
+
+    return DEFAULT_CONTROLLERS
+
+
 def _strengths(items: list[str]) -> tuple[tuple[str, tuple[float, ...]], ...]:
     out = []
     for item in items:
@@ -471,6 +480,13 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else 0
     mechanisms = tuple(m.strip() for m in args.mechanisms.split(",") if m.strip())
+    if args.controllers.strip() != "none":
+        controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
+        for name in controllers:
+            if name not in _controllers():
+                raise ConfigError(f"--controllers: unknown controller {name!r}; choose from "
+                                  f"{', '.join(_controllers())} or none")
+        mechanisms = tuple(dict.fromkeys([*mechanisms, *controllers]))
     for name, value in (("--surrogates", args.surrogates), ("--basin", args.basin),
                         ("--mfpt", args.mfpt), ("--warmup", args.warmup)):
         if value < 0:

@@ -28,15 +28,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 
+from resonance_engine._lazy import lazy_module
 from resonance_engine.control._checks import as_bounds, as_matrix, as_vector, psd_sqrt
 from resonance_engine.control.mpc import MPCPlan
 from resonance_engine.errors import ControlError, InfeasibleError
 
 if TYPE_CHECKING:
+    import cvxpy as cp
+
     from resonance_engine.store import AgentDB
+else:
+    cp = lazy_module("cvxpy")  # imported at the first solve, not with the package
 
 __all__ = ["LMPC", "Trajectory"]
 
@@ -116,6 +120,11 @@ class LMPC:
         self._guide: np.ndarray | None = None
         if db is not None:
             self.refresh()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles with its safe set but without the QP (rebuilt at the next solve) and
+        without ``db`` (a connection; set ``db`` again after unpickling to keep storing)."""
+        return {**self.__dict__, "_problem": None, "db": None}
 
     # ------------------------------------------------------------------ safe set
     def stage_cost(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:

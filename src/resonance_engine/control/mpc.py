@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from resonance_engine._lazy import lazy_module
 from resonance_engine.control._checks import as_bounds, as_matrix, as_vector, psd_sqrt
 from resonance_engine.errors import ControlError, InfeasibleError
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+else:
+    cp = lazy_module("cvxpy")  # imported when the first problem is built, not with the package
 
 __all__ = ["LinearMPC", "MPCPlan", "lqr_terminal_cost", "DEFAULT_SOLVER"]
 

@@ -10,7 +10,12 @@ from resonance_engine.control.thresholds import AdaptiveThresholdController
 from resonance_engine.swarm.agent import CouplingRule, SwarmAgent, SwarmAggregate
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot, SwarmView, TickInfo
 from resonance_engine.swarm.bus import Bus, BusStats, InProcessBus, open_bus
-from resonance_engine.swarm.controllers import CONTROLLERS, AdaptiveController, MPCController
+from resonance_engine.swarm.controllers import (
+    CONTROLLERS,
+    AdaptiveController,
+    LMPCController,
+    MPCController,
+)
 from resonance_engine.swarm.coordinator import SwarmCoordinator, SwarmRecorder, TickResult
 from resonance_engine.swarm.coupling import (
     COUPLING_MODES,
@@ -38,6 +43,7 @@ __all__ = [
     "CONTROLLERS",
     "AdaptiveController",
     "MPCController",
+    "LMPCController",
     "Signature",
     "SIGNATURE_SIZE",
     "Bus",

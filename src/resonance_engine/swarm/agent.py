@@ -82,7 +82,8 @@ class SwarmAgent:
     ) -> None:
         self.agent_id = int(agent_id)
         self.member = int(member)
-        self.base_amplitude = np.asarray(base_amplitude, dtype=np.float64)
+        # a copy: the caller's array may be the solver's, which write_drive overwrites
+        self.base_amplitude = np.array(base_amplitude, dtype=np.float64)
         n = self.base_amplitude.size
         self.coupling = coupling
         self.theta = coupling.clamp(float(theta))

@@ -253,9 +253,10 @@ class SwarmSnapshot:
     """Everything needed to rebuild a swarm in the state it had (picklable).
 
     Complete: the fields, every agent's drive state (gain, phases, frequencies, integral),
-    the clock, the per-tick noise stream and the measure's own memory (the analyzers'
-    dwell-time frames, pickled in ``measure_state``), so a swarm rebuilt from a snapshot
-    continues exactly as the original would have.
+    the clock, the per-tick noise stream, the measure's own memory (the analyzers'
+    dwell-time frames, pickled in ``measure_state``) and what a controller has learnt
+    (``coupling_state``: its data, model, filters and safe sets), so a swarm rebuilt from a
+    snapshot continues exactly as the original would have.
     """
 
     n_agents: int
@@ -273,6 +274,7 @@ class SwarmSnapshot:
     measure_state: bytes | None = None
     noise_rng: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    coupling_state: bytes | None = None
 
 
 class _Ticks:
@@ -390,6 +392,7 @@ class Swarm:
         self.last_tick: TickInfo | None = None
         self.last_run: Run | None = None
         self.late_ticks = 0
+        self.control_seconds = 0.0  # wall time spent in coupling.adapt (the controllers)
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
         self.frame_ci_history: list[np.ndarray] = []
@@ -542,7 +545,9 @@ class Swarm:
             if not self.view.wait_for(step, cfg.lockstep_timeout):
                 self.late_ticks += 1
         aggregate = self.view.aggregate(step)
+        started = time.perf_counter()
         self.coupling.adapt(self, aggregate, self.solver.t, dt)
+        self.control_seconds += time.perf_counter() - started
         self.tick_count += 1
         theta = self.theta
         self.ci_history.append(ci)
@@ -658,6 +663,7 @@ class Swarm:
             agents=tuple(agent.state() for agent in self.agents),
             measure_state=dump_measure(self._measure),
             noise_rng=self._noise_rng.bit_generator.state,
+            coupling_state=pickle.dumps(self.coupling.state()),
         )
 
     @classmethod
@@ -684,6 +690,8 @@ class Swarm:
             swarm._measure = pickle.loads(snapshot.measure_state)
         if snapshot.noise_rng is not None:
             swarm._noise_rng.bit_generator.state = snapshot.noise_rng
+        if snapshot.coupling_state is not None and "coupling" not in overrides:
+            swarm.coupling.set_state(pickle.loads(snapshot.coupling_state))
         return swarm
 
     def summary(self) -> dict[str, Any]:

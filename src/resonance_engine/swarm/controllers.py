@@ -21,6 +21,22 @@ measures) are used; no field or drive state crosses between agents.
     x_i toward log CI_swarm over ``horizon`` ticks with cost K (x - r)^2 + (theta -
     theta_now)^2 and theta inside the gain bounds. A refit whose b is not positive (more
     drive must mean more CI) is ignored and the previous model kept.
+``lmpc`` (K = weight of the squared log-CI error against the squared gain deviation)
+    The same identification and Kalman estimate as ``mpc`` (the model is fitted once,
+    after the warm-up, and kept: the safe sets hold states of that model). Then each agent
+    solves an iterative task with :class:`~resonance_engine.control.LMPC` (Rosolia and
+    Borrelli): bring its error z_i = log CI_i - log CI_swarm to 0 with the deviation
+    v_i = theta_i - theta*_i of its log gain from the gain theta*_i that makes the target
+    a fixed point of its model (z+ = a z + b v, cost K z^2 + v^2). An *episode* runs from
+    the first controlled tick, or from the tick an agent is pushed off the goal, until
+    |z_i| <= ``goal_tol``; the episode's error states (Kalman estimates) with the inputs
+    that move the model along them are then added to the agent's sampled safe set with
+    their cost-to-go, and the next episode's terminal constraint is the convex hull of
+    the stored states (local safe set: ``local`` = (last episodes, nearest points)). An
+    episode longer than ``max_episode`` ticks is abandoned. With ``db`` (an AgentDB
+    file) the safe sets live in its trajectory table, so a later run or another process
+    starts from what was learnt: that is how it improves episode by episode. Exchanges
+    the 64-byte signatures (complexity measures only).
 """
 
 from __future__ import annotations
@@ -40,10 +56,10 @@ from resonance_engine.control import (
 from resonance_engine.errors import ConfigError, ControlError
 from resonance_engine.swarm.coupling import Coupling, register_coupling
 
-__all__ = ["AdaptiveController", "MPCController", "CONTROLLERS"]
+__all__ = ["AdaptiveController", "MPCController", "LMPCController", "CONTROLLERS"]
 
 #: Names accepted by ``--controller``.
-CONTROLLERS = ("adaptive", "mpc")
+CONTROLLERS = ("adaptive", "mpc", "lmpc")
 
 
 def _relative_errors(swarm: Any, ci_swarm: float) -> list[tuple[Any, float]]:
@@ -80,6 +96,14 @@ class _Stateful:
     def bind(self, swarm: Any) -> None:
         object.__setattr__(self, "_live", self._fresh())
 
+    def state(self) -> Any:
+        """The live state (what a snapshot carries; see the state classes' pickling)."""
+        return self.__dict__.get("_live")
+
+    def set_state(self, state: Any) -> None:
+        if state is not None:
+            object.__setattr__(self, "_live", state)
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -93,6 +117,8 @@ class AdaptiveController(_Stateful, Coupling):
     mode: ClassVar[str] = "adaptive"
     unit: ClassVar[str] = "1 (learning rate chi of the per-agent gains)"
     default_strength: ClassVar[float] = 0.5
+    sweep: ClassVar[tuple[float, ...]] = (0.5, 2.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def _fresh(self) -> AdaptiveThresholdController:
@@ -117,12 +143,17 @@ class _MPCState:
         self.x_history: list[np.ndarray] = []  # log CI per local agent and tick
         self.u_history: list[np.ndarray] = []  # theta applied during that tick
         self.kalman: KalmanFilter | None = None  # one filter per agent, as a batch
-        self.mpc: LinearMPC | None = None
+        self.mpc: Any = None  # LinearMPC (mpc) or one LMPC per agent (lmpc)
+        self.a = self.b = math.nan  # the model in use: x+ = a x + b theta + c_i
         self.model: Any = None  # the model in use
         self.fits: list[Any] = []  # every fit, the ignored ones included
         self.offsets = np.zeros(0)
         self.ticks = 0
         self.rng = np.random.default_rng([seed, 77])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled into swarm snapshots: the MPC's QP is rebuilt from the model on restore
+        return {**self.__dict__, "mpc": None}
 
 
 @register_coupling
@@ -134,12 +165,15 @@ class MPCController(_Stateful, Coupling):
     warmup: int = 24
     refit: int = 32
     dither: float = 0.1
+    dither_hold: int = 4
     measurement_noise: float = 0.05
     seed: int = 0
 
     mode: ClassVar[str] = "mpc"
     unit: ClassVar[str] = "1 (tracking weight per unit input change)"
     default_strength: ClassVar[float] = 4.0
+    sweep: ClassVar[tuple[float, ...]] = (4.0, 20.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:
@@ -149,6 +183,12 @@ class MPCController(_Stateful, Coupling):
 
     def _fresh(self) -> _MPCState:
         return _MPCState(self.seed)
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if st.model is not None and st.mpc is None:
+            self._build_controller(st, len(st.offsets))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -185,10 +225,29 @@ class MPCController(_Stateful, Coupling):
         else:
             st.kalman.A, st.kalman.B, st.kalman.Q = (np.array([[a]]), np.array([[b]]),
                                                      np.array([[q]]))
+        st.a, st.b = a, b
+        self._build_controller(st, n_agents)
+
+    def _build_controller(self, st: _MPCState, n_agents: int) -> None:
+        """The solver for the model just fitted (``st.a``, ``st.b``, ``st.offsets``)."""
         lo, hi = self.theta_bounds
-        st.mpc = LinearMPC([[a]], [[b]], [[self.strength]], [[1.0]], self.horizon,
+        st.mpc = LinearMPC([[st.a]], [[st.b]], [[self.strength]], [[1.0]], self.horizon,
                            u_min=lo, u_max=hi, terminal="lqr", batch=n_agents)
         st.mpc.set_offset(st.offsets[:, None])
+
+    def _refit_due(self, st: _MPCState) -> bool:
+        return st.mpc is None or (st.ticks - self.warmup) % self.refit == 0
+
+    def _control(self, st: _MPCState, agents: list[Any], x: np.ndarray, estimate: np.ndarray,
+                 theta: np.ndarray, target: float) -> np.ndarray | None:
+        """Next log gains (agents,) from the measured log CI x (agents,), its Kalman
+        estimates (agents, 1) and the target log CI_swarm, or None to keep the drives."""
+        assert st.mpc is not None
+        st.mpc.set_reference(np.full((len(agents), 1), target), theta[:, None])
+        try:
+            return st.mpc.solve(estimate)[:, 0]
+        except ControlError:
+            return None  # keep the drives; the next tick tries again
 
     def adapt(self, swarm: Any, aggregate: Any, t: float, dt: float) -> None:
         super().adapt(swarm, aggregate, t, dt)
@@ -203,24 +262,192 @@ class MPCController(_Stateful, Coupling):
         if aggregate is None or self.strength == 0 or not aggregate.ci > 0:
             return
         if st.ticks <= self.warmup:  # identification: dither around the start
-            for agent in agents:
-                agent.theta = self.clamp(agent.theta0 + self.dither
-                                         * float(st.rng.standard_normal()))
+            if (st.ticks - 1) % self.dither_hold == 0:  # each level held dither_hold ticks
+                for agent in agents:
+                    agent.theta = self.clamp(agent.theta0 + self.dither
+                                             * float(st.rng.standard_normal()))
             return
-        if st.mpc is None or (st.ticks - self.warmup) % self.refit == 0:
+        if self._refit_due(st):
             self._fit(st, len(agents))
-            if st.mpc is None:
-                return
+        if st.mpc is None:
+            return  # no model accepted yet
         # Kalman estimate of each agent's log CI from its latest signature
         kalman = st.kalman
         assert kalman is not None
         kalman.predict(theta[:, None])
         kalman.x = kalman.x + st.offsets[:, None]
         estimate = kalman.update(x[:, None])
-        st.mpc.set_reference(np.full((len(agents), 1), math.log(aggregate.ci)), theta[:, None])
-        try:
-            u = st.mpc.solve(estimate)
-        except ControlError:
-            return  # keep the drives; the next tick tries again
-        for agent, value in zip(agents, u[:, 0], strict=True):
+        u = self._control(st, agents, x, estimate, theta, math.log(aggregate.ci))
+        if u is None:
+            return
+        for agent, value in zip(agents, u, strict=True):
             agent.theta = self.clamp(float(value))
+
+
+class _Episode:
+    """One agent's current episode: error states z_k and whether it is still running."""
+
+    def __init__(self) -> None:
+        self.z: list[float] = []
+        self.active = True
+
+
+class _LMPCState(_MPCState):
+    """What the lmpc controller learns: the mpc state plus episodes and safe sets."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.db: Any = None
+        self.episodes: list[_Episode] = []
+        self.costs: list[list[float]] = []  # per agent, cost of every completed episode
+        self.completed = 0
+        self.abandoned = 0
+        self.previous: np.ndarray | None = None  # last measured log CI
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the LMPCs (safe sets) travel without their QP and database connection
+        return {**self.__dict__, "db": None}
+
+
+@register_coupling
+@dataclass(frozen=True, eq=False)
+class LMPCController(MPCController):
+    """``lmpc``: the mpc identification, then Learning MPC per agent (module docstring).
+
+    Attributes
+    ----------
+    goal_tol : float
+        An episode has reached the goal when |log CI_i - log CI_swarm| <= goal_tol.
+    max_episode : int
+        Ticks after which an episode that did not reach the goal is abandoned (not stored).
+    local : (int, int)
+        (last episodes, nearest points per episode) of the local safe set.
+    db : str, optional
+        AgentDB file of the safe sets (``safe_set`` + ``:agent<id>``); learning then carries
+        over between runs and processes. None: in memory, for this run only.
+    safe_set : str
+        Name prefix of the safe sets in ``db``.
+    offset_rate : float
+        In (0, 1]: how fast each agent's offset c_i follows its observed moves (offset-free
+        control: c_i <- c_i + rate (x+ - a x - b theta - c_i) every tick).
+    """
+
+    goal_tol: float = 0.05
+    max_episode: int = 64
+    local: tuple[int, int] = (4, 12)
+    db: str | None = None
+    safe_set: str = "swarm-lmpc"
+    offset_rate: float = 0.5
+
+    mode: ClassVar[str] = "lmpc"
+    unit: ClassVar[str] = "1 (weight of the squared log-CI error per squared log-gain deviation)"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.goal_tol > 0 and self.max_episode >= 2 and 0 < self.offset_rate <= 1):
+            raise ConfigError("lmpc controller needs goal_tol > 0, max_episode >= 2 and "
+                              "0 < offset_rate <= 1")
+
+    def _fresh(self) -> _LMPCState:
+        st = _LMPCState(self.seed)
+        if self.db is not None:
+            from resonance_engine.store import AgentDB
+
+            st.db = AgentDB(self.db)
+        return st
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if self.db is not None:
+            from resonance_engine.store import AgentDB
+
+            st.db = AgentDB(self.db)
+        for lmpc in st.mpc or ():
+            lmpc.db = st.db
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        st = self.live
+        firsts = [c[0] for c in st.costs if c]
+        lasts = [c[-1] for c in st.costs if c]
+        out["episodes"] = {
+            "completed": st.completed, "abandoned": st.abandoned,
+            "stored": sum(m.n_episodes for m in st.mpc) if st.mpc else 0,
+            "first_cost_mean": float(np.mean(firsts)) if firsts else math.nan,
+            "last_cost_mean": float(np.mean(lasts)) if lasts else math.nan,
+        }
+        return out
+
+    def _refit_due(self, st: _MPCState) -> bool:
+        # the safe sets hold the model's states: keep the first model that is accepted
+        return st.mpc is None and (st.ticks - self.warmup - 1) % self.refit == 0
+
+    def _build_controller(self, st: _MPCState, n_agents: int) -> None:
+        from resonance_engine.control import LMPC
+
+        assert isinstance(st, _LMPCState)
+        lo, hi = self.theta_bounds
+        width = 2 * (hi - lo)  # any gain in the bounds is a deviation inside +-width
+        st.mpc = []
+        for agent_id in range(n_agents):
+            lmpc = LMPC([[st.a]], [[st.b]], [[self.strength]], [[1.0]], self.horizon,
+                        u_min=-width, u_max=width, db=st.db, local=self.local,
+                        safe_set=f"{self.safe_set}:agent{agent_id}", goal_tol=self.goal_tol)
+            if lmpc.n_episodes == 0:  # the goal itself is safe: the first episode's terminal set
+                lmpc.add_trajectory(np.zeros((1, 1)), np.zeros((0, 1)))
+            st.mpc.append(lmpc)
+        st.episodes = [_Episode() for _ in range(n_agents)]
+        st.costs = [[] for _ in range(n_agents)]
+
+    def _end_episode(self, st: _LMPCState, i: int, z: float) -> None:
+        """Store agent i's episode (ended at error z within the goal) in its safe set.
+
+        The stored states are the Kalman estimates of the error; the inputs are those that
+        move the model x+ = a x + b v along them, plus one last step to the goal itself, so
+        the safe set is consistent with the model the LMPC plans with.
+        """
+        ep = st.episodes[i]
+        x = np.array([*ep.z, z, 0.0])[:, None]
+        u = (x[1:] - st.a * x[:-1]) / st.b
+        try:
+            cost = st.mpc[i].add_trajectory(x, u)
+        except ControlError:
+            st.abandoned += 1  # a measured move the model needs an out-of-bounds input for
+        else:
+            st.costs[i].append(cost)
+            st.completed += 1
+        ep.z, ep.active = [], False
+
+    def _control(self, st: _MPCState, agents: list[Any], x: np.ndarray, estimate: np.ndarray,
+                 theta: np.ndarray, target: float) -> np.ndarray | None:
+        assert isinstance(st, _LMPCState)
+        # offset-free: c_i follows what the last measured move says (a disturbance
+        # observer), so a drifting agent still has the right equilibrium gain
+        if st.previous is not None:
+            seen = x - st.a * st.previous - st.b * theta
+            ok = np.isfinite(seen)
+            st.offsets[ok] += self.offset_rate * (seen[ok] - st.offsets[ok])
+        st.previous = x.copy()
+        # deviations from each agent's equilibrium gain theta*_i (x = target a fixed point)
+        theta_eq = ((1 - st.a) * target - st.offsets) / st.b
+        z = estimate[:, 0] - target
+        out = theta.copy()
+        for i, ep in enumerate(st.episodes):
+            if not math.isfinite(z[i]):
+                continue
+            if ep.active and ep.z and abs(z[i]) <= self.goal_tol:
+                self._end_episode(st, i, float(z[i]))
+            elif not ep.active and abs(z[i]) > self.goal_tol:
+                ep.active = True  # pushed off the goal: a new episode starts here
+            elif ep.active and len(ep.z) >= self.max_episode:
+                st.abandoned += 1
+                ep.z = []
+            if ep.active:
+                ep.z.append(float(z[i]))
+            try:
+                v = float(st.mpc[i].solve([z[i]])[0])
+            except ControlError:
+                continue  # keep this agent's drive; the next tick tries again
+            out[i] = theta_eq[i] + v
+        return out
