@@ -164,7 +164,7 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     ("argv", "message"),
     [
         (["train", "--env", "swarm", "--reward", "max"], "--reward for --env swarm"),
-        (["train", "--action-cost", "-1"], "--action-cost must be"),
+        (["train", "--action-cost", "-1"], "--action-cost: must be a finite number >= 0"),
         (["train", "--env", "swarm", "--agents", "1"], "--agents must be >= 2"),
         (["swarm", "--controller", "nope", "--no-db"], "invalid choice 'nope'"),
         (["swarm", "--controller", "rl:nothere.zip", "--no-db"], "does not exist"),

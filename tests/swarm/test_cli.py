@@ -79,7 +79,7 @@ def test_experiment_sync_writes_a_verdict_table_computed_from_the_results(
             "--basin", "1", "--mfpt", "1", "--horizon", "8",
             "--strengths", "gain=0.5", "--strengths", "kuramoto=30",
             "--strengths", "ci-feedback=1", "--strengths", "common-drive=30",
-            "--strengths", "diffusive=100",
+            "--strengths", "diffusive=100", "--controllers", "none",
             "--measure", MEASURE, "--executor", "serial", "--out", str(tmp_path), "--json",
         ]
     )

@@ -19,6 +19,7 @@ from resonance_engine.store import AgentDB
 from resonance_engine.swarm import LMPCController
 from resonance_engine.swarm.controllers import CONTROLLERS
 from resonance_engine.swarm.coupling import make_coupling
+from swarm.standin import standin_factory
 
 A, B = 0.6, 0.8
 
@@ -51,7 +52,8 @@ def _run(ctl: LMPCController, ticks: int, kick_every: int = 0) -> _Plant:
 
 
 def _controller(db: str | None = None) -> LMPCController:
-    return make_coupling("lmpc", 4.0, warmup=16, horizon=1, dither=0.2, goal_tol=0.02,
+    return make_coupling("lmpc", 4.0, warmup=16, horizon=1, dither=0.2, dither_hold=1,
+                         goal_tol=0.02,
                          db=db)  # type: ignore[return-value]
 
 
@@ -98,3 +100,27 @@ def test_lmpc_is_a_controller_of_the_swarm_command(tmp_path, capsys):
                  "--quiet", "--out", str(tmp_path)])
     assert code == 0
     assert '"coupling_mode": "lmpc"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["mpc", "lmpc"])
+def test_a_restart_from_a_snapshot_continues_the_controller_exactly(mode: str) -> None:
+    """Basin stability restarts from snapshots: they carry what a controller has learnt
+    (data, model, filters, safe sets), so an unperturbed restart is the original run."""
+    import logging
+    import pickle
+
+    from resonance_engine.swarm import Swarm, SwarmConfig
+
+    logging.getLogger("resonance_engine.swarm.health").setLevel(logging.ERROR)
+    coupling = make_coupling(mode, 4.0, warmup=12, refit=4, dither_hold=4)
+    swarm = Swarm(3, SwarmConfig(size=24, steps_per_tick=4, window=8), coupling=coupling,
+                  seed=2, measure=standin_factory).run(30)
+    snapshot = pickle.loads(pickle.dumps(swarm.snapshot()))  # as a process pool sends it
+    swarm.run(12)
+    restored = Swarm.from_snapshot(snapshot).run(12)
+    assert restored.coupling.live.ticks == swarm.coupling.live.ticks == 42
+    assert restored.coupling.live.model is not None  # a model was accepted and carried over
+    np.testing.assert_array_equal(restored.theta_series()[-12:], swarm.theta_series()[-12:])
+    np.testing.assert_array_equal(restored.ci_series()[-12:], swarm.ci_series()[-12:])
+    if mode == "lmpc":
+        assert restored.coupling.describe()["episodes"] == swarm.coupling.describe()["episodes"]

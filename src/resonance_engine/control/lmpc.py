@@ -121,6 +121,11 @@ class LMPC:
         if db is not None:
             self.refresh()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles with its safe set but without the QP (rebuilt at the next solve) and
+        without ``db`` (a connection; set ``db`` again after unpickling to keep storing)."""
+        return {**self.__dict__, "_problem": None, "db": None}
+
     # ------------------------------------------------------------------ safe set
     def stage_cost(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
         """x_k'Q x_k + u_k'R u_k per row (u padded with zeros at the last state)."""

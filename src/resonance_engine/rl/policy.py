@@ -140,6 +140,7 @@ class PolicyCoupling(Coupling):
     default_strength: ClassVar[float] = 0.0
     sweep: ClassVar[tuple[float, ...]] = (1.0,)
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
+    controller: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -56,6 +56,7 @@ import numpy as np
 
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
+from resonance_engine.field.memory import check_fits
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.loop import Callback, Run, RunLoop
 from resonance_engine.oscillators import order_parameter
@@ -66,9 +67,26 @@ from resonance_engine.swarm.coupling import Coupling, make_coupling
 from resonance_engine.swarm.measure import AnalyzerMeasure, MeasureFactory, dump_measure
 from resonance_engine.swarm.signature import MAX_DRIVE_PHASES, Signature
 
-__all__ = ["SwarmConfig", "Swarm", "SwarmView", "SwarmSnapshot", "TickInfo"]
+__all__ = [
+    "SwarmConfig", "Swarm", "SwarmView", "SwarmSnapshot", "TickInfo", "check_swarm_memory",
+]
 
 log = logging.getLogger("resonance_engine.swarm")
+
+
+def check_swarm_memory(n_agents: int, size: int, history: int = 16) -> None:
+    """Refuse (ConfigError, with the bytes needed) a swarm whose fields cannot fit in
+    memory, before anything is allocated.
+
+    Counts the batched solver's two float32 time levels and the dwell-time ring of
+    ``history`` int16 frames per agent (the default measure's), the largest arrays.
+    """
+    cells = n_agents * size * size
+    check_fits(
+        cells * (2 * 4 + history * 2),
+        f"a swarm of {n_agents} agents of {size}x{size} cells (fields and dwell history)",
+        "use fewer --agents or a smaller --size",
+    )
 
 
 @dataclass(frozen=True)
@@ -253,9 +271,10 @@ class SwarmSnapshot:
     """Everything needed to rebuild a swarm in the state it had (picklable).
 
     Complete: the fields, every agent's drive state (gain, phases, frequencies, integral),
-    the clock, the per-tick noise stream and the measure's own memory (the analyzers'
-    dwell-time frames, pickled in ``measure_state``), so a swarm rebuilt from a snapshot
-    continues exactly as the original would have.
+    the clock, the per-tick noise stream, the measure's own memory (the analyzers'
+    dwell-time frames, pickled in ``measure_state``) and what a controller has learnt
+    (``coupling_state``: its data, model, filters and safe sets), so a swarm rebuilt from a
+    snapshot continues exactly as the original would have.
     """
 
     n_agents: int
@@ -273,6 +292,7 @@ class SwarmSnapshot:
     measure_state: bytes | None = None
     noise_rng: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    coupling_state: bytes | None = None
 
 
 class _Ticks:
@@ -390,6 +410,7 @@ class Swarm:
         self.last_tick: TickInfo | None = None
         self.last_run: Run | None = None
         self.late_ticks = 0
+        self.control_seconds = 0.0  # wall time spent in coupling.adapt (the controllers)
         self.ci_history: list[np.ndarray] = []
         self.theta_history: list[np.ndarray] = []
         self.frame_ci_history: list[np.ndarray] = []
@@ -542,7 +563,9 @@ class Swarm:
             if not self.view.wait_for(step, cfg.lockstep_timeout):
                 self.late_ticks += 1
         aggregate = self.view.aggregate(step)
+        started = time.perf_counter()
         self.coupling.adapt(self, aggregate, self.solver.t, dt)
+        self.control_seconds += time.perf_counter() - started
         self.tick_count += 1
         theta = self.theta
         self.ci_history.append(ci)
@@ -658,6 +681,7 @@ class Swarm:
             agents=tuple(agent.state() for agent in self.agents),
             measure_state=dump_measure(self._measure),
             noise_rng=self._noise_rng.bit_generator.state,
+            coupling_state=pickle.dumps(self.coupling.state()),
         )
 
     @classmethod
@@ -684,6 +708,8 @@ class Swarm:
             swarm._measure = pickle.loads(snapshot.measure_state)
         if snapshot.noise_rng is not None:
             swarm._noise_rng.bit_generator.state = snapshot.noise_rng
+        if snapshot.coupling_state is not None and "coupling" not in overrides:
+            swarm.coupling.set_state(pickle.loads(snapshot.coupling_state))
         return swarm
 
     def summary(self) -> dict[str, Any]:

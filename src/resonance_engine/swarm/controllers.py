@@ -96,6 +96,14 @@ class _Stateful:
     def bind(self, swarm: Any) -> None:
         object.__setattr__(self, "_live", self._fresh())
 
+    def state(self) -> Any:
+        """The live state (what a snapshot carries; see the state classes' pickling)."""
+        return self.__dict__.get("_live")
+
+    def set_state(self, state: Any) -> None:
+        if state is not None:
+            object.__setattr__(self, "_live", state)
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -109,6 +117,8 @@ class AdaptiveController(_Stateful, Coupling):
     mode: ClassVar[str] = "adaptive"
     unit: ClassVar[str] = "1 (learning rate chi of the per-agent gains)"
     default_strength: ClassVar[float] = 0.5
+    sweep: ClassVar[tuple[float, ...]] = (0.5, 2.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def _fresh(self) -> AdaptiveThresholdController:
@@ -141,6 +151,10 @@ class _MPCState:
         self.ticks = 0
         self.rng = np.random.default_rng([seed, 77])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled into swarm snapshots: the MPC's QP is rebuilt from the model on restore
+        return {**self.__dict__, "mpc": None}
+
 
 @register_coupling
 @dataclass(frozen=True, eq=False)
@@ -151,13 +165,15 @@ class MPCController(_Stateful, Coupling):
     warmup: int = 24
     refit: int = 32
     dither: float = 0.1
-    dither_hold: int = 1
+    dither_hold: int = 4
     measurement_noise: float = 0.05
     seed: int = 0
 
     mode: ClassVar[str] = "mpc"
     unit: ClassVar[str] = "1 (tracking weight per unit input change)"
     default_strength: ClassVar[float] = 4.0
+    sweep: ClassVar[tuple[float, ...]] = (4.0, 20.0)
+    controller: ClassVar[bool] = True
     carries: ClassVar[str] = "complexity measures (D, C, G, tau, CI) of each agent"
 
     def __post_init__(self) -> None:
@@ -167,6 +183,12 @@ class MPCController(_Stateful, Coupling):
 
     def _fresh(self) -> _MPCState:
         return _MPCState(self.seed)
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if st.model is not None and st.mpc is None:
+            self._build_controller(st, len(st.offsets))
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -247,8 +269,8 @@ class MPCController(_Stateful, Coupling):
             return
         if self._refit_due(st):
             self._fit(st, len(agents))
-            if st.mpc is None:
-                return
+        if st.mpc is None:
+            return  # no model accepted yet
         # Kalman estimate of each agent's log CI from its latest signature
         kalman = st.kalman
         assert kalman is not None
@@ -281,6 +303,10 @@ class _LMPCState(_MPCState):
         self.completed = 0
         self.abandoned = 0
         self.previous: np.ndarray | None = None  # last measured log CI
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the LMPCs (safe sets) travel without their QP and database connection
+        return {**self.__dict__, "db": None}
 
 
 @register_coupling
@@ -329,6 +355,16 @@ class LMPCController(MPCController):
 
             st.db = AgentDB(self.db)
         return st
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        st = self.live
+        if self.db is not None:
+            from resonance_engine.store import AgentDB
+
+            st.db = AgentDB(self.db)
+        for lmpc in st.mpc or ():
+            lmpc.db = st.db
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

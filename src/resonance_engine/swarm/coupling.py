@@ -195,6 +195,9 @@ class Coupling:
         K used by the CLI when ``--coupling`` is not given.
     sweep : tuple of float
         K values ``resonance experiment sync`` tries by default (K = 0 is run once for all).
+    controller : bool
+        True for the controllers (:mod:`resonance_engine.swarm.controllers`, a trained
+        policy): the experiment reports their compute per tick and learning episodes.
     """
 
     strength: float = 0.0
@@ -209,6 +212,7 @@ class Coupling:
     state_exchange: ClassVar[bool] = False
     channels: ClassVar[tuple[str, ...]] = ("signature",)
     shares_drive: ClassVar[bool] = False
+    controller: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.strength) and self.strength >= 0):
@@ -237,6 +241,14 @@ class Coupling:
                 "carries": self.carries, "state_exchange": self.state_exchange}
 
     # ------------------------------------------------------------------ hooks
+    def state(self) -> Any:
+        """What the coupling has learnt while running (picklable), for snapshots; None for
+        the mechanisms, whose state lives in the agents."""
+        return None
+
+    def set_state(self, state: Any) -> None:
+        """Restore :meth:`state` into a coupling bound to a swarm rebuilt from a snapshot."""
+
     def bind(self, swarm: Any) -> None:
         """Called once when a swarm is built with this coupling (check what it needs)."""
 

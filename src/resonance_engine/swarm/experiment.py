@@ -64,11 +64,14 @@ from resonance_engine.swarm.sync import (
     surrogate_test,
 )
 
-__all__ = ["SyncExperimentConfig", "run_sync_experiment", "DEFAULT_MECHANISMS"]
+__all__ = ["SyncExperimentConfig", "run_sync_experiment", "DEFAULT_MECHANISMS",
+           "DEFAULT_CONTROLLERS"]
 
 Progress = Callable[[str, int, int], None]
 
 DEFAULT_MECHANISMS = ("gain", "kuramoto", "ci-feedback", "common-drive", "diffusive")
+#: Controllers run as rows of the verdict table beside the mechanisms (issue 14).
+DEFAULT_CONTROLLERS = ("adaptive", "mpc", "lmpc")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class SyncExperimentConfig:
     ticks: int = 200
     window: int = 64
     seeds: tuple[int, ...] = (0, 1, 2)
-    mechanisms: tuple[str, ...] = DEFAULT_MECHANISMS
+    mechanisms: tuple[str, ...] = DEFAULT_MECHANISMS + DEFAULT_CONTROLLERS
     strengths: tuple[tuple[str, tuple[float, ...]], ...] = ()
     options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     surrogates: int = 200
@@ -181,6 +184,8 @@ def run_condition(
         test = surrogate_test(ci, cfg.surrogates, seed=seed,
                               min_shift=max(1, min(cfg.window, len(ci) // 4)))
         traffic = swarm.traffic_per_tick()
+        described = coupling.describe()
+        episodes = described.get("episodes", {})
         row: dict[str, Any] = {
             "mechanism": mode,
             "strength": strength,
@@ -192,6 +197,11 @@ def run_condition(
             "signature_bytes_per_tick": traffic.get("signature", 0.0),
             "state_bytes_per_tick": traffic.get("state", 0.0),
             "coupling_bytes_per_tick": sum(traffic.get(ch, 0.0) for ch in coupling.channels),
+            "control_ms_per_tick": 1e3 * swarm.control_seconds / max(1, swarm.tick_count),
+            "episodes_per_agent": episodes.get("completed", math.nan) / cfg.agents,
+            "first_episode_cost": episodes.get("first_cost_mean", math.nan),
+            "last_episode_cost": episodes.get("last_cost_mean", math.nan),
+            "model_b": described["model"]["b"] if "model" in described else math.nan,
             "sampling": swarm.sampling(),
             "ci": ci.tolist(),
         }
@@ -277,12 +287,18 @@ def _by_strength(runs: list[dict[str, Any]], baseline: list[dict[str, Any]],
                     [r["signature_bytes_per_tick"] + r["state_bytes_per_tick"] for r in group],
                     np.mean,
                 ),
+                "control_ms_per_tick": _stat([r["control_ms_per_tick"] for r in group],
+                                             np.mean),
+                "episodes_per_agent": _stat([r["episodes_per_agent"] for r in group], np.mean),
+                "first_episode_cost": _stat([r["first_episode_cost"] for r in group], np.mean),
+                "last_episode_cost": _stat([r["last_episode_cost"] for r in group], np.mean),
+                "models_accepted": sum(math.isfinite(r["model_b"]) for r in group),
             })
     return rows
 
 
 def _verdict_row(mode: str, best: dict[str, Any], full_state: float,
-                 cfg: SyncExperimentConfig) -> dict[str, Any]:
+                 cfg: SyncExperimentConfig, baseline: dict[str, Any]) -> dict[str, Any]:
     cls = coupling_class(mode)
     holds = bool(math.isfinite(best["cs_min"]) and best["cs_min"] > cfg.claim_cs)
     significant = bool(math.isfinite(best["p_max"]) and best["p_max"] < 0.05)
@@ -314,6 +330,16 @@ def _verdict_row(mode: str, best: dict[str, Any], full_state: float,
         "carries": cls.carries,
         "state_exchange": cls.state_exchange,
         "without_state_synchronization": without_state,
+        "controller": cls.controller,
+        "control_ms_per_tick": best["control_ms_per_tick"],
+        "episodes_per_agent": best["episodes_per_agent"],
+        "first_episode_cost": best["first_episode_cost"],
+        "last_episode_cost": best["last_episode_cost"],
+        "models_accepted": best["models_accepted"],
+        # the control that can fail: the same swarms without coupling (K = 0)
+        "uncoupled_cs_mean": baseline["cs_mean"],
+        "uncoupled_cs_sd": baseline["cs_sd"],
+        "cs_gain_over_uncoupled": best["cs_mean"] - baseline["cs_mean"],
     }
 
 
@@ -371,7 +397,8 @@ def run_sync_experiment(
         candidates = [r for r in sweep if r["mechanism"] == mode and r["strength"] > 0]
         best = max(candidates, key=lambda r: (-math.inf if not math.isfinite(r["cs_mean"])
                                               else r["cs_mean"]))
-        row = _verdict_row(mode, best, full_state, cfg)
+        uncoupled = next(r for r in sweep if r["mechanism"] == mode and r["strength"] == 0)
+        row = _verdict_row(mode, best, full_state, cfg, uncoupled)
         first = next(r for r in runs if r["mechanism"] == mode
                      and r["strength"] == best["strength"] and r["seed"] == cfg.seeds[0])
         best_runs[mode] = first
@@ -484,6 +511,33 @@ def _sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
             f"{v['without_state_synchronization']}.")
 
 
+def _controller_sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
+    """What a controller did beside the control that can fail (the uncoupled swarms),
+    its compute and its learning, formatted from its numbers."""
+    diff, spread = v["cs_gain_over_uncoupled"], 2 * max(v["cs_sd"], v["uncoupled_cs_sd"])
+    if not math.isfinite(diff):
+        moved = "cannot be compared"
+    elif abs(diff) > spread:
+        moved = f"{'above' if diff > 0 else 'below'} it by more than twice the spread over seeds"
+    else:
+        moved = "within twice the spread over seeds of it"
+    parts = [
+        f"- {v['mechanism']} (controller, K = {v['best_strength']:g}): CS {_f(v['cs_mean'])} "
+        f"against {_f(v['uncoupled_cs_mean'])} +- {_f(v['uncoupled_cs_sd'])} for the same "
+        f"swarms uncoupled (difference {_f(diff)}: {moved}); the control takes "
+        f"{_f(v['control_ms_per_tick'], 2)} ms per tick for {cfg.agents} agents"
+    ]
+    if v["mechanism"] in ("mpc", "lmpc"):
+        parts.append(f"a model with b > 0 (more drive, more CI) was accepted in "
+                     f"{v['models_accepted']} of {len(cfg.seeds)} runs")
+    if math.isfinite(v["episodes_per_agent"]):
+        parts.append(
+            f"{_f(v['episodes_per_agent'], 1)} episodes per agent reached the goal, mean cost "
+            f"of an agent's first episode {_f(v['first_episode_cost'], 3)}, of its last "
+            f"{_f(v['last_episode_cost'], 3)}")
+    return "; ".join(parts) + "."
+
+
 def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
     s = r["sampling"]
     mdea = cfg.mdea
@@ -497,8 +551,9 @@ def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
         "",
         "| mechanism | best K | CS mean +- sd (min) | p max | MDEA-CS mean +- sd | "
         f"CS > {cfg.claim_cs}? | bytes/tick needed | full-state bytes/tick | what the bytes "
-        "carry | without state sync? | BS +- se | MFPT (ticks) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "carry | without state sync? | BS +- se | MFPT (ticks) | control ms/tick | "
+        "episodes/agent |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in r["verdicts"]:
         synced = v.get("basin_baseline_cs", math.nan)
@@ -523,9 +578,11 @@ def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
             f"{_f(v['mdea_cs_mean'])} +- {_f(v['mdea_cs_sd'])} | "
             f"{'yes' if v['cs_above_claim'] and v['significant'] else 'no'} | "
             f"{_bytes(v['coupling_bytes_per_tick'])} | {_bytes(v['full_state_bytes_per_tick'])} "
-            f"| {v['carries']} | {v['without_state_synchronization']} | {bs} | {mfpt} |"
+            f"| {v['carries']} | {v['without_state_synchronization']} | {bs} | {mfpt} | "
+            f"{_f(v['control_ms_per_tick'], 2)} | {_f(v['episodes_per_agent'], 1)} |"
         )
     lines += ["", *[_sentence(v, cfg) for v in r["verdicts"]]]
+    lines += [_controller_sentence(v, cfg) for v in r["verdicts"] if v["controller"]]
     base = next(row for row in r["sweep"] if row["strength"] == 0.0)
     lines += [
         f"- Independent agents (K = 0): CS = {_f(base['cs_mean'])} +- {_f(base['cs_sd'])}, "
