@@ -146,6 +146,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
             "2",
             "--ticks",
             "6",
+            "--window",
+            "4",
             "--no-db",
             "--out",
             str(tmp_path / "swarm"),
