@@ -111,6 +111,11 @@ class SyncExperimentConfig:
             raise ConfigError(f"the experiment needs >= 2 agents, got {self.agents}")
         if self.ticks < 8:
             raise ConfigError(f"ticks must be >= 8, got {self.ticks}")
+        if self.window > self.ticks:
+            raise ConfigError(
+                f"the CS window ({self.window} ticks) is longer than the measured run "
+                f"({self.ticks} ticks): CS would never be computed; use a window <= ticks"
+            )
         if self.warmup < 0:
             raise ConfigError(f"warmup must be >= 0 ticks, got {self.warmup}")
         if not self.seeds:
