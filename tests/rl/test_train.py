@@ -129,6 +129,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         "(best hand-written)",
         "| random |",
         "| mpc (controller) |",
+        "| always raise gain |",
+        "| always lower gain |",
     ):
         assert row in table
     assert "eval_policy_cs" in summary and "eval_uncoupled_cs" in summary
@@ -144,6 +146,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
             "2",
             "--ticks",
             "6",
+            "--window",
+            "4",
             "--no-db",
             "--out",
             str(tmp_path / "swarm"),

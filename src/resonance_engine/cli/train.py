@@ -240,7 +240,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[dict[str, Any]]:
     from resonance_engine.rl.evaluate import (
+        OPEN_LOOP_GAINS,
         Condition,
+        constant_actor,
         evaluate_field,
         evaluate_swarm,
         held_out_seeds,
@@ -255,10 +257,11 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
     def random_actor(obs: np.ndarray) -> np.ndarray:
         return rng.uniform(-1, 1, (len(obs), 3))
 
+    open_loop = {name: constant_actor(gain) for name, gain in OPEN_LOOP_GAINS.items()}
     if args.env == "field":
         results = evaluate_field(
             policy.env_kwargs,
-            {"policy": policy.act, "no action": None, "random": random_actor},
+            {"policy": policy.act, "no action": None, "random": random_actor, **open_loop},
             seeds,
             reference=policy.reference,
         )
@@ -273,6 +276,10 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         ]
         conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
         conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
+        conditions += [
+            Condition(name, args.coupling, args.coupling_mode, actor=actor)
+            for name, actor in open_loop.items()
+        ]
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
     if args.env == "swarm":
