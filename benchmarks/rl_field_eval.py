@@ -26,7 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from resonance_engine.rl.evaluate import evaluate_field, held_out_seeds
+from resonance_engine.rl.evaluate import (
+    OPEN_LOOP_GAINS,
+    constant_actor,
+    evaluate_field,
+    held_out_seeds,
+)
 from resonance_engine.rl.policy import TrainedPolicy
 from resonance_engine.rl.train import TrainConfig, train
 
@@ -61,9 +66,11 @@ def main() -> None:
             rng = np.random.default_rng(seed)
             actors = {
                 "policy": policy.act,
-                "random": lambda obs: rng.uniform(-1, 1, (len(obs), 3)),
+                "random": lambda obs, rng=rng: rng.uniform(-1, 1, (len(obs), 3)),
                 "no action": None,
-                "always raise gain": lambda obs: np.tile([1.0, 0.0, 0.0], (len(obs), 1)),
+                "always raise gain": constant_actor(
+                    OPEN_LOOP_GAINS["always raise gain"]
+                ),
             }
             episodes = evaluate_field(policy.env_kwargs, actors, held_out,
                                       reference=policy.reference)

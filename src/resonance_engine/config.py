@@ -45,7 +45,14 @@ __all__ = [
     "RunConfig",
     "default_pond",
     "load_run_config",
+    "MAX_SEED",
+    "MAX_SIDE",
 ]
+
+#: Largest seed (a signed 64-bit integer, as SQLite stores it).
+MAX_SEED = 2**63 - 1
+#: Largest grid side (cells) any configuration takes; memory is checked separately.
+MAX_SIDE = 2**31 - 1
 
 
 class SourceConfig(ConfigModel):
@@ -61,8 +68,8 @@ class SourceConfig(ConfigModel):
 class SimulationConfig(ConfigModel):
     """The fields of :class:`~resonance_engine.field.solver.WaveSolver2D`."""
 
-    nx: int = Field(512, ge=3)
-    ny: int = Field(512, ge=3)
+    nx: int = Field(512, ge=3, le=MAX_SIDE)
+    ny: int = Field(512, ge=3, le=MAX_SIDE)
     dx: float = Field(1.0, ge=1e-9, le=1e9)
     dy: float | None = Field(None, ge=1e-9, le=1e9)
     dt: float | None = Field(None, gt=0)
@@ -103,9 +110,9 @@ class RunConfig(ConfigModel):
 
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
-    steps: int = Field(2000, ge=0)
-    metrics_every: int = Field(10, ge=1)
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    steps: int = Field(2000, ge=0, le=MAX_SEED)
+    metrics_every: int = Field(10, ge=1, le=MAX_SEED)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def default_pond(size: int = 512, seed: int = 0) -> SimulationConfig:
@@ -117,8 +124,12 @@ def default_pond(size: int = 512, seed: int = 0) -> SimulationConfig:
     amplitude scales with 1/dx^2 so that the smoothed sources inject the same power.
     The source phases are drawn uniformly in [0, 2 pi) from ``seed``.
     """
-    if size < 16:
-        raise ConfigError(f"the default pond needs size >= 16 cells, got {size}")
+    if not 16 <= size <= MAX_SIDE:
+        raise ConfigError(
+            f"the default pond needs size >= 16 cells per side (at most {MAX_SIDE}), got {size}"
+        )
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
     dx = 1.0 / (size - 1)
     amplitude = 15000.0 * (255 * dx) ** -2
     phases = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, 3)

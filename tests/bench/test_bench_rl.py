@@ -58,8 +58,8 @@ def test_bench_all_runs_the_rl_benchmark(
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--agents", "1"], "--agents needs integers >= 2"),
-     (["--sizes", "x"], "--sizes takes comma-separated integers")],
+    [(["--agents", "1"], "--agents: each value must be an integer >= 2, got '1'"),
+     (["--sizes", "x"], "--sizes: each value must be an integer >= 16, got 'x'")],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

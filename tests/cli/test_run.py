@@ -64,7 +64,7 @@ def test_run_with_a_toml_config(tmp_path: Path, capsys: pytest.CaptureFixture[st
         (["run", "--size", "4"], "needs size >= 16"),
         (["run", "--config", "missing.toml"], "does not exist"),
         (["run", "--backend", "cuda"], "invalid choice"),
-        (["run", "--steps", "ten"], "invalid int value"),
+        (["run", "--steps", "ten"], "--steps: must be an integer >= 0, got 'ten'"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(

@@ -43,7 +43,7 @@ def test_optimize_stores_resumes_and_draws(tmp_path, capsys, monkeypatch):
         ([ROSEN, "--param", "a=3:0:1"], "LOW <= X0 <= HIGH"),
         ([ROSEN, "--param", "a=x"], "NAME=X0"),
         ([ROSEN, "--param", "a=0:0:1", "--param", "b=1"], "bounds for every --param"),
-        ([ROSEN, "--param", "a=1", "--budget", "0"], "--budget must be >= 1"),
+        ([ROSEN, "--param", "a=1", "--budget", "0"], "--budget: must be an integer >= 1"),
         (["target", "--param", "damping=0.1"], "needs a target"),
         (["separation", "--param", "alpha=1"], "needs scenarios"),
         ([], "name an objective"),

@@ -129,6 +129,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         "(best hand-written)",
         "| random |",
         "| mpc (controller) |",
+        "| always raise gain |",
+        "| always lower gain |",
     ):
         assert row in table
     assert "eval_policy_cs" in summary and "eval_uncoupled_cs" in summary
@@ -144,6 +146,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
             "2",
             "--ticks",
             "6",
+            "--window",
+            "4",
             "--no-db",
             "--out",
             str(tmp_path / "swarm"),
@@ -162,7 +166,7 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     ("argv", "message"),
     [
         (["train", "--env", "swarm", "--reward", "max"], "--reward for --env swarm"),
-        (["train", "--action-cost", "-1"], "--action-cost must be"),
+        (["train", "--action-cost", "-1"], "--action-cost: must be a finite number >= 0"),
         (["train", "--env", "swarm", "--agents", "1"], "--agents must be >= 2"),
         (["swarm", "--controller", "nope", "--no-db"], "invalid choice 'nope'"),
         (["swarm", "--controller", "rl:nothere.zip", "--no-db"], "does not exist"),

@@ -141,6 +141,7 @@ def test_export_refuses_to_write_onto_the_database(
     hard = tmp_path / "hard.db"
     hard.hardlink_to(stored_db)
     wal = tmp_path / "runs.db-wal"
+    (tmp_path / "sub").mkdir()  # sub/.. names tmp_path only when sub exists
     for target, db in [
         (stored_db, stored_db),
         (link, stored_db),  # through a symbolic link

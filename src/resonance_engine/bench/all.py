@@ -47,8 +47,14 @@ _VERSIONS = ("resonance-engine", "numpy", "numba", "scipy", "apsw", "sqlite-vec"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", default=None, help="comma-separated benchmarks to run (default all)")
-    p.add_argument("--skip", default="", help="comma-separated benchmarks to leave out")
+    from resonance_engine.cli.args import name_list
+    from resonance_engine.cli.bench import BENCHMARKS
+
+    choices = [n for n in BENCHMARKS if n != "all"]
+    p.add_argument("--only", type=name_list(choices), default=None,
+                   help="comma-separated benchmarks to run (default all)")
+    p.add_argument("--skip", type=name_list(choices, empty=True), default="",
+                   help="comma-separated benchmarks to leave out")
 
 
 def machine() -> dict[str, Any]:
@@ -83,19 +89,11 @@ def _parse(name: str, module: Any) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from resonance_engine.cli.bench import BENCHMARKS
-    from resonance_engine.errors import ConfigError
 
     names = [n for n in BENCHMARKS if n != "all"]
     if args.only:
-        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
-        unknown = sorted(set(wanted) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"unknown benchmark(s) {', '.join(unknown)} in --only; choose from "
-                f"{', '.join(names)}"
-            )
-        names = wanted
-    skip = {n.strip() for n in args.skip.split(",") if n.strip()}
+        names = list(args.only)
+    skip = set(args.skip)
     document: dict[str, Any] = {"machine": machine(), "benchmarks": {}}
     for name in names:
         if name in skip:

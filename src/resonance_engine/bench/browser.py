@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from resonance_engine.bench import median_seconds
+from resonance_engine.cli.args import COUNT, POSITIVE, input_folder, integers
 from resonance_engine.config import RunConfig, default_pond
 from resonance_engine.errors import ConfigError
 
@@ -36,17 +37,19 @@ SWIFTSHADER_ICD = Path("/usr/lib/chromium/vk_swiftshader_icd.json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sizes", default="128,256,512", help="grid sides, comma-separated")
-    p.add_argument("--seconds", type=float, default=0.5, help="least length of one round (s)")
-    p.add_argument("--repeats", type=int, default=3, help="timed rounds per figure (median)")
+    p.add_argument("--sizes", type=integers(low=16), default="128,256,512",
+                   help="grid sides, comma-separated")
+    p.add_argument("--seconds", type=POSITIVE, default=0.5, help="least length of one round (s)")
+    p.add_argument("--repeats", type=COUNT, default=3, help="timed rounds per figure (median)")
     p.add_argument(
         "--node-modules",
+        type=input_folder,
         metavar="DIR",
         help=f"node_modules folder holding the webgpu package (default ${NODE_MODULES_ENV})",
     )
 
 
-def node_modules_dir(given: str | None = None) -> Path | None:
+def node_modules_dir(given: str | Path | None = None) -> Path | None:
     """The node_modules folder with the ``webgpu`` package, or None."""
     text = given or os.environ.get(NODE_MODULES_ENV)
     if not text:
@@ -61,16 +64,6 @@ def node_environment() -> dict[str, str]:
     if "VK_ICD_FILENAMES" not in env and SWIFTSHADER_ICD.is_file():
         env["VK_ICD_FILENAMES"] = str(SWIFTSHADER_ICD)
     return env
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"--sizes takes comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 16:
-        raise ConfigError(f"--sizes needs grid sides >= 16, got {text!r}")
-    return sizes
 
 
 def _numba(size: int, seconds: float, repeats: int) -> float:
@@ -146,9 +139,7 @@ def _node(sizes: list[int], modules: Path, args: argparse.Namespace) -> dict[int
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = _sizes(args.sizes)
-    if args.repeats < 1 or not args.seconds > 0:
-        raise ConfigError("--repeats must be >= 1 and --seconds > 0")
+    sizes = list(args.sizes)
     measured = _browser(sizes, args)
     modules = node_modules_dir(args.node_modules)
     if modules is not None:

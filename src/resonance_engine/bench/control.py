@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.bench import interleaved_seconds, median_seconds
+from resonance_engine.cli.args import COUNT, integer
 from resonance_engine.errors import ConfigError
 
 __all__ = ["add_arguments", "run", "sphere"]
@@ -44,11 +45,11 @@ def sphere(x: np.ndarray) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agents", type=int, default=100, help="agents per tick (default 100)")
-    p.add_argument("--horizon", type=int, default=8, help="swarm MPC horizon (default 8)")
-    p.add_argument("--evaluations", type=int, default=1000,
+    p.add_argument("--agents", type=COUNT, default=100, help="agents per tick (default 100)")
+    p.add_argument("--horizon", type=COUNT, default=8, help="swarm MPC horizon (default 8)")
+    p.add_argument("--evaluations", type=integer(low=10), default=1000,
                    help="optimiser evaluations per timed round (default 1000)")
-    p.add_argument("--repeats", type=int, default=5, help="timed rounds; medians reported")
+    p.add_argument("--repeats", type=COUNT, default=5, help="timed rounds; medians reported")
     p.add_argument("--no-pool", action="store_true", help="skip the process-pool overhead")
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from resonance_engine.backends import metric_kernels
 from resonance_engine.bench import median_seconds
+from resonance_engine.cli.args import COUNT, integers
 from resonance_engine.errors import ConfigError
 from resonance_engine.metrics import (
     ComplexityAnalyzer,
@@ -36,12 +37,13 @@ __all__ = ["add_arguments", "run", "BaselineAnalyzer", "bench_frames"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
+        type=integers(low=16),
         default=None,
         help="comma-separated grid sizes (default 256,1024,2048; wgpu: 1024,4096,8192)",
     )
-    p.add_argument("--history", type=int, default=16, help="dwell history K (default 16)")
+    p.add_argument("--history", type=COUNT, default=16, help="dwell history K (default 16)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
+    p.add_argument("--repeats", type=COUNT, default=5, help="timed rounds; the median is reported")
     p.add_argument("--backend", default="numba", choices=("numba", "numpy", "wgpu"))
     p.add_argument("--no-baseline", action="store_true", help="skip the scipy/numpy baseline")
 
@@ -127,8 +129,8 @@ class BaselineAnalyzer:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    default = "1024,4096,8192" if args.backend == "wgpu" else "256,1024,2048"
-    sizes = [int(s) for s in (args.sizes or default).split(",")]
+    default = [1024, 4096, 8192] if args.backend == "wgpu" else [256, 1024, 2048]
+    sizes = args.sizes or default
     # the wgpu shaders implement the seed's forms (the calibrated ones run on the CPU)
     config = MetricsConfig.blueprint(dwell_history=args.history, backend=args.backend)
     results: dict[str, Any] = {

@@ -33,6 +33,7 @@ import numpy as np
 from resonance_engine.backends import oscillator_kernels
 from resonance_engine.backends.base import SparseCoupling
 from resonance_engine.bench import interleaved_seconds, median_seconds
+from resonance_engine.cli.args import COUNT, COUNT0, POSITIVE, integers, number
 from resonance_engine.errors import ConfigError
 from resonance_engine.oscillators import (
     KuramotoNetwork,
@@ -48,20 +49,25 @@ __all__ = ["add_arguments", "run", "small_world"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
+        type=integers(low=1),
         default="1000,100000,1000000",
         help="all-to-all network sizes N (comma-separated)",
     )
-    p.add_argument("--sparse-size", type=int, default=100_000, help="small-world size N (0: skip)")
+    p.add_argument("--sparse-size", type=COUNT0, default=100_000,
+                   help="small-world size N (0: skip)")
     p.add_argument(
-        "--work", type=float, default=2e7, help="oscillator-steps per timed call (default 2e7)"
+        "--work", type=number(low=1.0), default=2e7,
+            help="oscillator-steps per timed call (default 2e7)"
     )
-    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
+    p.add_argument("--repeats", type=COUNT, default=5, help="timed rounds; the median is reported")
     p.add_argument(
-        "--threads", default=None, help="comma-separated numba thread counts (default: current)"
+        "--threads", type=integers(low=1), default=None,
+            help="comma-separated numba thread counts (default: current)"
     )
-    p.add_argument("--mi-seconds", type=float, default=60.0, help="signal length of the MI (s)")
-    p.add_argument("--mi-rate", type=float, default=1000.0, help="sampling rate of the MI (Hz)")
-    p.add_argument("--surrogates", type=int, default=200, help="surrogates of the MI test")
+    p.add_argument("--mi-seconds", type=POSITIVE, default=60.0, help="signal length of the MI (s)")
+    p.add_argument("--mi-rate", type=number(low=200.0, low_open=True), default=1000.0,
+                   help="sampling rate of the MI (Hz)")
+    p.add_argument("--surrogates", type=COUNT0, default=200, help="surrogates of the MI test")
     p.add_argument("--no-baseline", action="store_true", help="skip the numpy reference")
     p.add_argument(
         "--peer",
@@ -169,28 +175,12 @@ def _mi_signal(seconds: float, rate: float) -> np.ndarray:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import numba
 
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        threads = (
-            [int(t) for t in args.threads.split(",")] if args.threads else [numba.get_num_threads()]
-        )
-    except ValueError as exc:
-        raise ConfigError(f"--sizes and --threads take comma-separated integers ({exc})") from None
-    checks = {
-        "--sizes": all(n >= 1 for n in sizes),
-        "--threads": all(t >= 1 for t in threads),
-        "--repeats": args.repeats >= 1,
-        "--work": args.work >= 1,
-        "--sparse-size": args.sparse_size >= 0,
-        "--surrogates": args.surrogates >= 0,
-        "--mi-rate": args.mi_rate > 200,
-        "--mi-seconds": args.mi_seconds * args.mi_rate >= 1000,
-    }
-    bad = [flag for flag, ok in checks.items() if not ok]
-    if bad:
+    sizes = list(args.sizes)
+    threads = list(args.threads) if args.threads else [numba.get_num_threads()]
+    if args.mi_seconds * args.mi_rate < 1000:
         raise ConfigError(
-            f"{bad[0]} is out of range: sizes, threads, repeats, work >= 1; sparse size, "
-            "surrogates >= 0; MI rate > 200 Hz and rate x seconds >= 1000 samples"
+            f"--mi-seconds {args.mi_seconds:g} x --mi-rate {args.mi_rate:g} Hz gives fewer than "
+            "1000 samples; give a longer signal or a higher rate"
         )
     results: dict[str, Any] = {
         "cpus": os.cpu_count(),

@@ -29,32 +29,24 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.bench import interleaved_seconds
-from resonance_engine.errors import ConfigError
+from resonance_engine.cli.args import COUNT, NONNEGATIVE, integers
 
 __all__ = ["add_arguments", "run", "time_calls"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agents", default="8,32,128", help="swarm sizes, comma-separated")
-    p.add_argument("--sizes", default="64,128", help="grid sides, comma-separated")
-    p.add_argument("--steps-per-tick", type=int, default=10, help="solver steps per env step")
-    p.add_argument("--ticks", type=int, default=20,
+    p.add_argument("--agents", type=integers(low=2), default="8,32,128",
+                   help="swarm sizes, comma-separated")
+    p.add_argument("--sizes", type=integers(low=16), default="64,128",
+                   help="grid sides, comma-separated")
+    p.add_argument("--steps-per-tick", type=COUNT, default=10, help="solver steps per env step")
+    p.add_argument("--ticks", type=COUNT, default=20,
                    help="env steps of the share measurement (default 20)")
     p.add_argument("--field", action=argparse.BooleanOptionalAction, default=True,
                    help="also the one-field environment (default on)")
-    p.add_argument("--repeats", type=int, default=3, help="timed rounds; the median is reported")
-    p.add_argument("--min-time", type=float, default=0.2,
+    p.add_argument("--repeats", type=COUNT, default=3, help="timed rounds; the median is reported")
+    p.add_argument("--min-time", type=NONNEGATIVE, default=0.2,
                    help="least length of one timed round (s)")
-
-
-def _ints(option: str, text: str, low: int) -> list[int]:
-    try:
-        values = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"{option} takes comma-separated integers, got {text!r}") from None
-    if not values or min(values) < low:
-        raise ConfigError(f"{option} needs integers >= {low}, got {text!r}")
-    return values
 
 
 def time_calls(obj: Any, name: str, totals: dict[str, float], key: str) -> None:
@@ -155,13 +147,7 @@ def _field(size: int, args: argparse.Namespace) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    agents = _ints("--agents", args.agents, 2)
-    sizes = _ints("--sizes", args.sizes, 16)
-    for name in ("steps_per_tick", "ticks", "repeats"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.min_time >= 0:
-        raise ConfigError(f"--min-time must be >= 0, got {args.min_time}")
+    agents, sizes = list(args.agents), list(args.sizes)
     summary: dict[str, Any] = {"load before": os.getloadavg()[0],
                                "steps per env step": args.steps_per_tick}
     for size in sizes:

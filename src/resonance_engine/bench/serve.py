@@ -26,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from resonance_engine.cli.args import COUNT, POSITIVE, integer
 from resonance_engine.config import default_pond
 
 __all__ = ["add_arguments", "run"]
@@ -42,23 +43,23 @@ CHROMIUM_ARGS = [
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=512, help="cells per side (default 512)")
-    p.add_argument("--seconds", type=float, default=3.0, help="length of one timed window")
-    p.add_argument("--rounds", type=int, default=8, help="rounds of the three phases; medians")
+    p.add_argument("--size", type=integer(low=16), default=512, help="cells per side (default 512)")
+    p.add_argument("--seconds", type=POSITIVE, default=3.0, help="length of one timed window")
+    p.add_argument("--rounds", type=COUNT, default=8, help="rounds of the three phases; medians")
     p.add_argument(
         "--client",
         choices=("auto", "browser", "python"),
         default="auto",
         help="who watches: headless chromium, a Python client, or chromium if found",
     )
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate asked of the server")
+    p.add_argument("--fps", type=POSITIVE, default=30.0, help="frame rate asked of the server")
     p.add_argument(
         "--metrics",
         choices=("stats", "complexity"),
         default="stats",
         help="metrics of the runners (default: field statistics; 'complexity' adds the analyzer)",
     )
-    p.add_argument("--metrics-every", type=int, default=50, help="steps between metric rows")
+    p.add_argument("--metrics-every", type=COUNT, default=50, help="steps between metric rows")
 
 
 def _runner(args: argparse.Namespace) -> Any:

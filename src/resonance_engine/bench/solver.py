@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.bench import gpu, interleaved_seconds, median_seconds
+from resonance_engine.cli.args import COUNT, integers, name_list
 from resonance_engine.field.solver import WaveSolver2D
 
 __all__ = ["add_arguments", "run"]
@@ -30,6 +31,7 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
+        type=integers(low=16),
         default=None,
         help="comma-separated grid sizes (cells per side; default 256,1024,4096, or "
         "1024,4096,8192 when only wgpu is measured)",
@@ -37,17 +39,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backends",
         "--backend",
+        type=name_list(("numpy", "numba", "wgpu")),
         default="numpy,numba",
         help="comma-separated backends (numpy, numba, wgpu)",
     )
-    p.add_argument("--steps", type=int, default=20, help="steps per timed call (default 20)")
+    p.add_argument("--steps", type=COUNT, default=20, help="steps per timed call (default 20)")
     p.add_argument(
-        "--gpu-steps", type=int, default=500, help="wgpu steps per timed call (default 500)"
+        "--gpu-steps", type=COUNT, default=500, help="wgpu steps per timed call (default 500)"
     )
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
+    p.add_argument("--repeats", type=COUNT, default=5, help="timed rounds; the median is reported")
     p.add_argument(
         "--threads",
+        type=integers(low=1),
         default=None,
         help="comma-separated numba thread counts to measure (default: the current count)",
     )
@@ -69,16 +73,15 @@ def _solver(size: int, backend: str, dtype: str) -> WaveSolver2D:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    backends = [b.strip() for b in args.backends.split(",")]
-    sizes_text = args.sizes or ("1024,4096,8192" if backends == ["wgpu"] else "256,1024,4096")
-    sizes = [int(s) for s in sizes_text.split(",")]
+    backends = list(args.backends)
+    sizes = args.sizes or ([1024, 4096, 8192] if backends == ["wgpu"] else [256, 1024, 4096])
     threads = [1]
     if "numba" in backends:
         import numba
 
         threads = [numba.get_num_threads()]
     if args.threads:
-        threads = [int(t) for t in args.threads.split(",")]
+        threads = list(args.threads)
     results: dict[str, Any] = {"dtype": args.dtype, "cpus": os.cpu_count()}
     for backend in backends:
         if backend == "wgpu":

@@ -27,11 +27,11 @@ import statistics
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from resonance_engine.cli.args import COUNT, COUNT0, POSITIVE, integers, output_folder
 from resonance_engine.cli.common import output_dir
 from resonance_engine.store import AgentDB, MetricRecord, MetricWriter, VectorRecord
 from resonance_engine.store.batch import INSERT_RECORD, BatchWriter
@@ -43,22 +43,23 @@ T0_US = 1_750_000_000_000_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--records", type=int, default=1_000_000,
+    p.add_argument("--records", type=COUNT0, default=1_000_000,
                    help="records per write measurement (default 1000000; 0 skips it)")
-    p.add_argument("--producers", type=int, default=4, help="producer threads (default 4)")
-    p.add_argument("--chunk", type=int, default=1000, help="records per add_many (default 1000)")
-    p.add_argument("--buffers", default="50000,5000",
+    p.add_argument("--producers", type=COUNT, default=4, help="producer threads (default 4)")
+    p.add_argument("--chunk", type=COUNT, default=1000, help="records per add_many (default 1000)")
+    p.add_argument("--buffers", type=integers(low=1), default="50000,5000",
                    help="MetricWriter max_buffer_size values to measure; add() runs with the "
                         "first (default 50000,5000: the writer's default, and a tenth of it)")
-    p.add_argument("--repeats", type=int, default=3, help="write rounds; medians reported")
-    p.add_argument("--sizes", default="10000,100000,1000000",
+    p.add_argument("--repeats", type=COUNT, default=3, help="write rounds; medians reported")
+    p.add_argument("--sizes", type=integers(low=1, empty=True), default="10000,100000,1000000",
                    help="stored vector counts for the query benchmark; '' skips it (1M takes "
                         "minutes to build and about 1 GB of disk)")
-    p.add_argument("--span-hours", type=float, default=168.0,
+    p.add_argument("--span-hours", type=POSITIVE, default=168.0,
                    help="time span the vectors are spread over (default one week)")
-    p.add_argument("--window-hours", type=float, default=1.0, help="query window (default 1 h)")
-    p.add_argument("--queries", type=int, default=50, help="queries per case (default 50)")
-    p.add_argument("--dir", default=None, help="folder for the temporary databases")
+    p.add_argument("--window-hours", type=POSITIVE, default=1.0, help="query window (default 1 h)")
+    p.add_argument("--queries", type=COUNT, default=50, help="queries per case (default 50)")
+    p.add_argument("--dir", type=output_folder, default=None,
+                   help="folder for the temporary databases")
 
 
 def _records(series: int, per_series: int, round_: int) -> list[MetricRecord]:
@@ -116,7 +117,7 @@ def _writer_round(db: AgentDB, n: int, round_: int, producers: int, chunk: int,
 
 def _write_rates(folder: str, args: argparse.Namespace) -> dict[str, Any]:
     """Raw and writer rounds interleaved (load drift hits both alike); medians."""
-    buffers = [int(b) for b in args.buffers.split(",")]
+    buffers = list(args.buffers)
     p = args.producers
     cases: dict[str, tuple[AgentDB, Any]] = {
         "raw": (_fresh_db(folder, "raw.db", 100),
@@ -178,7 +179,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"cpu_count": os.cpu_count(), "records": args.records}
     if args.dir is not None:
-        output_dir(Path(args.dir))  # create it, or a one-line ConfigError
+        output_dir(args.dir)  # create it, or a one-line ConfigError
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="resonance-bench-") as folder:
         if args.records > 0:
             results.update(_write_rates(folder, args))
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rng = np.random.default_rng(0)
         span = int(args.span_hours * HOUR_US)
         window = int(args.window_hours * HOUR_US)
-        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
+        for size in args.sizes:
             start = time.perf_counter()
             db = _build_vectors(folder, size, span, rng)
             build = time.perf_counter() - start

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.bench import median_seconds
+from resonance_engine.cli.args import COUNT, COUNT0, integer, integers, nonempty
 from resonance_engine.swarm.coordinator import SwarmCoordinator
 from resonance_engine.swarm.signature import Signature
 
@@ -39,17 +40,21 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agents", default="10,100,1000", help="coordinator sizes (comma-separated)")
-    p.add_argument("--window", type=int, default=64, help="CS window of the coordinator")
-    p.add_argument("--nats-signatures", type=int, default=200_000,
+    p.add_argument("--agents", type=integers(low=2), default="10,100,1000",
+                   help="coordinator sizes (comma-separated)")
+    p.add_argument("--window", type=integer(low=2), default=64, help="CS window of the coordinator")
+    p.add_argument("--nats-signatures", type=COUNT0, default=200_000,
                    help="signatures sent in the NATS throughput test (0 skips it)")
-    p.add_argument("--swarm-agents", type=int, default=16, help="agents of the tick-rate test")
-    p.add_argument("--swarm-size", type=int, default=128, help="field size of the tick-rate test")
-    p.add_argument("--swarm-ticks", type=int, default=20, help="timed ticks (0 skips the test)")
-    p.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory of the swarm")
-    p.add_argument("--latency-messages", type=int, default=2000,
+    p.add_argument("--swarm-agents", type=integer(low=2), default=16,
+                   help="agents of the tick-rate test")
+    p.add_argument("--swarm-size", type=integer(low=16), default=128,
+                   help="field size of the tick-rate test")
+    p.add_argument("--swarm-ticks", type=COUNT0, default=20, help="timed ticks (0 skips the test)")
+    p.add_argument("--measure", type=nonempty, metavar="MODULE:FACTORY",
+                   help="measure factory of the swarm")
+    p.add_argument("--latency-messages", type=COUNT0, default=2000,
                    help="signatures sent one at a time in the latency test (0 skips it)")
-    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported")
+    p.add_argument("--repeats", type=COUNT, default=5, help="timed rounds; the median is reported")
 
 
 def _signatures(results: dict[str, Any], repeats: int) -> None:
@@ -304,7 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     x = np.ones(1000)
     results["reference: numpy sum of 1000 floats (us)"] = median_seconds(x.sum, args.repeats) * 1e6
     _signatures(results, args.repeats)
-    sizes = [int(s) for s in args.agents.split(",") if s.strip()]
+    sizes = list(args.agents)
     _coordinator(results, sizes, args.window, args.repeats)
     if args.nats_signatures > 0:
         _nats(results, args.nats_signatures)

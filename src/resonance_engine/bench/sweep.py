@@ -25,6 +25,7 @@ import statistics
 import time
 from typing import Any
 
+from resonance_engine.cli.args import COUNT, integer, integers
 from resonance_engine.dist.executor import DaskExecutor, Executor, LocalExecutor
 from resonance_engine.dist.params import SweepParameter
 from resonance_engine.dist.sweep import RunOptions, plan_sweep, run_sweep
@@ -33,13 +34,15 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", type=int, default=16, help="runs per sweep (default 16)")
-    p.add_argument("--size", type=int, default=256, help="grid cells per side (default 256)")
-    p.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000)")
-    p.add_argument("--frames", type=int, default=10, help="metric frames per run (default 10)")
-    p.add_argument("--repeats", type=int, default=3, help="timed sweeps per setting (median)")
+    p.add_argument("--runs", type=COUNT, default=16, help="runs per sweep (default 16)")
+    p.add_argument("--size", type=integer(low=16), default=256,
+                   help="grid cells per side (default 256)")
+    p.add_argument("--steps", type=COUNT, default=1000, help="steps per run (default 1000)")
+    p.add_argument("--frames", type=COUNT, default=10, help="metric frames per run (default 10)")
+    p.add_argument("--repeats", type=COUNT, default=3, help="timed sweeps per setting (median)")
     p.add_argument(
-        "--workers", default="1,2", help="comma-separated Dask worker counts (default 1,2)"
+        "--workers", type=integers(low=1), default="1,2",
+            help="comma-separated Dask worker counts (default 1,2)"
     )
 
 
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     executors: dict[str, Executor] = {"serial": LocalExecutor(0)}
     try:
-        for n in (int(w) for w in args.workers.split(",")):
+        for n in args.workers:
             start = time.perf_counter()
             executors[f"dask {n}w"] = DaskExecutor(n_workers=n, threads_per_worker=1)
             results[f"dask {n}w start s"] = time.perf_counter() - start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from resonance_engine.cli.args import SEED, output_folder
 from resonance_engine.json_safe import dumps
 
 if TYPE_CHECKING:
@@ -33,17 +35,18 @@ __all__ = [
     "print_summary",
     "output_dir",
     "run_config_from_args",
+    "warn_without_sources",
 ]
 
 
 def add_common_options(parser: argparse.ArgumentParser, out_default: str = "resonance-out") -> None:
     """--seed, --out, --json and --quiet, which every command that runs work takes."""
     parser.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: from config, else 0)"
+        "--seed", type=SEED, default=None, help="random seed (default: from config, else 0)"
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=output_folder,
         default=Path(out_default),
         metavar="DIR",
         help=f"folder for pictures and reports (default: ./{out_default}/)",
@@ -152,15 +155,41 @@ def print_summary(args: argparse.Namespace, title: str, summary: dict[str, Any])
     Console().print(table)
 
 
-def output_dir(path: Path) -> Path:
-    """Create the output folder (and parents); errors become ConfigError."""
+def output_dir(path: Path, files: Sequence[str] = ()) -> Path:
+    """Create the output folder (and parents); errors become ConfigError.
+
+    Parameters
+    ----------
+    path : Path
+        The folder (``--out``).
+    files : sequence of str
+        Names of the files the command will write there: each must not be a folder
+        (checked before the folder is created, so that the command fails before its work
+        instead of after it).
+    """
     from resonance_engine.errors import ConfigError
 
+    for name in files:
+        if (path / name).is_dir():
+            raise ConfigError(
+                f"cannot write {str(path / name)!r}: it is a folder; remove it or choose "
+                "another --out"
+            )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create output folder {str(path)!r}: {exc.strerror}") from None
     return path
+
+
+def warn_without_sources(args: argparse.Namespace, config: RunConfig) -> None:
+    """One warning line on stderr when ``--config`` gave no sources (call it once the
+    configuration was accepted, so that an error stays the only line)."""
+    if getattr(args, "config", None) and not config.simulation.sources:
+        sys.stderr.write(
+            f"resonance: warning: config file {str(args.config)!r} has no "
+            "[[simulation.sources]]: nothing drives the field, which stays at zero\n"
+        )
 
 
 def run_config_from_args(

@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from resonance_engine.cli.args import COUNT, FINITE, nonempty, number, output_file
 from resonance_engine.errors import ConfigError, StoreError
 from resonance_engine.store import AgentDB
 
@@ -38,7 +39,7 @@ DEFAULT_DB = Path("resonance.db")
 def add_db_options(parser: argparse.ArgumentParser, storing: bool = True) -> None:
     """``--db PATH`` (and, for commands that store, ``--no-db``)."""
     parser.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, metavar="PATH",
+        "--db", type=output_file, default=DEFAULT_DB, metavar="PATH",
         help=f"metric database file (default: ./{DEFAULT_DB})",
     )
     if storing:
@@ -70,32 +71,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds.required = True
 
     runs = cmds.add_parser("runs", help="list the stored runs, newest first")
-    runs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    runs.add_argument("--limit", type=COUNT, default=50, help="at most this many (default 50)")
     runs.set_defaults(func=cmd_runs)
 
     show = cmds.add_parser("show", help="a run's configuration and series summary")
-    show.add_argument("run", type=int, metavar="RUN", help="run id (see 'resonance db runs')")
+    show.add_argument("run", type=COUNT, metavar="RUN", help="run id (see 'resonance db runs')")
     show.set_defaults(func=cmd_show)
 
     similar = cmds.add_parser(
         "similar", help="moments in any run whose fingerprint is nearest to RUN at time T",
     )
-    similar.add_argument("run", type=int, metavar="RUN")
-    similar.add_argument("--at", type=float, required=True, metavar="T",
+    similar.add_argument("run", type=COUNT, metavar="RUN")
+    similar.add_argument("--at", type=FINITE, required=True, metavar="T",
                          help="simulated time in RUN (s); its fingerprint bucket is the query")
-    similar.add_argument("--k", type=int, default=10, help="number of matches (default 10)")
-    similar.add_argument("--max-distance", type=float, default=0.3,
+    similar.add_argument("--k", type=COUNT, default=10, help="number of matches (default 10)")
+    similar.add_argument("--max-distance", type=number(low=0.0, high=2.0), default=0.3,
                          help="largest cosine distance shown (default 0.3)")
     similar.add_argument("--other-runs", action="store_true", help="leave out RUN itself")
-    similar.add_argument("--type", default="ci", dest="series_type",
+    similar.add_argument("--type", type=nonempty, default="ci", dest="series_type",
                          help="series type the fingerprints belong to (default ci)")
     similar.set_defaults(func=cmd_similar)
 
     export = cmds.add_parser("export", help="write a run's series to CSV or Parquet")
-    export.add_argument("run", type=int, metavar="RUN")
+    export.add_argument("run", type=COUNT, metavar="RUN")
     fmt = export.add_mutually_exclusive_group(required=True)
-    fmt.add_argument("--csv", type=Path, metavar="FILE", help="CSV file ('-' for stdout)")
-    fmt.add_argument("--parquet", type=Path, metavar="FILE", help="Parquet file (needs pyarrow)")
+    fmt.add_argument("--csv", type=output_file, metavar="FILE", help="CSV file ('-' for stdout)")
+    fmt.add_argument("--parquet", type=output_file, metavar="FILE",
+                     help="Parquet file (needs pyarrow)")
     export.add_argument("--force", action="store_true",
                         help="replace FILE when it exists (never the database being read)")
     export.set_defaults(func=cmd_export)

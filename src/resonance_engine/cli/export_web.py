@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from resonance_engine.cli.args import COUNT, POSITIVE, SEED, input_file, output_folder
 from resonance_engine.cli.common import print_summary, run_config_from_args
 from resonance_engine.errors import ConfigError
 
@@ -13,25 +13,26 @@ __all__ = ["register", "cmd_export_web", "add_site_options", "site_from_args"]
 
 def add_site_options(p: argparse.ArgumentParser) -> None:
     """--config, --size, --metrics-every, --fps, --max-side and --seed of the page's run."""
-    p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
+    p.add_argument("--config", type=input_file, metavar="FILE.toml",
+                   help="run configuration (see README)")
     p.add_argument(
-        "--size", type=int, help="grid cells per side of the default pond (default 256)"
+        "--size", type=COUNT, help="grid cells per side of the default pond (default 256)"
     )
     p.add_argument(
         "--metrics-every",
-        type=int,
+        type=COUNT,
         metavar="N",
         help="steps between measured frames (default: the config's metrics_every, else 50)",
     )
-    p.add_argument("--fps", type=float, default=30.0, help="largest frame rate (default 30)")
+    p.add_argument("--fps", type=POSITIVE, default=30.0, help="largest frame rate (default 30)")
     p.add_argument(
         "--max-side",
-        type=int,
+        type=COUNT,
         default=256,
         help="largest frame side in cells; bigger fields are block-averaged (default 256)",
     )
     p.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: from config, else 0)"
+        "--seed", type=SEED, default=None, help="random seed (default: from config, else 0)"
     )
 
 
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "file server, e.g. python -m http.server -d DIR."
         ),
     )
-    p.add_argument("dir", type=Path, metavar="DIR", help="folder to write (new or empty)")
+    p.add_argument("dir", type=output_folder, metavar="DIR", help="folder to write (new or empty)")
     add_site_options(p)
     p.add_argument(
         "--force",

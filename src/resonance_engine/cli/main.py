@@ -72,12 +72,16 @@ def _discard_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resonance`` command; returns the exit code.
 
+    A refused argument returns 2 (argparse's ``SystemExit`` is not raised to the caller).
     SIGTERM is handled like Ctrl-C: the running command stops, writes what it has and
     closes its files. A closed stdout pipe (``resonance db export 1 --csv - | head -1``)
     ends the command quietly with code 0.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a refused argument (one line printed), --help, --version
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     in_main_thread = threading.current_thread() is threading.main_thread()
     signals = (signal.SIGINT, signal.SIGTERM) if in_main_thread else ()
     previous = {signum: signal.signal(signum, interrupt_between_steps) for signum in signals}

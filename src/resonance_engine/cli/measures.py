@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from resonance_engine.cli.args import integer
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -14,22 +15,6 @@ from resonance_engine.cli.common import (
 )
 
 __all__ = ["register_experiment", "cmd_experiment_measures"]
-
-
-def _size(text: str) -> int:
-    value = int(text)
-    if value < 64:
-        raise argparse.ArgumentTypeError(f"--size must be at least 64 cells, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"--seeds must be at least 2 (for the spread), got {value}"
-        )
-    return value
 
 
 def register_experiment(names: Any) -> None:
@@ -46,9 +31,11 @@ def register_experiment(names: Any) -> None:
             "1.8 indicates rich structure' holds for these fields."
         ),
     )
-    m.add_argument("--size", type=_size, default=256, help="cells per side (default 256)")
-    m.add_argument("--seeds", type=_positive, default=3,
-                   help="realisations of each reference field (default 3)")
+    m.add_argument("--size", type=integer(low=64), default=256,
+                   help="cells per side (default 256; at least 64)")
+    m.add_argument("--seeds", type=integer(low=2), default=3,
+                   help="realisations of each reference field (default 3; at least 2, for "
+                   "the spread)")
     add_common_options(m, out_default="resonance-out/measures")
     m.set_defaults(func=cmd_experiment_measures)
 

@@ -12,6 +12,16 @@ import argparse
 import math
 from typing import Any
 
+from resonance_engine.cli.args import (
+    COUNT,
+    COUNT0,
+    FINITE,
+    POSITIVE,
+    ParsedArg,
+    input_file,
+    integer,
+    nonempty,
+)
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -54,30 +64,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Minimise an objective with CMA-ES on a process pool or Dask; every "
         "evaluation is stored in AgentDB.",
     )
-    p.add_argument("objective", nargs="?", metavar="OBJECTIVE",
+    p.add_argument("objective", nargs="?", type=nonempty, metavar="OBJECTIVE",
                    help="cs, target, separation or module:function")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=X0[:LOW:HIGH]",
+    p.add_argument("--param", type=ParsedArg(parse_opt_param), action="append",
+                   default=[], metavar="NAME=X0[:LOW:HIGH]",
                    help="a tuned parameter, its start and optional bounds (repeat)")
-    p.add_argument("--sigma0", type=float, default=0.25,
+    p.add_argument("--sigma0", type=POSITIVE, default=0.25,
                    help="initial step: a fraction of each bounded range, else absolute "
                    "(default 0.25)")
-    p.add_argument("--budget", type=int, default=200, help="maximum evaluations (default 200)")
-    p.add_argument("--popsize", type=int, help="population of the first run (default pycma's)")
-    p.add_argument("--restarts", type=int, default=9, help="maximum restarts (default 9)")
+    p.add_argument("--budget", type=COUNT, default=200, help="maximum evaluations (default 200)")
+    p.add_argument("--popsize", type=integer(low=2),
+                   help="population of the first run (default pycma's)")
+    p.add_argument("--restarts", type=COUNT0, default=9, help="maximum restarts (default 9)")
     p.add_argument("--no-bipop", action="store_true", help="IPOP restarts instead of BIPOP")
-    p.add_argument("--replicates", type=int,
+    p.add_argument("--replicates", type=COUNT,
                    help="seeds per candidate (default 1 for named objectives, none for "
                    "module:function)")
-    p.add_argument("--ftarget", type=float, help="stop at a value <= this")
-    p.add_argument("--target-d", type=float, help="target objective: mean D to match")
-    p.add_argument("--target-ci", type=float, help="target objective: mean CI to match")
-    p.add_argument("--scenarios", metavar="FILE.toml",
+    p.add_argument("--ftarget", type=FINITE, help="stop at a value <= this")
+    p.add_argument("--target-d", type=FINITE, help="target objective: mean D to match")
+    p.add_argument("--target-ci", type=FINITE, help="target objective: mean CI to match")
+    p.add_argument("--scenarios", type=input_file, metavar="FILE.toml",
                    help="separation objective: [[a]] and [[b]] scenario tables")
-    p.add_argument("--agents", type=int, default=4, help="cs objective: agents (default 4)")
-    p.add_argument("--ticks", type=int, default=96, help="cs objective: ticks (default 96)")
-    p.add_argument("--size", type=int, default=32,
+    p.add_argument("--agents", type=COUNT, default=4, help="cs objective: agents (default 4)")
+    p.add_argument("--ticks", type=COUNT, default=96, help="cs objective: ticks (default 96)")
+    p.add_argument("--size", type=COUNT, default=32,
                    help="cs objective: cells per side (default 32)")
-    p.add_argument("--resume", type=int, metavar="ID", help="continue stored optimisation ID")
+    p.add_argument("--resume", type=COUNT, metavar="ID", help="continue stored optimisation ID")
     p.add_argument("--list", action="store_true", help="list the stored optimisations")
     add_executor_options(p)
     add_db_options(p)
@@ -113,12 +125,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         raise ConfigError("name an objective (cs, target, separation or module:function)")
     if not args.param:
         raise ConfigError("give at least one --param NAME=X0[:LOW:HIGH]")
-    for flag in ("budget", "restarts", "agents", "ticks", "size"):
-        if getattr(args, flag) < (0 if flag == "restarts" else 1):
-            raise ConfigError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
-    if not (math.isfinite(args.sigma0) and args.sigma0 > 0):
-        raise ConfigError(f"--sigma0 must be > 0, got {args.sigma0}")
-    params = [parse_opt_param(text) for text in args.param]
+    params = list(args.param)
     names = [p[0] for p in params]
     if len(set(names)) != len(names):
         raise ConfigError(f"a --param is given twice: {names}")
@@ -126,7 +133,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if any(bounded) and not all(bounded):
         raise ConfigError("give bounds for every --param or for none")
     bounds = ([p[2] for p in params], [p[3] for p in params]) if all(bounded) else None
-    stds = [p[3] - p[2] for p in params] if bounds else None  # type: ignore[operator]
+    stds = [p[3] - p[2] for p in params] if bounds else None
 
     options: dict[str, Any] = {}
     if args.objective == "cs":
@@ -143,7 +150,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if replicates < 0:
         raise ConfigError(f"--replicates must be >= 0, got {replicates}")
     seeds = tuple(1000 * seed + i for i in range(replicates))
-    out = output_dir(args.out)
+    out = output_dir(args.out, files=("convergence.png",))
     db = open_db(args)
     executor = resolve_executor(args.executor, args.workers)
     try:

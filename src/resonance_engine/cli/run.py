@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from resonance_engine.backends import BACKEND_NAMES
+from resonance_engine.cli.args import COUNT, COUNT0, input_file
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -14,6 +15,7 @@ from resonance_engine.cli.common import (
     progress_bar,
     run_config_from_args,
     show_progress,
+    warn_without_sources,
 )
 from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.cli.progress import ProgressTracker
@@ -38,11 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run a simulation, measure D, G, C, tau and CI, store the run and write "
         "a summary and pictures.",
     )
-    p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
-    p.add_argument("--size", type=int, help="grid cells per side of the default pond (default 512)")
-    p.add_argument("--steps", type=int, help="number of time steps (default 2000)")
+    p.add_argument("--config", type=input_file, metavar="FILE.toml",
+                   help="run configuration (see README)")
+    p.add_argument("--size", type=COUNT,
+                   help="grid cells per side of the default pond (default 512)")
+    p.add_argument("--steps", type=COUNT0, help="number of time steps (default 2000)")
     p.add_argument(
-        "--metrics-every", type=int, metavar="N", help="steps between measured frames (default 10)"
+        "--metrics-every", type=COUNT, metavar="N",
+        help="steps between measured frames (default 10)",
     )
     p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
     add_db_options(p)
@@ -54,7 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run with a progress bar; Ctrl-C or SIGTERM stops, stores and writes what there is."""
     config = run_config_from_args(args, default_size=512)
     solver = config.simulation.build()
-    out = output_dir(args.out)
+    out = output_dir(args.out, files=("field.png", "metrics.png"))
+    warn_without_sources(args, config)
     db = open_db(args)
     try:
         recorder = None

@@ -11,11 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from resonance_engine.backends import BACKEND_NAMES
+from resonance_engine.cli.args import (
+    COUNT,
+    NONNEGATIVE,
+    PORT,
+    POSITIVE,
+    host_name,
+    input_file,
+    integer,
+    nonempty,
+)
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
     print_summary,
     run_config_from_args,
+    warn_without_sources,
 )
 from resonance_engine.cli.db import add_db_options
 from resonance_engine.config import RunConfig
@@ -34,20 +45,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Runs until Ctrl-C, then writes the final field and the metric history to --out."
         ),
     )
-    p.add_argument("--config", metavar="FILE.toml", help="run configuration (see README)")
+    p.add_argument("--config", type=input_file, metavar="FILE.toml",
+                   help="run configuration (see README)")
     p.add_argument(
         "--size",
-        type=int,
+        type=COUNT,
         help="grid cells per side of the default pond (default 256; 128 per agent with --swarm)",
     )
     p.add_argument("--backend", choices=BACKEND_NAMES, help="compute backend (default auto)")
     p.add_argument(
         "--host",
+        type=host_name,
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only)",
     )
     p.add_argument(
         "--allow-host",
+        type=host_name,
         action="append",
         default=[],
         metavar="NAME",
@@ -55,28 +69,31 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "loopback names and --host are answered otherwise (protection against DNS rebinding)",
     )
     p.add_argument(
-        "--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)"
+        "--port", type=PORT, default=8765, help="TCP port (default 8765; 0 picks a free one)"
     )
     p.add_argument(
         "--token",
+        type=nonempty,
         help="require this token for the page and the WebSocket "
         "('auto' makes a random one); the printed URL carries it",
     )
-    p.add_argument("--fps", type=float, default=30.0, help="largest frame rate sent (default 30)")
+    p.add_argument("--fps", type=POSITIVE, default=30.0,
+                   help="largest frame rate sent (default 30)")
     p.add_argument(
         "--max-side",
-        type=int,
+        type=COUNT,
         default=256,
         help="largest frame side in cells; bigger fields are block-averaged (default 256)",
     )
     p.add_argument(
         "--metrics-every",
-        type=int,
+        type=COUNT,
         metavar="N",
         help="steps between metric rows (default: the config's metrics_every, else 50)",
     )
     p.add_argument(
-        "--chunk", type=int, default=10, help="steps between two looks at the controls (default 10)"
+        "--chunk", type=COUNT, default=10,
+        help="steps between two looks at the controls (default 10)",
     )
     p.add_argument(
         "--metrics",
@@ -87,19 +104,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--swarm",
-        type=int,
+        type=integer(low=2),
         metavar="N",
         help="run a swarm of N agents (needs resonance_engine.swarm)",
     )
     p.add_argument(
         "--coupling",
-        type=float,
+        type=NONNEGATIVE,
         default=0.3,
         help="coupling strength K of the swarm's agents (default 0.3; 0 = independent)",
     )
     p.add_argument(
         "--steps-per-tick",
-        type=int,
+        type=COUNT,
         default=10,
         help="solver steps per swarm tick (default 10)",
     )
@@ -115,7 +132,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--replay",
         metavar="RUN",
-        type=int,
+        type=COUNT,
         help="show run RUN of --db read-only (its metric history) instead of simulating",
     )
     add_common_options(p)
@@ -147,10 +164,6 @@ def _metrics_source(choice: str, config: RunConfig) -> Any:
 def _swarm(args: argparse.Namespace, config: RunConfig) -> Any:
     from resonance_engine.swarm import Swarm, SwarmConfig
 
-    if args.swarm < 2:
-        raise ConfigError(f"--swarm needs at least 2 agents, got {args.swarm}")
-    if args.coupling < 0:
-        raise ConfigError(f"--coupling must be >= 0, got {args.coupling}")
     simulation = config.simulation if args.config else None
     swarm_config = SwarmConfig(
         size=config.simulation.nx,
@@ -325,13 +338,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"fps": args.fps, "max_side": args.max_side}
     recorder: Any = None
     runner: SimulationRunner | None = None
+    # what can be refused is refused before the output folder and the database are made
+    single = config.simulation.build() if args.swarm is None else None
+    if args.swarm is not None:
+        from resonance_engine.swarm.batched import check_swarm_memory
+
+        check_swarm_memory(args.swarm, config.simulation.nx)
+    out = output_dir(args.out, files=("field.png", "metrics.csv"))
+    warn_without_sources(args, config)
     try:
-        if args.swarm is not None:
+        if single is None:
             swarm, recorder = _swarm(args, config)
             runner = SimulationRunner.for_swarm(swarm, **options)
         else:
             runner = SimulationRunner(
-                config.simulation.build(),
+                single,
                 _metrics_source(args.metrics, config),
                 chunk=args.chunk,
                 metrics_every=config.metrics_every,
@@ -339,7 +360,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             recorder = runner.recorder = _recorder(args, config, runner.metrics)
         solver = runner.solver
-        out = output_dir(args.out)
         title = f"resonance-engine · {solver.nx}×{solver.ny}"
         if args.swarm is not None:
             title += f" · swarm of {args.swarm}"

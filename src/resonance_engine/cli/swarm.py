@@ -11,6 +11,16 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.cli.args import (
+    COUNT,
+    COUNT0,
+    FINITE,
+    NONNEGATIVE,
+    ParsedArg,
+    input_file,
+    name_list,
+    nonempty,
+)
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -40,14 +50,19 @@ def load_measure(spec: str | None) -> Any:
         raise ConfigError(f"cannot load measure factory {spec!r}: {exc}") from None
     if not callable(factory):
         raise ConfigError(f"measure factory {spec!r} is not callable")
+    try:
+        measure = factory()
+    except Exception as exc:  # a function that is no factory (math:sqrt): say so, once
+        raise ConfigError(
+            f"measure factory {spec!r} failed when called without arguments: "
+            f"{type(exc).__name__}: {exc}; it must return a function of the fields"
+        ) from None
+    if not callable(measure):
+        raise ConfigError(
+            f"measure factory {spec!r} returned {type(measure).__name__} {measure!r:.60}, not a "
+            "function of the fields (see resonance_engine.swarm.measure)"
+        )
     return factory
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,9 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "stability (--basin), alerts and bytes per tick; write swarm.png."
         ),
     )
-    p.add_argument("--agents", type=_positive_int, default=8,
+    p.add_argument("--agents", type=COUNT, default=8,
                    help="agents in the swarm (default 8)")
-    p.add_argument("--ticks", type=_positive_int, default=300, help="ticks to run (default 300)")
+    p.add_argument("--ticks", type=COUNT, default=300, help="ticks to run (default 300)")
     p.add_argument("--coupling-mode", choices=_coupling_modes(), default="gain",
                    help="coupling mechanism (README: 'Coupling modes'; default gain)")
     p.add_argument("--controller", type=_controller_spec, default=None,
@@ -70,29 +85,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a controller sets the drives instead of --coupling-mode (README: "
                    "'Swarm controllers'); --coupling is then its K; rl:DIR/policy.zip runs "
                    "a policy trained by 'resonance train --env swarm'")
-    p.add_argument("--coupling", type=float, default=None, metavar="K",
+    p.add_argument("--coupling", type=FINITE, default=None, metavar="K",
                    help="coupling strength K in the mode's unit (0 = independent agents; "
                    "default: the mode's default, gain 0.05, kuramoto 10 1/s)")
     p.add_argument("--ci-sampling", choices=("average", "tick"), default="average",
                    help="average: CI is the mean over frames that resolve the drives "
                    "(default); tick: one frame per tick (aliased when ticks are slow)")
-    p.add_argument("--size", type=_positive_int, default=128, help="cells per side of each field")
-    p.add_argument("--steps-per-tick", type=_positive_int, default=10,
+    p.add_argument("--size", type=COUNT, default=128, help="cells per side of each field")
+    p.add_argument("--steps-per-tick", type=COUNT, default=10,
                    help="solver steps per tick (default 10)")
-    p.add_argument("--window", type=_positive_int, default=64, help="CS window in ticks")
-    p.add_argument("--bus", default="memory",
+    p.add_argument("--window", type=COUNT, default=64, help="CS window in ticks")
+    p.add_argument("--bus", type=nonempty, default="memory",
                    help="'memory' (default) or a NATS URL such as nats://127.0.0.1:4222")
     p.add_argument("--role", choices=("all", "agents", "coordinator"), default="all",
                    help="with a NATS bus: host only some agents (--agent-ids) or only measure")
-    p.add_argument("--agent-ids", help="comma-separated agent ids hosted here (--role agents)")
+    p.add_argument("--agent-ids", type=nonempty,
+                   help="comma-separated agent ids hosted here (--role agents)")
     p.add_argument("--exchange", choices=("signature", "state"), default="signature",
                    help="'state' also publishes every full field, to measure its traffic")
-    p.add_argument("--basin", type=int, default=0, metavar="N",
+    p.add_argument("--basin", type=COUNT0, default=0, metavar="N",
                    help="also estimate basin stability from N perturbed runs (default 0: no)")
-    p.add_argument("--perturbation", type=float, default=0.5,
+    p.add_argument("--perturbation", type=NONNEGATIVE, default=0.5,
                    help="basin stability: std of the kick to the log drive gain")
     add_executor_options(p)  # basin-stability runs; with a NATS bus and dask: the agents too
-    p.add_argument("--measure", metavar="MODULE:FACTORY",
+    p.add_argument("--measure", type=nonempty, metavar="MODULE:FACTORY",
                    help="measure factory (default: resonance_engine.metrics.ComplexityAnalyzer)")
     add_db_options(p)
     add_common_options(p)
@@ -112,38 +128,44 @@ def register(sub: argparse._SubParsersAction) -> None:
             "stability and MFPT at the best K; write report.md with a verdict table."
         ),
     )
-    s.add_argument("--mechanisms", default=",".join(_default_mechanisms()),
+    s.add_argument("--mechanisms", type=name_list([*_coupling_modes(), "rl"]),
+                   default=",".join(_default_mechanisms()),
                    help="comma-separated coupling modes (default: all five)")
-    s.add_argument("--controllers", default=",".join(_default_controllers()),
+    s.add_argument("--controllers", type=name_list([*_controllers(), "none"]),
+                   default=",".join(_default_controllers()),
                    help="comma-separated controllers run as more rows (default: "
                    f"{','.join(_default_controllers())}; 'none' for none)")
-    s.add_argument("--strengths", action="append", default=[], metavar="MODE=K1,K2",
+    s.add_argument("--strengths", type=ParsedArg(_strength), action="append", default=[],
+                   metavar="MODE=K1,K2",
                    help="K values of one mechanism (repeatable; default: its sweep)")
-    s.add_argument("--policy", metavar="DIR/policy.zip",
+    s.add_argument("--policy", type=input_file, metavar="DIR/policy.zip",
                    help="a swarm policy written by 'resonance train': one more row, 'rl' "
                    "(needs the rl extra; the swarm takes the policy's --size and steps per "
                    "tick)")
-    s.add_argument("--agents", type=_positive_int, default=6, help="agents (default 6)")
-    s.add_argument("--size", type=_positive_int, default=64, help="cells per side (default 64)")
-    s.add_argument("--ticks", type=_positive_int, default=200, help="measured ticks per run")
-    s.add_argument("--warmup", type=int, default=40, help="discarded ticks per run")
-    s.add_argument("--seeds", type=_positive_int, default=3, help="number of seeds (default 3)")
-    s.add_argument("--window", type=_positive_int, default=64, help="CS window in ticks")
-    s.add_argument("--surrogates", type=int, default=200)
-    s.add_argument("--basin", type=int, default=4, metavar="N",
+    s.add_argument("--agents", type=COUNT, default=6, help="agents (default 6)")
+    s.add_argument("--size", type=COUNT, default=64, help="cells per side (default 64)")
+    s.add_argument("--ticks", type=COUNT, default=200, help="measured ticks per run")
+    s.add_argument("--warmup", type=COUNT0, default=40, help="discarded ticks per run")
+    s.add_argument("--seeds", type=COUNT, default=3, help="number of seeds (default 3)")
+    s.add_argument("--window", type=COUNT, default=64, help="CS window in ticks")
+    s.add_argument("--surrogates", type=COUNT0, default=200,
+                   help="surrogates of each p-value (default 200; 0: none)")
+    s.add_argument("--basin", type=COUNT0, default=4, metavar="N",
                    help="basin-stability kicks per mechanism at its best K (0: none)")
-    s.add_argument("--perturbation", type=float, default=1.0,
+    s.add_argument("--perturbation", type=NONNEGATIVE, default=1.0,
                    help="std of the basin kicks (log gain, rad)")
-    s.add_argument("--mfpt", type=int, default=3, metavar="N",
+    s.add_argument("--mfpt", type=COUNT0, default=3, metavar="N",
                    help="MFPT runs per mechanism at its best K (0: none)")
-    s.add_argument("--noise", type=float, default=0.1,
+    s.add_argument("--noise", type=NONNEGATIVE, default=0.1,
                    help="MFPT noise per tick (log gain, rad)")
-    s.add_argument("--horizon", type=_positive_int, default=128,
+    s.add_argument("--horizon", type=COUNT, default=128,
                    help="ticks after a basin kick, and the MFPT horizon (default 128: the "
                    "final CS window then starts after the relaxation)")
     add_executor_options(s)  # where the runs and the samples execute
-    s.add_argument("--bus", default="memory", help="bus of the full-state traffic measurement")
-    s.add_argument("--measure", metavar="MODULE:FACTORY", help="measure factory (see swarm)")
+    s.add_argument("--bus", type=nonempty, default="memory",
+                   help="bus of the full-state traffic measurement")
+    s.add_argument("--measure", type=nonempty, metavar="MODULE:FACTORY",
+                   help="measure factory (see swarm)")
     add_common_options(s, out_default="resonance-out/sync")
     s.set_defaults(func=cmd_experiment_sync)
 
@@ -237,7 +259,7 @@ def _cs_status(run: Any, swarm: Any) -> str:
 def cmd_swarm(args: argparse.Namespace) -> int:
     """Run a swarm with a live CS in the progress bar; Ctrl-C stops and still reports."""
     from resonance_engine.swarm.basin import basin_stability
-    from resonance_engine.swarm.batched import Swarm, SwarmConfig
+    from resonance_engine.swarm.batched import Swarm, SwarmConfig, check_swarm_memory
     from resonance_engine.swarm.bus import open_bus
     from resonance_engine.swarm.plots import plot_swarm_run
 
@@ -245,13 +267,24 @@ def cmd_swarm(args: argparse.Namespace) -> int:
         raise ConfigError(f"--agents must be >= 2, got {args.agents}")
     if args.role != "all" and not args.bus.startswith("nats://"):
         raise ConfigError(f"--role {args.role} needs a NATS bus (--bus nats://host:port)")
+    if args.agent_ids is not None and args.role != "agents":
+        raise ConfigError(
+            f"--agent-ids {args.agent_ids} is only used with --role agents (and a NATS bus); "
+            "leave it out to host every agent here"
+        )
+    if args.window > args.ticks:
+        raise ConfigError(
+            f"--window {args.window} ticks is longer than the run (--ticks {args.ticks}): CS "
+            "would never be computed; use a --window of at most --ticks"
+        )
+    check_swarm_memory(args.agents, args.size)
     seed = args.seed if args.seed is not None else 0
     measure = load_measure(args.measure)
     coupling = _coupling(args)
     args.coupling = coupling.strength
     config = SwarmConfig(size=args.size, steps_per_tick=args.steps_per_tick, window=args.window,
                          ci_average=args.ci_sampling == "average")
-    out = output_dir(args.out)
+    out = output_dir(args.out, files=("swarm.png",))
     if args.role == "coordinator":
         return _coordinator_only(args, out)
     if _distributed(args):
@@ -461,14 +494,12 @@ def _default_controllers() -> tuple[str, ...]:
     return DEFAULT_CONTROLLERS
 
 
-def _strengths(items: list[str]) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    out = []
-    for item in items:
-        mode, sep, values = item.partition("=")
-        if not sep or not mode.strip():
-            raise ConfigError(f"--strengths must look like MODE=K1,K2, got {item!r}")
-        out.append((mode.strip(), _floats(f"--strengths {mode.strip()}", values)))
-    return tuple(out)
+def _strength(item: str) -> tuple[str, tuple[float, ...]]:
+    """One --strengths MODE=K1,K2."""
+    mode, sep, values = item.partition("=")
+    if not sep or not mode.strip():
+        raise ConfigError(f"--strengths must look like MODE=K1,K2, got {item!r}")
+    return mode.strip(), _floats(f"--strengths {mode.strip()}", values)
 
 
 def cmd_experiment_sync(args: argparse.Namespace) -> int:
@@ -479,21 +510,9 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
     from resonance_engine.swarm.experiment import SyncExperimentConfig, run_sync_experiment
 
     seed = args.seed if args.seed is not None else 0
-    mechanisms = tuple(m.strip() for m in args.mechanisms.split(",") if m.strip())
-    if args.controllers.strip() != "none":
-        controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
-        for name in controllers:
-            if name not in _controllers():
-                raise ConfigError(f"--controllers: unknown controller {name!r}; choose from "
-                                  f"{', '.join(_controllers())} or none")
-        mechanisms = tuple(dict.fromkeys([*mechanisms, *controllers]))
-    for name, value in (("--surrogates", args.surrogates), ("--basin", args.basin),
-                        ("--mfpt", args.mfpt), ("--warmup", args.warmup)):
-        if value < 0:
-            raise ConfigError(f"{name} must be >= 0, got {value}")
-    for name, value in (("--perturbation", args.perturbation), ("--noise", args.noise)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"{name} must be finite and >= 0, got {value}")
+    mechanisms = tuple(args.mechanisms)
+    controllers = [c for c in args.controllers if c != "none"]
+    mechanisms = tuple(dict.fromkeys([*mechanisms, *controllers]))
     options: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     if args.policy:
         mechanisms = (*[m for m in mechanisms if m != "rl"], "rl")
@@ -503,7 +522,7 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
     cfg = SyncExperimentConfig(
         options=options, agents=args.agents, size=args.size, warmup=args.warmup, ticks=args.ticks,
         window=args.window, seeds=tuple(range(seed, seed + args.seeds)),
-        mechanisms=mechanisms, strengths=_strengths(args.strengths),
+        mechanisms=mechanisms, strengths=tuple(args.strengths),
         surrogates=args.surrogates, basin_samples=args.basin,
         basin_perturbation=args.perturbation, mfpt_runs=args.mfpt, mfpt_noise=args.noise,
         horizon=args.horizon,

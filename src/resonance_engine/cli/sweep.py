@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from resonance_engine.cli.args import COUNT, COUNT0, ParsedArg, input_file
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -27,7 +28,7 @@ from resonance_engine.cli.common import (
 )
 from resonance_engine.cli.db import add_db_options, open_db
 from resonance_engine.config import load_run_config
-from resonance_engine.dist.executor import resolve_executor
+from resonance_engine.dist.executor import EXECUTOR_CHOICES, resolve_executor
 from resonance_engine.dist.params import parse_param
 from resonance_engine.dist.report import headline_quantities, save_sweep_heatmap, sweep_rows
 from resonance_engine.dist.results import AgentDBResults, MemoryResults
@@ -42,20 +43,33 @@ from resonance_engine.dist.sweep import (
 )
 from resonance_engine.json_safe import json_safe
 
-__all__ = ["register", "cmd_sweep", "add_executor_options"]
+__all__ = ["register", "cmd_sweep", "add_executor_options", "executor_spec"]
+
+
+def executor_spec(text: str) -> str:
+    """An argparse type: a name of :data:`EXECUTOR_CHOICES` or a scheduler address
+    (``tcp://host:port``), checked before any work starts."""
+    scheme, sep, address = text.partition("://")
+    if text in EXECUTOR_CHOICES or (sep and scheme.isidentifier() and address.strip()):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown executor {text!r}; use one of {', '.join(EXECUTOR_CHOICES)} or a Dask "
+        "scheduler address like tcp://host:8786"
+    )
 
 
 def add_executor_options(parser: argparse.ArgumentParser) -> None:
     """``--executor`` and ``--workers``: where parallel runs execute (see resolve_executor)."""
     parser.add_argument(
         "--executor",
+        type=executor_spec,
         default="local",
         metavar="local|serial|dask|tcp://HOST:PORT",
         help="where runs execute: local process pool (default), serial (this process), "
         "dask (a LocalCluster on 127.0.0.1) or a Dask scheduler address",
     )
     parser.add_argument(
-        "--workers", type=int, help="worker processes for local and dask (default: CPU count)"
+        "--workers", type=COUNT, help="worker processes for local and dask (default: CPU count)"
     )
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,10 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "config",
         nargs="?",
         metavar="CONFIG.toml",
+        type=input_file,
         help="run configuration (default: the default pond at --size)",
     )
     p.add_argument(
         "--param",
+        type=ParsedArg(parse_param),
         action="append",
         required=True,
         metavar="NAME=VALUES",
@@ -84,13 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "amplitude, ..., or a dotted path like simulation.sources.0.frequency)",
     )
     add_executor_options(p)
-    p.add_argument("--size", type=int, help="grid size of the default pond (default 128)")
-    p.add_argument("--steps", type=int, help="steps per run (default: from the config, 2000)")
+    p.add_argument("--size", type=COUNT, help="grid size of the default pond (default 128)")
+    p.add_argument("--steps", type=COUNT0, help="steps per run (default: from the config, 2000)")
     p.add_argument(
-        "--frames", type=int, default=20, help="metric frames per run (default 20)"
+        "--frames", type=COUNT, default=20, help="metric frames per run (default 20)"
     )
     p.add_argument(
-        "--threads", type=int, default=1, help="numba threads per run (default 1)"
+        "--threads", type=COUNT, default=1, help="numba threads per run (default 1)"
     )
     add_db_options(p)
     add_common_options(p, out_default="resonance-out/sweep")
@@ -122,7 +138,7 @@ def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Plan, run, store and report a sweep."""
-    parameters = [parse_param(text) for text in args.param]
+    parameters = list(args.param)
     base = load_run_config(args.config) if args.config else None
     if base is not None and args.size is not None:
         base.simulation.nx = base.simulation.ny = args.size
@@ -135,7 +151,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         steps=args.steps,
         options=options,
     )
-    out = output_dir(args.out)
+    out = output_dir(args.out, files=("sweep.csv", "sweep.png"))
     db = open_db(args)
     results = MemoryResults() if db is None else AgentDBResults(db, owned=True)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.cli.args import COUNT, COUNT0, NONNEGATIVE, nonempty
 from resonance_engine.cli.common import (
     add_common_options,
     output_dir,
@@ -50,13 +51,6 @@ def hand_written_strengths() -> tuple[dict[str, tuple[float, ...]], dict[str, fl
     return couplings, controllers
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -71,33 +65,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algo", choices=("ppo", "a2c"), default="ppo")
     p.add_argument(
         "--timesteps",
-        type=_positive_int,
+        type=COUNT,
         default=20_000,
         help="environment steps (a swarm tick of N agents counts N; default 20000)",
     )
-    p.add_argument("--agents", type=_positive_int, default=8, help="swarm agents (default 8)")
-    p.add_argument("--size", type=_positive_int, default=64, help="cells per side (default 64)")
+    p.add_argument("--agents", type=COUNT, default=8, help="swarm agents (default 8)")
+    p.add_argument("--size", type=COUNT, default=64, help="cells per side (default 64)")
     p.add_argument(
         "--steps-per-tick",
-        type=_positive_int,
+        type=COUNT,
         default=10,
         help="solver steps per environment step (default 10)",
     )
     p.add_argument(
         "--episode-ticks",
-        type=_positive_int,
+        type=COUNT,
         default=64,
         help="environment steps per episode (default 64)",
     )
     p.add_argument(
         "--warmup-ticks",
-        type=int,
+        type=COUNT0,
         default=20,
         help="ticks run before an episode's first observation (default 20)",
     )
     p.add_argument(
         "--window",
-        type=_positive_int,
+        type=COUNT,
         default=16,
         help="swarm: CS window of the reward in ticks (default 16)",
     )
@@ -110,42 +104,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--coupling-mode",
+        type=nonempty,
         default="gain",
         help="swarm: mechanism of --coupling (gain, kuramoto, ci-feedback, common-drive, "
         "diffusive; default gain)",
     )
     p.add_argument(
         "--coupling",
-        type=float,
+        type=NONNEGATIVE,
         default=0.0,
         help="swarm: strength of the swarm's own coupling rule (default 0)",
     )
     p.add_argument(
         "--reward",
+        type=nonempty,
         default=None,
         help="field: target (default) | max; swarm: shared (default) | per_agent",
     )
     p.add_argument(
         "--target",
-        type=float,
+        type=NONNEGATIVE,
         default=2.0,
         help="field: target CI as a multiple of the reference field's (default 2)",
     )
     p.add_argument(
         "--action-cost",
-        type=float,
+        type=NONNEGATIVE,
         default=0.01,
         help="weight of mean(a^2) in the reward (default 0.01)",
     )
     p.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=COUNT0,
         default=5000,
         help="timesteps between checkpoints (0: none; default 5000)",
     )
     p.add_argument(
         "--eval-episodes",
-        type=int,
+        type=COUNT0,
         default=5,
         help="held-out episodes per condition after training (0: none; default 5)",
     )
@@ -177,13 +173,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name in ("action_cost", "coupling", "target"):
-        value = getattr(args, name)
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be finite and >= 0, got {value}")
-    for name in ("warmup_ticks", "checkpoint_every", "eval_episodes"):
-        if getattr(args, name) < 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    # the numbers are checked while parsing (resonance_engine.cli.args)
     valid = ("target", "max") if args.env == "field" else ("shared", "per_agent")
     if args.reward is not None and args.reward not in valid:
         raise ConfigError(
@@ -250,7 +240,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[dict[str, Any]]:
     from resonance_engine.rl.evaluate import (
+        OPEN_LOOP_GAINS,
         Condition,
+        constant_actor,
         evaluate_field,
         evaluate_swarm,
         held_out_seeds,
@@ -265,10 +257,11 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
     def random_actor(obs: np.ndarray) -> np.ndarray:
         return rng.uniform(-1, 1, (len(obs), 3))
 
+    open_loop = {name: constant_actor(gain) for name, gain in OPEN_LOOP_GAINS.items()}
     if args.env == "field":
         results = evaluate_field(
             policy.env_kwargs,
-            {"policy": policy.act, "no action": None, "random": random_actor},
+            {"policy": policy.act, "no action": None, "random": random_actor, **open_loop},
             seeds,
             reference=policy.reference,
         )
@@ -283,6 +276,10 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         ]
         conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
         conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
+        conditions += [
+            Condition(name, args.coupling, args.coupling_mode, actor=actor)
+            for name, actor in open_loop.items()
+        ]
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
     if args.env == "swarm":

@@ -47,6 +47,7 @@ from resonance_engine.backends import metric_kernels
 from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.frame_scales import dwell_scales
 from resonance_engine.errors import ConfigError, FieldError
+from resonance_engine.field.memory import check_fits
 from resonance_engine.metrics._input import as_batch, check_finite
 
 __all__ = ["DwellTimeTracker", "RecursiveDwell"]
@@ -116,6 +117,11 @@ class DwellTimeTracker:
         self._kernels = metric_kernels(backend)
         b, ny, nx = self._batch_shape
         hdtype = np.int16 if storage == "int16" else self.dtype
+        check_fits(
+            b * self.history * ny * nx * np.dtype(hdtype).itemsize,
+            f"the dwell-time history of {self.history} frames of {b} {nx}x{ny} fields",
+            "use a smaller grid, fewer agents or a shorter dwell history",
+        )
         self._ring = np.zeros((b, self.history, ny, nx), dtype=hdtype)
         self._slot_scale = np.ones((b, self.history))
         self._head = 0

@@ -107,18 +107,20 @@ def _run_means(config: Mapping[str, Any], params: Mapping[str, Any], seed: int,
     """Time-averaged D and CI of one simulation (the sweep's run, optional MetricsConfig)."""
     from resonance_engine.config import RunConfig
     from resonance_engine.dist.params import apply_params
-    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
+    from resonance_engine.loop import RunLoop
+    from resonance_engine.metrics import ComplexityAnalyzer, MeasureTracker, MetricsConfig
 
     run = RunConfig.model_validate({**apply_params(config, params), "seed": int(seed)})
-    solver = run.simulation.build()
     analyzer = ComplexityAnalyzer(MetricsConfig(**dict(metrics or {})))
-    ci, dim = [], []
     every = max(1, run.steps // frames)
-    for _ in range(frames):
-        solver.step(every)
-        m = analyzer.update(solver.u, step=solver.step_count, t=solver.t)
-        ci.append(float(m.ci))
-        dim.append(float(m.fractal_dim))
+    # the one run loop: a frame every `every` steps, `frames` of them
+    measure = MeasureTracker(analyzer, every, resident=False)
+    if RunLoop(run.simulation.build(), [measure], steps=every * frames).run().status == (
+        "interrupted"
+    ):
+        raise KeyboardInterrupt
+    ci = [float(m.ci) for m in measure.history]
+    dim = [float(m.fractal_dim) for m in measure.history]
     return {"ci": float(np.nanmean(ci)), "fractal_dim": float(np.nanmean(dim))}
 
 

@@ -9,6 +9,9 @@ same CS window) and differs only in what moves the agents' drive:
 - ``MODE K=k``: one of the swarm's hand-written couplings
   (:mod:`resonance_engine.swarm.coupling`) at strength k, no actions;
 - ``random``: uniform random actions (a floor for the policy);
+- ``always raise gain``, ``always lower gain``: the same constant action for every agent
+  (:data:`OPEN_LOOP_GAINS`), open loop: a policy whose CS these reach has not shown
+  coordination, since a common trend in every agent's CI also makes their series correlate;
 - the swarm controllers (``adaptive``, ``mpc`` of :mod:`resonance_engine.swarm.controllers`),
   which are coupling modes too.
 
@@ -36,10 +39,32 @@ from resonance_engine.rl.field_env import TRAINING_SEEDS
 from resonance_engine.rl.swarm_env import SwarmEnv
 from resonance_engine.swarm.sync import series_cs
 
-__all__ = ["Condition", "EpisodeResult", "evaluate_swarm", "summarize", "held_out_seeds"]
+__all__ = [
+    "Condition",
+    "EpisodeResult",
+    "evaluate_swarm",
+    "summarize",
+    "held_out_seeds",
+    "constant_actor",
+    "OPEN_LOOP_GAINS",
+]
 
 #: observations (n, obs) -> actions (n, 3)
 Actor = Callable[[np.ndarray], np.ndarray]
+
+
+#: The open-loop controls of an evaluation: every agent pushes its gain the same way every
+#: tick, hearing nothing (a CS they reach comes from a common trend, not coordination).
+OPEN_LOOP_GAINS: dict[str, float] = {"always raise gain": 1.0, "always lower gain": -1.0}
+
+
+def constant_actor(gain: float) -> Actor:
+    """The actor that answers every observation with the action (gain, 0, 0)."""
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return np.tile([gain, 0.0, 0.0], (len(obs), 1))
+
+    return act
 
 
 def held_out_seeds(n: int, first: int = 0) -> list[int]:

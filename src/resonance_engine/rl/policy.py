@@ -154,7 +154,7 @@ class PolicyCoupling(Coupling):
         state = self.__dict__.get("_live")
         if state is None:
             raise ConfigError("the rl controller acts only on the swarm it was bound to")
-        return state  # type: ignore[no-any-return]
+        return state
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_live"}

@@ -56,6 +56,7 @@ import numpy as np
 
 from resonance_engine.config import SimulationConfig, default_pond
 from resonance_engine.errors import ConfigError
+from resonance_engine.field.memory import check_fits
 from resonance_engine.field.solver import WaveSolver2D
 from resonance_engine.loop import Callback, Run, RunLoop
 from resonance_engine.oscillators import order_parameter
@@ -66,9 +67,26 @@ from resonance_engine.swarm.coupling import Coupling, make_coupling
 from resonance_engine.swarm.measure import AnalyzerMeasure, MeasureFactory, dump_measure
 from resonance_engine.swarm.signature import MAX_DRIVE_PHASES, Signature
 
-__all__ = ["SwarmConfig", "Swarm", "SwarmView", "SwarmSnapshot", "TickInfo"]
+__all__ = [
+    "SwarmConfig", "Swarm", "SwarmView", "SwarmSnapshot", "TickInfo", "check_swarm_memory",
+]
 
 log = logging.getLogger("resonance_engine.swarm")
+
+
+def check_swarm_memory(n_agents: int, size: int, history: int = 16) -> None:
+    """Refuse (ConfigError, with the bytes needed) a swarm whose fields cannot fit in
+    memory, before anything is allocated.
+
+    Counts the batched solver's two float32 time levels and the dwell-time ring of
+    ``history`` int16 frames per agent (the default measure's), the largest arrays.
+    """
+    cells = n_agents * size * size
+    check_fits(
+        cells * (2 * 4 + history * 2),
+        f"a swarm of {n_agents} agents of {size}x{size} cells (fields and dwell history)",
+        "use fewer --agents or a smaller --size",
+    )
 
 
 @dataclass(frozen=True)

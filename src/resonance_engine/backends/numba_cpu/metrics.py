@@ -285,10 +285,11 @@ def _reduce_level_py(occ, full, f, occ2, full2):
             full2[k, i2, j2] = fl
 
 
-def _offset_counts_py(occ, full, f, shifted, boundary, out):
+def _offset_counts_py(occ, full, f, shifted, boundary, sel_y, sel_x, out):
     """Counts of f x f boxes of a level's flags with the box grid shifted by (oy, ox).
 
-    out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1): box (I, J)
+    out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1) where
+    sel_y[k, oy] and sel_x[k, ox] are set (the others are left as they are): box (I, J)
     covers the flags of rows f I - oy .. f I - oy + f - 1 and the same in columns,
     clipped to the level (flags outside are inactive and do not break fullness). Per row
     of boxes the flags are OR-ed (AND-ed) over its rows, then prefix sums along the row
@@ -299,6 +300,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
     for task in prange(b * n):
         k = task // n
         oy = task % n
+        if not sel_y[k, oy]:
+            continue
         some = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-OR-ed occupancy
         every = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-AND-ed fullness
         colo = np.empty(w, dtype=np.uint8)
@@ -319,6 +322,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
                 some[j + 1] = some[j] + colo[j]
                 every[j + 1] = every[j] + colf[j]
             for ox in range(n):
+                if not sel_x[k, ox]:
+                    continue
                 c = 0
                 for big_j in range((w + ox + f - 1) // f):
                     c0 = max(0, f * big_j - ox)
@@ -330,7 +335,8 @@ def _offset_counts_py(occ, full, f, shifted, boundary, out):
                         c += active
                 cnt[ox] += c
         for ox in range(n):
-            out[k, oy * n + ox] = cnt[ox]
+            if sel_x[k, ox]:
+                out[k, oy * n + ox] = cnt[ox]
 
 
 _reduce_parallel = njit(parallel=True, cache=True)(
@@ -351,10 +357,17 @@ def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
 
 
 def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, boundary: bool,
-                   out: np.ndarray) -> None:
-    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags)."""
-    kernel = _offsets_serial if _serial(occ) else _offsets_parallel
-    kernel(occ, full, f, shifted, boundary, out)
+                   out: np.ndarray, sel: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags).
+
+    ``sel`` (sel_y, sel_x), each (b, n) of uint8, picks the shifts to count (default all).
+    """
+    if sel is None:
+        every = np.ones((occ.shape[0], f if shifted else 1), dtype=np.uint8)
+        sel = (every, every)
+    # one task (one row shift of one member) does not need the thread pool
+    kernel = _offsets_serial if _serial(occ) or int(sel[0].sum()) < 2 else _offsets_parallel
+    kernel(occ, full, f, shifted, boundary, sel[0], sel[1], out)
 
 
 def _min_counts(
@@ -403,16 +416,21 @@ def _min_counts(
             source, f = pyramid[level - 1], base
         assert source is not None
         n = f if shifted else 1
-        out = np.empty((b, n * n), dtype=np.int64)
-        _offset_counts(source[0], source[1], f, shifted, boundary, out)
+        out = np.zeros((b, n * n), dtype=np.int64)
         if bbox is None:
+            _offset_counts(source[0], source[1], f, shifted, boundary, out)
             counts[:, level] = out.mean(axis=1)
             continue
+        # only the tight shifts are counted (one of the f x f for a frame that spans the grid)
         flags = bbox // (size // f // fine_side)  # the extent in the source level's flags
+        sel_y = np.zeros((b, n), dtype=np.uint8)
+        sel_x = np.zeros((b, n), dtype=np.uint8)
         for k in range(b):
-            ty = tight_shifts(flags[k, 0], flags[k, 1], n, 1)
-            tx = tight_shifts(flags[k, 2], flags[k, 3], n, 1)
-            counts[k, level] = out[k].reshape(n, n)[np.ix_(ty, tx)].mean()
+            sel_y[k, tight_shifts(flags[k, 0], flags[k, 1], n, 1)] = 1
+            sel_x[k, tight_shifts(flags[k, 2], flags[k, 3], n, 1)] = 1
+        _offset_counts(source[0], source[1], f, shifted, boundary, out, (sel_y, sel_x))
+        chosen = (sel_y[:, :, None] & sel_x[:, None, :]).reshape(b, n * n)
+        counts[:, level] = (out * chosen).sum(axis=1) / chosen.sum(axis=1)
 
 
 def shifted_box_counts(
@@ -479,26 +497,6 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
     _gain(u, window, _inv_count(window, u.shape[2]), band_count(u.shape[0], u.shape[1]), out)
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _smooth_row(x, weights, inv_norm, dst):
-    """dst = sum_t w_t x[j + t] over in-grid taps, times the inverse in-grid weight sum."""
-    nx = x.shape[0]
-    r = weights.shape[0] // 2
-    for j in range(nx):
-        dst[j] = 0
-    for t in range(-r, r + 1):
-        w = weights[t + r]
-        lo = max(0, -t)
-        hi = min(nx, nx - t)
-        # slices keep the indices non-negative: no wraparound checks, the loop vectorizes
-        d = dst[lo:hi]
-        src = x[lo + t : hi + t]
-        for j in range(hi - lo):
-            d[j] += w * src[j]
-    for j in range(nx):
-        dst[j] *= inv_norm[j]
-
-
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
 def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out):
     b, ny, nx = u.shape
@@ -522,10 +520,9 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
             ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
             last = min(ny - 1, ci + r)
             while nxt <= last:
-                _shifted_moments_row(u[k, nxt], s, one, x1, x2)
                 slot = nxt % m
-                _smooth_row(x1, weights, inv_norm_x, h1[slot])
-                _smooth_row(x2, weights, inv_norm_x, h2[slot])
+                _smooth_moments_row(u[k, nxt], s, one, weights, inv_norm_x, x1, x2, h1[slot],
+                                    h2[slot])
                 if inward:
                     _inward_row(h1[slot], r)
                     _inward_row(h2[slot], r)
@@ -537,8 +534,7 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
                 norm += weights[ii - ci + r]
             inv = u.dtype.type(1.0 / norm)
             dst = out[k, i]
-            _weighted_rows(h1, lo, hi, ci, r, weights, x1)
-            _weighted_rows(h2, lo, hi, ci, r, weights, x2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, x1, x2)
             for j in range(nx):
                 mean = x1[j] * inv
                 sq = x2[j] * inv
@@ -685,14 +681,6 @@ def _one_minus_exp_neg(x):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _shifted_moments_row(src, s, ms, x1, x2):
-    for j in range(src.shape[0]):
-        v = (src[j] - s) * ms
-        x1[j] = v
-        x2[j] = v * v
-
-
-@njit(fastmath=FASTMATH, cache=True)
 def _inward_row(dst, r):
     """Copy the first and last full-window values over the r cells beyond them."""
     n = dst.shape[0]
@@ -733,11 +721,6 @@ def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _smooth_row_nc(x, weights, inv_norm, dst):
-    _smooth_row(x, weights, inv_norm, dst)
-
-
-@njit(fastmath=FASTMATH, cache=True)
 def _weighted_rows(rows, lo, hi, i, r, weights, out):
     """out = sum over ring rows lo..hi-1 of weights[row - i + r] * rows[row % m]."""
     m = rows.shape[0]
@@ -749,6 +732,80 @@ def _weighted_rows(rows, lo, hi, i, r, weights, out):
         a = rows[ii % m]
         for j in range(n):
             out[j] += w * a[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _smooth_moments_row(src, s, ms, weights, inv_norm, x1, x2, d1, d2):
+    """Both horizontal moment passes of a row at once: x1 = (src - s) ms, x2 = x1^2, then
+    d1 = sum_t w_t x1[j + t] and d2 the same of x2 over the in-grid taps, times inv_norm.
+
+    The weights are symmetric (w_{-t} = w_t), so each pass pairs the taps +t and -t: r + 1
+    passes over the row for both moments instead of 2 (2 r + 1).
+    """
+    n = src.shape[0]
+    r = weights.shape[0] // 2
+    for j in range(n):
+        v = (src[j] - s) * ms
+        x1[j] = v
+        x2[j] = v * v
+    w0 = weights[r]
+    for j in range(n):
+        d1[j] = w0 * x1[j]
+        d2[j] = w0 * x2[j]
+    for t in range(1, r + 1):
+        wt = weights[r + t]
+        inner = n - 2 * t
+        if inner > 0:  # cells with both taps in the grid
+            a1 = d1[t : n - t]
+            a2 = d2[t : n - t]
+            p1 = x1[2 * t : n]
+            q1 = x1[0:inner]
+            p2 = x2[2 * t : n]
+            q2 = x2[0:inner]
+            for j in range(inner):
+                a1[j] += wt * (p1[j] + q1[j])
+                a2[j] += wt * (p2[j] + q2[j])
+        for j in range(min(t, n)):  # near the ends only one tap of the pair is in the grid
+            if j + t < n:
+                d1[j] += wt * x1[j + t]
+                d2[j] += wt * x2[j + t]
+        for j in range(max(n - t, 0), n):
+            if j - t >= 0:
+                d1[j] += wt * x1[j - t]
+                d2[j] += wt * x2[j - t]
+    for j in range(n):
+        d1[j] *= inv_norm[j]
+        d2[j] *= inv_norm[j]
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _weighted_moment_rows(h1, h2, lo, hi, i, r, weights, o1, o2):
+    """o1, o2 = sum over ring rows lo..hi-1 of weights[row - i + r] * h1 (h2) [row % m].
+
+    With every row of the window in the grid the taps +t and -t are paired and both
+    moments are summed in one pass per pair (r + 1 passes instead of 2 (2 r + 1)).
+    """
+    if lo != i - r or hi != i + r + 1:
+        _weighted_rows(h1, lo, hi, i, r, weights, o1)
+        _weighted_rows(h2, lo, hi, i, r, weights, o2)
+        return
+    m = h1.shape[0]
+    n = o1.shape[0]
+    a = h1[i % m]
+    b = h2[i % m]
+    w0 = weights[r]
+    for j in range(n):
+        o1[j] = w0 * a[j]
+        o2[j] = w0 * b[j]
+    for t in range(1, r + 1):
+        wt = weights[r + t]
+        p1 = h1[(i + t) % m]
+        q1 = h1[(i - t) % m]
+        p2 = h2[(i + t) % m]
+        q2 = h2[(i - t) % m]
+        for j in range(n):
+            o1[j] += wt * (p1[j] + q1[j])
+            o2[j] += wt * (p2[j] + q2[j])
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -928,9 +985,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             # Gaussian moments: horizontal pass of the rows up to i + r into the ring
             ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
             while nxt <= min(ny - 1, ci + r):
-                _shifted_moments_row(u[k, nxt], s, ms, x1, x2)
-                _smooth_row_nc(x1, weights, inv_norm_x, h1[nxt % m])
-                _smooth_row_nc(x2, weights, inv_norm_x, h2[nxt % m])
+                _smooth_moments_row(u[k, nxt], s, ms, weights, inv_norm_x, x1, x2,
+                                    h1[nxt % m], h2[nxt % m])
                 if inward:
                     _inward_row(h1[nxt % m], r)
                     _inward_row(h2[nxt % m], r)
@@ -940,8 +996,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             norm = 0.0
             for ii in range(lo, hi):
                 norm += weights[ii - ci + r]
-            _weighted_rows(h1, lo, hi, ci, r, weights, m1)
-            _weighted_rows(h2, lo, hi, ci, r, weights, m2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
             _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
             lo_c, hi_c = _positive_min_max(c32)
             c_min = min(c_min, lo_c)

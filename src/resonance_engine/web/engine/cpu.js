@@ -43,21 +43,29 @@ export class CpuEngine {
     const periodic = k.boundary === 1;
     const i0 = periodic ? 0 : 1, i1 = periodic ? ny : ny - 1;
     const j0 = periodic ? 0 : 1, j1 = periodic ? nx : nx - 1;
-    const fk = k.feedbackStrength;
+    // float32 arithmetic in numpy_ref's order (every operation rounded with fround, the
+    // constants cast to float32 as numpy casts them), so the field follows numpy's
+    // float32 run to the bit instead of drifting by float64 roundings
+    const fk = fround(k.feedbackStrength), cx2 = fround(k.cx2), cy2 = fround(k.cy2);
+    const pc = fround(k.prevCoef), inv = fround(k.invDenom), dt2 = fround(k.dt2);
     for (let i = i0; i < i1; i++) {
       const row = i * nx;
       const north = (i === 0 ? ny - 1 : i - 1) * nx;
       const south = (i === ny - 1 ? 0 : i + 1) * nx;
       for (let j = j0; j < j1; j++) {
         const c = cur[row + j];
+        const c2 = 2 * c;  // exact in float32
         const west = j === 0 ? nx - 1 : j - 1;
         const east = j === nx - 1 ? 0 : j + 1;
-        const lap = k.cx2 * (cur[row + west] + cur[row + east] - 2 * c)
-          + k.cy2 * (cur[north + j] + cur[south + j] - 2 * c);
+        const lx = fround(cx2 * fround(fround(cur[row + west] + cur[row + east]) - c2));
+        const ly = fround(cy2 * fround(fround(cur[north + j] + cur[south + j]) - c2));
         let f = 0;
-        if (k.feedback === 1) f = -fk * c * c * c;
-        else if (k.feedback === 2) f = fk * Math.tanh(c);
-        nxt[row + j] = (2 * c - k.prevCoef * nxt[row + j] + lap + k.dt2 * f) * k.invDenom;
+        if (k.feedback === 1) f = fround(fround(fround(-fk * c) * c) * c);
+        else if (k.feedback === 2) f = fround(fk * fround(Math.tanh(c)));
+        let t = fround(c2 - fround(pc * nxt[row + j]));
+        t = fround(t + fround(lx + ly));
+        t = fround(t + fround(dt2 * f));
+        nxt[row + j] = t * inv;  // the Float32Array store rounds the product
       }
     }
     const { cells, weight, owner } = stencil;
@@ -69,16 +77,18 @@ export class CpuEngine {
       for (let j = 0; j < nx; j++) { nxt[j] = 0; nxt[(ny - 1) * nx + j] = 0; }
       for (let i = 0; i < ny; i++) { nxt[i * nx] = 0; nxt[i * nx + nx - 1] = 0; }
     } else if (k.boundary === 2) {
-      // first-order Mur: the columns of the interior rows, then the full rows
+      // first-order Mur: the columns of the interior rows, then the full rows (float32)
+      const mx = fround(k.murX), my = fround(k.murY);
+      const mur = (edge, next, m, here) => edge + fround(m * fround(next - here));
       for (let i = 1; i < ny - 1; i++) {
         const r = i * nx;
-        nxt[r] = cur[r + 1] + k.murX * (nxt[r + 1] - cur[r]);
-        nxt[r + nx - 1] = cur[r + nx - 2] + k.murX * (nxt[r + nx - 2] - cur[r + nx - 1]);
+        nxt[r] = mur(cur[r + 1], nxt[r + 1], mx, cur[r]);
+        nxt[r + nx - 1] = mur(cur[r + nx - 2], nxt[r + nx - 2], mx, cur[r + nx - 1]);
       }
       const last = (ny - 1) * nx, inner = (ny - 2) * nx;
       for (let j = 0; j < nx; j++) {
-        nxt[j] = cur[nx + j] + k.murY * (nxt[nx + j] - cur[j]);
-        nxt[last + j] = cur[inner + j] + k.murY * (nxt[inner + j] - cur[last + j]);
+        nxt[j] = mur(cur[nx + j], nxt[nx + j], my, cur[j]);
+        nxt[last + j] = mur(cur[inner + j], nxt[inner + j], my, cur[last + j]);
       }
     }
     this.prev = cur;
