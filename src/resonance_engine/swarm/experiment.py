@@ -533,7 +533,8 @@ def _controller_sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
         f"{_f(v['control_ms_per_tick'], 2)} ms per tick for {cfg.agents} agents"
     ]
     if v["mechanism"] in ("mpc", "lmpc"):
-        parts.append(f"a model with b > 0 (more drive, more CI) was accepted in "
+        parts.append(f"a model (more drive, more CI: b above the controller's floor) was "
+                     f"accepted in "
                      f"{v['models_accepted']} of {len(cfg.seeds)} runs")
     if math.isfinite(v["episodes_per_agent"]):
         parts.append(
