@@ -15,8 +15,8 @@ def extent(mask: np.ndarray) -> np.ndarray:
     """
     b, h, w = mask.shape
     out = np.empty((b, 4), dtype=np.int64)
-    rows = mask.any(axis=2)
-    cols = mask.any(axis=1)
+    rows: np.ndarray = np.asarray(mask.any(axis=2))
+    cols: np.ndarray = np.asarray(mask.any(axis=1))
     for k in range(b):
         r = np.flatnonzero(rows[k])
         c = np.flatnonzero(cols[k])

@@ -365,7 +365,8 @@ def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, bou
     if sel is None:
         every = np.ones((occ.shape[0], f if shifted else 1), dtype=np.uint8)
         sel = (every, every)
-    kernel = _offsets_serial if _serial(occ) else _offsets_parallel
+    # one task (one row shift of one member) does not need the thread pool
+    kernel = _offsets_serial if _serial(occ) or int(sel[0].sum()) < 2 else _offsets_parallel
     kernel(occ, full, f, shifted, boundary, sel[0], sel[1], out)
 
 
