@@ -188,6 +188,7 @@ def test_random_bad_combinations_exit_2(data: st.DataObject, workdir: Path) -> N
     """Several bad options at once, in any order, after the base arguments."""
     command = data.draw(st.sampled_from(sorted(_BAD_BY_COMMAND)))
     optional = [a for a in _BAD_BY_COMMAND[command] if a.startswith("--")]
+    optional += ["--no-such-option=1", "-Z", "--seed"]  # unknown flags, a missing value
     if not optional:
         return
     picked = data.draw(st.lists(st.sampled_from(optional), min_size=1, max_size=4))

@@ -47,6 +47,7 @@ MEASURE = "standin:standin_measure"  # never imported: the commands fail before
         (["run", "--size", "0"], "--size: must be an integer >= 1"),
         (["swarm", "--basin", "-1"], "--basin"),
         (["swarm", "--window", "100", "--ticks", "10"], "longer than the run"),
+        (["experiment", "sync", "--window", "100", "--ticks", "10"], "longer than the measured"),
         (["db", "similar", "1", "--at", "0", "--max-distance", "-1"], "--max-distance"),
         (["db", "similar", "1", "--at", "0", "--max-distance", "nan"], "--max-distance"),
         (["swarm", "--agent-ids", "0,1"], "only used with --role agents"),

@@ -70,3 +70,31 @@ def test_cli_writes_the_report_and_json(tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_rejects_bad_sizes(capsys: pytest.CaptureFixture) -> None:
     assert main(["experiment", "measures", "--size", "8"]) == 2
     assert "--size: must be an integer >= 64, got '8'" in capsys.readouterr().err
+
+
+def test_the_interval_sweep_measures_through_the_run_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11, one run loop: the sweep of measuring intervals steps through RunLoop and
+    gives the frames of stepping by hand."""
+    from resonance_engine.config import default_pond
+    from resonance_engine.loop import RunLoop
+    from resonance_engine.metrics import ComplexityAnalyzer
+    from resonance_engine.metrics.experiment import _interval_sweep
+
+    runs = []
+    original = RunLoop.run
+
+    def counted(self: RunLoop) -> object:
+        runs.append(self)
+        return original(self)
+
+    monkeypatch.setattr(RunLoop, "run", counted)
+    out = _interval_sweep(16, 0)
+    assert len(runs) == 2 * len(out["every"])
+    solver = default_pond(16, seed=0).build()
+    solver.step(400)
+    analyzer = ComplexityAnalyzer()
+    taus = []
+    while solver.step_count < 1000:
+        solver.step(40)
+        taus.append(analyzer.observe(solver).dwell)
+    assert out["default"]["tau"][-1] == pytest.approx(np.mean(taus[len(taus) // 2 :]), rel=1e-12)

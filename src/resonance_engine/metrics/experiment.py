@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from resonance_engine.errors import MetricError
+from resonance_engine.loop import RunLoop
 from resonance_engine.metrics.analyzer import ComplexityAnalyzer, ComplexityMetrics
 from resonance_engine.metrics.coherence import coherence_field
 from resonance_engine.metrics.config import MetricsConfig
 from resonance_engine.metrics.fractal import fractal_dimension
 from resonance_engine.metrics.spectral import structure_factor
+from resonance_engine.metrics.tracker import MeasureTracker
 
 __all__ = ["MeasuresExperimentConfig", "reference_fields", "run_measures_experiment"]
 
@@ -251,13 +253,13 @@ def _interval_sweep(n: int, seed: int) -> dict[str, Any]:
             solver = default_pond(n, seed=seed).build()
             solver.step(400)
             cfg = MetricsConfig() if form == "default" else MetricsConfig.blueprint()
-            analyzer = ComplexityAnalyzer(cfg)
-            series: list[ComplexityMetrics] = []
-            while solver.step_count < 1000:
-                solver.step(every)
-                m = analyzer.observe(solver)
-                assert isinstance(m, ComplexityMetrics)  # a single solver
-                series.append(m)
+            # the one run loop: a frame every `every` steps from step 400 to 1000
+            measure = MeasureTracker(ComplexityAnalyzer(cfg), every)
+            if RunLoop(solver, [measure], steps=1000 - solver.step_count).run().status == (
+                "interrupted"
+            ):
+                raise KeyboardInterrupt
+            series: list[ComplexityMetrics] = list(measure.history)
             late = [m.dwell for m in series[len(series) // 2 :]]
             taus.append(float(np.mean(late)))
             notes.append(any(m.note and "aliased" in m.note for m in series))

@@ -20,7 +20,7 @@ measures) are used; no field or drive state crosses between agents.
     :class:`~resonance_engine.control.LinearMPC` (one QP for every local agent) steers each
     x_i toward log CI_swarm over ``horizon`` ticks with cost K (x - r)^2 + (theta -
     theta_now)^2 and theta inside the gain bounds. A refit whose b is not positive (more
-    drive must mean more CI) is ignored and the previous model kept.
+    drive must mean more CI; b <= ``min_b``) is ignored and the previous model kept.
 ``lmpc`` (K = weight of the squared log-CI error against the squared gain deviation)
     The same identification and Kalman estimate as ``mpc`` (the model is fitted once,
     after the warm-up, and kept: the safe sets hold states of that model). Then each agent
@@ -167,6 +167,7 @@ class MPCController(_Stateful, Coupling):
     dither: float = 0.1
     dither_hold: int = 4
     measurement_noise: float = 0.05
+    min_b: float = 1e-9
     seed: int = 0
 
     mode: ClassVar[str] = "mpc"
@@ -212,7 +213,7 @@ class MPCController(_Stateful, Coupling):
         st.fits.append(model)
         a = float(np.clip(model.A[0, 0], 0.0, 0.999))
         b = float(model.B[0, 0])
-        if not b > 1e-9:  # more drive means more CI; a fit that says otherwise is ignored
+        if not b > self.min_b:  # more drive means more CI; a fit that says otherwise is ignored
             return
         st.model = model
         offsets = xm * (1 - a) - b * um  # c_i that makes the agent's mean a fixed point
@@ -316,6 +317,9 @@ class LMPCController(MPCController):
 
     Attributes
     ----------
+    min_b : float
+        Smallest accepted b (default 0.05, not the mpc's 1e-9): the equilibrium gain
+        ((1 - a) r - c_i) / b of a barely positive b lies far outside the gain bounds.
     goal_tol : float
         An episode has reached the goal when |log CI_i - log CI_swarm| <= goal_tol.
     max_episode : int
@@ -333,6 +337,7 @@ class LMPCController(MPCController):
     """
 
     goal_tol: float = 0.05
+    min_b: float = 0.05  # theta* = ((1 - a) r - c) / b: a tiny b puts it far off the bounds
     max_episode: int = 64
     local: tuple[int, int] = (4, 12)
     db: str | None = None

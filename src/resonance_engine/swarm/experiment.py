@@ -111,6 +111,11 @@ class SyncExperimentConfig:
             raise ConfigError(f"the experiment needs >= 2 agents, got {self.agents}")
         if self.ticks < 8:
             raise ConfigError(f"ticks must be >= 8, got {self.ticks}")
+        if self.window > self.ticks:
+            raise ConfigError(
+                f"the CS window ({self.window} ticks) is longer than the measured run "
+                f"({self.ticks} ticks): CS would never be computed; use a window <= ticks"
+            )
         if self.warmup < 0:
             raise ConfigError(f"warmup must be >= 0 ticks, got {self.warmup}")
         if not self.seeds:
@@ -528,7 +533,8 @@ def _controller_sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
         f"{_f(v['control_ms_per_tick'], 2)} ms per tick for {cfg.agents} agents"
     ]
     if v["mechanism"] in ("mpc", "lmpc"):
-        parts.append(f"a model with b > 0 (more drive, more CI) was accepted in "
+        parts.append(f"a model (more drive, more CI: b above the controller's floor) was "
+                     f"accepted in "
                      f"{v['models_accepted']} of {len(cfg.seeds)} runs")
     if math.isfinite(v["episodes_per_agent"]):
         parts.append(
