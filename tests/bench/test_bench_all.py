@@ -41,3 +41,15 @@ def test_bench_all_refuses_an_unknown_name(capsys: pytest.CaptureFixture[str]) -
     assert main(["bench", "all", "--only", "nope"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+
+
+def test_every_quick_argument_list_passes_the_checks() -> None:
+    """bench all's quick sizes are valid values of each benchmark's checked options."""
+    import importlib
+
+    from resonance_engine.cli.bench import BENCHMARKS
+
+    for name in BENCHMARKS:
+        if name != "all":
+            module = importlib.import_module(f"resonance_engine.bench.{name}")
+            assert bench_all._parse(name, module).quiet
