@@ -152,11 +152,15 @@ def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
     from resonance_engine.errors import ConfigError
     from resonance_engine.swarm.batched import Swarm, SwarmConfig
 
-    try:
-        swarm = Swarm(
-            args.swarm_agents, SwarmConfig(size=args.swarm_size, window=args.window),
+    def build(**config: Any) -> Swarm:
+        return Swarm(
+            args.swarm_agents,
+            SwarmConfig(size=args.swarm_size, window=args.window, **config),
             coupling=0.05, seed=0, measure=load_measure(args.measure),
         )
+
+    try:
+        swarm = build()
     except ConfigError as exc:
         results["swarm ticks/s"] = f"skipped: {exc}"
         return
@@ -189,11 +193,7 @@ def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
     level = swarm_log.level
     swarm_log.setLevel(logging.ERROR)
     try:
-        once = Swarm(
-            args.swarm_agents, SwarmConfig(size=args.swarm_size, window=args.window,
-                                           ci_average=False),
-            coupling=0.05, seed=0, measure=load_measure(args.measure),
-        )
+        once = build(ci_average=False)
     finally:
         swarm_log.setLevel(level)
     once.run(3)

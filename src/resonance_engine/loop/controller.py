@@ -231,48 +231,41 @@ class RunLoop:
         due = {i: iv.next_step(0) for i, iv in scheduled}
         clock = time.monotonic()
         due_at = {i: clock + iv.seconds for i, iv in realtime}
+        stepper, state = self.stepper, self.state
         # Ctrl-C (with the CLI's handler) is raised after a chunk of steps and before its
         # trackers: the final round then measures and stores that step whole
         with shielded():
             while run.stop_reason is None:
-                if not self._round(run, scheduled, realtime, due, due_at, last):
+                done = run.done
+                left = None if self.steps is None else self.steps - done
+                if left is not None and left <= 0:
                     return
-
-    def _round(self, run: Run, scheduled: list[tuple[int, Interval]],
-               realtime: list[tuple[int, Interval]], due: dict[int, int | None],
-               due_at: dict[int, float], last: dict[int, int]) -> bool:
-        """One chunk of steps and the trackers due after it; False when the budget is used."""
-        stepper, state = self.stepper, self.state
-        done = run.done
-        left = None if self.steps is None else self.steps - done
-        if left is not None and left <= 0:
-            return False
-        targets = [d - done for d in due.values() if d is not None]
-        n = min(targets) if targets else (left if left is not None else self.chunk)
-        if n is None:  # only trackers that are done scheduling: step by chunks
-            raise ConfigError("nothing left to schedule this unbounded run; give chunk=...")
-        if left is not None:
-            n = min(n, left)
-        if self.chunk is not None:
-            n = min(n, self.chunk)
-        stepper.step(n)
-        raise_if_pending()
-        done = run.done
-        t = float(stepper.t)
-        for i, iv in scheduled:
-            step = due[i]
-            if step is not None and step <= done:
-                self.trackers[i].handle(state, t)
-                last[i] = done
-                due[i] = iv.next_step(done)
-        if realtime:
-            clock = time.monotonic()
-            for i, iv in realtime:
-                if clock >= due_at[i]:
-                    self.trackers[i].handle(state, t)
-                    last[i] = done
-                    due_at[i] = clock + iv.seconds
-        return True
+                targets = [d - done for d in due.values() if d is not None]
+                n = min(targets) if targets else (left if left is not None else self.chunk)
+                if n is None:  # only trackers that are done scheduling: step by chunks
+                    raise ConfigError(
+                        "nothing left to schedule this unbounded run; give chunk=...")
+                if left is not None:
+                    n = min(n, left)
+                if self.chunk is not None:
+                    n = min(n, self.chunk)
+                stepper.step(n)
+                raise_if_pending()
+                done = run.done
+                t = float(stepper.t)
+                for i, iv in scheduled:
+                    step = due[i]
+                    if step is not None and step <= done:
+                        self.trackers[i].handle(state, t)
+                        last[i] = done
+                        due[i] = iv.next_step(done)
+                if realtime:
+                    clock = time.monotonic()
+                    for i, iv in realtime:
+                        if clock >= due_at[i]:
+                            self.trackers[i].handle(state, t)
+                            last[i] = done
+                            due_at[i] = clock + iv.seconds
 
     def _final_round(self, run: Run, started: list[Any], last: dict[int, int]) -> None:
         run.ending = True

@@ -151,6 +151,8 @@ class MetricWriter:
 
     def _raise_rejected(self) -> None:
         """Raise the rejections of the calling thread's records, if any (under the lock)."""
+        if not self._rejected:
+            return
         owner = threading.get_ident()
         records = self._rejected.pop(owner, None)
         if records is not None:
@@ -196,21 +198,16 @@ class MetricWriter:
                 and type(record[1]) is int and type(record[2]) is float
                 and record[2] == record[2] and record[3] is None):
             validate_records((record,))
-        owner = threading.get_ident()
         with self._cond:
-            if self._closing:
-                self._check_open()
-            if len(self._records) + len(self._vectors) >= self.max_buffer_size:
-                self._wait_for_room(0, 1)
-            if not self._records and not self._vectors:
-                self._oldest = time.monotonic()
+            self._check_open()
+            self._wait_for_room(0, 1)
+            self._mark_oldest()
             self._records.append(record)
-            self._record_owners.append(owner)
+            self._record_owners.append(threading.get_ident())
             self._added += 1
             if len(self._records) >= self.max_buffer_size:
                 self._work.notify()
-            if self._rejected:
-                self._raise_rejected()
+            self._raise_rejected()
 
     def add_many(self, records: Sequence[MetricRecord] | Iterable[MetricRecord]) -> None:
         """Buffer many records (fewer lock round trips than ``add``). Thread-safe.
