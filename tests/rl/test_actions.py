@@ -86,3 +86,23 @@ def test_features_are_finite_and_bounded_for_any_measure() -> None:
     assert np.isfinite(out).all() and np.abs(out).max() <= FEATURE_LIMIT
     assert out[1, 2] == -FEATURE_LIMIT  # G = 0: the weakest value, not "unknown"
     assert out[1, 4] == FEATURE_LIMIT
+
+
+def test_per_source_nudges_move_each_phase_by_its_own_action_over_one_tick() -> None:
+    """A per-source action (gain, frequency, one nudge per source) advances source k's
+    phase by a_k phase_step over the next tick, continuously (through that tick's
+    frequency), and leaves the natural frequencies alone."""
+    nudged, still = _agents(2)
+    dt = 0.2
+    act = DriveActuator([nudged, still], ActionLimits(phase_step=0.3), "per-source", dt)
+    assert act.size == 5
+    act.apply(np.array([[0.0, 0.0, 1.0, -0.5, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(nudged.natural_frequency, still.natural_frequency)
+    for agent in (nudged, still):
+        agent.advance(dt)
+    gap = np.angle(np.exp(1j * (nudged.phase - still.phase)))
+    np.testing.assert_allclose(gap, [0.3, -0.15, 0.0], atol=1e-12)
+    with pytest.raises(ConfigError, match="shape"):
+        act.apply(np.zeros((2, 3)))
+    with pytest.raises(ConfigError, match="tick_seconds"):
+        DriveActuator(_agents(1), ActionLimits(), "per-source")

@@ -85,13 +85,17 @@ def test_ctrl_c_keeps_the_last_checkpoint(tmp_path: Path) -> None:
         assert policy.act(np.zeros((2, 13), np.float32)).shape == (2, 3)
 
 
+@pytest.mark.parametrize(
+    "layout", [[], ["--observation", "drive", "--action", "per-source"]], ids=["default", "drive"]
+)
 def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    layout: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
     code = main(
         [
             "train",
+            *layout,
             "--env",
             "swarm",
             "--agents",
@@ -133,7 +137,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         "| always lower gain |",
     ):
         assert row in table
-    assert "eval_policy_cs" in summary and "eval_uncoupled_cs" in summary
+    assert ("| phase following (hand-written) |" in table) == bool(layout)
+    assert "eval_policy_cs" in summary and "eval_uncoupled_cs_final" in summary
 
     code = main(
         [
@@ -168,6 +173,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         (["train", "--env", "swarm", "--reward", "max"], "--reward for --env swarm"),
         (["train", "--action-cost", "-1"], "--action-cost: must be a finite number >= 0"),
         (["train", "--env", "swarm", "--agents", "1"], "--agents must be >= 2"),
+        (["train", "--env", "field", "--observation", "drive"], "options of --env swarm"),
+        (["train", "--observation", "drive", "--coupling", "0.5"], "does not send"),
         (["swarm", "--controller", "nope", "--no-db"], "invalid choice 'nope'"),
         (["swarm", "--controller", "rl:nothere.zip", "--no-db"], "does not exist"),
     ],

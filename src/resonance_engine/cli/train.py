@@ -8,8 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from resonance_engine.cli.args import COUNT, COUNT0, NONNEGATIVE, nonempty
 from resonance_engine.cli.common import (
     add_common_options,
@@ -128,6 +126,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="field: target CI as a multiple of the reference field's (default 2)",
     )
     p.add_argument(
+        "--observation",
+        choices=("measures", "drive"),
+        default=None,
+        help="swarm: what an agent observes: its signature's measures and the aggregate's "
+        "(default), or also its drive's frequency and phase gaps to the swarm's mean drive "
+        "(read from the signatures' drive payload, which is agent state)",
+    )
+    p.add_argument(
+        "--action",
+        choices=("global", "per-source"),
+        default=None,
+        help="swarm: gain, frequency and one common phase jump (default), or gain, "
+        "frequency and one phase nudge per source",
+    )
+    p.add_argument(
+        "--gain-step",
+        type=NONNEGATIVE,
+        default=None,
+        help="largest change of ln(drive gain) per tick (default 0.1; 0 freezes the gain)",
+    )
+    p.add_argument(
+        "--frequency-step",
+        type=NONNEGATIVE,
+        default=None,
+        help="largest change of ln(frequency factor) per tick (default 0.02)",
+    )
+    p.add_argument(
+        "--phase-step",
+        type=NONNEGATIVE,
+        default=None,
+        help="largest phase jump (global) or nudge (per-source) per tick in rad (default 0.3)",
+    )
+    p.add_argument(
         "--action-cost",
         type=NONNEGATIVE,
         default=0.01,
@@ -150,13 +181,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    common = {
+    common: dict[str, Any] = {
         "size": args.size,
         "steps_per_tick": args.steps_per_tick,
         "episode_ticks": args.episode_ticks,
         "warmup_ticks": args.warmup_ticks,
         "action_cost": args.action_cost,
     }
+    steps = {
+        "gain_step": args.gain_step,
+        "frequency_step": args.frequency_step,
+        "phase_step": args.phase_step,
+    }
+    limits = {k: v for k, v in steps.items() if v is not None}
+    if limits:
+        common["limits"] = limits
     if args.env == "field":
         return {**common, "reward": args.reward or "target", "target": args.target}
     if args.agents < 2:
@@ -169,6 +208,8 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "coupling_mode": args.coupling_mode,
         "reward": args.reward or "shared",
         "swarm": {"ci_average": args.ci_sampling == "average"},
+        "observation": args.observation or "measures",
+        "action": args.action or "global",
     }
 
 
@@ -178,6 +219,14 @@ def _check(args: argparse.Namespace) -> None:
     if args.reward is not None and args.reward not in valid:
         raise ConfigError(
             f"--reward for --env {args.env} must be one of {valid}, got {args.reward!r}"
+        )
+    if args.env == "field" and (args.observation or args.action):
+        raise ConfigError("--observation and --action are options of --env swarm")
+    if args.observation == "drive" and args.coupling > 0 and args.coupling_mode != "kuramoto":
+        raise ConfigError(
+            f"--observation drive reads the drive phases from the signatures, which the "
+            f"{args.coupling_mode!r} coupling does not send: use --coupling 0 or "
+            "--coupling-mode kuramoto"
         )
 
 
@@ -234,6 +283,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 summary[f"eval_{key}_return"] = row["episode_return"]
                 if args.env == "swarm":
                     summary[f"eval_{key}_cs"] = row["cs_episode"]
+                    summary[f"eval_{key}_cs_final"] = row["cs_final"]
     print_summary(args, "resonance train", summary)
     return 130 if summary["interrupted"] else 0
 
@@ -242,26 +292,24 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
     from resonance_engine.rl.evaluate import (
         OPEN_LOOP_GAINS,
         Condition,
+        actor_controls,
         constant_actor,
         evaluate_field,
         evaluate_swarm,
         held_out_seeds,
+        random_actor,
         summarize,
     )
     from resonance_engine.rl.policy import TrainedPolicy
+    from resonance_engine.rl.swarm_env import SwarmEnv
 
     policy = TrainedPolicy(policy_path)
     seeds = held_out_seeds(args.eval_episodes)
-    rng = np.random.default_rng(seeds[0])
-
-    def random_actor(obs: np.ndarray) -> np.ndarray:
-        return rng.uniform(-1, 1, (len(obs), 3))
-
-    open_loop = {name: constant_actor(gain) for name, gain in OPEN_LOOP_GAINS.items()}
     if args.env == "field":
+        open_loop = {name: constant_actor(gain) for name, gain in OPEN_LOOP_GAINS.items()}
         results = evaluate_field(
             policy.env_kwargs,
-            {"policy": policy.act, "no action": None, "random": random_actor, **open_loop},
+            {"policy": policy.act, "no action": None, "random": random_actor(seeds[0]), **open_loop},
             seeds,
             reference=policy.reference,
         )
@@ -275,11 +323,8 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
             Condition(f"{mode} K={k:g}", k, mode) for mode, ks in couplings.items() for k in ks
         ]
         conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
-        conditions += [Condition("random", args.coupling, args.coupling_mode, actor=random_actor)]
-        conditions += [
-            Condition(name, args.coupling, args.coupling_mode, actor=actor)
-            for name, actor in open_loop.items()
-        ]
+        probe = SwarmEnv(**policy.env_kwargs, reference=policy.reference)
+        conditions += actor_controls(probe, seeds[0], args.coupling, args.coupling_mode)
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
     if args.env == "swarm":
@@ -317,14 +362,15 @@ def evaluation_markdown(rows: list[dict[str, Any]], seeds: list[int], env: str) 
     ]
     if env == "swarm":
         lines += [
-            "| condition | CS (episode) | CS (windowed, mean) | return | drive cost |",
-            "|---|---|---|---|---|",
+            "| condition | CS (episode) | CS (windowed, mean) | CS (last window) | return | "
+            "drive cost |",
+            "|---|---|---|---|---|---|",
         ]
         for r in rows:
             name = r["condition"] + (" (best hand-written)" if r.get("best_hand_written") else "")
             lines.append(
                 f"| {name} | {_pm(r, 'cs_episode')} | {_pm(r, 'cs_window_mean')} | "
-                f"{_pm(r, 'episode_return')} | {_pm(r, 'drive_cost')} |"
+                f"{_pm(r, 'cs_final')} | {_pm(r, 'episode_return')} | {_pm(r, 'drive_cost')} |"
             )
     else:
         lines += ["| condition | return | mean a^2 |", "|---|---|---|"]

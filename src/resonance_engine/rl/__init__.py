@@ -9,10 +9,23 @@ The environments need gymnasium and PettingZoo only (``pip install
 controllers (:mod:`resonance_engine.rl.policy`) also need stable-baselines3 and torch.
 """
 
-from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator, sanitize_actions
+from resonance_engine.rl.actions import (
+    ACTION_MODES,
+    ACTION_SIZE,
+    ActionLimits,
+    DriveActuator,
+    action_size,
+    sanitize_actions,
+)
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
 from resonance_engine.rl.field_env import TRAINING_SEEDS, WaveFieldEnv, measure_reference
-from resonance_engine.rl.swarm_env import SWARM_OBSERVATION_SIZE, SwarmEnv, SwarmObserver
+from resonance_engine.rl.swarm_env import (
+    OBSERVATION_MODES,
+    SWARM_OBSERVATION_SIZE,
+    SwarmEnv,
+    SwarmObserver,
+    observation_size,
+)
 
 __all__ = [
     "WaveFieldEnv",
@@ -22,9 +35,13 @@ __all__ = [
     "DriveActuator",
     "MeasureReference",
     "ACTION_SIZE",
+    "ACTION_MODES",
+    "OBSERVATION_MODES",
     "FEATURE_LIMIT",
     "SWARM_OBSERVATION_SIZE",
     "TRAINING_SEEDS",
+    "action_size",
+    "observation_size",
     "features",
     "measure_reference",
     "sanitize_actions",

@@ -1,6 +1,7 @@
 """What an RL agent does: bounded changes of its field's drive (gain, frequency, phase).
 
-An action is three numbers in [-1, 1] per field, scaled by :class:`ActionLimits`:
+An action (``mode="global"``, the default) is three numbers in [-1, 1] per field, scaled
+by :class:`ActionLimits`:
 
 - ``a[0]``: change of the log drive gain ln(g) by at most ``gain_step`` per tick
   (every source's amplitude is ``base amplitude * g``, g kept in [gain_min, gain_max]);
@@ -10,6 +11,15 @@ An action is three numbers in [-1, 1] per field, scaled by :class:`ActionLimits`
   frequency change bends the drive without a jump;
 - ``a[2]``: a shift of every source's drive phase by at most ``phase_step`` radians: the
   one discontinuous move (of the source term, not of the field), bounded and paid for.
+
+With ``mode="per-source"`` (swarms) an action is ``2 + n_sources`` numbers: ``a[0]`` and
+``a[1]`` as above, then one *phase nudge* per source: ``a[2 + k]`` advances (or holds back)
+source k's drive phase by up to ``phase_step`` radians over the next tick, continuously,
+by adding ``a[2 + k] phase_step / (2 pi tick)`` to that source's drive frequency for one
+tick (the swarm's coupling sets the tick's frequencies afresh after every tick). This is
+what a policy needs to line its drive up with the others' source by source, as the
+``kuramoto`` coupling does; one common shift of all phases (``global``) cannot, because
+the sources of an agent have different frequencies and so different phase gaps.
 
 Invalid actions never crash an episode. With ``invalid="clip"`` (the default) components
 outside [-1, 1] are clipped and NaN/inf components mean "no change"; with
@@ -30,10 +40,28 @@ import numpy as np
 from resonance_engine.errors import ConfigError
 from resonance_engine.swarm.agent import SwarmAgent
 
-__all__ = ["ACTION_SIZE", "ActionLimits", "DriveActuator", "sanitize_actions"]
+__all__ = [
+    "ACTION_SIZE",
+    "ACTION_MODES",
+    "ActionLimits",
+    "DriveActuator",
+    "action_size",
+    "sanitize_actions",
+]
 
-#: Numbers per field in an action: (gain, frequency, phase).
+#: Numbers per field in a ``global`` action: (gain, frequency, phase).
 ACTION_SIZE = 3
+#: The action layouts (see the module docstring).
+ACTION_MODES = ("global", "per-source")
+
+ActionMode = Literal["global", "per-source"]
+
+
+def action_size(mode: ActionMode, n_sources: int) -> int:
+    """Numbers per field in an action of ``mode`` for a drive of ``n_sources`` sources."""
+    if mode not in ACTION_MODES:
+        raise ConfigError(f"action mode must be one of {', '.join(ACTION_MODES)}, got {mode!r}")
+    return ACTION_SIZE if mode == "global" else 2 + int(n_sources)
 
 
 @dataclass(frozen=True)
@@ -85,26 +113,28 @@ class ActionLimits:
                 f"ActionLimits.invalid must be 'clip' or 'refuse', got {self.invalid!r}"
             )
 
-    @property
-    def steps(self) -> np.ndarray:
-        """(gain_step, frequency_step, phase_step), shape (3,)."""
-        return np.array([self.gain_step, self.frequency_step, self.phase_step])
+    def steps(self, size: int = ACTION_SIZE) -> np.ndarray:
+        """Scale of each action component: (gain_step, frequency_step, phase_step, ...),
+        ``phase_step`` repeated for every component from the third, shape (size,)."""
+        steps = np.full(size, self.phase_step)
+        steps[:2] = self.gain_step, self.frequency_step
+        return steps
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 def sanitize_actions(
-    actions: np.ndarray, invalid: Literal["clip", "refuse"] = "clip"
+    actions: np.ndarray, invalid: Literal["clip", "refuse"] = "clip", size: int = ACTION_SIZE
 ) -> tuple[np.ndarray, int]:
-    """Valid actions from ``actions`` (shape (n, 3)) and how many rows were invalid.
+    """Valid actions from ``actions`` (shape (n, size)) and how many rows were invalid.
 
     "clip": clip each component to [-1, 1], NaN/inf -> 0. "refuse": a row with any
     non-finite or out-of-bounds component becomes all zeros (no change).
     """
     a = np.asarray(actions, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != ACTION_SIZE:
-        raise ConfigError(f"actions must have shape (n, {ACTION_SIZE}), got {a.shape}")
+    if a.ndim != 2 or a.shape[1] != size:
+        raise ConfigError(f"actions must have shape (n, {size}), got {a.shape}")
     finite = np.isfinite(a)
     bad_rows = ~(finite & (np.abs(np.where(finite, a, 0.0)) <= 1.0)).all(axis=1)
     if invalid == "refuse":
@@ -128,11 +158,27 @@ class DriveActuator:
     ----------
     agents : sequence of SwarmAgent
     limits : ActionLimits
+    mode : {"global", "per-source"}
+        Layout of an action (see the module docstring).
+    tick_seconds : float, optional
+        Simulated seconds per tick (> 0); needed by ``per-source`` nudges.
     """
 
-    def __init__(self, agents: Sequence[SwarmAgent], limits: ActionLimits) -> None:
+    def __init__(
+        self,
+        agents: Sequence[SwarmAgent],
+        limits: ActionLimits,
+        mode: ActionMode = "global",
+        tick_seconds: float | None = None,
+    ) -> None:
         self.agents = list(agents)
         self.limits = limits
+        n_sources = self.agents[0].phase.size if self.agents else 0
+        self.size = action_size(mode, n_sources)
+        self.mode = mode
+        if mode == "per-source" and not (tick_seconds is not None and tick_seconds > 0):
+            raise ConfigError(f"per-source phase nudges need tick_seconds > 0, got {tick_seconds!r}")
+        self.tick_seconds = tick_seconds
         self._natural0 = np.array([a.natural_frequency[0] for a in self.agents])
         lo, hi = math.log(limits.gain_min), math.log(limits.gain_max)
         for agent in self.agents:
@@ -151,15 +197,15 @@ class DriveActuator:
             return np.nan_to_num(np.log(now / self._natural0))
 
     def apply(self, actions: np.ndarray) -> tuple[np.ndarray, int]:
-        """Move every agent's drive by ``actions`` (shape (agents, 3)); returns the actions
-        applied (after :func:`sanitize_actions`) and the number of invalid rows."""
+        """Move every agent's drive by ``actions`` (shape (agents, size)); returns the
+        actions applied (after :func:`sanitize_actions`) and the number of invalid rows."""
         lim = self.limits
-        clean, invalid = sanitize_actions(actions, lim.invalid)
+        clean, invalid = sanitize_actions(actions, lim.invalid, self.size)
         if clean.shape[0] != len(self.agents):
             raise ConfigError(
                 f"expected an action for each of {len(self.agents)} fields, got {clean.shape[0]}"
             )
-        delta = clean * lim.steps
+        delta = clean * lim.steps(self.size)
         lo, hi = math.log(lim.gain_min), math.log(lim.gain_max)
         f_lo, f_hi = math.log(lim.frequency_min), math.log(lim.frequency_max)
         log_f = self.log_frequency
@@ -168,5 +214,9 @@ class DriveActuator:
             scale = math.exp(min(f_hi, max(f_lo, old + d[1])) - old)
             agent.natural_frequency = agent.natural_frequency * scale
             agent.frequency = agent.frequency * scale
-            agent.phase = np.mod(agent.phase + d[2], 2 * np.pi)
+            if self.mode == "global":
+                agent.phase = np.mod(agent.phase + d[2], 2 * np.pi)
+            else:
+                assert self.tick_seconds is not None
+                agent.frequency = agent.frequency + d[2:] / (2 * np.pi * self.tick_seconds)
         return clean, invalid

@@ -9,6 +9,9 @@ same CS window) and differs only in what moves the agents' drive:
 - ``MODE K=k``: one of the swarm's hand-written couplings
   (:mod:`resonance_engine.swarm.coupling`) at strength k, no actions;
 - ``random``: uniform random actions (a floor for the policy);
+- ``phase following``: the hand-written rule through the same observation and actuator
+  (:func:`phase_following_actor`, for ``observation="drive"``, ``action="per-source"``):
+  what the environment lets a policy reach with Kuramoto's rule;
 - ``always raise gain``, ``always lower gain``: the same constant action for every agent
   (:data:`OPEN_LOOP_GAINS`), open loop: a policy whose CS these reach has not shown
   coordination, since a common trend in every agent's CI also makes their series correlate;
@@ -16,13 +19,14 @@ same CS window) and differs only in what moves the agents' drive:
   which are coupling modes too.
 
 Per episode it records the mean windowed CS over the episode's ticks (what the reward
-pays), the CS of the whole episode (mean pairwise Pearson correlation of the agents' CI
-series over all its ticks), the episode return and the *drive cost*: the mean over ticks
-and agents of ((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) / 3, with the
-gain g and drive frequency f measured on the swarm whatever moved them (a coupling or the
-policy) and a_phase the policy's phase action (couplings move phases only through the
-frequency); for the policy it is its mean a^2 except where a bound clipped the move, so
-conditions are compared in one unit.
+pays), the windowed CS at the episode's last tick (the state reached), the CS of the whole
+episode (mean pairwise Pearson correlation of the agents' CI series over all its ticks),
+the episode return and the *drive cost*: the mean over ticks and agents of
+((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) / 3, with the gain g and
+natural drive frequency f measured on the swarm whatever moved them (a coupling or the
+policy) and a_phase^2 the mean square of the actor's phase actions (a coupling's pull on
+the phases, through the frequency of one tick, is not counted); for the policy it is its
+mean a^2 except where a bound clipped the move.
 """
 
 from __future__ import annotations
@@ -34,9 +38,16 @@ from typing import Any
 
 import numpy as np
 
+from resonance_engine.errors import ConfigError
+from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, action_size
 from resonance_engine.rl.features import MeasureReference
 from resonance_engine.rl.field_env import TRAINING_SEEDS
-from resonance_engine.rl.swarm_env import SwarmEnv
+from resonance_engine.rl.swarm_env import (
+    FREQUENCY_UNIT,
+    SWARM_OBSERVATION_SIZE,
+    SwarmEnv,
+    observation_size,
+)
 from resonance_engine.swarm.sync import series_cs
 
 __all__ = [
@@ -46,10 +57,13 @@ __all__ = [
     "summarize",
     "held_out_seeds",
     "constant_actor",
+    "random_actor",
+    "actor_controls",
+    "phase_following_actor",
     "OPEN_LOOP_GAINS",
 ]
 
-#: observations (n, obs) -> actions (n, 3)
+#: observations (n, obs) -> actions (n, action size)
 Actor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -58,11 +72,52 @@ Actor = Callable[[np.ndarray], np.ndarray]
 OPEN_LOOP_GAINS: dict[str, float] = {"always raise gain": 1.0, "always lower gain": -1.0}
 
 
-def constant_actor(gain: float) -> Actor:
-    """The actor that answers every observation with the action (gain, 0, 0)."""
+def constant_actor(gain: float, size: int = ACTION_SIZE) -> Actor:
+    """The actor that answers every observation with the action (gain, 0, ..., 0) of
+    ``size`` numbers."""
+    action = np.zeros(size)
+    action[0] = gain
 
     def act(obs: np.ndarray) -> np.ndarray:
-        return np.tile([gain, 0.0, 0.0], (len(obs), 1))
+        return np.tile(action, (len(obs), 1))
+
+    return act
+
+
+def random_actor(seed: int, size: int = ACTION_SIZE) -> Actor:
+    """Independent uniform random actions in [-1, 1]^size (a stream seeded by ``seed``)."""
+    rng = np.random.default_rng(seed)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return rng.uniform(-1.0, 1.0, (len(obs), size))
+
+    return act
+
+
+def phase_following_actor(n_sources: int, limits: ActionLimits, rate: float = 0.5) -> Actor:
+    """Kuramoto's rule written by hand on a ``drive`` observation, acting ``per-source``.
+
+    Each agent moves its frequency toward the swarm's mean (the whole observed gap, within
+    the frequency step) and nudges each source's phase by ``rate R_k sin(Psi_k - phi_k)``
+    radians (within the phase step): it closes the fraction ``rate`` of a small phase gap
+    per tick. Only what the agent observes is used (indices of
+    :mod:`~resonance_engine.rl.swarm_env`); the gain is left alone.
+    """
+    base = SWARM_OBSERVATION_SIZE
+    unit = FREQUENCY_UNIT / limits.frequency_step if limits.frequency_step > 0 else 0.0
+    phase = rate / limits.phase_step if limits.phase_step > 0 else 0.0
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape[1] != observation_size("drive", n_sources):
+            raise ConfigError(
+                f"phase following needs observation='drive' with {n_sources} sources "
+                f"({observation_size('drive', n_sources)} numbers), got {obs.shape[1]}"
+            )
+        actions = np.zeros((len(obs), action_size("per-source", n_sources)))
+        actions[:, 1] = obs[:, base] * unit
+        actions[:, 2:] = obs[:, base + 1 : base + 1 + n_sources] * phase
+        return np.clip(actions, -1.0, 1.0)
 
     return act
 
@@ -93,11 +148,32 @@ class Condition:
     actor: Actor | None = None
 
 
+def actor_controls(
+    env: SwarmEnv, seed: int, coupling: float = 0.0, coupling_mode: str = "gain"
+) -> list[Condition]:
+    """The controls that act through ``env``'s own actions (sized for its layout): random
+    actions (seeded by ``seed``), the open-loop gain pushes (:data:`OPEN_LOOP_GAINS`) and,
+    for ``observation="drive"`` with ``action="per-source"``, hand-written phase following;
+    each on top of the coupling ``coupling_mode`` at ``coupling``."""
+    size = env.action_size
+    conditions = [Condition("random", coupling, coupling_mode, random_actor(seed, size))]
+    conditions += [
+        Condition(name, coupling, coupling_mode, constant_actor(gain, size))
+        for name, gain in OPEN_LOOP_GAINS.items()
+    ]
+    if env.observation_mode == "drive" and env.action_mode == "per-source":
+        follow = phase_following_actor(env.n_sources, env.limits)
+        name = "phase following (hand-written)"
+        conditions.append(Condition(name, coupling, coupling_mode, follow))
+    return conditions
+
+
 @dataclass(frozen=True)
 class EpisodeResult:
     condition: str
     seed: int
     cs_window_mean: float
+    cs_final: float
     cs_episode: float
     episode_return: float
     drive_cost: float
@@ -106,25 +182,27 @@ class EpisodeResult:
 def _drive_state(env: SwarmEnv) -> tuple[np.ndarray, np.ndarray]:
     assert env.swarm is not None
     agents = env.swarm.agents
-    return np.array([a.theta for a in agents]), np.array([a.frequency[0] for a in agents])
+    return np.array([a.theta for a in agents]), np.array(
+        [a.natural_frequency[0] for a in agents]
+    )
 
 
 def _drive_cost(env: SwarmEnv, before: tuple, after: tuple, actions: np.ndarray) -> float:
     """Mean squared drive change of one tick in units of the action limits (the phase term
-    from the actions: couplings move phases only through the frequency)."""
+    from the actions)."""
     lim = env.limits
     d_gain = (after[0] - before[0]) / lim.gain_step if lim.gain_step else 0 * before[0]
     ratio = np.log(after[1] / before[1])
     d_freq = ratio / lim.frequency_step if lim.frequency_step else 0 * ratio
-    d_phase = np.clip(np.nan_to_num(actions[:, 2]), -1, 1)
-    return float(np.mean((d_gain**2 + d_freq**2 + d_phase**2) / 3))
+    d_phase_sq = np.mean(np.clip(np.nan_to_num(actions[:, 2:]), -1, 1) ** 2, axis=1)
+    return float(np.mean((d_gain**2 + d_freq**2 + d_phase_sq) / 3))
 
 
 def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult:
     """One episode of ``condition`` on ``env`` (whose coupling must be the condition's)."""
     obs, _ = env.reset(seed=seed)
     assert env.swarm is not None
-    zeros = np.zeros((env.n_agents, 3))
+    zeros = np.zeros((env.n_agents, env.action_size))
     cs_values, costs, total = [], [], 0.0
     while env.agents:
         stacked = np.stack([obs[a] for a in env.possible_agents])
@@ -141,6 +219,7 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
         condition.name,
         seed,
         float(np.mean(finite)) if finite else math.nan,
+        float(cs_values[-1]),
         float(cs_episode),
         total,
         float(np.mean(costs)),
@@ -154,7 +233,11 @@ def evaluate_swarm(
     reference: MeasureReference | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[EpisodeResult]:
-    """Every condition on every seed (see the module docstring)."""
+    """Every condition on every seed (see the module docstring).
+
+    A condition without an actor runs with ``env_kwargs``' observation and action layout
+    replaced by the defaults (it observes nothing, and a hand-written coupling that does
+    not share the drive could not run with ``observation="drive"``)."""
     results: list[EpisodeResult] = []
     total, done = len(conditions) * len(seeds), 0
     for condition in conditions:
@@ -163,6 +246,8 @@ def evaluate_swarm(
             "coupling": condition.coupling,
             "coupling_mode": condition.coupling_mode,
         }
+        if condition.actor is None:
+            kwargs.update(observation="measures", action="global")
         env = SwarmEnv(**kwargs, reference=reference)
         reference = env.reference
         for seed in seeds:
@@ -180,7 +265,7 @@ def summarize(results: Sequence[EpisodeResult]) -> list[dict[str, Any]]:
     for name in dict.fromkeys(r.condition for r in results):
         mine = [r for r in results if r.condition == name]
         row: dict[str, Any] = {"condition": name, "episodes": len(mine)}
-        for key in ("cs_window_mean", "cs_episode", "episode_return", "drive_cost"):
+        for key in ("cs_window_mean", "cs_final", "cs_episode", "episode_return", "drive_cost"):
             values = np.array([getattr(r, key) for r in mine], dtype=float)
             ok = values[np.isfinite(values)]
             row[key] = float(ok.mean()) if ok.size else math.nan
@@ -212,7 +297,9 @@ def evaluate_field(
                 costs.append(info["action_cost"] / env.action_cost if env.action_cost else 0.0)
                 done = terminated or truncated
             results.append(
-                EpisodeResult(name, seed, math.nan, math.nan, total, float(np.mean(costs)))
+                EpisodeResult(
+                    name, seed, math.nan, math.nan, math.nan, total, float(np.mean(costs))
+                )
             )
     env.close()
     return results

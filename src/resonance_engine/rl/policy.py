@@ -25,7 +25,12 @@ from resonance_engine.rl.features import MeasureReference
 from resonance_engine.rl.swarm_env import SwarmObserver
 from resonance_engine.swarm.agent import SwarmAggregate
 from resonance_engine.swarm.batched import Swarm
-from resonance_engine.swarm.coupling import Coupling, make_coupling, register_coupling
+from resonance_engine.swarm.coupling import (
+    Coupling,
+    KuramotoCoupling,
+    make_coupling,
+    register_coupling,
+)
 
 __all__ = ["TrainedPolicy", "PolicyCoupling"]
 
@@ -102,8 +107,13 @@ class _PolicyState:
             kw.get("coupling_mode", "gain"), kw.get("coupling", 0.0)
         )
         self.warmup_ticks = int(kw.get("warmup_ticks", 20))
-        self.observer = SwarmObserver(policy.reference, len(swarm.agents))
-        self.actuator = DriveActuator(swarm.agents, policy.limits)
+        n_sources = swarm.agents[0].phase.size
+        self.observer = SwarmObserver(
+            policy.reference, len(swarm.agents), kw.get("observation", "measures"), n_sources
+        )
+        self.actuator = DriveActuator(
+            swarm.agents, policy.limits, kw.get("action", "global"), swarm.tick_seconds
+        )
         self.ticks = 0
         self.acted = 0
         self.invalid = 0
@@ -125,7 +135,9 @@ class PolicyCoupling(Coupling):
     which the policy does not use). For the first ``warmup_ticks`` ticks of training's
     episodes it only observes (the policy never saw fields growing from rest). The swarm
     must have the grid size, steps per tick and CI sampling the policy was trained with
-    (``bind`` refuses others).
+    (``bind`` refuses others). A policy trained with ``observation="drive"`` makes the
+    signatures carry the drive payload (frequency and source phases: agent state), and
+    says so in :meth:`describe`.
 
     Attributes
     ----------
@@ -168,6 +180,16 @@ class PolicyCoupling(Coupling):
         _check_swarm(policy, swarm)
         state = _PolicyState(policy, swarm)
         state.inner.bind(swarm)
+        want = policy.model.observation_space.shape
+        if want != (state.observer.size,):
+            raise ConfigError(
+                f"the policy {str(policy.path)!r} observes {want} numbers, this swarm's agents "
+                f"would give {state.observer.size} (another number of sources?)"
+            )
+        if state.observer.mode == "drive":  # the agents' signatures carry the drive payload
+            object.__setattr__(self, "shares_drive", True)
+            object.__setattr__(self, "state_exchange", True)
+            object.__setattr__(self, "carries", KuramotoCoupling.carries)
         object.__setattr__(self, "_live", state)
 
     def exchange(self, swarm: Swarm, dt: float) -> None:

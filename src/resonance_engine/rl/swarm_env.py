@@ -19,9 +19,30 @@ heard on the bus, never another agent's state:
 21     ln(own frequency factor)
 ====== ================================================================
 
-An action moves the agent's own drive (:mod:`~resonance_engine.rl.actions`). The swarm's
-own coupling rule (``coupling``; 0 = none) still acts after each tick, so a policy can be
-trained on top of a hand-written coupling or alone.
+With ``observation="drive"`` (shape (23 + 2 n,), n the sources per agent) the signatures
+carry each agent's drive frequency and source phases (the version-2 payload that the
+``kuramoto`` coupling exchanges: **a drive phase is agent state**), and the agent also
+observes, from its own signature and the aggregate:
+
+============== ==========================================================
+22             ln(W / w_i) / FREQUENCY_UNIT: the swarm's mean drive frequency W
+               against its own w_i (source 0, rad/s), in units of 2 %
+23 .. 22+n     R_k sin(Psi_k - phi_ik): the gap of its source k's phase phi_ik
+               to the swarm's mean drive phasor R_k exp(i Psi_k)
+23+n .. 22+2n  R_k cos(Psi_k - phi_ik)
+============== ==========================================================
+
+(the quantities of Kuramoto's rule: its pull on phase k is K R_k sin(Psi_k - phi_ik)). The
+drive payload needs a coupling whose signatures carry it: ``coupling=0`` becomes the
+``kuramoto`` mode at K = 0 (which moves nothing; its signatures carry the payload), and a
+non-zero coupling must be one that shares the drive (``kuramoto``).
+
+An action moves the agent's own drive (:mod:`~resonance_engine.rl.actions`): ``action=
+"global"`` (the default) moves gain, frequency and all phases together; ``"per-source"``
+moves gain and frequency and nudges each source's phase on its own (what a policy needs
+to line every source up with the swarm's). The swarm's own coupling rule (``coupling``;
+0 = none) still acts after each tick, so a policy can be trained on top of a hand-written
+coupling or alone.
 
 Reward (``reward="shared"``, the default): every agent gets the swarm's CS, the mean pairwise
 Pearson correlation of the agents' CI series over the last ``window`` ticks (0 while
@@ -48,7 +69,7 @@ from pettingzoo import ParallelEnv
 
 from resonance_engine.errors import ConfigError, DivergenceError, MetricError
 from resonance_engine.loop import Callback
-from resonance_engine.rl.actions import ACTION_SIZE, ActionLimits, DriveActuator
+from resonance_engine.rl.actions import ActionLimits, ActionMode, DriveActuator, action_size
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
 from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
 from resonance_engine.swarm.agent import SwarmAggregate
@@ -57,12 +78,35 @@ from resonance_engine.swarm.coordinator import SwarmCoordinator
 from resonance_engine.swarm.coupling import Coupling, make_coupling
 from resonance_engine.swarm.health import HealthThresholds
 from resonance_engine.swarm.measure import AnalyzerMeasure
+from resonance_engine.swarm.signature import MAX_DRIVE_PHASES
 from resonance_engine.swarm.sync import MDEAConfig
 
-__all__ = ["SwarmEnv", "SwarmObserver", "SWARM_OBSERVATION_SIZE"]
+__all__ = [
+    "SwarmEnv",
+    "SwarmObserver",
+    "SWARM_OBSERVATION_SIZE",
+    "OBSERVATION_MODES",
+    "FREQUENCY_UNIT",
+    "observation_size",
+]
 
-#: Length of one agent's observation.
+#: Length of one agent's observation with ``observation="measures"``.
 SWARM_OBSERVATION_SIZE = 22
+#: What an agent observes: its measures and the aggregate's, or those plus the drive gaps.
+OBSERVATION_MODES = ("measures", "drive")
+#: Unit of the observed frequency gap ln(W / w_i) (2 %, the default frequency step).
+FREQUENCY_UNIT = 0.02
+
+ObservationMode = Literal["measures", "drive"]
+
+
+def observation_size(mode: ObservationMode, n_sources: int) -> int:
+    """Length of an agent's observation of ``mode`` with ``n_sources`` sources per agent."""
+    if mode not in OBSERVATION_MODES:
+        raise ConfigError(
+            f"observation must be one of {', '.join(OBSERVATION_MODES)}, got {mode!r}"
+        )
+    return SWARM_OBSERVATION_SIZE + (1 + 2 * int(n_sources) if mode == "drive" else 0)
 
 
 def _aggregate_vector(aggregate: SwarmAggregate | None) -> np.ndarray:
@@ -84,23 +128,37 @@ class SwarmObserver:
     reference : MeasureReference
     n_agents : int
         Agents hosted here.
+    mode : {"measures", "drive"}
+        ``drive`` adds the drive gaps read from the signatures' drive payload (module docs).
+    n_sources : int
+        Sources per agent (the length of the drive part).
     """
 
-    def __init__(self, reference: MeasureReference, n_agents: int) -> None:
+    def __init__(
+        self,
+        reference: MeasureReference,
+        n_agents: int,
+        mode: ObservationMode = "measures",
+        n_sources: int = 0,
+    ) -> None:
         self.reference = reference
+        self.mode = mode
+        self.size = observation_size(mode, n_sources)
+        self.n_sources = int(n_sources)
         self._own = np.zeros((n_agents, 5))
         self._own_prev = np.zeros((n_agents, 5))
         self._agg = np.zeros(5)
         self._agg_prev = np.zeros(5)
+        self._drive = np.zeros((n_agents, self.size - SWARM_OBSERVATION_SIZE))
 
     def update(self, swarm: Swarm, aggregate: SwarmAggregate | None) -> None:
         """Take the tick just run: the agents' last signatures and the aggregate."""
+        sigs = [agent.last for agent in swarm.agents]
         own = np.array(
             [
-                [s.fractal_dim, s.coherence, s.gain, s.dwell, s.ci]
-                if s is not None
+                [s.fractal_dim, s.coherence, s.gain, s.dwell, s.ci] if s is not None
                 else [np.nan] * 5
-                for s in (agent.last for agent in swarm.agents)
+                for s in sigs
             ]
         )
         self._own_prev, self._own = self._own, features(own, self.reference)
@@ -108,17 +166,39 @@ class SwarmObserver:
             self._agg,
             features(_aggregate_vector(aggregate), self.reference),
         )
+        if self.mode == "drive":
+            self._drive = self._drive_gaps(sigs, aggregate)
+
+    def _drive_gaps(self, sigs: list[Any], aggregate: SwarmAggregate | None) -> np.ndarray:
+        """Frequency gap and R sin / R cos of each source's phase gap (0 where unheard)."""
+        n = self.n_sources
+        out = np.zeros((len(sigs), 1 + 2 * n))
+        if aggregate is None or aggregate.drive_phasor is None:
+            return out
+        z = np.zeros(n, dtype=complex)
+        heard = np.asarray(aggregate.drive_phasor)[:n]
+        z[: heard.size] = heard
+        for i, sig in enumerate(sigs):
+            if sig is None or len(sig.drive_phases) < n or not sig.drive_omega > 0:
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[i, 0] = math.log(aggregate.drive_omega / sig.drive_omega) / FREQUENCY_UNIT
+            gap = z * np.exp(-1j * np.asarray(sig.drive_phases[:n]))  # R_k exp(i(Psi_k - phi_k))
+            out[i, 1 : 1 + n] = gap.imag
+            out[i, 1 + n :] = gap.real
+        return np.nan_to_num(out)
 
     def observations(self, theta: np.ndarray, log_frequency: np.ndarray) -> np.ndarray:
-        """Every local agent's observation, float32 of shape (agents, 22)."""
+        """Every local agent's observation, float32 of shape (agents, size)."""
         n = self._own.shape[0]
-        obs = np.empty((n, SWARM_OBSERVATION_SIZE))
+        obs = np.empty((n, self.size))
         obs[:, 0:5] = self._own
         obs[:, 5:10] = self._own - self._own_prev
         obs[:, 10:15] = self._agg
         obs[:, 15:20] = self._agg - self._agg_prev
         obs[:, 20] = theta
         obs[:, 21] = log_frequency
+        obs[:, SWARM_OBSERVATION_SIZE:] = self._drive
         return np.clip(obs, -FEATURE_LIMIT, FEATURE_LIMIT).astype(np.float32)
 
 
@@ -161,6 +241,12 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         ``window + 2 hop`` ticks long).
     reference : MeasureReference, optional
         Scales of the observations; measured on the nominal field when not given.
+    observation : {"measures", "drive"}
+        What an agent observes (module docs): its signature's measures and the aggregate's
+        (default), or those plus its drive's frequency and phase gaps to the swarm's.
+    action : {"global", "per-source"}
+        Layout of an action (:mod:`~resonance_engine.rl.actions`): gain, frequency and one
+        common phase jump (default), or gain, frequency and one phase nudge per source.
     render_mode : None
     """
 
@@ -188,6 +274,8 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         swarm: dict[str, Any] | None = None,
         mdea: MDEAConfig | None = None,
         reference: MeasureReference | None = None,
+        observation: ObservationMode = "measures",
+        action: ActionMode = "global",
         render_mode: None = None,
     ) -> None:
         if not isinstance(n_agents, int) or n_agents < 2:
@@ -227,6 +315,25 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.coupling = (
             coupling if isinstance(coupling, Coupling) else make_coupling(coupling_mode, coupling)
         )
+        self.n_sources = len(self.swarm_config.base_simulation(0).sources)
+        self.observation_size = observation_size(observation, self.n_sources)
+        self.action_size = action_size(action, self.n_sources)
+        self.observation_mode = observation
+        self.action_mode = action
+        if self.n_sources > MAX_DRIVE_PHASES and observation == "drive":
+            raise ConfigError(
+                f"observation='drive' reads at most {MAX_DRIVE_PHASES} source phases from a "
+                f"signature, the scenario has {self.n_sources} sources; use fewer sources"
+            )
+        if observation == "drive" and not self.coupling.shares_drive:
+            if self.coupling.strength != 0:
+                raise ConfigError(
+                    f"observation='drive' reads the drive phases from the signatures, which "
+                    f"the {self.coupling.mode!r} coupling does not send; use coupling=0 or a "
+                    "coupling that shares the drive (coupling_mode='kuramoto')"
+                )
+            # K = 0 moves nothing in any mode; kuramoto's signatures carry the drive payload
+            self.coupling = make_coupling("kuramoto", 0.0)
         self.reward_mode = reward
         self.cs_mode = cs
         self.action_cost = float(action_cost)
@@ -242,9 +349,9 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         )
         self.possible_agents = [f"agent_{i}" for i in range(n_agents)]
         self._observation_space = gym.spaces.Box(
-            -FEATURE_LIMIT, FEATURE_LIMIT, (SWARM_OBSERVATION_SIZE,), np.float32
+            -FEATURE_LIMIT, FEATURE_LIMIT, (self.observation_size,), np.float32
         )
-        self._action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_SIZE,), np.float32)
+        self._action_space = gym.spaces.Box(-1.0, 1.0, (self.action_size,), np.float32)
         self.agents: list[str] = []
         self._rng = np.random.default_rng()
         self.swarm: Swarm | None = None
@@ -293,11 +400,15 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
             self.swarm.close()
         swarm = self._new_swarm(self.episode_seed)
         self.swarm = swarm
-        self.observer = SwarmObserver(self.reference, self.n_agents)
+        self.observer = SwarmObserver(
+            self.reference, self.n_agents, self.observation_mode, self.n_sources
+        )
         observe = Callback(lambda s, t: self.observer.update(s, s.last_tick.aggregate), 1)
         swarm.run(max(1, self.warmup_ticks), trackers=[observe])
         swarm.reset_coordinator()
-        self.actuator = DriveActuator(swarm.agents, self.limits)
+        self.actuator = DriveActuator(
+            swarm.agents, self.limits, self.action_mode, swarm.tick_seconds
+        )
         self.tick = 0
         self.agents = list(self.possible_agents)
         obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
@@ -347,11 +458,11 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         swarm = self.swarm
         if swarm is None or not self.agents:
             raise ConfigError("call reset() before step() (or after the episode ended)")
-        raw = np.zeros((self.n_agents, ACTION_SIZE))
+        raw = np.zeros((self.n_agents, self.action_size))
         for i, name in enumerate(self.possible_agents):
             if name in actions:
                 a = np.asarray(actions[name], dtype=np.float64).reshape(-1)
-                raw[i] = a if a.shape == (ACTION_SIZE,) else np.nan  # a wrong shape is invalid
+                raw[i] = a if a.shape == (self.action_size,) else np.nan  # wrong shape: invalid
         applied, invalid = self.actuator.apply(raw)
         costs = self.action_cost * np.mean(applied**2, axis=1)
         self.tick += 1
