@@ -145,7 +145,7 @@ def _inject(swarm: Any, fault: str, agent: int) -> None:
 
 class _Watch(Tracker):
     """After each tick: inject the fault when due, feed CS to the forecaster, note the
-    first alert and the first crossing from tick ``start`` on."""
+    first alert and the first downward crossing from tick ``start`` on."""
 
     def __init__(self, fault: str, fault_tick: int, start: int, skip: int,
                  forecaster: CSForecaster) -> None:
@@ -155,20 +155,25 @@ class _Watch(Tracker):
         self.alert_tick: int | None = None
         self.crossing_tick: int | None = None
         self.before = math.nan
+        self._above = False  # the last CS seen was at or above the threshold
 
     def handle(self, swarm: Any, t: float) -> None:
         tick = swarm.tick_count - 1  # the tick just run
         cs = swarm.coordinator.cs
         if tick >= self.skip:
             alert = self.forecaster.update(tick, cs)
-            if tick >= self.counted_from and alert is not None and self.alert_tick is None:
+            counted = tick >= self.counted_from
+            if counted and alert is not None and self.alert_tick is None:
                 self.alert_tick = tick
-            if (tick >= self.counted_from and cs < self.forecaster.threshold
-                    and self.crossing_tick is None):
+            below = cs < self.forecaster.threshold
+            if counted and below and self._above and self.crossing_tick is None:
                 self.crossing_tick = tick
-        if self.fault != "none" and tick + 1 == self.fault_tick:  # before that tick runs
+            if math.isfinite(cs):
+                self._above = not below
+        if tick + 1 == self.fault_tick:  # before that tick runs (clean runs: no fault)
             self.before = cs
-            _inject(swarm, self.fault, 0)
+            if self.fault != "none":
+                _inject(swarm, self.fault, 0)
 
 
 def watch_swarm(swarm: Any, fault: str, ticks: int, fault_tick: int, skip: int,
@@ -177,12 +182,14 @@ def watch_swarm(swarm: Any, fault: str, ticks: int, fault_tick: int, skip: int,
     ``fault`` injected into agent 0 just before tick ``fault_tick``.
 
     The forecaster sees CS from tick ``skip`` on (e.g. once the CS window is full); the
-    alert and the crossing counted are the first ones from ``skip`` on in a clean run,
-    from ``fault_tick`` on in a faulty one. The swarm is not closed.
+    alert and the crossing (CS going from at or above ``threshold`` to below it) counted
+    are the first ones from ``fault_tick`` on, in a clean run ("none", the control) too:
+    there the fault would have come. ``cs_before_fault`` is the CS just before tick
+    ``fault_tick``. The swarm is not closed.
     """
     if fault not in FAULTS:
         raise ConfigError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
-    watch = _Watch(fault, fault_tick, fault_tick if fault != "none" else skip, skip,
+    watch = _Watch(fault, fault_tick, max(fault_tick, skip), skip,
                    CSForecaster(threshold, horizon))
     health = logging.getLogger("resonance_engine.swarm.health")
     level = health.level
@@ -191,11 +198,8 @@ def watch_swarm(swarm: Any, fault: str, ticks: int, fault_tick: int, skip: int,
         swarm.run(ticks, trackers=[watch])
     finally:
         health.setLevel(level)
-    before = watch.before
-    if fault == "none":
-        before = float(np.nanmean(np.array(swarm.coordinator.cs_history)[skip:]))
     return TrialResult(fault, fault_tick if fault != "none" else None, watch.alert_tick,
-                       watch.crossing_tick, float(before))
+                       watch.crossing_tick, float(watch.before))
 
 
 def early_warning_trial(fault: str = "none", seed: int = 0, agents: int = 6, size: int = 32,
@@ -211,8 +215,8 @@ def early_warning_trial(fault: str = "none", seed: int = 0, agents: int = 6, siz
 
     ``damping``: agent 0's damping x5; ``frequency``: its natural frequency x1.3;
     ``dropout``: it stops publishing (its signatures are missing, its CI series stops).
-    The alert and the crossing counted are the first ones after ``window`` ticks (when the
-    CS window is full) in the clean part of a run and after the fault in a faulty one.
+    The forecaster starts when the CS window is full (``window`` ticks); the alert and the
+    crossing counted are the first ones from ``fault_tick`` on (:func:`watch_swarm`).
     """
     from resonance_engine.swarm import Swarm, SwarmConfig
 
@@ -228,32 +232,39 @@ def early_warning_trial(fault: str = "none", seed: int = 0, agents: int = 6, siz
 
 
 def summarize_trials(clean: list[TrialResult], faulty: dict[str, list[TrialResult]],
-                     horizon: int) -> dict[str, Any]:
+                     horizon: int, threshold: float) -> dict[str, Any]:
     """Lead times on the faulty runs, false alarms on the clean ones (the control).
 
     A clean run's alert is a false alarm unless CS really crossed the threshold within
-    ``horizon`` ticks after it. Per fault: runs whose CS crossed after the fault, runs
-    warned before their crossing, and the median lead (crossing tick - alert tick over
-    the runs with both; negative when the alert came after the crossing).
+    ``horizon`` ticks after it. Per fault, over the runs whose CS was at or above
+    ``threshold`` just before the fault (the others had nothing left to break): those
+    whose CS crossed after the fault, those warned before their crossing, and the median
+    lead (crossing tick - alert tick over the runs with both; negative when the alert came
+    after the crossing). The same counts for the clean runs at the tick the fault would
+    have come are the control's.
     """
     false = [r for r in clean if r.alert_tick is not None and not (
         r.crossing_tick is not None and 0 <= r.crossing_tick - r.alert_tick <= horizon)]
-    out: dict[str, Any] = {
-        "seeds": len(clean), "horizon": horizon,
-        "false_alarm_rate": len(false) / len(clean) if clean else math.nan,
-        "false_alarms": len(false),
-        "clean_runs_crossing": sum(r.crossing_tick is not None for r in clean),
-        "clean_cs": float(np.mean([r.cs_before_fault for r in clean])) if clean else math.nan,
-    }
-    for fault, runs in faulty.items():
-        leads = [r.lead_time for r in runs if math.isfinite(r.lead_time)]
-        out[fault] = {
+
+    def counts(runs: list[TrialResult]) -> dict[str, Any]:
+        above = [r for r in runs if r.cs_before_fault >= threshold]
+        leads = [r.lead_time for r in above if math.isfinite(r.lead_time)]
+        return {
             "runs": len(runs),
-            "runs_crossing": sum(r.crossing_tick is not None for r in runs),
+            "above_at_fault": len(above),
+            "runs_crossing": sum(r.crossing_tick is not None for r in above),
             "warned_before_crossing": sum(1 for v in leads if v > 0),
             "median_lead_ticks": float(np.median(leads)) if leads else math.nan,
-            "cs_before_fault": float(np.mean([r.cs_before_fault for r in runs])),
+            "cs_before_fault": (float(np.mean([r.cs_before_fault for r in runs])) if runs
+                                else math.nan),
         }
+
+    out: dict[str, Any] = {
+        "seeds": len(clean), "horizon": horizon, "threshold": threshold,
+        "false_alarm_rate": len(false) / len(clean) if clean else math.nan,
+        "false_alarms": len(false), "control": counts(clean),
+    }
+    out.update({fault: counts(runs) for fault, runs in faulty.items()})
     return out
 
 
@@ -263,4 +274,5 @@ def early_warning_experiment(seeds: int = 4, faults: tuple[str, ...] = ("damping
     (:func:`early_warning_trial` runs, :func:`summarize_trials`)."""
     clean = [early_warning_trial("none", s, **kwargs) for s in range(seeds)]
     faulty = {f: [early_warning_trial(f, s, **kwargs) for s in range(seeds)] for f in faults}
-    return summarize_trials(clean, faulty, kwargs.get("horizon", 10))
+    return summarize_trials(clean, faulty, kwargs.get("horizon", 10),
+                            kwargs.get("threshold", 0.55))
