@@ -409,7 +409,7 @@ def constrained_optimum(lmpc: LMPC, x0: Any, steps: int = 200) -> MPCPlan:
     cons += _box(U, lmpc.u_min, lmpc.u_max) + _box(X[1:], lmpc.x_min, lmpc.x_max)
     problem = cp.Problem(cp.Minimize(cost), cons)
     start = time.perf_counter()
-    problem.solve(solver=lmpc.solver)
+    problem.solve(solver=lmpc.solver, canon_backend=cp.SCIPY_CANON_BACKEND)
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise InfeasibleError(
             f"the goal cannot be reached from x0={x0.tolist()} in {steps} steps within the "
