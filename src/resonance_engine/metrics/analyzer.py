@@ -404,21 +404,15 @@ class ComplexityAnalyzer:
         frequency = math.nan if dominant_frequency is None else float(dominant_frequency)
         results = []
         fits = self._fit(counts)
+        s_g = sums[:, 0] * g_scale
+        s_gch, s_gh = sums[:, 3] * g_scale, sums[:, 4] * g_scale
+        coherence, core = _coherence_means(
+            sums[:, 1], s_gch, s_gh, c_range if frame_mode else None, n_cells, c_undefined
+        )
+        gain, dwell = (s_g / n_cells).tolist(), (sums[:, 2] / n_cells).tolist()
+        threshold, active = theta.tolist(), (counts[:, 0] / n_cells).tolist()
         for k in range(shape[0]):
             dim, r2, d_note, scaling = fits[k]
-            s_g, s_c, s_t, s_gch, s_gh = sums[k]
-            s_g, s_gch, s_gh = s_g * g_scale[k], s_gch * g_scale[k], s_gh * g_scale[k]
-            if c_undefined:
-                coherence, core = math.nan, math.nan
-            elif frame_mode and c_range is not None and c_range[k, 1] > c_range[k, 0]:
-                # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
-                c_min, c_max = c_range[k]
-                coherence = (s_c / n_cells - c_min) / (c_max - c_min)
-                core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
-            elif frame_mode:
-                coherence, core = 1.0, s_gh / n_cells
-            else:
-                coherence, core = s_c / n_cells, s_gch / n_cells
             factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
             if kept is not None:
@@ -431,14 +425,14 @@ class ComplexityAnalyzer:
                 ComplexityMetrics(
                     fractal_dim=dim,
                     fractal_r2=r2,
-                    gain=float(s_g / n_cells),
-                    coherence=float(coherence),
-                    dwell=float(s_t / n_cells),
-                    ci=float(factor * core),
+                    gain=gain[k],
+                    coherence=float(coherence[k]),
+                    dwell=dwell[k],
+                    ci=float(factor * core[k]),
                     step=step_value,
                     t=t_value,
-                    threshold=float(theta[k]),
-                    active_fraction=float(counts[k, 0]) / n_cells,
+                    threshold=threshold[k],
+                    active_fraction=active[k],
                     note=note,
                     fractal_scaling=scaling,
                     dominant_frequency=frequency,
@@ -590,6 +584,33 @@ class ComplexityAnalyzer:
 
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
+
+
+def _coherence_means(
+    s_c: np.ndarray,
+    s_gch: np.ndarray,
+    s_gh: np.ndarray,
+    c_range: np.ndarray | None,
+    n_cells: int,
+    undefined: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean C and mean G C h of each member (b,) from the sums of C, G C h and G h.
+
+    With ``c_range`` (min and max of C per member, the "frame" rescaling) C = (C_raw -
+    min) / (max - min) is affine in C_raw, so the means follow from the raw sums (C = 1
+    for a member whose C is constant); NaN when C is ``undefined``.
+    """
+    if undefined:
+        nan = np.full(s_c.shape, math.nan)
+        return nan, nan
+    if c_range is None:
+        return s_c / n_cells, s_gch / n_cells
+    c_min, c_max = c_range[:, 0], c_range[:, 1]
+    spread = c_max > c_min
+    width = np.where(spread, c_max - c_min, 1.0)
+    coherence = np.where(spread, (s_c / n_cells - c_min) / width, 1.0)
+    core = np.where(spread, (s_gch - c_min * s_gh) / width / n_cells, s_gh / n_cells)
+    return coherence, core
 
 
 def gpu_forms(config: MetricsConfig) -> bool:
