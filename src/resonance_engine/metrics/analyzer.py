@@ -555,31 +555,35 @@ class ComplexityAnalyzer:
         fits = ~empty & np.all(used > 0, axis=1)
         dims = np.full(counts.shape[0], math.nan)
         r2s = np.full(counts.shape[0], math.nan)
-        slopes = np.empty((counts.shape[0], len(self._sizes) - 1))
+        slopes = np.zeros((counts.shape[0], len(self._sizes) - 1))
         scaling = np.zeros(counts.shape[0], dtype=bool)
         if fits.any():
             dims[fits], r2s[fits] = fit_dimensions(self._sizes, used[fits])
             slopes[fits] = local_slopes(self._sizes, used[fits])
             scaling[fits] = scaling_ranges(dims[fits], slopes[fits], self.config.scaling_band)
+        lows, highs = slopes.min(axis=1).tolist(), slopes.max(axis=1).tolist()
         out: list[tuple[float, float, str | None, bool | None]] = []
-        for k in range(counts.shape[0]):
-            if empty[k]:
+        for k, (dim, r2, is_empty, fit, scales) in enumerate(
+            zip(dims.tolist(), r2s.tolist(), empty.tolist(), fits.tolist(), scaling.tolist(),
+                strict=True)
+        ):
+            if is_empty:
                 out.append((math.nan, math.nan,
                             "empty mask: no cell above the threshold, D undefined", None))
-            elif not fits[k]:
+            elif not fit:
                 out.append((
                     math.nan, math.nan,
                     "no boundary box at some size (full mask?), D undefined in boundary mode",
                     None,
                 ))
-            elif scaling[k]:
-                out.append((float(dims[k]), float(r2s[k]), None, True))
+            elif scales:
+                out.append((dim, r2, None, True))
             else:
                 note = (
-                    f"D has no scaling range: local slopes {slopes[k].min():.2f}.."
-                    f"{slopes[k].max():.2f} are not within D +- {self.config.scaling_band:g}"
+                    f"D has no scaling range: local slopes {lows[k]:.2f}..{highs[k]:.2f} "
+                    f"are not within D +- {self.config.scaling_band:g}"
                 )
-                out.append((float(dims[k]), float(r2s[k]), note, False))
+                out.append((dim, r2, note, False))
         return out
 
     def __repr__(self) -> str:
