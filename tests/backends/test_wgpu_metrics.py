@@ -45,6 +45,36 @@ def test_box_counts_match_the_reference_exactly(
     np.testing.assert_array_equal(got, reference.box_counts(u, threshold, levels, boundary))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    nx=st.integers(1, 80),
+    ny=st.integers(1, 80),
+    batch=st.integers(1, 3),
+    levels=st.integers(0, 6),
+    boundary=st.booleans(),
+    base=st.sampled_from([2, 3]),
+    shifted=st.booleans(),
+    sparse=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_shifted_box_counts_match_the_reference_exactly(
+    nx: int, ny: int, batch: int, levels: int, boundary: bool, base: int, shifted: bool,
+    sparse: bool, seed: int,
+) -> None:
+    """The calibrated D: counts over shifted grids (mean over the tight ones), base 2 or 3."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(batch, ny, nx)).cumsum(axis=1).cumsum(axis=2).astype(np.float32)
+    if sparse:  # a set that does not span the grid: the tight shifts are a few of them
+        keep = np.zeros(u.shape, dtype=bool)
+        keep[:, ny // 5 : ny // 5 + ny // 2 + 1, nx // 4 : nx // 4 + nx // 3 + 1] = True
+        u *= keep
+    levels = min(levels, 3) if base == 3 else levels
+    threshold = np.abs(u.reshape(batch, -1)[:, rng.integers(0, nx * ny)])
+    got = _gpu_kernels().shifted_box_counts(u, threshold, levels, boundary, base, shifted)
+    want = reference.shifted_box_counts(u, threshold, levels, boundary, base, shifted)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_box_counts_in_float64(wgpu_context: Any, rng: np.random.Generator) -> None:
     if not wgpu_context.has_f64:
         pytest.skip("no shader-f64")

@@ -447,9 +447,9 @@ def shifted_box_counts(
     base: int = 2,
     shifted: bool = True,
 ) -> np.ndarray:
-    """Box counts over shifted grids: not in WGSL yet, computed on the CPU."""
-    counts: np.ndarray = _cpu().shifted_box_counts(u, threshold, levels, boundary, base, shifted)
-    return counts
+    """Host-array form of :meth:`WgpuFieldState.shifted_box_counts` (upload, count)."""
+    state, _ = _on_gpu(u)
+    return state.shifted_box_counts(threshold, levels, boundary, base, shifted)
 
 
 def recursive_dwell(
