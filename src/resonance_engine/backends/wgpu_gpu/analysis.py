@@ -94,10 +94,13 @@ class ResidentMeasures:
         """Measure the frames of another state of the same shape and dtype from now on."""
         self.fields.state = state
 
-    def _dwell(self, stats: np.ndarray, params: FrameParams) -> None:
+    def _dwell(
+        self, stats: np.ndarray, decay: float = 0.0, increment: float = 0.0, rate: float = 0.0
+    ) -> None:
+        """tau of the current frame; the coefficients are the recursive dwell's."""
         if self.recursive:
             inv_h, _ = dwell_scales(stats, self.scale, "float")
-            self.fields.recursive_dwell(inv_h, params.decay, params.increment, params.decay_rate)
+            self.fields.recursive_dwell(inv_h, decay, increment, rate)
             self.frames_seen += 1
             return
         inv_h, store = dwell_scales(stats, self.scale, self.storage)
@@ -146,7 +149,7 @@ class ResidentMeasures:
             p.weights, p.shift, "local" if p.coh_local else "affine", p.coh_b, p.coh_a,
             moment_scale=p.moment_scale, inward=p.inward, rescale=rescale,
         )
-        self._dwell(stats, p)
+        self._dwell(stats, p.decay, p.increment, p.decay_rate)
         means = self.fields.combine(p.gamma)
         fields = None
         if keep_fields:
