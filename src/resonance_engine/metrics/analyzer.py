@@ -37,11 +37,11 @@ from resonance_engine.metrics.dwell import (
 )
 from resonance_engine.metrics.fractal import (
     box_sizes,
-    fit_dimension,
+    fit_dimensions,
     frame_threshold,
-    has_scaling_range,
     level_of,
     local_slopes,
+    scaling_ranges,
 )
 
 __all__ = ["ComplexityMetrics", "ComplexityAnalyzer", "summarize_series"]
@@ -410,8 +410,9 @@ class ComplexityAnalyzer:
             frame_notes += [alias] if alias else []
         frequency = math.nan if dominant_frequency is None else float(dominant_frequency)
         results = []
+        fits = self._fit(counts)
         for k in range(shape[0]):
-            dim, r2, d_note, scaling = self._fit(counts[k])
+            dim, r2, d_note, scaling = fits[k]
             s_g, s_c, s_t, s_gch, s_gh = sums[k]
             s_g, s_gch, s_gh = s_g * g_scale[k], s_gch * g_scale[k], s_gh * g_scale[k]
             if c_undefined:
@@ -571,30 +572,40 @@ class ComplexityAnalyzer:
         )
         return results
 
-    def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None, bool | None]:
-        """D, R^2, a note and whether a power law holds, from the counts of every level."""
-        if counts[0] == 0:
-            return (
-                math.nan, math.nan, "empty mask: no cell above the threshold, D undefined", None
-            )
-        used = counts[self._level_index]
-        if np.any(used <= 0):
-            return (
-                math.nan,
-                math.nan,
-                "no boundary box at some size (full mask?), D undefined in boundary mode",
-                None,
-            )
-        dim, r2 = fit_dimension(self._sizes, used)
-        slopes = local_slopes(self._sizes, used)
-        scaling = has_scaling_range(dim, slopes, self.config.scaling_band)
-        note = None
-        if not scaling:
-            note = (
-                f"D has no scaling range: local slopes {slopes.min():.2f}..{slopes.max():.2f} "
-                f"are not within D +- {self.config.scaling_band:g}"
-            )
-        return dim, r2, note, scaling
+    def _fit(self, counts: np.ndarray) -> list[tuple[float, float, str | None, bool | None]]:
+        """D, R^2, a note and whether a power law holds, of each member (one fit over the
+        members whose counts allow it), from the counts of every level (b, levels + 1)."""
+        used = counts[:, self._level_index]
+        empty = counts[:, 0] == 0
+        fits = ~empty & np.all(used > 0, axis=1)
+        dims = np.full(counts.shape[0], math.nan)
+        r2s = np.full(counts.shape[0], math.nan)
+        slopes = np.empty((counts.shape[0], len(self._sizes) - 1))
+        scaling = np.zeros(counts.shape[0], dtype=bool)
+        if fits.any():
+            dims[fits], r2s[fits] = fit_dimensions(self._sizes, used[fits])
+            slopes[fits] = local_slopes(self._sizes, used[fits])
+            scaling[fits] = scaling_ranges(dims[fits], slopes[fits], self.config.scaling_band)
+        out: list[tuple[float, float, str | None, bool | None]] = []
+        for k in range(counts.shape[0]):
+            if empty[k]:
+                out.append((math.nan, math.nan,
+                            "empty mask: no cell above the threshold, D undefined", None))
+            elif not fits[k]:
+                out.append((
+                    math.nan, math.nan,
+                    "no boundary box at some size (full mask?), D undefined in boundary mode",
+                    None,
+                ))
+            elif scaling[k]:
+                out.append((float(dims[k]), float(r2s[k]), None, True))
+            else:
+                note = (
+                    f"D has no scaling range: local slopes {slopes[k].min():.2f}.."
+                    f"{slopes[k].max():.2f} are not within D +- {self.config.scaling_band:g}"
+                )
+                out.append((float(dims[k]), float(r2s[k]), note, False))
+        return out
 
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
