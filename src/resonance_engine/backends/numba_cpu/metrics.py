@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import FrameParams
-from resonance_engine.backends.box_grid import extent, tight_shifts
+from resonance_engine.backends.box_grid import extent, shift_factor, source_drop, tight_shifts
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
 __all__ = [
@@ -385,9 +385,8 @@ def _min_counts(
     ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
     needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
     the caller's aligned count). A box of side s = base^l is counted from the aligned
-    level l - 1 (f = base), or for base-2 sizes 16 from level l - 2 (f = 4) and >= 32 from
-    level l - 3 (f = 8), so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in
-    the numpy reference's ``shift_step``.
+    level l - source_drop(f) with f = shift_factor(s) (:mod:`~resonance_engine.backends.box_grid`),
+    so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in the numpy reference.
     """
     b = first[0].shape[0]
     # the mask's extent in the flags of level 1 (cells for base 3, whose level 1 is counted
@@ -408,12 +407,8 @@ def _min_counts(
         pyramid.append((occ2, full2))
     for level in range(1 if base == 3 else 2, levels + 1):
         size = base**level
-        if base == 2 and size >= 32:
-            source, f = pyramid[level - 3], 8
-        elif base == 2 and size >= 16:
-            source, f = pyramid[level - 2], 4
-        else:
-            source, f = pyramid[level - 1], base
+        f = shift_factor(size, base)
+        source = pyramid[level - source_drop(f, base)]
         assert source is not None
         n = f if shifted else 1
         out = np.zeros((b, n * n), dtype=np.int64)
@@ -511,8 +506,10 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
             continue
         h1 = np.empty((m, nx), dtype=u.dtype)
         h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = np.empty(nx, dtype=u.dtype)
-        x2 = np.empty(nx, dtype=u.dtype)
+        x1 = _padded(nx, r, u.dtype)
+        x2 = _padded(nx, r, u.dtype)
+        o1 = np.empty(nx, dtype=u.dtype)
+        o2 = np.empty(nx, dtype=u.dtype)
         s = u.dtype.type(shift[k])
         one = u.dtype.type(1.0)
         nxt = max(0, i0 - r)  # next row to filter horizontally
@@ -534,10 +531,10 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
                 norm += weights[ii - ci + r]
             inv = u.dtype.type(1.0 / norm)
             dst = out[k, i]
-            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, x1, x2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, o1, o2)
             for j in range(nx):
-                mean = x1[j] * inv
-                sq = x2[j] * inv
+                mean = o1[j] * inv
+                sq = o2[j] * inv
                 var = sq - mean * mean
                 var = var if var > 0 else 0
                 if relative:
@@ -739,43 +736,42 @@ def _smooth_moments_row(src, s, ms, weights, inv_norm, x1, x2, d1, d2):
     """Both horizontal moment passes of a row at once: x1 = (src - s) ms, x2 = x1^2, then
     d1 = sum_t w_t x1[j + t] and d2 the same of x2 over the in-grid taps, times inv_norm.
 
-    The weights are symmetric (w_{-t} = w_t), so each pass pairs the taps +t and -t: r + 1
-    passes over the row for both moments instead of 2 (2 r + 1).
+    x1 and x2 hold n + 2 r values whose first and last r stay 0 (see :func:`_padded`): a
+    tap beyond the grid's edge adds 0, so every pass runs over the whole row without edge
+    cases (short rows stay vectorized). The weights are symmetric (w_{-t} = w_t), so each
+    pass pairs the taps +t and -t: r + 1 passes over the row for both moments instead of
+    2 (2 r + 1).
     """
     n = src.shape[0]
     r = weights.shape[0] // 2
+    v1 = x1[r : r + n]
+    v2 = x2[r : r + n]
     for j in range(n):
         v = (src[j] - s) * ms
-        x1[j] = v
-        x2[j] = v * v
+        v1[j] = v
+        v2[j] = v * v
     w0 = weights[r]
     for j in range(n):
-        d1[j] = w0 * x1[j]
-        d2[j] = w0 * x2[j]
+        d1[j] = w0 * v1[j]
+        d2[j] = w0 * v2[j]
     for t in range(1, r + 1):
         wt = weights[r + t]
-        inner = n - 2 * t
-        if inner > 0:  # cells with both taps in the grid
-            a1 = d1[t : n - t]
-            a2 = d2[t : n - t]
-            p1 = x1[2 * t : n]
-            q1 = x1[0:inner]
-            p2 = x2[2 * t : n]
-            q2 = x2[0:inner]
-            for j in range(inner):
-                a1[j] += wt * (p1[j] + q1[j])
-                a2[j] += wt * (p2[j] + q2[j])
-        for j in range(min(t, n)):  # near the ends only one tap of the pair is in the grid
-            if j + t < n:
-                d1[j] += wt * x1[j + t]
-                d2[j] += wt * x2[j + t]
-        for j in range(max(n - t, 0), n):
-            if j - t >= 0:
-                d1[j] += wt * x1[j - t]
-                d2[j] += wt * x2[j - t]
+        p1 = x1[r + t : r + t + n]
+        q1 = x1[r - t : r - t + n]
+        p2 = x2[r + t : r + t + n]
+        q2 = x2[r - t : r - t + n]
+        for j in range(n):
+            d1[j] += wt * (p1[j] + q1[j])
+            d2[j] += wt * (p2[j] + q2[j])
     for j in range(n):
         d1[j] *= inv_norm[j]
         d2[j] *= inv_norm[j]
+
+
+@njit(inline="always")
+def _padded(n, r, dtype):
+    """A zeroed row buffer of n cells with r more on each side (for _smooth_moments_row)."""
+    return np.zeros(n + 2 * r, dtype=dtype)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -853,12 +849,19 @@ def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _dwell_lag_row(row, past, sc, ih, w, trow):
+def _dwell_lags_row(row, hist_k, i, slots, lag_weights, slot_scale_k, ih, trow):
+    """trow += sum over the lags of w * max(0, 1 - |row - past * sc| ih), the past rows i
+    of the ring slots (one call per row: the lags' loops stay in one compiled function)."""
     one = row.dtype.type(1.0)
     zero = row.dtype.type(0.0)
-    for j in range(row.shape[0]):
-        sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
-        trow[j] += w * (sim if sim > zero else zero)
+    for lag in range(slots.shape[0]):
+        hs = slots[lag]
+        past = hist_k[hs, i]
+        sc = row.dtype.type(slot_scale_k[hs])
+        w = row.dtype.type(lag_weights[lag])
+        for j in range(row.shape[0]):
+            sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
+            trow[j] += w * (sim if sim > zero else zero)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -952,8 +955,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         dt = u.dtype.type
         h1 = np.empty((m, nx), dtype=u.dtype)
         h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = np.empty(nx, dtype=u.dtype)
-        x2 = np.empty(nx, dtype=u.dtype)
+        x1 = _padded(nx, r, u.dtype)
+        x2 = _padded(nx, r, u.dtype)
         m1 = np.empty(nx, dtype=u.dtype)
         m2 = np.empty(nx, dtype=u.dtype)
         crow = np.empty(nx, dtype=u.dtype)
@@ -1015,10 +1018,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             else:
                 for j in range(nx):
                     trow[j] = 0
-            for lag in range(nlag):
-                hs = slots[lag]
-                _dwell_lag_row(row, history[k, hs, i], dt(slot_scale[k, hs]), ih,
-                               dt(lag_weights[lag]), trow)
+            if nlag > 0:
+                _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k], ih, trow)
             if store_slot >= 0:
                 _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
             _sums_row(grow, crow, trow, gamma_inv, acc)
