@@ -5,6 +5,12 @@
 // nor breaking "every" (the padding of the numpy reference). Each dispatch also adds up
 // its level's count: occupancy (bit 0), or in boundary mode boxes active and not full
 // (level 0 always counts active cells). `real` comes from the prelude.
+// The calibrated counts (see MetricKernels.shifted_box_counts) use three more fields:
+// `factor` (children per axis of a pyramid box: 0 or 2, or 3 for base-3 boxes),
+// `extent_at` (level 0 also records, at counts[k * slots + extent_at + 0..3], the mask's
+// extent as max(~row), max(row), max(~col), max(col); 0: not recorded) and `shifts`
+// (shifted_boxes: n shifts per axis; boxes of `factor` x `factor` flags of the level in
+// `child`, the grid moved by (oy, ox) flags, counted at counts[k * slots + level + oy n + ox]).
 
 struct Level {
     nx: u32,
@@ -16,9 +22,9 @@ struct Level {
     level: u32,
     slots: u32,     // levels + 1: the row length of counts
     boundary: u32,  // 1: count active boxes that are not full
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
+    factor: u32,     // 0 (= 2), 2 or 3
+    extent_at: u32,  // where level 0 records the extent (0: nowhere)
+    shifts: u32,     // shifted_boxes: shifts per axis
 }
 
 @group(0) @binding(0) var<uniform> lv: Level;
@@ -29,8 +35,9 @@ struct Level {
 @group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
 
 var<workgroup> group_count: atomic<u32>;
+var<workgroup> group_extent: array<atomic<u32>, 4>;
 
-fn add_count(counted: bool, lid: u32, k: u32) {
+fn add_count(counted: bool, lid: u32, at: u32) {
     if (counted) {
         atomicAdd(&group_count, 1u);
     }
@@ -38,7 +45,7 @@ fn add_count(counted: bool, lid: u32, k: u32) {
     if (lid == 0u) {
         let total = atomicLoad(&group_count);
         if (total > 0u) {
-            atomicAdd(&counts[k * lv.slots + lv.level], total);
+            atomicAdd(&counts[at], total);
         }
     }
 }
@@ -50,6 +57,9 @@ fn boxes_level0(
 ) {
     if (lid == 0u) {
         atomicStore(&group_count, 0u);
+        for (var e = 0u; e < 4u; e++) {
+            atomicStore(&group_extent[e], 0u);
+        }
     }
     workgroupBarrier();
     let k = gid.z;
@@ -59,7 +69,18 @@ fn boxes_level0(
         on = abs(field[k * lv.nx * lv.ny + at]) > threshold[k];
         parent[k * lv.nx * lv.ny + at] = select(0u, 3u, on);
     }
-    add_count(on, lid, k);
+    if (on && lv.extent_at > 0u) {
+        atomicMax(&group_extent[0], ~gid.y);
+        atomicMax(&group_extent[1], gid.y);
+        atomicMax(&group_extent[2], ~gid.x);
+        atomicMax(&group_extent[3], gid.x);
+    }
+    add_count(on, lid, k * lv.slots);
+    if (lid == 0u && lv.extent_at > 0u && atomicLoad(&group_count) > 0u) {
+        for (var e = 0u; e < 4u; e++) {
+            atomicMax(&counts[k * lv.slots + lv.extent_at + e], atomicLoad(&group_extent[e]));
+        }
+    }
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -77,10 +98,11 @@ fn boxes_level(
         var some = false;
         var every = true;
         let child_base = k * lv.child_x * lv.child_y;
-        for (var dy = 0u; dy < 2u; dy++) {
-            for (var dx = 0u; dx < 2u; dx++) {
-                let cx = 2u * gid.x + dx;
-                let cy = 2u * gid.y + dy;
+        let f = max(lv.factor, 2u);
+        for (var dy = 0u; dy < f; dy++) {
+            for (var dx = 0u; dx < f; dx++) {
+                let cx = f * gid.x + dx;
+                let cy = f * gid.y + dy;
                 if (cx < lv.child_x && cy < lv.child_y) {
                     let flag = child[child_base + cy * lv.child_x + cx];
                     some = some || (flag & 1u) != 0u;
@@ -92,5 +114,41 @@ fn boxes_level(
             select(0u, 1u, some) | select(0u, 2u, every);
         counted = some && (lv.boundary == 0u || !every);
     }
-    add_count(counted, lid, k);
+    add_count(counted, lid, k * lv.slots + lv.level);
+}
+
+// Boxes of factor x factor flags of the level in `child` (child_x x child_y flags), the
+// box grid shifted by (oy, ox) flags: box (I, J) covers rows factor I - oy .. + factor - 1
+// (clipped to the level; flags outside are inactive and do not break "every"). gid.z is
+// (member, oy, ox); boxes_x, boxes_y bound the boxes of every shift.
+@compute @workgroup_size(16, 16, 1)
+fn shifted_boxes(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    if (lid == 0u) {
+        atomicStore(&group_count, 0u);
+    }
+    workgroupBarrier();
+    let n = lv.shifts;
+    let k = gid.z / (n * n);
+    let shift = gid.z % (n * n);
+    let f = i32(lv.factor);
+    let r0 = max(f * i32(gid.y) - i32(shift / n), 0);
+    let r1 = min(f * i32(gid.y) - i32(shift / n) + f, i32(lv.child_y));
+    let c0 = max(f * i32(gid.x) - i32(shift % n), 0);
+    let c1 = min(f * i32(gid.x) - i32(shift % n) + f, i32(lv.child_x));
+    var some = false;
+    var every = true;
+    if (gid.x < lv.boxes_x && gid.y < lv.boxes_y) {
+        let child_base = k * lv.child_x * lv.child_y;
+        for (var cy = r0; cy < r1; cy++) {
+            for (var cx = c0; cx < c1; cx++) {
+                let flag = child[child_base + u32(cy) * lv.child_x + u32(cx)];
+                some = some || (flag & 1u) != 0u;
+                every = every && (flag & 2u) != 0u;
+            }
+        }
+    }
+    add_count(some && (lv.boundary == 0u || !every), lid, k * lv.slots + lv.level + shift);
 }
