@@ -83,6 +83,32 @@ fn boxes_level0(
     }
 }
 
+// The flag of box (i, j) of f x f children of the level in `child`, the box grid shifted by
+// (oy, ox) children: the children of rows f i - oy .. f i - oy + f - 1 (and the same in
+// columns) inside the level; a box without one is neither active nor breaks "every".
+fn box_flag(k: u32, i: u32, j: u32, f: u32, oy: u32, ox: u32) -> u32 {
+    let r0 = max(i32(f * i) - i32(oy), 0);
+    let r1 = min(i32(f * i + f) - i32(oy), i32(lv.child_y));
+    let c0 = max(i32(f * j) - i32(ox), 0);
+    let c1 = min(i32(f * j + f) - i32(ox), i32(lv.child_x));
+    var some = false;
+    var every = true;
+    let child_base = k * lv.child_x * lv.child_y;
+    for (var cy = r0; cy < r1; cy++) {
+        for (var cx = c0; cx < c1; cx++) {
+            let flag = child[child_base + u32(cy) * lv.child_x + u32(cx)];
+            some = some || (flag & 1u) != 0u;
+            every = every && (flag & 2u) != 0u;
+        }
+    }
+    return select(0u, 1u, some) | select(0u, 2u, every);
+}
+
+// Whether a box of this flag counts: active, and in boundary mode not full.
+fn counts_box(flag: u32) -> bool {
+    return (flag & 1u) != 0u && (lv.boundary == 0u || (flag & 2u) == 0u);
+}
+
 @compute @workgroup_size(16, 16, 1)
 fn boxes_level(
     @builtin(global_invocation_id) gid: vec3<u32>,
@@ -95,24 +121,9 @@ fn boxes_level(
     let k = gid.z;
     var counted = false;
     if (gid.x < lv.boxes_x && gid.y < lv.boxes_y) {
-        var some = false;
-        var every = true;
-        let child_base = k * lv.child_x * lv.child_y;
-        let f = max(lv.factor, 2u);
-        for (var dy = 0u; dy < f; dy++) {
-            for (var dx = 0u; dx < f; dx++) {
-                let cx = f * gid.x + dx;
-                let cy = f * gid.y + dy;
-                if (cx < lv.child_x && cy < lv.child_y) {
-                    let flag = child[child_base + cy * lv.child_x + cx];
-                    some = some || (flag & 1u) != 0u;
-                    every = every && (flag & 2u) != 0u;
-                }
-            }
-        }
-        parent[k * lv.boxes_x * lv.boxes_y + gid.y * lv.boxes_x + gid.x] =
-            select(0u, 1u, some) | select(0u, 2u, every);
-        counted = some && (lv.boundary == 0u || !every);
+        let flag = box_flag(k, gid.y, gid.x, max(lv.factor, 2u), 0u, 0u);
+        parent[k * lv.boxes_x * lv.boxes_y + gid.y * lv.boxes_x + gid.x] = flag;
+        counted = counts_box(flag);
     }
     add_count(counted, lid, k * lv.slots + lv.level);
 }
@@ -133,22 +144,9 @@ fn shifted_boxes(
     let n = lv.shifts;
     let k = gid.z / (n * n);
     let shift = gid.z % (n * n);
-    let f = i32(lv.factor);
-    let r0 = max(f * i32(gid.y) - i32(shift / n), 0);
-    let r1 = min(f * i32(gid.y) - i32(shift / n) + f, i32(lv.child_y));
-    let c0 = max(f * i32(gid.x) - i32(shift % n), 0);
-    let c1 = min(f * i32(gid.x) - i32(shift % n) + f, i32(lv.child_x));
-    var some = false;
-    var every = true;
+    var counted = false;
     if (gid.x < lv.boxes_x && gid.y < lv.boxes_y) {
-        let child_base = k * lv.child_x * lv.child_y;
-        for (var cy = r0; cy < r1; cy++) {
-            for (var cx = c0; cx < c1; cx++) {
-                let flag = child[child_base + u32(cy) * lv.child_x + u32(cx)];
-                some = some || (flag & 1u) != 0u;
-                every = every && (flag & 2u) != 0u;
-            }
-        }
+        counted = counts_box(box_flag(k, gid.y, gid.x, lv.factor, shift / n, shift % n));
     }
-    add_count(some && (lv.boundary == 0u || !every), lid, k * lv.slots + lv.level + shift);
+    add_count(counted, lid, k * lv.slots + lv.level + shift);
 }

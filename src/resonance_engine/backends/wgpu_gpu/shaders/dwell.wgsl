@@ -31,6 +31,11 @@ fn similarity(x: real, past: real, inv_h: real) -> real {
     return max(real(0.0), real(1.0) - abs(x - past) * inv_h);
 }
 
+// The item of an invocation whose x is flattened over 2D workgroups of 256.
+fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.y * groups.x * 256u + gid.x;
+}
+
 fn encode(x: real, scale: real) -> u32 {
     let q = clamp(floor(x * scale + real(0.5)), real(-32767.0), real(32767.0));
     return u32(i32(q)) & 0xffffu;
@@ -42,7 +47,7 @@ fn dwell_codes(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let w = gid.y * groups.x * 256u + gid.x;
+    let w = flat_index(gid, groups);
     let k = gid.z;
     if (w >= ring.words) {
         return;
@@ -90,7 +95,7 @@ fn dwell_float(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let cell = gid.y * groups.x * 256u + gid.x;
+    let cell = flat_index(gid, groups);
     let k = gid.z;
     let n = ring.nx * ring.ny;
     if (cell >= n) {
@@ -122,7 +127,7 @@ fn dwell_recursive(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let cell = gid.y * groups.x * 256u + gid.x;
+    let cell = flat_index(gid, groups);
     let k = gid.z;
     let n = ring.nx * ring.ny;
     if (cell >= n) {
