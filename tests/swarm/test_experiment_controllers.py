@@ -16,20 +16,22 @@ from resonance_engine.json_safe import dumps
 MEASURE = "swarm.standin:standin_factory"
 
 
+def _sync(out: Path, *args: str) -> tuple[dict, str]:
+    """``resonance experiment sync`` with small common settings; results.json and report.md."""
+    code = main(["experiment", "sync", "--seeds", "2", "--surrogates", "10", "--basin", "0",
+                 "--mfpt", "0", *args, "--executor", "serial", "--out", str(out), "--quiet",
+                 "--json"])
+    assert code == 0
+    return json.loads((out / "results.json").read_text()), (out / "report.md").read_text()
+
+
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
-    out = tmp_path_factory.mktemp("sync")
-    code = main([
-        "experiment", "sync", "--agents", "3", "--size", "24", "--ticks", "24",
-        "--warmup", "4", "--window", "8", "--seeds", "2", "--surrogates", "10",
-        "--basin", "0", "--mfpt", "0", "--mechanisms", "gain", "--strengths", "gain=0.5",
-        "--controllers", "adaptive,mpc,lmpc", "--strengths", "adaptive=0.5",
-        "--strengths", "mpc=4", "--strengths", "lmpc=4", "--measure", MEASURE,
-        "--executor", "serial", "--out", str(out), "--quiet", "--json",
-    ])
-    assert code == 0
-    results = json.loads((out / "results.json").read_text())
-    return results, (out / "report.md").read_text()
+    return _sync(tmp_path_factory.mktemp("sync"), "--agents", "3", "--size", "24", "--ticks",
+                 "24", "--warmup", "4", "--window", "8", "--mechanisms", "gain", "--strengths",
+                 "gain=0.5", "--controllers", "adaptive,mpc,lmpc", "--strengths",
+                 "adaptive=0.5", "--strengths", "mpc=4", "--strengths", "lmpc=4", "--measure",
+                 MEASURE)
 
 
 def test_every_controller_has_a_row_with_its_compute_and_the_uncoupled_control(experiment):
@@ -96,17 +98,11 @@ def test_the_lmpc_task_sentence_is_formatted_from_the_numbers():
 @pytest.fixture(scope="module")
 def warned(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     """A kuramoto swarm (the real measure, 32x32) watched with faults and without."""
-    out = tmp_path_factory.mktemp("warning")
-    code = main([
-        "experiment", "sync", "--agents", "4", "--size", "32", "--ticks", "96",
-        "--warmup", "40", "--window", "24", "--seeds", "2", "--surrogates", "10",
-        "--basin", "0", "--mfpt", "0", "--mechanisms", "gain,kuramoto", "--strengths",
-        "gain=0.5", "--strengths", "kuramoto=8", "--controllers", "none",
-        "--faults", "frequency,dropout", "--warning-threshold", "0.3", "--warning-horizon",
-        "6", "--executor", "serial", "--out", str(out), "--quiet", "--json",
-    ])
-    assert code == 0
-    return json.loads((out / "results.json").read_text()), (out / "report.md").read_text()
+    return _sync(tmp_path_factory.mktemp("warning"), "--agents", "4", "--size", "32",
+                 "--ticks", "96", "--warmup", "40", "--window", "24", "--mechanisms",
+                 "gain,kuramoto", "--strengths", "gain=0.5", "--strengths", "kuramoto=8",
+                 "--controllers", "none", "--faults", "frequency,dropout",
+                 "--warning-threshold", "0.3", "--warning-horizon", "6")
 
 
 def test_the_early_warning_is_measured_against_runs_without_faults(warned):

@@ -168,9 +168,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default {','.join(_faults())}; 'none' for no early-warning runs)")
     s.add_argument("--warning-horizon", type=COUNT, default=10, metavar="TICKS",
                    help="ticks ahead the early warning forecasts CS (default 10)")
-    s.add_argument("--warning-threshold", type=number(low=-1.0, high=1.0, low_open=True), metavar="CS",
-                   help="the CS whose crossing the early warning predicts (default 0.7, the "
-                   "health threshold)")
+    s.add_argument("--warning-threshold", type=number(low=-1.0, high=1.0, low_open=True),
+                   metavar="CS", help="the CS whose crossing the early warning predicts "
+                   "(default 0.7, the health threshold)")
     add_executor_options(s)  # where the runs and the samples execute
     s.add_argument("--bus", type=nonempty, default="memory",
                    help="bus of the full-state traffic measurement")

@@ -225,7 +225,8 @@ class LMPC:
             The goal was not reached within ``max_steps`` (nothing is stored).
         """
         x = as_vector("x0", x0, self.n_states)
-        xs, us = [x], []
+        xs: list[np.ndarray] = [x]
+        us: list[np.ndarray] = []
         self._guide = None
         while np.linalg.norm(x) > self.goal_tol:
             if len(us) >= max_steps:
@@ -316,9 +317,9 @@ class _StackedQP:
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             raise ControlError(f"LMPC solver {self.solver} ended with status {status!r}")
         elapsed = time.perf_counter() - start
-        xs = self.X.value.reshape(N + 1, K, n).transpose(1, 0, 2)
-        us = np.clip(self.U.value.reshape(N, K, self.m).transpose(1, 0, 2), *bounds)
-        lam = self.lam.value
+        xs = np.asarray(self.X.value).reshape(N + 1, K, n).transpose(1, 0, 2)
+        us = np.clip(np.asarray(self.U.value).reshape(N, K, self.m).transpose(1, 0, 2), *bounds)
+        lam = np.asarray(self.lam.value)
         plans = []
         for j in range(K):
             value = (np.einsum("ij,jk,ik->", xs[j, :N], self.Q, xs[j, :N])
@@ -415,7 +416,7 @@ def constrained_optimum(lmpc: LMPC, x0: Any, steps: int = 200) -> MPCPlan:
             f"the goal cannot be reached from x0={x0.tolist()} in {steps} steps within the "
             f"bounds (status {problem.status!r}); use more steps or another start"
         )
-    return MPCPlan(X.value, U.value, float(problem.value), problem.status,
+    return MPCPlan(np.asarray(X.value), np.asarray(U.value), float(problem.value), problem.status,
                    time.perf_counter() - start)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from resonance_engine.backends import metric_kernels
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.errors import FieldError
 from resonance_engine.metrics._input import as_batch
 from resonance_engine.metrics.coherence import (
@@ -29,7 +30,11 @@ from resonance_engine.metrics.coherence import (
     moment_shift,
 )
 from resonance_engine.metrics.config import MetricsConfig
-from resonance_engine.metrics.dwell import DwellTimeTracker, RecursiveDwell
+from resonance_engine.metrics.dwell import (
+    DwellTimeTracker,
+    RecursiveDwell,
+    recursive_coefficients,
+)
 from resonance_engine.metrics.fractal import (
     box_sizes,
     fit_dimensions,
@@ -152,12 +157,7 @@ class ComplexityAnalyzer:
     def __init__(self, config: MetricsConfig | None = None, *, keep_fields: bool = False) -> None:
         self.config = config if config is not None else MetricsConfig()
         self.keep_fields = keep_fields
-        #: whether the measures run on the GPU for a wgpu solver (or backend="wgpu"): the
-        #: WGSL shaders implement the seed's forms; the calibrated forms of a wgpu run are
-        #: computed on the CPU from the frame read back
-        self.on_gpu = gpu_forms(self.config)
-        backend = self.config.backend
-        self._kernels = metric_kernels("auto" if backend == "wgpu" and not self.on_gpu else backend)
+        self._kernels = metric_kernels(self.config.backend)
         self._weights = gaussian_weights(
             self.config.coherence_sigma, self.config.coherence_truncate
         )
@@ -256,7 +256,7 @@ class ComplexityAnalyzer:
         frequency = field_frequency(solver)
         state = getattr(solver, "_state", None)
         resident = getattr(state, "resident", False)
-        if resident and self.config.backend in ("auto", "wgpu") and self.on_gpu:
+        if resident and self.config.backend in ("auto", "wgpu"):
             keep = self.keep_fields if keep_fields is None else keep_fields
             results = self._update_resident(
                 state, solver.step_count, solver.t, keep, frequency
@@ -267,13 +267,13 @@ class ComplexityAnalyzer:
             dominant_frequency=frequency,
         )
 
-    def _frame_params(
-        self, batch: np.ndarray, stats: np.ndarray, theta: np.ndarray, dt: float
-    ) -> tuple[Any, str | None]:
-        """The kernel parameters of a frame, and a note when C cannot be computed."""
+    def _common_params(
+        self, dtype: np.dtype, stats: np.ndarray, theta: np.ndarray, shift: np.ndarray
+    ) -> tuple[dict[str, Any], str | None]:
+        """The kernel parameters of a frame but the dwell's, and a note when C cannot be
+        computed."""
         cfg = self.config
-        shift = moment_shift(batch, stats)
-        scale, coh_a, coh_b, note = coherence_constants(cfg, batch.dtype, stats, shift)
+        scale, coh_a, coh_b, note = coherence_constants(cfg, dtype, stats, shift)
         common: dict[str, Any] = {
             "threshold": theta,
             "levels": self._levels,
@@ -290,6 +290,13 @@ class ComplexityAnalyzer:
             "inward": cfg.coherence_edge == "inward",
             "moment_scale": scale,
         }
+        return common, note
+
+    def _frame_params(
+        self, batch: np.ndarray, stats: np.ndarray, theta: np.ndarray, dt: float
+    ) -> tuple[Any, str | None]:
+        """The kernel parameters of a frame, and a note when C cannot be computed."""
+        common, note = self._common_params(batch.dtype, stats, theta, moment_shift(batch, stats))
         if isinstance(self._tracker, RecursiveDwell):
             return self._tracker.frame_params(batch, stats, dt, **common), note
         assert self._tracker is not None
@@ -334,7 +341,7 @@ class ComplexityAnalyzer:
             The grid is too small for box counting.
         """
         batch, single = as_batch(u)
-        if self.config.backend == "wgpu" and self.on_gpu:
+        if self.config.backend == "wgpu":
             keep = self.keep_fields if keep_fields is None else keep_fields
             results = self._update_resident(
                 self._upload(batch), step, t, keep, dominant_frequency
@@ -509,7 +516,8 @@ class ComplexityAnalyzer:
         if self._shape is None:
             self._setup_sizes(ny, nx)
             self._resident = ResidentMeasures(
-                state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage
+                state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage,
+                recursive=cfg.dwell_mode == "recursive",
             )
             self._shape = (b, ny, nx)
             self._dtype = state.dtype
@@ -519,31 +527,42 @@ class ComplexityAnalyzer:
         resident.bind(state)
         stats = resident.frame_stats()
         theta = self._threshold(stats)
+        dt, time_note = self._frame_interval(t)
+        common, c_note = self._common_params(state.dtype, stats, theta,
+                                             resident.moment_shift(stats))
+        decay, increment, rate = (
+            recursive_coefficients(resident.frames_seen, dt, cfg.dwell_lambda)
+            if resident.recursive else (0.0, 0.0, 0.0)
+        )
+        params = FrameParams(
+            history=np.zeros((b, 1, 1, 1), dtype=np.int16), slots=np.zeros(0, dtype=np.int64),
+            lag_weights=np.zeros(0), slot_scale=np.ones((b, 1)), inv_h=np.ones(b),
+            store_slot=-1, store_scale=np.ones(b), decay=decay, increment=increment,
+            decay_rate=rate, **common,
+        )
         frame = resident.measure(
-            stats, theta, self._levels, cfg.fractal_mode == "boundary", cfg.gain_window,
-            self._weights, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale,
-            cfg.gamma, keep_fields,
+            stats, params, cfg.coherence_normalize == "frame", keep_fields
         )
         n_cells = ny * nx
         sums = np.zeros((b, 5))
-        sums[:, :3] = frame.means[:, :3] * n_cells
-        sums[:, 3] = frame.means[:, 3] * n_cells
+        sums[:, :4] = frame.means * n_cells
         kept = None
         if frame.fields is not None:
             f = frame.fields
+            g_scale = gain_scales(cfg, stats).astype(state.dtype)
             kept = [
                 {
-                    "gain_field": f["gain"][k],
-                    "coherence_field": f["coherence"][k],
+                    "gain_field": f["gain"][k] * g_scale[k],
+                    "coherence_field": f["coherence"][k] * (np.nan if c_note else 1),
                     "dwell_field": f["dwell"][k],
-                    "ci_over_factor": f["ci_over_factor"][k],
+                    "ci_over_factor": f["ci_over_factor"][k] * g_scale[k],
                     "mask": np.abs(f["u"][k]) > theta[k],
                 }
                 for k in range(b)
             ]
         results: list[ComplexityMetrics] = self._results(
-            state.shape, stats, theta, sums, None, frame.counts, step, t, math.nan,
-            [None, None], dominant_frequency, kept, False,
+            state.shape, stats, theta, sums, None, frame.counts, step, t, dt,
+            [time_note, c_note], dominant_frequency, kept, False,
         )
         return results
 
@@ -615,18 +634,6 @@ def _coherence_means(
     coherence = np.where(spread, (s_c / n_cells - c_min) / width, 1.0)
     core = np.where(spread, (s_gch - c_min * s_gh) / width / n_cells, s_gh / n_cells)
     return coherence, core
-
-
-def gpu_forms(config: MetricsConfig) -> bool:
-    """True when the wgpu shaders implement every form ``config`` asks for (the seed's:
-    aligned base-2 boxes, "frame" or "bounded" C with renormalised edges, the ring)."""
-    return (
-        config.fractal_offsets == "none"
-        and config.box_base == 2
-        and config.coherence_normalize in ("frame", "bounded")
-        and config.coherence_edge == "renormalize"
-        and config.dwell_mode == "ring"
-    )
 
 
 #: Frames per period of the dominant frequency below which the recursive tau is aliased.

@@ -35,8 +35,9 @@ measures) are used; no field or drive state crosses between agents.
     the stored states (local safe set: ``local`` = (last episodes, nearest points)). An
     episode longer than ``max_episode`` ticks is abandoned. With ``db`` (an AgentDB
     file) the safe sets live in its trajectory table, so a later run or another process
-    starts from what was learnt: that is how it improves episode by episode. Exchanges
-    the 64-byte signatures (complexity measures only).
+    starts from what was learnt: that is how it improves episode by episode. Every
+    agent's LMPC is solved in one QP per tick (:class:`~resonance_engine.control.LMPCBatch`).
+    Exchanges the 64-byte signatures (complexity measures only).
 """
 
 from __future__ import annotations
@@ -477,8 +478,8 @@ class LMPCController(MPCController):
         # deviations from each agent's equilibrium gain theta*_i (x = target a fixed point)
         theta_eq = ((1 - st.a) * target - st.offsets) / st.b
         z = estimate[:, 0] - target
-        seen = [i for i in range(len(z)) if math.isfinite(z[i])]
-        for i in seen:
+        known = [i for i in range(len(z)) if math.isfinite(z[i])]
+        for i in known:
             ep = st.episodes[i]
             if ep.active and ep.z and abs(z[i]) <= self.goal_tol:
                 self._end_episode(st, i, float(z[i]))
@@ -490,13 +491,13 @@ class LMPCController(MPCController):
             if ep.active:
                 ep.z.append(float(z[i]))
         out = theta.copy()
-        if self.batch and seen:
+        if self.batch and known:
             try:  # every agent's QP in one solve
-                out[seen] = theta_eq[seen] + st.batch.solve(z[seen, None], which=seen)[:, 0]
+                out[known] = theta_eq[known] + st.batch.solve(z[known, None], which=known)[:, 0]
                 return out
             except ControlError:
                 pass  # one agent's problem failed: solve them one by one to skip only it
-        for i in seen:
+        for i in known:
             try:
                 v = float(st.mpc[i].solve([z[i]])[0])
             except ControlError:

@@ -30,6 +30,16 @@ Design
   unperturbed restart gives BS = 1) and the MFPT under per-tick noise (censored runs
   counted as censored). The horizon (128 ticks) is twice the CS window, so the final
   window sees the swarm after it relaxed from the kick, not the relaxation itself.
+- Controllers: the lmpc rows also give *episodes needed* on a fixed task, like for like
+  (:meth:`~resonance_engine.swarm.controllers.LMPCController.episodes_needed`: each
+  run's identified model, the log-CI error ``lmpc_start``, episodes until one is within
+  ``lmpc_tolerance`` of the constrained optimum of a 200-step QP).
+- Early warning: the mechanism with the highest mean CS at its best K is run again on
+  every seed with each of ``faults`` injected into agent 0 at :attr:`fault_tick` and
+  without a fault (the control); the CS forecaster
+  (:class:`~resonance_engine.swarm.early_warning.CSForecaster`, ``warning_horizon`` ticks
+  ahead, threshold ``breakdown_cs``) gives the lead times and the false-alarm rate
+  (:func:`~resonance_engine.swarm.early_warning.summarize_trials`).
 
 Every sentence of ``report.md`` that states a result is formatted from the numbers in
 ``results.json``; ``--json`` prints the verdict table.
@@ -347,9 +357,10 @@ def _early_warning(cfg: SyncExperimentConfig, verdicts: list[dict[str, Any]],
                              "threshold": cfg.breakdown_cs, "fault_tick": cfg.fault_tick,
                              "faults": list(cfg.faults)}
     if not watched["cs_mean"] > cfg.breakdown_cs:
-        return {**found, "measured": False,
-                "why": f"no mechanism's mean CS at its best K is above the threshold "
-                       f"{cfg.breakdown_cs:g} (highest: {watched['mechanism']}, {watched['cs_mean']:.3f})"}
+        why = (f"no mechanism's mean CS at its best K is above the threshold "
+               f"{cfg.breakdown_cs:g} (highest: {watched['mechanism']}, "
+               f"{watched['cs_mean']:.3f})")
+        return {**found, "measured": False, "why": why}
     faults = ("none", *cfg.faults)
     tasks = [(cfg, watched["mechanism"], watched["best_strength"], seed, fault, measure)
              for fault in faults for seed in cfg.seeds]

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import FrameParams
-from resonance_engine.backends.box_grid import extent, tight_shifts
+from resonance_engine.backends.box_grid import extent, shift_factor, source_drop, tight_shifts
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
 __all__ = [
@@ -385,9 +385,8 @@ def _min_counts(
     ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
     needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
     the caller's aligned count). A box of side s = base^l is counted from the aligned
-    level l - 1 (f = base), or for base-2 sizes 16 from level l - 2 (f = 4) and >= 32 from
-    level l - 3 (f = 8), so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in
-    the numpy reference's ``shift_step``.
+    level l - source_drop(f) with f = shift_factor(s) (:mod:`~resonance_engine.backends.box_grid`),
+    so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in the numpy reference.
     """
     b = first[0].shape[0]
     # the mask's extent in the flags of level 1 (cells for base 3, whose level 1 is counted
@@ -408,12 +407,8 @@ def _min_counts(
         pyramid.append((occ2, full2))
     for level in range(1 if base == 3 else 2, levels + 1):
         size = base**level
-        if base == 2 and size >= 32:
-            source, f = pyramid[level - 3], 8
-        elif base == 2 and size >= 16:
-            source, f = pyramid[level - 2], 4
-        else:
-            source, f = pyramid[level - 1], base
+        f = shift_factor(size, base)
+        source = pyramid[level - source_drop(f, base)]
         assert source is not None
         n = f if shifted else 1
         out = np.zeros((b, n * n), dtype=np.int64)
