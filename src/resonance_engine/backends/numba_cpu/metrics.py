@@ -72,25 +72,32 @@ def band_count(batch: int, ny: int) -> int:
     return int(max(1, min(want, ny // MIN_BAND_ROWS)))
 
 
+#: Bit pattern of +inf as an int32: above every finite non-negative float32's.
+_INF_BITS = 0x7F800000
+
+
 @njit(inline="always")
-def _positive_min_max(x32):
-    """(min, max) of a float32 array of values >= 0 (no NaN), as float64.
+def _positive_bits_min_max(x32, lo, hi):
+    """(lo, hi) widened by the bit patterns of a float32 array of values >= 0 (no NaN).
 
     Non-negative IEEE floats order like their bit patterns read as integers, and integer
-    min/max reductions vectorize (float ones do not, because of NaN semantics).
+    min/max reductions vectorize (float ones do not, because of NaN semantics). The
+    bounds stay bit patterns (see :func:`_bits_as_float`), so no row allocates.
     """
     bits = x32.view(np.int32)
-    lo = np.int32(0x7F800000)  # +inf
-    hi = np.int32(0)
     for j in range(bits.shape[0]):
         b = bits[j]
         lo = min(lo, b)
         hi = max(hi, b)
-    pair = np.empty(2, dtype=np.int32)
-    pair[0] = lo
-    pair[1] = hi
-    vals = pair.view(np.float32)
-    return np.float64(vals[0]), np.float64(vals[1])
+    return lo, hi
+
+
+@njit(inline="always")
+def _bits_as_float(bits):
+    """The float32 whose bit pattern is ``bits``, as float64."""
+    pair = np.empty(1, dtype=np.int32)
+    pair[0] = bits
+    return np.float64(pair.view(np.float32)[0])
 
 
 def _frame_stats_py(u):
@@ -110,7 +117,8 @@ def _frame_stats_py(u):
             mag[j] = abs(np.float32(row[j]))
         part[r, 0] = s1
         part[r, 1] = s2
-        part[r, 2] = _positive_min_max(mag)[1]  # max |u| (rounded to float32)
+        # max |u| (rounded to float32)
+        part[r, 2] = _bits_as_float(_positive_bits_min_max(mag, np.int32(_INF_BITS), 0)[1])
     out = np.zeros((b, 3))
     n = ny * nx
     for k in range(b):
@@ -981,8 +989,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
             _add_abs_row(u[k, ii], 1.0, colsum)
         nxt = max(0, i0 - r)
-        c_min = np.inf
-        c_max = -np.inf
+        c_lo = np.int32(_INF_BITS)  # bit patterns of the min and max of C
+        c_hi = np.int32(0)
         n_active = 0
         n_boxes = 0
         for i in range(i0, i1):
@@ -1003,9 +1011,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 norm += weights[ii - ci + r]
             _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
             _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
-            lo_c, hi_c = _positive_min_max(c32)
-            c_min = min(c_min, lo_c)
-            c_max = max(c_max, hi_c)
+            c_lo, c_hi = _positive_bits_min_max(c32, c_lo, c_hi)
             # gain: window sum along x of the running column sums of |u|
             rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
             _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
@@ -1041,8 +1047,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 n_boxes += nb
         for q in range(5):
             sums[task, q] = acc[q]
-        sums[task, 5] = c_min
-        sums[task, 6] = c_max
+        sums[task, 5] = _bits_as_float(c_lo)
+        sums[task, 6] = _bits_as_float(c_hi)
         cnt[task, 0] = n_active
         cnt[task, 1] = n_boxes
 
