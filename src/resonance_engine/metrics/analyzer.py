@@ -411,21 +411,15 @@ class ComplexityAnalyzer:
         frequency = math.nan if dominant_frequency is None else float(dominant_frequency)
         results = []
         fits = self._fit(counts)
+        s_g = sums[:, 0] * g_scale
+        s_gch, s_gh = sums[:, 3] * g_scale, sums[:, 4] * g_scale
+        coherence, core = _coherence_means(
+            sums[:, 1], s_gch, s_gh, c_range if frame_mode else None, n_cells, c_undefined
+        )
+        gain, dwell = (s_g / n_cells).tolist(), (sums[:, 2] / n_cells).tolist()
+        threshold, active = theta.tolist(), (counts[:, 0] / n_cells).tolist()
         for k in range(shape[0]):
             dim, r2, d_note, scaling = fits[k]
-            s_g, s_c, s_t, s_gch, s_gh = sums[k]
-            s_g, s_gch, s_gh = s_g * g_scale[k], s_gch * g_scale[k], s_gh * g_scale[k]
-            if c_undefined:
-                coherence, core = math.nan, math.nan
-            elif frame_mode and c_range is not None and c_range[k, 1] > c_range[k, 0]:
-                # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
-                c_min, c_max = c_range[k]
-                coherence = (s_c / n_cells - c_min) / (c_max - c_min)
-                core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
-            elif frame_mode:
-                coherence, core = 1.0, s_gh / n_cells
-            else:
-                coherence, core = s_c / n_cells, s_gch / n_cells
             factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
             if kept is not None:
@@ -438,14 +432,14 @@ class ComplexityAnalyzer:
                 ComplexityMetrics(
                     fractal_dim=dim,
                     fractal_r2=r2,
-                    gain=float(s_g / n_cells),
-                    coherence=float(coherence),
-                    dwell=float(s_t / n_cells),
-                    ci=float(factor * core),
+                    gain=gain[k],
+                    coherence=float(coherence[k]),
+                    dwell=dwell[k],
+                    ci=float(factor * core[k]),
                     step=step_value,
                     t=t_value,
-                    threshold=float(theta[k]),
-                    active_fraction=float(counts[k, 0]) / n_cells,
+                    threshold=threshold[k],
+                    active_fraction=active[k],
                     note=note,
                     fractal_scaling=scaling,
                     dominant_frequency=frequency,
@@ -580,35 +574,66 @@ class ComplexityAnalyzer:
         fits = ~empty & np.all(used > 0, axis=1)
         dims = np.full(counts.shape[0], math.nan)
         r2s = np.full(counts.shape[0], math.nan)
-        slopes = np.empty((counts.shape[0], len(self._sizes) - 1))
+        slopes = np.zeros((counts.shape[0], len(self._sizes) - 1))
         scaling = np.zeros(counts.shape[0], dtype=bool)
         if fits.any():
             dims[fits], r2s[fits] = fit_dimensions(self._sizes, used[fits])
             slopes[fits] = local_slopes(self._sizes, used[fits])
             scaling[fits] = scaling_ranges(dims[fits], slopes[fits], self.config.scaling_band)
+        lows, highs = slopes.min(axis=1).tolist(), slopes.max(axis=1).tolist()
         out: list[tuple[float, float, str | None, bool | None]] = []
-        for k in range(counts.shape[0]):
-            if empty[k]:
+        for k, (dim, r2, is_empty, fit, scales) in enumerate(
+            zip(dims.tolist(), r2s.tolist(), empty.tolist(), fits.tolist(), scaling.tolist(),
+                strict=True)
+        ):
+            if is_empty:
                 out.append((math.nan, math.nan,
                             "empty mask: no cell above the threshold, D undefined", None))
-            elif not fits[k]:
+            elif not fit:
                 out.append((
                     math.nan, math.nan,
                     "no boundary box at some size (full mask?), D undefined in boundary mode",
                     None,
                 ))
-            elif scaling[k]:
-                out.append((float(dims[k]), float(r2s[k]), None, True))
+            elif scales:
+                out.append((dim, r2, None, True))
             else:
                 note = (
-                    f"D has no scaling range: local slopes {slopes[k].min():.2f}.."
-                    f"{slopes[k].max():.2f} are not within D +- {self.config.scaling_band:g}"
+                    f"D has no scaling range: local slopes {lows[k]:.2f}..{highs[k]:.2f} "
+                    f"are not within D +- {self.config.scaling_band:g}"
                 )
-                out.append((float(dims[k]), float(r2s[k]), note, False))
+                out.append((dim, r2, note, False))
         return out
 
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
+
+
+def _coherence_means(
+    s_c: np.ndarray,
+    s_gch: np.ndarray,
+    s_gh: np.ndarray,
+    c_range: np.ndarray | None,
+    n_cells: int,
+    undefined: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean C and mean G C h of each member (b,) from the sums of C, G C h and G h.
+
+    With ``c_range`` (min and max of C per member, the "frame" rescaling) C = (C_raw -
+    min) / (max - min) is affine in C_raw, so the means follow from the raw sums (C = 1
+    for a member whose C is constant); NaN when C is ``undefined``.
+    """
+    if undefined:
+        nan = np.full(s_c.shape, math.nan)
+        return nan, nan
+    if c_range is None:
+        return s_c / n_cells, s_gch / n_cells
+    c_min, c_max = c_range[:, 0], c_range[:, 1]
+    spread = c_max > c_min
+    width = np.where(spread, c_max - c_min, 1.0)
+    coherence = np.where(spread, (s_c / n_cells - c_min) / width, 1.0)
+    core = np.where(spread, (s_gch - c_min * s_gh) / width / n_cells, s_gh / n_cells)
+    return coherence, core
 
 
 #: Frames per period of the dominant frequency below which the recursive tau is aliased.

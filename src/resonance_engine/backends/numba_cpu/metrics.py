@@ -574,38 +574,18 @@ def _dwell(  # noqa: PLR0913
     u, history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale, out
 ):
     b, ny, nx = u.shape
-    n = slots.shape[0]
-    one = u.dtype.type(1.0)
-    zero = u.dtype.type(0.0)
     for r in prange(b * ny):
         k = r // ny
         i = r % ny
         row = u[k, i]
         dst = out[k, i]
-        ih = u.dtype.type(inv_h[k])
         for j in range(nx):
             dst[j] = 0
-        for lag in range(n):
-            slot = slots[lag]
-            w = u.dtype.type(lag_weights[lag])
-            sc = u.dtype.type(slot_scale[k, slot])
-            past = history[k, slot, i]
-            for j in range(nx):
-                d = abs(row[j] - past[j] * sc) * ih
-                sim = one - d
-                dst[j] += w * (sim if sim > zero else zero)
+        if slots.shape[0] > 0:
+            _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k],
+                            u.dtype.type(inv_h[k]), dst)
         if store_slot >= 0:
-            target = history[k, store_slot, i]
-            st = u.dtype.type(store_scale[k])
-            if quantized:
-                half = u.dtype.type(0.5)
-                for j in range(nx):
-                    q = np.floor(row[j] * st + half)
-                    q = min(max(q, -32767.0), 32767.0)
-                    target[j] = np.int16(q)
-            else:
-                for j in range(nx):
-                    target[j] = row[j] * st
+            _store_row(row, u.dtype.type(store_scale[k]), quantized, history[k, store_slot, i])
 
 
 def dwell(
@@ -848,20 +828,42 @@ def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
         grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def _weighted_similarity(x, past, sc, ih, w, one, zero):
+    """w max(0, 1 - |x - past sc| ih): one lag of the seed's dwell (past as a float)."""
+    sim = one - abs(x - past * sc) * ih
+    return w * (sim if sim > zero else zero)
+
+
 @njit(fastmath=FASTMATH, cache=True)
 def _dwell_lags_row(row, hist_k, i, slots, lag_weights, slot_scale_k, ih, trow):
     """trow += sum over the lags of w * max(0, 1 - |row - past * sc| ih), the past rows i
-    of the ring slots (one call per row: the lags' loops stay in one compiled function)."""
+    of the ring slots, added in the order of the lags, four lags per pass over the row."""
     one = row.dtype.type(1.0)
     zero = row.dtype.type(0.0)
-    for lag in range(slots.shape[0]):
-        hs = slots[lag]
-        past = hist_k[hs, i]
-        sc = row.dtype.type(slot_scale_k[hs])
-        w = row.dtype.type(lag_weights[lag])
-        for j in range(row.shape[0]):
-            sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
-            trow[j] += w * (sim if sim > zero else zero)
+    dt = row.dtype.type
+    n = slots.shape[0]
+    for lag in range(0, n, 4):
+        if lag + 4 <= n:
+            p0, p1, p2, p3 = (hist_k[slots[lag]][i], hist_k[slots[lag + 1]][i],
+                              hist_k[slots[lag + 2]][i], hist_k[slots[lag + 3]][i])
+            s0, s1, s2, s3 = (dt(slot_scale_k[slots[lag]]), dt(slot_scale_k[slots[lag + 1]]),
+                              dt(slot_scale_k[slots[lag + 2]]), dt(slot_scale_k[slots[lag + 3]]))
+            w0, w1, w2, w3 = (dt(lag_weights[lag]), dt(lag_weights[lag + 1]),
+                              dt(lag_weights[lag + 2]), dt(lag_weights[lag + 3]))
+            for j in range(row.shape[0]):
+                x = row[j]
+                t = trow[j] + _weighted_similarity(x, dt(p0[j]), s0, ih, w0, one, zero)
+                t = t + _weighted_similarity(x, dt(p1[j]), s1, ih, w1, one, zero)
+                t = t + _weighted_similarity(x, dt(p2[j]), s2, ih, w2, one, zero)
+                trow[j] = t + _weighted_similarity(x, dt(p3[j]), s3, ih, w3, one, zero)
+        else:
+            for q in range(lag, n):
+                past = hist_k[slots[q]][i]
+                sc = dt(slot_scale_k[slots[q]])
+                w = dt(lag_weights[q])
+                for j in range(row.shape[0]):
+                    trow[j] += _weighted_similarity(row[j], dt(past[j]), sc, ih, w, one, zero)
 
 
 @njit(fastmath=FASTMATH, cache=True)
