@@ -54,7 +54,8 @@ def main() -> None:
         describe(f"Cantor k=3 test set {seed}", mask)
         own = fractal_dimension(dust, base=3, offsets="none", max_box=243, backend="numba")
         shifted = fractal_dimension(mask, base=3, backend="numba")
-        print(f"{'':22s} base 3: own grid {own.dimension:.3f}, shifted grids {shifted.dimension:.3f}")
+        print(f"{'':22s} base 3: own grid {own.dimension:.3f}, "
+              f"shifted grids {shifted.dimension:.3f}")
     for depth, shape, n in ((6, (770, 790), 20), (7, (2220, 2230), 4)):
         rng = np.random.default_rng(100 + depth)
         fits = [fractal_dimension(embed(random_cantor(3, depth, rng), shape,

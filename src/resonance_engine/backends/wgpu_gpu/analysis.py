@@ -1,15 +1,14 @@
 """All the measures of a resident frame on the GPU, for :class:`ComplexityAnalyzer`.
 
-:class:`ResidentMeasures` runs the steps of
-:meth:`ComplexityAnalyzer.update <resonance_engine.metrics.ComplexityAnalyzer.update>` on
-the current field of a :class:`~resonance_engine.backends.wgpu_gpu.field.WgpuFieldState`
-without reading it back: frame statistics and box counts (reductions), G, C, tau (the
-recursive dwell's state, or the ring buffer of past frames, stays on the GPU) and the CI combination with the spatial means.
-Only per-member scalars cross to the host, plus the fields when asked for. The ring's
-bookkeeping (slots, lag weights, per-frame code scales, h) is the one of
+:class:`ResidentMeasures` runs the steps of :meth:`ComplexityAnalyzer.update
+<resonance_engine.metrics.ComplexityAnalyzer.update>` on the current field of a
+:class:`~resonance_engine.backends.wgpu_gpu.field.WgpuFieldState` without reading it
+back: frame statistics and box counts (reductions), G, C, tau (the recursive dwell's
+state, or the ring buffer of past frames, stays on the GPU) and the CI combination with
+the spatial means. Only per-member scalars cross to the host, plus the fields when asked
+for. The ring's bookkeeping (slots, lag weights, per-frame code scales, h) is the one of
 :class:`~resonance_engine.metrics.dwell.DwellTimeTracker`, so tau is the same as on the
-CPU.
-"""
+CPU."""
 
 from __future__ import annotations
 

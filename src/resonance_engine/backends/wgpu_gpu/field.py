@@ -700,7 +700,8 @@ class WgpuFieldState:
             dims.append((_ceil_div(dims[-1][0], base), _ceil_div(dims[-1][1], base)))
         align = int(device.limits["min-uniform-buffer-offset-alignment"])
         stride = _ceil_div(48, align) * align
-        entries: list[tuple[Any, int, tuple[int, int, int], int]] = []  # pipeline, words, groups, source
+        # (pipeline, row of the uniform table, workgroups, g: it runs with groups[g % 2])
+        entries: list[tuple[Any, int, tuple[int, int, int], int]] = []
         words: list[tuple[int, ...]] = []
         extent_at = levels + 1 if shifted else 0
         pipes = self._pipes

@@ -5,13 +5,14 @@
 (``shaders/gain.wgsl``: a two-pass separable box filter), the coherence C
 (``moments.wgsl``: separable Gaussian moments with renormalised or inward edges, scaled
 by a power of two per member; the "local" form m1^2 / m2, 1 / (a var + b), the "frame"
-rescaling by a min/max reduction), the dwell tau (``dwell.wgsl``: the recursive dwell from
-the previous frame and tau kept on the GPU, or the seed's ring buffer of past frames as
-int16 codes packed two per word or in the field's float type) and the CI field without its per-member factor alpha D^beta, with the partial sums of the
-spatial means (``combine.wgsl``). The fields stay on the GPU; only the per-member sums
-come back, and the fields themselves when :meth:`~WgpuMetricFields.read` asks for them.
-(The frame statistics and the box counts of the threshold mask, aligned or over shifted
-grids, are :meth:`WgpuFieldState.frame_stats`, :meth:`WgpuFieldState.box_counts` and
+rescaling by a min/max reduction), the dwell tau (``dwell.wgsl``: the recursive dwell
+from the previous frame and tau kept on the GPU, or the seed's ring buffer of past
+frames as int16 codes packed two per word or in the field's float type) and the CI field
+without its per-member factor alpha D^beta, with the partial sums of the spatial means
+(``combine.wgsl``). The fields stay on the GPU; only the per-member sums come back, and
+the fields themselves when :meth:`~WgpuMetricFields.read` asks for them. (The frame
+statistics and the box counts of the threshold mask, aligned or over shifted grids, are
+:meth:`WgpuFieldState.frame_stats`, :meth:`WgpuFieldState.box_counts` and
 :meth:`WgpuFieldState.shifted_box_counts`.) Every form of :class:`MetricsConfig`, the
 calibrated defaults and the seed's, runs in WGSL.
 
