@@ -103,5 +103,7 @@ def test_bench_metrics_on_wgpu_reports_frames_per_second(
     result = json.loads(capsys.readouterr().out)
     assert result["backend"] == "wgpu" and result["device"]
     assert result["48 wgpu frames/s"] > 0
-    for name in ("D", "G", "C", "tau", "CI+means"):
+    for name in ("D", "G", "C", "tau", "CI+means", "D shifted", "C local inward",
+                 "tau recursive", "calibrated frame"):
         assert result[f"48 {name} ms"] > 0
+    assert result["48 calibrated / seed frame"] > 0

@@ -45,6 +45,36 @@ def test_box_counts_match_the_reference_exactly(
     np.testing.assert_array_equal(got, reference.box_counts(u, threshold, levels, boundary))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    nx=st.integers(1, 80),
+    ny=st.integers(1, 80),
+    batch=st.integers(1, 3),
+    levels=st.integers(0, 6),
+    boundary=st.booleans(),
+    base=st.sampled_from([2, 3]),
+    shifted=st.booleans(),
+    sparse=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_shifted_box_counts_match_the_reference_exactly(
+    nx: int, ny: int, batch: int, levels: int, boundary: bool, base: int, shifted: bool,
+    sparse: bool, seed: int,
+) -> None:
+    """The calibrated D: counts over shifted grids (mean over the tight ones), base 2 or 3."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(batch, ny, nx)).cumsum(axis=1).cumsum(axis=2).astype(np.float32)
+    if sparse:  # a set that does not span the grid: the tight shifts are a few of them
+        keep = np.zeros(u.shape, dtype=bool)
+        keep[:, ny // 5 : ny // 5 + ny // 2 + 1, nx // 4 : nx // 4 + nx // 3 + 1] = True
+        u *= keep
+    levels = min(levels, 3) if base == 3 else levels
+    threshold = np.abs(u.reshape(batch, -1)[:, rng.integers(0, nx * ny)])
+    got = _gpu_kernels().shifted_box_counts(u, threshold, levels, boundary, base, shifted)
+    want = reference.shifted_box_counts(u, threshold, levels, boundary, base, shifted)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_box_counts_in_float64(wgpu_context: Any, rng: np.random.Generator) -> None:
     if not wgpu_context.has_f64:
         pytest.skip("no shader-f64")
@@ -314,28 +344,161 @@ def test_analyzer_on_wgpu_in_float64(wgpu_context: Any, rng: np.random.Generator
     for _ in range(3):
         u = u + rng.normal(size=u.shape) * 0.3
         want, got = cpu.update(u), gpu.update(u)
-        for name in ("fractal_dim", "gain", "coherence", "dwell"):
+        for name in ("fractal_dim", "gain", "coherence"):
             assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9)
-        assert got.ci == pytest.approx(want.ci, rel=1e-6)  # exp in float32 (no 64-bit exp)
+        # the recursive dwell and CI take exp in float32 (Vulkan has no 64-bit exp)
+        assert got.dwell == pytest.approx(want.dwell, rel=1e-6)
+        assert got.ci == pytest.approx(want.ci, rel=1e-6)
 
 
-def test_calibrated_forms_of_a_wgpu_solver_match_the_cpu(wgpu_context: Any) -> None:
-    """The calibrated forms are not in WGSL yet: the analyzer reads the frame back and
-    computes them on the CPU, so a wgpu run gets the same numbers as a CPU run."""
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # the calibrated defaults
+        {"box_base": 3, "fractal_mode": "boundary", "coherence_normalize": "relative"},
+        # (the seed's "frame" C, ill-conditioned in float32 where var -> 0, is checked on
+        # random fields by test_analyzer_on_wgpu_matches_numpy)
+        {"coherence_edge": "renormalize", "gain_scale": "rms"},
+        {"coherence_normalize": "bounded", "fractal_offsets": "none", "gain_scale": "fixed",
+         "gain_reference": 0.3},
+    ],
+)
+def test_calibrated_forms_of_a_wgpu_solver_match_the_cpu(
+    wgpu_context: Any, options: dict[str, Any]
+) -> None:
+    """Every calibrated form runs in WGSL on the resident field and gives the CPU's numbers."""
     from resonance_engine.field.solver import WaveSolver2D
     from resonance_engine.field.sources import PointSource
     from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
 
     sources = [PointSource(20, 20, 1.0, 0.1), PointSource(40, 30, 1.0, 0.13)]
-    solvers = [WaveSolver2D(64, 48, sources=sources, backend=name) for name in ("numpy", "wgpu")]
-    analyzers = [ComplexityAnalyzer(MetricsConfig()) for _ in solvers]
-    assert not analyzers[1].on_gpu
-    for _ in range(3):
+    solvers = [WaveSolver2D(70, 51, sources=sources, backend=name) for name in ("numpy", "wgpu")]
+    analyzers = [ComplexityAnalyzer(MetricsConfig(**options), keep_fields=True) for _ in solvers]
+    for n in range(4):
         results = []
         for solver, analyzer in zip(solvers, analyzers, strict=True):
-            solver.step(30)
+            solver.step(30 + 7 * n)
             results.append(analyzer.observe(solver))
-        for name in ("fractal_dim", "gain", "coherence", "dwell", "ci"):
-            assert getattr(results[1], name) == pytest.approx(
-                getattr(results[0], name), rel=1e-4, abs=1e-7
-            )
+        want, got = results
+        for name in ("fractal_dim", "fractal_r2", "gain", "coherence", "dwell", "ci"):
+            assert getattr(got, name) == pytest.approx(getattr(want, name), rel=2e-4, abs=1e-7)
+        assert got.fractal_scaling == want.fractal_scaling
+        # the aliasing note's frequency is the field's on the CPU, the top source's on a GPU
+        assert [x[:15] for x in (got.note or "").split("; ")] == [
+            x[:15] for x in (want.note or "").split("; ")
+        ]
+        for name in ("gain_field", "coherence_field", "dwell_field", "ci_field"):
+            a, b = getattr(got, name), getattr(want, name)
+            np.testing.assert_allclose(a, b, atol=2e-4 * max(1e-3, np.abs(b).max()))
+    assert analyzers[1]._resident is not None and analyzers[1]._resident.recursive == (
+        MetricsConfig(**options).dwell_mode == "recursive"
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    nx=st.integers(1, 40),
+    ny=st.integers(1, 40),
+    batch=st.integers(1, 2),
+    sigma=st.sampled_from([0.5, 2.0, 3.3]),
+    inward=st.booleans(),
+    relative=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_local_variance_inward_and_relative_match_the_reference(
+    nx: int, ny: int, batch: int, sigma: float, inward: bool, relative: bool, seed: int
+) -> None:
+    from resonance_engine.metrics.coherence import gaussian_weights
+
+    u = _field(np.random.default_rng(seed), (batch, ny, nx))
+    weights = gaussian_weights(sigma, 3.0)
+    shift = u.reshape(batch, -1).mean(axis=1, dtype=np.float64)
+    got, want = np.empty_like(u), np.empty_like(u)
+    _gpu_kernels().local_variance(u, weights, shift, got, inward, relative)
+    reference.local_variance(u, weights, shift, want, inward, relative)
+    if relative:  # var / m2: ill-conditioned where m2 is tiny against the frame
+        m2 = reference.local_moments(u, weights, shift, inward)[1]
+        resolved = m2 > 1e-4 * max(float(m2.max()), 1e-300)
+        np.testing.assert_allclose(got[resolved], want[resolved], atol=1e-3)
+        return
+    scale = float((u.astype(np.float64) - shift[:, None, None]).var()) + 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    nx=st.integers(1, 30),
+    ny=st.integers(1, 30),
+    batch=st.integers(1, 2),
+    frames=st.integers(1, 5),
+    dt=st.floats(1e-3, 1.0),
+    seed=st.integers(0, 2**31),
+)
+def test_recursive_dwell_matches_the_reference(
+    nx: int, ny: int, batch: int, frames: int, dt: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    u = _field(rng, (batch, ny, nx))
+    states = [np.zeros((batch, 2, ny, nx), dtype=u.dtype) for _ in range(2)]
+    inv_h = rng.uniform(0.2, 3.0, size=batch)
+    lam = 0.1
+    for n in range(frames):
+        frame = (u + 0.3 * n * rng.standard_normal(u.shape)).astype(u.dtype)
+        coefficients = (0.0, 0.0, 0.0) if n == 0 else (np.exp(-dt / lam), dt, dt / lam)
+        got, want = np.empty_like(u), np.empty_like(u)
+        _gpu_kernels().recursive_dwell(frame, states[0], inv_h, *coefficients, got)
+        reference.recursive_dwell(frame, states[1], inv_h, *coefficients, want)
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * dt)
+        np.testing.assert_allclose(states[0], states[1], rtol=2e-5, atol=2e-5 * dt)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    nx=st.integers(1, 40),
+    ny=st.integers(1, 40),
+    batch=st.integers(1, 2),
+    levels=st.integers(1, 4),
+    boundary=st.booleans(),
+    base=st.sampled_from([2, 3]),
+    local=st.booleans(),
+    inward=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_analyze_frame_calibrated_matches_the_reference(
+    nx: int, ny: int, batch: int, levels: int, boundary: bool, base: int, local: bool,
+    inward: bool, seed: int,
+) -> None:
+    """The host-array analyze_frame with every calibrated form runs in WGSL (no CPU path)."""
+    from resonance_engine.backends.base import FrameParams
+    from resonance_engine.metrics.coherence import gaussian_weights
+
+    rng = np.random.default_rng(seed)
+    u = _field(rng, (batch, ny, nx))
+    stats = reference.frame_stats(u)
+    state = np.stack([rng.standard_normal(u.shape), rng.random(u.shape) * 0.05], axis=1)
+    params = FrameParams(
+        threshold=np.sqrt(stats[:, 1]), levels=min(levels, 2) if base == 3 else levels,
+        boundary=boundary, gain_window=3, weights=gaussian_weights(1.0), shift=stats[:, 0],
+        coh_a=4.0, coh_b=1.0, gamma=0.01, history=np.zeros((batch, 1, 1, 1), dtype=np.int16),
+        slots=np.zeros(0, dtype=np.int64), lag_weights=np.zeros(0),
+        slot_scale=np.ones((batch, 1)), inv_h=1.0 / (np.sqrt(stats[:, 1]) + 1e-3),
+        store_slot=-1, store_scale=np.ones(batch), offsets=True, base=base, coh_local=local,
+        inward=inward, moment_scale=np.full(batch, 0.5), recursive=state.astype(u.dtype),
+        decay=float(np.exp(-0.1)), increment=0.01, decay_rate=0.1,
+    )
+    got_fields = tuple(np.empty_like(u) for _ in range(3))
+    want_fields = tuple(np.empty_like(u) for _ in range(3))
+    got_state = params.recursive.copy()
+    got_sums, got_counts = _gpu_kernels().analyze_frame(
+        u, params._replace(recursive=got_state), got_fields
+    )
+    want_sums, want_counts = reference.analyze_frame(u, params, want_fields)
+    np.testing.assert_array_equal(got_counts, want_counts)
+    np.testing.assert_allclose(got_state, params.recursive, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(got_fields[0], want_fields[0], rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(got_fields[2], want_fields[2], rtol=2e-5, atol=1e-6)
+    m2 = reference.local_moments(u, params.weights, params.shift, inward)[1]
+    resolved = m2 > 1e-4 * max(float(m2.max()), 1e-300)  # m1^2 / m2 is ill-conditioned below
+    np.testing.assert_allclose(got_fields[1][resolved], want_fields[1][resolved], atol=1e-3)
+    if not local or resolved.all():
+        np.testing.assert_allclose(got_sums, want_sums, rtol=1e-3, atol=1e-6)

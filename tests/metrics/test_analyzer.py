@@ -116,6 +116,34 @@ def test_batch_gives_one_result_per_member_with_its_own_history() -> None:
     assert out[0].gain_field is None  # fields only on request
 
 
+@pytest.mark.parametrize("preset", ["blueprint", "calibrated"])
+def test_a_batch_of_agents_measures_as_each_agent_alone(preset: str) -> None:
+    """The swarm's case: 16 members in one call (the parallel kernel, whatever the members'
+    amplitudes, an empty member among them) equal 16 analyzers of one field each."""
+    def config() -> MetricsConfig:
+        return MetricsConfig.blueprint() if preset == "blueprint" else MetricsConfig()
+
+    b = 16
+    base = _frames(4, (64, 64), seed=3)
+    gains = np.geomspace(0.1, 10.0, b).astype(np.float32)
+    batched = ComplexityAnalyzer(config())
+    alone = [ComplexityAnalyzer(config()) for _ in range(b)]
+    for n in range(4):
+        fields = np.stack([np.roll(base[n], 5 * k, axis=k % 2) * gains[k] for k in range(b)])
+        fields[3] = 0.0  # an empty mask: D undefined
+        fields[7, :, :32] = 0.0  # half a field
+        out = batched.update(fields, t=0.01 * n)
+        ref = [alone[k].update(fields[k], t=0.01 * n) for k in range(b)]
+    for got, want in zip(out, ref, strict=True):
+        assert got.note == want.note and got.fractal_scaling == want.fractal_scaling
+        for name in ("fractal_dim", "fractal_r2", "gain", "coherence", "dwell", "ci",
+                     "active_fraction", "threshold"):
+            assert getattr(got, name) == pytest.approx(
+                getattr(want, name), rel=1e-6, nan_ok=True
+            ), name
+    assert math.isnan(out[3].fractal_dim) and "empty mask" in (out[3].note or "")
+
+
 def test_steady_field_reaches_max_dwell_and_ci_grows() -> None:
     analyzer = ComplexityAnalyzer(MetricsConfig.blueprint(dwell_history=8))
     u = _frames(1, (64, 64))[0]

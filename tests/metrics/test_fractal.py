@@ -9,7 +9,13 @@ import pytest
 
 from resonance_engine.errors import ConfigError, FieldError, MetricError
 from resonance_engine.metrics import fractal_dimension
-from resonance_engine.metrics.fractal import box_sizes, fit_dimension
+from resonance_engine.metrics.fractal import (
+    box_sizes,
+    fit_dimension,
+    fit_dimensions,
+    local_slopes,
+    scaling_ranges,
+)
 
 from .exact_sets import embed, sierpinski_carpet, sierpinski_triangle
 
@@ -148,6 +154,28 @@ def test_fit_recovers_a_power_law() -> None:
     slope, r2 = fit_dimension(sizes, 1000.0 * sizes**-1.37)
     assert slope == pytest.approx(1.37)
     assert r2 == pytest.approx(1.0)
+
+
+def test_fits_of_many_members_match_a_least_squares_line_each() -> None:
+    """The analyzer fits every member at once: each row is its own least-squares line."""
+    rng = np.random.default_rng(5)
+    sizes = np.array([2, 4, 8, 16, 32])
+    counts = np.exp(rng.uniform(0, 9, (6, 5)))
+    counts[2] = 7.0  # equal counts: slope 0
+    counts[3] = 1000.0 * sizes**-1.6 * np.array([1.0, 1.0, 1.0, 1.0, 3.0])  # no scaling range
+    slopes, r2 = fit_dimensions(sizes, counts)
+    x = -np.log(sizes)
+    for k in range(6):
+        line = np.polyfit(x, np.log(counts[k]), 1)
+        resid = np.log(counts[k]) - np.polyval(line, x)
+        spread = ((np.log(counts[k]) - np.log(counts[k]).mean()) ** 2).sum()
+        assert slopes[k] == pytest.approx(line[0], abs=1e-12)
+        if spread > 1e-20:
+            assert r2[k] == pytest.approx(1 - (resid**2).sum() / spread)
+        assert fit_dimension(sizes, counts[k]) == (slopes[k], r2[k])
+    scaling = scaling_ranges(slopes, local_slopes(sizes, counts), 0.15)
+    assert scaling[2] and not scaling[3]
+    assert not scaling_ranges(slopes[:1], local_slopes(sizes[:2], counts[:1, :2]), 1.0)[0]
 
 
 def test_the_shift_bias_that_readme_states() -> None:

@@ -311,3 +311,28 @@ def test_add_validates_what_its_fast_path_does_not_take(db: AgentDB, record: Any
         assert writer.pending == 0
         writer.add(MetricRecord(1, 3, 2))  # an int value is a number: taken
     assert db.count(1) == 1
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        MetricRecord(1, 2, float("nan")),
+        MetricRecord(1, 2.0, 1.0),  # type: ignore[arg-type]
+        MetricRecord(True, 2, 1.0),
+        MetricRecord(1, 2, "1.0"),  # type: ignore[arg-type]
+        MetricRecord(1, 2, 1.0, {"step": 1}),  # type: ignore[arg-type]
+        (1, 2, 1.0),
+    ],
+)
+def test_add_many_finds_a_bad_record_behind_good_ones_and_adds_nothing(
+    db: AgentDB, record: Any
+) -> None:
+    db.series_id(db.create_run({}, 0), "ci")
+    good = [MetricRecord(1, t, 1.0) for t in range(10, 15)]
+    with MetricWriter(db) as writer:
+        with pytest.raises(StoreError, match="record #5"):
+            writer.add_many([*good, record, MetricRecord(1, 20, 1.0)])
+        assert writer.pending == 0
+        # numbers that are ints and JSON metadata are taken (by the full checks)
+        writer.add_many([*good, MetricRecord(1, 3, 2), MetricRecord(1, 4, 1.0, "{}")])
+    assert db.count(1) == 7

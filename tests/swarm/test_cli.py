@@ -158,6 +158,8 @@ def test_bench_swarm_reports_every_section(
     assert results["coordinator update, 5 agents (us/tick)"] > 0
     assert results["nats signatures received"] == 2000
     assert results["swarm ticks/s (2 agents 32x32)"] > 0
+    assert results["swarm batched frame, all agents (CPU ms)"] >= 0
+    assert results["swarm tick (CPU ms)"] > 0
 
 
 def test_swarm_run_is_stored_in_agentdb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from resonance_engine.errors import ConfigError
-from resonance_engine.swarm.early_warning import CSForecaster, early_warning_trial
+from resonance_engine.swarm.early_warning import (
+    CSForecaster,
+    TrialResult,
+    early_warning_trial,
+    summarize_trials,
+)
 
 
 def test_a_steady_decline_is_predicted_about_horizon_ticks_early(rng):
@@ -51,3 +56,23 @@ def test_a_frequency_fault_breaks_a_synchronised_swarm():
     faulty = early_warning_trial("frequency", seed=0, ticks=150, fault_tick=110)
     assert clean.crossing_tick is None and clean.cs_before_fault > 0.6
     assert faulty.crossing_tick is not None and faulty.crossing_tick >= 110
+
+
+def test_lead_times_and_false_alarms_are_counted_as_defined():
+    def run(fault, alert, crossing, before):
+        return TrialResult(fault, None if fault == "none" else 100, alert, crossing, before)
+
+    clean = [run("none", None, None, 0.9),   # quiet: no alarm
+             run("none", 120, None, 0.9),    # an alert, no crossing: false alarm
+             run("none", 130, 135, 0.9),     # an alert 5 ticks before a crossing: true
+             run("none", 140, 160, 0.9)]     # a crossing 20 ticks later: false with horizon 10
+    faulty = [run("frequency", 104, 110, 0.9),   # warned 6 ticks ahead
+              run("frequency", 115, 110, 0.9),   # alert after the crossing: lead -5
+              run("frequency", None, 108, 0.9),  # missed
+              run("frequency", None, 101, 0.5)]  # below the threshold already at the fault
+    out = summarize_trials(clean, {"frequency": faulty}, horizon=10, threshold=0.7)
+    assert out["false_alarms"] == 2 and out["false_alarm_rate"] == 0.5
+    f = out["frequency"]
+    assert f["runs"] == 4 and f["above_at_fault"] == 3 and f["runs_crossing"] == 3
+    assert f["warned_before_crossing"] == 1 and f["median_lead_ticks"] == 0.5  # of 6 and -5
+    assert out["control"]["runs_crossing"] == 2 and out["control"]["above_at_fault"] == 4

@@ -124,3 +124,55 @@ def test_a_restart_from_a_snapshot_continues_the_controller_exactly(mode: str) -
     np.testing.assert_array_equal(restored.ci_series()[-12:], swarm.ci_series()[-12:])
     if mode == "lmpc":
         assert restored.coupling.describe()["episodes"] == swarm.coupling.describe()["episodes"]
+
+
+def test_one_qp_for_all_agents_gives_the_drives_of_one_qp_per_agent():
+    """batch=True (LMPCBatch, the default) against the per-agent solves it replaced."""
+    drives = []
+    for batch in (True, False):
+        ctl = make_coupling("lmpc", 4.0, warmup=16, horizon=3, dither=0.2, dither_hold=1,
+                            goal_tol=0.02, batch=batch)
+        plant = _Plant([-0.4, 0.0, 0.5])
+        thetas = []
+        for k in range(100):
+            if k > ctl.warmup and k % 30 == 0:
+                plant.c = plant.c + np.array([0.3, -0.3, 0.2])
+            ctl.adapt(plant, plant.tick(), 0.1 * k, 0.1)
+            thetas.append([a.theta for a in plant.agents])
+        drives.append(np.array(thetas))
+        assert ctl.describe()["episodes"]["completed"] >= 6
+    np.testing.assert_allclose(drives[0], drives[1], atol=1e-6)
+
+
+def test_episodes_needed_on_the_fixed_task_against_an_optimum_found_by_scipy():
+    """The like-for-like count: the controller's LMPC (its identified model, weights,
+    horizon, bounds) from a fixed error; the yardstick computed here with scipy."""
+    from scipy.optimize import minimize
+
+    ctl = make_coupling("lmpc", 4.0, warmup=16, horizon=3, dither=0.2, dither_hold=1)
+    assert ctl.episodes_needed() is None  # no model yet
+    _run(ctl, 40)
+    st = ctl.live
+    a, b, q = st.a, st.b, ctl.strength
+    lo, hi = ctl.theta_bounds
+    width, start, T = 2 * (hi - lo), 11.0, 80
+    # z = start a^k + M v: the constrained optimum of sum q z_k^2 + v_k^2, |v| <= width
+    k = np.arange(T)
+    M = np.tril(b * a ** np.maximum(k[:, None] - k[None, :] - 1, 0), -1)
+    free = start * a**k
+
+    def cost(v):
+        z = free + M @ v
+        return q * z @ z + v @ v, 2 * q * M.T @ z + 2 * v
+
+    best = minimize(cost, np.zeros(T), jac=True, method="L-BFGS-B",
+                    bounds=[(-width, width)] * T, options={"ftol": 1e-15, "gtol": 1e-12})
+    assert np.isclose(np.abs(best.x).max(), width)  # the bound is active at this start
+    found = ctl.episodes_needed(start, tolerance=0.005, max_episodes=10)
+    assert found is not None and found.bound_active
+    assert found.optimum == pytest.approx(best.fun, rel=1e-6)
+    assert found.episodes is not None  # converged within 10
+    costs = np.array(found.costs)
+    assert found.episodes == np.flatnonzero(costs <= 1.005 * best.fun)[0] + 1
+    assert costs.min() >= best.fun * (1 - 1e-6)  # no episode beats the optimum
+    assert st.mpc[0].n_episodes >= 1 and all(m.db is None for m in st.mpc)  # agents untouched

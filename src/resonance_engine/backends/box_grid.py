@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["extent", "tight_shifts"]
+__all__ = ["extent", "tight_shifts", "shift_factor", "source_drop", "tight_mean"]
 
 
 def extent(mask: np.ndarray) -> np.ndarray:
@@ -44,3 +44,33 @@ def tight_shifts(lo: int, hi: int, size: int, step: int) -> np.ndarray:
     boxes = (hi + d) // size - (lo + d) // size
     result: np.ndarray = d[boxes == boxes.min()]
     return result
+
+
+def shift_factor(size: int, base: int) -> int:
+    """Shifts per axis of the box grid of side ``size`` (the grid moves by size / factor).
+
+    Base 2: none (1) for sizes 1 and 2, 2 for 4 and 8, 4 for 16 and 8 from 32 up (boxes
+    are few there, and the bias of an unlucky alignment grows); base 3: 3 from size 3.
+    A backend counts the boxes of side s from the aligned boxes of side s / factor.
+    """
+    if base == 3:
+        return 3 if size >= 3 else 1
+    if size <= 2:
+        return 1
+    if size <= 8:
+        return 2
+    return 4 if size < 32 else 8
+
+
+def source_drop(factor: int, base: int) -> int:
+    """How many levels below a box size its shifted boxes are counted from: the boxes of
+    side s are ``factor`` x ``factor`` aligned boxes of side s / factor = s / base^drop."""
+    return 1 if base == 3 else factor.bit_length() - 1
+
+
+def tight_mean(found: np.ndarray, box: np.ndarray, size: int, step: int) -> float:
+    """Mean of the counts ``found[iy, ix]`` (shift iy * step, ix * step) over the grids
+    that are tight along both axes for the extent ``box`` = (r0, r1, c0, c1)."""
+    ty = tight_shifts(int(box[0]), int(box[1]), size, step) // step
+    tx = tight_shifts(int(box[2]), int(box[3]), size, step) // step
+    return float(found[np.ix_(ty, tx)].mean())

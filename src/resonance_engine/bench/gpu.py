@@ -150,7 +150,10 @@ def measure_metrics_wgpu(
     The frames are uploaded once into a resident field state; each measure is one
     submission followed by a wait for the GPU, and the whole frame is
     :meth:`ComplexityAnalyzer.observe` on the resident field (its reductions read back
-    only scalars). The dwell ring is filled first.
+    only scalars). The dwell ring is filled first. ``config`` gives the seed's forms; the
+    calibrated kernels (D over shifted grids, C local with inward edges, the recursive
+    dwell) and the calibrated frame (the defaults) are timed beside them, so the cost of
+    each change shows.
 
     Parameters
     ----------
@@ -164,7 +167,7 @@ def measure_metrics_wgpu(
         Timed rounds; medians are reported.
     """
     from resonance_engine.backends.wgpu_gpu import WgpuFieldState
-    from resonance_engine.metrics import ComplexityAnalyzer
+    from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig
     from resonance_engine.metrics.coherence import gaussian_weights
 
     dtype = frames[0].dtype
@@ -174,10 +177,13 @@ def measure_metrics_wgpu(
         state.upload(u[None], u[None])
         states.append(state)
     analyzer = ComplexityAnalyzer(config)
+    calibrated = ComplexityAnalyzer(MetricsConfig(backend="wgpu"))
     resident = _ResidentFrame(states[0])
     for n in range(config.dwell_history + 1):  # fill the ring
         resident._state = states[n % len(states)]
         analyzer.observe(resident)
+        resident.t = 0.001 * n
+        calibrated.observe(resident)
     measures = analyzer._resident
     fields = measures.fields
     ctx = fields.ctx
@@ -198,6 +204,14 @@ def measure_metrics_wgpu(
         resident._state = states[next(counter) % len(states)]
         analyzer.observe(resident)
 
+    def calibrated_frame() -> None:
+        n = next(counter)
+        resident._state = states[n % len(states)]
+        resident.t += 0.001
+        calibrated.observe(resident)
+
+    fine = calibrated._resident
+
     timed = {
         "stats": measures.frame_stats,
         "D": lambda: measures.fields.state.box_counts(theta, levels, False),
@@ -211,9 +225,18 @@ def measure_metrics_wgpu(
         "tau": waited(lambda: measures._dwell(stats)),
         "CI+means": lambda: fields.combine(config.gamma),
         "frame (D+G+C+tau+CI)": frame,
+        "D shifted": lambda: measures.fields.state.shifted_box_counts(theta, levels, False),
+        "C local inward": waited(
+            lambda: fine.fields.coherence(weights, stats[:, 0], "local", 1.0, 1.0, inward=True)
+        ),
+        "tau recursive": waited(lambda: fine._dwell(stats, 0.99, 0.001, 0.01)),
+        "calibrated frame": calibrated_frame,
     }
     results: dict[str, float] = {}
     for name, fn in timed.items():
         results[f"{size} {name} ms"] = median_seconds(fn, repeats) * 1e3
     results[f"{size} wgpu frames/s"] = 1e3 / results[f"{size} frame (D+G+C+tau+CI) ms"]
+    results[f"{size} calibrated / seed frame"] = (
+        results[f"{size} calibrated frame ms"] / results[f"{size} frame (D+G+C+tau+CI) ms"]
+    )
     return results

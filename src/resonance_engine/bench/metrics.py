@@ -131,7 +131,7 @@ class BaselineAnalyzer:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     default = [1024, 4096, 8192] if args.backend == "wgpu" else [256, 1024, 2048]
     sizes = args.sizes or default
-    # the wgpu shaders implement the seed's forms (the calibrated ones run on the CPU)
+    # the seed's forms (the baseline); the calibrated forms are timed beside them
     config = MetricsConfig.blueprint(dwell_history=args.history, backend=args.backend)
     results: dict[str, Any] = {
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),

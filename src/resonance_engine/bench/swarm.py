@@ -12,7 +12,9 @@ Printed (medians; the machine is shared, so compare ratios measured in the same 
 - swarm ticks per second for 16 agents on 128x128 fields (the default measures several
   frames a tick, see "Sampling" in :mod:`resonance_engine.swarm.batched`), with the
   share of the tick spent stepping the fields and measuring them, the time of one
-  batched frame of every agent, and the tick rate of the same swarm measuring once per
+  batched frame of every agent (wall and CPU time of the process, every thread: CPU time
+  is what time-slicing on a loaded machine does not inflate), the CPU time of a tick, and
+  the tick rate of the same swarm measuring once per
   tick (target >= 300 ticks/s);
 - latency (p50/p99, microseconds): one signature from publish to the subscriber's
   callback on the in-process bus and on NATS loopback (blueprint: "single-digit
@@ -165,20 +167,24 @@ def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
         results["swarm ticks/s"] = f"skipped: {exc}"
         return
     swarm.run(3)  # compile and warm up
-    step_s = measure_s = 0.0
+    step_s = measure_s = measure_cpu = 0.0
     start = time.perf_counter()
     for _ in range(args.swarm_ticks):
         t0 = time.perf_counter()
         swarm.solver.step(swarm.config.steps_per_tick)
         t1 = time.perf_counter()
+        c1 = time.process_time()
         swarm._measure(swarm.solver.u)
+        measure_cpu += time.process_time() - c1
         t2 = time.perf_counter()
         step_s += t1 - t0
         measure_s += t2 - t1
     isolated = time.perf_counter() - start
     start = time.perf_counter()
+    cpu_start = time.process_time()
     swarm.run(args.swarm_ticks)
     full = time.perf_counter() - start
+    full_cpu = time.process_time() - cpu_start
     label = f"{args.swarm_agents} agents {args.swarm_size}x{args.swarm_size}"
     frames = swarm.sampling()["frames_per_tick"]
     results[f"swarm ticks/s ({label})"] = args.swarm_ticks / full
@@ -186,6 +192,9 @@ def _swarm(results: dict[str, Any], args: argparse.Namespace) -> None:
     results["swarm share stepping fields"] = step_s / isolated
     results["swarm share measuring fields"] = measure_s / isolated
     results["swarm batched frame, all agents (ms)"] = measure_s / args.swarm_ticks * 1e3
+    # CPU time of this process (every thread): what a loaded machine does not inflate
+    results["swarm batched frame, all agents (CPU ms)"] = measure_cpu / args.swarm_ticks * 1e3
+    results["swarm tick (CPU ms)"] = full_cpu / args.swarm_ticks * 1e3
     results["swarm steps per tick"] = swarm.config.steps_per_tick
     # the same swarm measuring once per tick (its CI aliased: for the rate only, so the
     # aliasing warning is not printed)

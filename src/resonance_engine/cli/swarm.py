@@ -20,6 +20,7 @@ from resonance_engine.cli.args import (
     input_file,
     name_list,
     nonempty,
+    number,
 )
 from resonance_engine.cli.common import (
     add_common_options,
@@ -161,6 +162,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--horizon", type=COUNT, default=128,
                    help="ticks after a basin kick, and the MFPT horizon (default 128: the "
                    "final CS window then starts after the relaxation)")
+    s.add_argument("--faults", type=name_list([*_faults(), "none"]),
+                   default=",".join(_faults()),
+                   help="faults of the early-warning runs on the best-synchronised mechanism "
+                   f"(default {','.join(_faults())}; 'none' for no early-warning runs)")
+    s.add_argument("--warning-horizon", type=COUNT, default=10, metavar="TICKS",
+                   help="ticks ahead the early warning forecasts CS (default 10)")
+    s.add_argument("--warning-threshold", type=number(low=-1.0, high=1.0, low_open=True),
+                   metavar="CS", help="the CS whose crossing the early warning predicts "
+                   "(default 0.7, the health threshold)")
     add_executor_options(s)  # where the runs and the samples execute
     s.add_argument("--bus", type=nonempty, default="memory",
                    help="bus of the full-state traffic measurement")
@@ -488,6 +498,12 @@ def _default_mechanisms() -> tuple[str, ...]:
     return DEFAULT_MECHANISMS
 
 
+def _faults() -> list[str]:
+    from resonance_engine.swarm.early_warning import FAULTS
+
+    return [f for f in FAULTS if f != "none"]
+
+
 def _default_controllers() -> tuple[str, ...]:
     from resonance_engine.swarm.experiment import DEFAULT_CONTROLLERS
 
@@ -500,6 +516,15 @@ def _strength(item: str) -> tuple[str, tuple[float, ...]]:
     if not sep or not mode.strip():
         raise ConfigError(f"--strengths must look like MODE=K1,K2, got {item!r}")
     return mode.strip(), _floats(f"--strengths {mode.strip()}", values)
+
+
+def _warning_summary(w: dict[str, Any]) -> str:
+    if not w["measured"]:
+        return f"not measured: {w['why']}"
+    warned = sum(w[f]["warned_before_crossing"] for f in w["faults"])
+    crossed = sum(w[f]["runs_crossing"] for f in w["faults"])
+    return (f"{w['mechanism']}: {warned} of {crossed} fault-driven crossings warned; "
+            f"false-alarm rate {w['false_alarm_rate']:.2f} on the runs without faults")
 
 
 def cmd_experiment_sync(args: argparse.Namespace) -> int:
@@ -525,7 +550,8 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
         mechanisms=mechanisms, strengths=tuple(args.strengths),
         surrogates=args.surrogates, basin_samples=args.basin,
         basin_perturbation=args.perturbation, mfpt_runs=args.mfpt, mfpt_noise=args.noise,
-        horizon=args.horizon,
+        horizon=args.horizon, faults=tuple(f for f in args.faults if f != "none"),
+        warning_horizon=args.warning_horizon, warning_threshold=args.warning_threshold,
     )
     measure = load_measure(args.measure)
     out = output_dir(args.out)
@@ -547,6 +573,7 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
     summary = {
         "report": results["report"],
         "verdicts": results["verdicts"],
+        "early_warning": {k: v for k, v in results["early_warning"].items() if k != "trials"},
         "seconds": results["seconds"],
     }
     if args.json:
@@ -559,5 +586,6 @@ def cmd_experiment_sync(args: argparse.Namespace) -> int:
                 f"; {v['coupling_bytes_per_tick']:,.0f} B/tick; without state sync: "
                 f"{v['without_state_synchronization']}"
             ) for v in results["verdicts"]
-        } | {"report": results["report"], "seconds": round(results["seconds"], 1)})
+        } | {"early warning": _warning_summary(results["early_warning"]),
+             "report": results["report"], "seconds": round(results["seconds"], 1)})
     return 0

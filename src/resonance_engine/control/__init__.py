@@ -5,7 +5,14 @@ This package knows nothing of swarms; :mod:`resonance_engine.swarm` applies it.
 
 from resonance_engine.control.kalman import KalmanFilter
 from resonance_engine.control.linear_model import LinearModel, fit_linear_model
-from resonance_engine.control.lmpc import LMPC, Trajectory
+from resonance_engine.control.lmpc import (
+    LMPC,
+    Convergence,
+    LMPCBatch,
+    Trajectory,
+    constrained_optimum,
+    lmpc_convergence,
+)
 from resonance_engine.control.mpc import LinearMPC, MPCPlan, lqr_terminal_cost
 from resonance_engine.control.thresholds import AdaptiveThresholdController
 
@@ -18,5 +25,9 @@ __all__ = [
     "lqr_terminal_cost",
     "AdaptiveThresholdController",
     "LMPC",
+    "LMPCBatch",
     "Trajectory",
+    "Convergence",
+    "constrained_optimum",
+    "lmpc_convergence",
 ]

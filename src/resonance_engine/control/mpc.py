@@ -57,6 +57,18 @@ def lqr_terminal_cost(A: np.ndarray, B: np.ndarray, Q: np.ndarray, R: np.ndarray
         ) from None
 
 
+def _box(var: Any, lo: np.ndarray, hi: np.ndarray) -> list[Any]:
+    """lo <= var[:, j] <= hi for the columns j with finite bounds (cvxpy constraints)."""
+    out = []
+    if np.isfinite(lo).any():
+        cols = np.flatnonzero(np.isfinite(lo))
+        out.append(var[:, cols] >= lo[cols])
+    if np.isfinite(hi).any():
+        cols = np.flatnonzero(np.isfinite(hi))
+        out.append(var[:, cols] <= hi[cols])
+    return out
+
+
 @dataclass(frozen=True)
 class MPCPlan:
     """The solution of one MPC solve.
@@ -198,25 +210,14 @@ class LinearMPC:
         cost: Any = cp.sum_squares((X[1:N] - self._ref) @ LqK) if N > 1 else 0
         cost += cp.sum_squares((U - self._uref) @ LrK)
         cons: list[Any] = [X[0] == self._x0, X[1:] == X[:-1] @ AK + U @ BK + self._offset]
-        cons += self._box(U, np.tile(self.u_min, K), np.tile(self.u_max, K))
-        cons += self._box(X[1:], np.tile(self.x_min, K), np.tile(self.x_max, K))
+        cons += _box(U, np.tile(self.u_min, K), np.tile(self.u_max, K))
+        cons += _box(X[1:], np.tile(self.x_min, K), np.tile(self.x_max, K))
         if self.P is not None:
             LpK = sp.kron(eye, psd_sqrt("terminal", self.P).T).tocsr()
             cost += cp.sum_squares((X[N] - self._ref) @ LpK)
         elif self.terminal == "zero":
             cons.append(X[N] == self._ref)
         self.problem = cp.Problem(cp.Minimize(cost), cons)
-
-    @staticmethod
-    def _box(var: Any, lo: np.ndarray, hi: np.ndarray) -> list[Any]:
-        out = []
-        if np.isfinite(lo).any():
-            cols = np.flatnonzero(np.isfinite(lo))
-            out.append(var[:, cols] >= lo[cols])
-        if np.isfinite(hi).any():
-            cols = np.flatnonzero(np.isfinite(hi))
-            out.append(var[:, cols] <= hi[cols])
-        return out
 
     def _flat(self, name: str, value: Any, size: int) -> np.ndarray:
         """(size,) or (K, size) input as the (K * size,) value of a Parameter."""

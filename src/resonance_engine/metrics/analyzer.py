@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from resonance_engine.backends import metric_kernels
+from resonance_engine.backends.base import FrameParams
 from resonance_engine.errors import FieldError
 from resonance_engine.metrics._input import as_batch
 from resonance_engine.metrics.coherence import (
@@ -29,14 +30,18 @@ from resonance_engine.metrics.coherence import (
     moment_shift,
 )
 from resonance_engine.metrics.config import MetricsConfig
-from resonance_engine.metrics.dwell import DwellTimeTracker, RecursiveDwell
+from resonance_engine.metrics.dwell import (
+    DwellTimeTracker,
+    RecursiveDwell,
+    recursive_coefficients,
+)
 from resonance_engine.metrics.fractal import (
     box_sizes,
-    fit_dimension,
+    fit_dimensions,
     frame_threshold,
-    has_scaling_range,
     level_of,
     local_slopes,
+    scaling_ranges,
 )
 
 __all__ = ["ComplexityMetrics", "ComplexityAnalyzer", "summarize_series"]
@@ -152,12 +157,7 @@ class ComplexityAnalyzer:
     def __init__(self, config: MetricsConfig | None = None, *, keep_fields: bool = False) -> None:
         self.config = config if config is not None else MetricsConfig()
         self.keep_fields = keep_fields
-        #: whether the measures run on the GPU for a wgpu solver (or backend="wgpu"): the
-        #: WGSL shaders implement the seed's forms; the calibrated forms of a wgpu run are
-        #: computed on the CPU from the frame read back
-        self.on_gpu = gpu_forms(self.config)
-        backend = self.config.backend
-        self._kernels = metric_kernels("auto" if backend == "wgpu" and not self.on_gpu else backend)
+        self._kernels = metric_kernels(self.config.backend)
         self._weights = gaussian_weights(
             self.config.coherence_sigma, self.config.coherence_truncate
         )
@@ -256,7 +256,7 @@ class ComplexityAnalyzer:
         frequency = field_frequency(solver)
         state = getattr(solver, "_state", None)
         resident = getattr(state, "resident", False)
-        if resident and self.config.backend in ("auto", "wgpu") and self.on_gpu:
+        if resident and self.config.backend in ("auto", "wgpu"):
             keep = self.keep_fields if keep_fields is None else keep_fields
             results = self._update_resident(
                 state, solver.step_count, solver.t, keep, frequency
@@ -267,13 +267,13 @@ class ComplexityAnalyzer:
             dominant_frequency=frequency,
         )
 
-    def _frame_params(
-        self, batch: np.ndarray, stats: np.ndarray, theta: np.ndarray, dt: float
-    ) -> tuple[Any, str | None]:
-        """The kernel parameters of a frame, and a note when C cannot be computed."""
+    def _common_params(
+        self, dtype: np.dtype, stats: np.ndarray, theta: np.ndarray, shift: np.ndarray
+    ) -> tuple[dict[str, Any], str | None]:
+        """The kernel parameters of a frame but the dwell's, and a note when C cannot be
+        computed."""
         cfg = self.config
-        shift = moment_shift(batch, stats)
-        scale, coh_a, coh_b, note = coherence_constants(cfg, batch.dtype, stats, shift)
+        scale, coh_a, coh_b, note = coherence_constants(cfg, dtype, stats, shift)
         common: dict[str, Any] = {
             "threshold": theta,
             "levels": self._levels,
@@ -290,6 +290,13 @@ class ComplexityAnalyzer:
             "inward": cfg.coherence_edge == "inward",
             "moment_scale": scale,
         }
+        return common, note
+
+    def _frame_params(
+        self, batch: np.ndarray, stats: np.ndarray, theta: np.ndarray, dt: float
+    ) -> tuple[Any, str | None]:
+        """The kernel parameters of a frame, and a note when C cannot be computed."""
+        common, note = self._common_params(batch.dtype, stats, theta, moment_shift(batch, stats))
         if isinstance(self._tracker, RecursiveDwell):
             return self._tracker.frame_params(batch, stats, dt, **common), note
         assert self._tracker is not None
@@ -334,7 +341,7 @@ class ComplexityAnalyzer:
             The grid is too small for box counting.
         """
         batch, single = as_batch(u)
-        if self.config.backend == "wgpu" and self.on_gpu:
+        if self.config.backend == "wgpu":
             keep = self.keep_fields if keep_fields is None else keep_fields
             results = self._update_resident(
                 self._upload(batch), step, t, keep, dominant_frequency
@@ -403,21 +410,16 @@ class ComplexityAnalyzer:
             frame_notes += [alias] if alias else []
         frequency = math.nan if dominant_frequency is None else float(dominant_frequency)
         results = []
+        fits = self._fit(counts)
+        s_g = sums[:, 0] * g_scale
+        s_gch, s_gh = sums[:, 3] * g_scale, sums[:, 4] * g_scale
+        coherence, core = _coherence_means(
+            sums[:, 1], s_gch, s_gh, c_range if frame_mode else None, n_cells, c_undefined
+        )
+        gain, dwell = (s_g / n_cells).tolist(), (sums[:, 2] / n_cells).tolist()
+        threshold, active = theta.tolist(), (counts[:, 0] / n_cells).tolist()
         for k in range(shape[0]):
-            dim, r2, d_note, scaling = self._fit(counts[k])
-            s_g, s_c, s_t, s_gch, s_gh = sums[k]
-            s_g, s_gch, s_gh = s_g * g_scale[k], s_gch * g_scale[k], s_gh * g_scale[k]
-            if c_undefined:
-                coherence, core = math.nan, math.nan
-            elif frame_mode and c_range is not None and c_range[k, 1] > c_range[k, 0]:
-                # C = (C_raw - min) / (max - min) is affine in C_raw: the means follow
-                c_min, c_max = c_range[k]
-                coherence = (s_c / n_cells - c_min) / (c_max - c_min)
-                core = (s_gch - c_min * s_gh) / (c_max - c_min) / n_cells
-            elif frame_mode:
-                coherence, core = 1.0, s_gh / n_cells
-            else:
-                coherence, core = s_c / n_cells, s_gch / n_cells
+            dim, r2, d_note, scaling = fits[k]
             factor = cfg.alpha * dim**cfg.beta  # NaN when D is undefined
             extra: dict[str, Any] = {}
             if kept is not None:
@@ -430,14 +432,14 @@ class ComplexityAnalyzer:
                 ComplexityMetrics(
                     fractal_dim=dim,
                     fractal_r2=r2,
-                    gain=float(s_g / n_cells),
-                    coherence=float(coherence),
-                    dwell=float(s_t / n_cells),
-                    ci=float(factor * core),
+                    gain=gain[k],
+                    coherence=float(coherence[k]),
+                    dwell=dwell[k],
+                    ci=float(factor * core[k]),
                     step=step_value,
                     t=t_value,
-                    threshold=float(theta[k]),
-                    active_fraction=float(counts[k, 0]) / n_cells,
+                    threshold=threshold[k],
+                    active_fraction=active[k],
                     note=note,
                     fractal_scaling=scaling,
                     dominant_frequency=frequency,
@@ -514,7 +516,8 @@ class ComplexityAnalyzer:
         if self._shape is None:
             self._setup_sizes(ny, nx)
             self._resident = ResidentMeasures(
-                state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage
+                state, cfg.dwell_history, cfg.dwell_lambda, cfg.dwell_scale, cfg.dwell_storage,
+                recursive=cfg.dwell_mode == "recursive",
             )
             self._shape = (b, ny, nx)
             self._dtype = state.dtype
@@ -524,73 +527,113 @@ class ComplexityAnalyzer:
         resident.bind(state)
         stats = resident.frame_stats()
         theta = self._threshold(stats)
+        dt, time_note = self._frame_interval(t)
+        common, c_note = self._common_params(state.dtype, stats, theta,
+                                             resident.moment_shift(stats))
+        decay, increment, rate = (
+            recursive_coefficients(resident.frames_seen, dt, cfg.dwell_lambda)
+            if resident.recursive else (0.0, 0.0, 0.0)
+        )
+        params = FrameParams(
+            history=np.zeros((b, 1, 1, 1), dtype=np.int16), slots=np.zeros(0, dtype=np.int64),
+            lag_weights=np.zeros(0), slot_scale=np.ones((b, 1)), inv_h=np.ones(b),
+            store_slot=-1, store_scale=np.ones(b), decay=decay, increment=increment,
+            decay_rate=rate, **common,
+        )
         frame = resident.measure(
-            stats, theta, self._levels, cfg.fractal_mode == "boundary", cfg.gain_window,
-            self._weights, cfg.coherence_normalize, cfg.coherence_eps, cfg.coherence_scale,
-            cfg.gamma, keep_fields,
+            stats, params, cfg.coherence_normalize == "frame", keep_fields
         )
         n_cells = ny * nx
         sums = np.zeros((b, 5))
-        sums[:, :3] = frame.means[:, :3] * n_cells
-        sums[:, 3] = frame.means[:, 3] * n_cells
+        sums[:, :4] = frame.means * n_cells
         kept = None
         if frame.fields is not None:
             f = frame.fields
+            g_scale = gain_scales(cfg, stats).astype(state.dtype)
             kept = [
                 {
-                    "gain_field": f["gain"][k],
-                    "coherence_field": f["coherence"][k],
+                    "gain_field": f["gain"][k] * g_scale[k],
+                    "coherence_field": f["coherence"][k] * (np.nan if c_note else 1),
                     "dwell_field": f["dwell"][k],
-                    "ci_over_factor": f["ci_over_factor"][k],
+                    "ci_over_factor": f["ci_over_factor"][k] * g_scale[k],
                     "mask": np.abs(f["u"][k]) > theta[k],
                 }
                 for k in range(b)
             ]
         results: list[ComplexityMetrics] = self._results(
-            state.shape, stats, theta, sums, None, frame.counts, step, t, math.nan,
-            [None, None], dominant_frequency, kept, False,
+            state.shape, stats, theta, sums, None, frame.counts, step, t, dt,
+            [time_note, c_note], dominant_frequency, kept, False,
         )
         return results
 
-    def _fit(self, counts: np.ndarray) -> tuple[float, float, str | None, bool | None]:
-        """D, R^2, a note and whether a power law holds, from the counts of every level."""
-        if counts[0] == 0:
-            return (
-                math.nan, math.nan, "empty mask: no cell above the threshold, D undefined", None
-            )
-        used = counts[self._level_index]
-        if np.any(used <= 0):
-            return (
-                math.nan,
-                math.nan,
-                "no boundary box at some size (full mask?), D undefined in boundary mode",
-                None,
-            )
-        dim, r2 = fit_dimension(self._sizes, used)
-        slopes = local_slopes(self._sizes, used)
-        scaling = has_scaling_range(dim, slopes, self.config.scaling_band)
-        note = None
-        if not scaling:
-            note = (
-                f"D has no scaling range: local slopes {slopes.min():.2f}..{slopes.max():.2f} "
-                f"are not within D +- {self.config.scaling_band:g}"
-            )
-        return dim, r2, note, scaling
+    def _fit(self, counts: np.ndarray) -> list[tuple[float, float, str | None, bool | None]]:
+        """D, R^2, a note and whether a power law holds, of each member (one fit over the
+        members whose counts allow it), from the counts of every level (b, levels + 1)."""
+        used = counts[:, self._level_index]
+        empty = counts[:, 0] == 0
+        fits = ~empty & np.all(used > 0, axis=1)
+        dims = np.full(counts.shape[0], math.nan)
+        r2s = np.full(counts.shape[0], math.nan)
+        slopes = np.zeros((counts.shape[0], len(self._sizes) - 1))
+        scaling = np.zeros(counts.shape[0], dtype=bool)
+        if fits.any():
+            dims[fits], r2s[fits] = fit_dimensions(self._sizes, used[fits])
+            slopes[fits] = local_slopes(self._sizes, used[fits])
+            scaling[fits] = scaling_ranges(dims[fits], slopes[fits], self.config.scaling_band)
+        lows, highs = slopes.min(axis=1).tolist(), slopes.max(axis=1).tolist()
+        out: list[tuple[float, float, str | None, bool | None]] = []
+        for k, (dim, r2, is_empty, fit, scales) in enumerate(
+            zip(dims.tolist(), r2s.tolist(), empty.tolist(), fits.tolist(), scaling.tolist(),
+                strict=True)
+        ):
+            if is_empty:
+                out.append((math.nan, math.nan,
+                            "empty mask: no cell above the threshold, D undefined", None))
+            elif not fit:
+                out.append((
+                    math.nan, math.nan,
+                    "no boundary box at some size (full mask?), D undefined in boundary mode",
+                    None,
+                ))
+            elif scales:
+                out.append((dim, r2, None, True))
+            else:
+                note = (
+                    f"D has no scaling range: local slopes {lows[k]:.2f}..{highs[k]:.2f} "
+                    f"are not within D +- {self.config.scaling_band:g}"
+                )
+                out.append((dim, r2, note, False))
+        return out
 
     def __repr__(self) -> str:
         return f"ComplexityAnalyzer({self.config!r}, keep_fields={self.keep_fields})"
 
 
-def gpu_forms(config: MetricsConfig) -> bool:
-    """True when the wgpu shaders implement every form ``config`` asks for (the seed's:
-    aligned base-2 boxes, "frame" or "bounded" C with renormalised edges, the ring)."""
-    return (
-        config.fractal_offsets == "none"
-        and config.box_base == 2
-        and config.coherence_normalize in ("frame", "bounded")
-        and config.coherence_edge == "renormalize"
-        and config.dwell_mode == "ring"
-    )
+def _coherence_means(
+    s_c: np.ndarray,
+    s_gch: np.ndarray,
+    s_gh: np.ndarray,
+    c_range: np.ndarray | None,
+    n_cells: int,
+    undefined: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean C and mean G C h of each member (b,) from the sums of C, G C h and G h.
+
+    With ``c_range`` (min and max of C per member, the "frame" rescaling) C = (C_raw -
+    min) / (max - min) is affine in C_raw, so the means follow from the raw sums (C = 1
+    for a member whose C is constant); NaN when C is ``undefined``.
+    """
+    if undefined:
+        nan = np.full(s_c.shape, math.nan)
+        return nan, nan
+    if c_range is None:
+        return s_c / n_cells, s_gch / n_cells
+    c_min, c_max = c_range[:, 0], c_range[:, 1]
+    spread = c_max > c_min
+    width = np.where(spread, c_max - c_min, 1.0)
+    coherence = np.where(spread, (s_c / n_cells - c_min) / width, 1.0)
+    core = np.where(spread, (s_gch - c_min * s_gh) / width / n_cells, s_gh / n_cells)
+    return coherence, core
 
 
 #: Frames per period of the dominant frequency below which the recursive tau is aliased.

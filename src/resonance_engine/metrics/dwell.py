@@ -50,7 +50,7 @@ from resonance_engine.errors import ConfigError, FieldError
 from resonance_engine.field.memory import check_fits
 from resonance_engine.metrics._input import as_batch, check_finite
 
-__all__ = ["DwellTimeTracker", "RecursiveDwell"]
+__all__ = ["DwellTimeTracker", "RecursiveDwell", "recursive_coefficients"]
 
 
 
@@ -273,16 +273,8 @@ class RecursiveDwell:
         self.state[...] = 0
 
     def coefficients(self, dt: float) -> tuple[float, float, float]:
-        """(decay, increment, rate) of the next frame, dt seconds after the previous one:
-        exp(-dt / lambda), dt and dt / lambda (zeros for the first frame)."""
-        if self.frames_seen == 0:
-            return 0.0, 0.0, 0.0
-        if not dt > 0:
-            raise FieldError(
-                f"the recursive dwell needs increasing frame times, got a step of {dt!r} s "
-                "(pass t= to update, or set MetricsConfig.frame_interval)"
-            )
-        return math.exp(-dt / self.lam), float(dt), dt / self.lam
+        """(decay, increment, rate) of the next frame (:func:`recursive_coefficients`)."""
+        return recursive_coefficients(self.frames_seen, dt, self.lam)
 
     def frame_params(
         self, u: np.ndarray, stats: np.ndarray, dt: float, **others: Any
@@ -335,3 +327,22 @@ class RecursiveDwell:
             f"RecursiveDwell(shape={self.shape}, lam={self.lam}, scale={self.scale}, "
             f"frames_seen={self.frames_seen})"
         )
+
+
+def recursive_coefficients(frames_seen: int, dt: float, lam: float) -> tuple[float, float, float]:
+    """(decay, increment, rate) of the recursive dwell's next frame, dt seconds after the
+    previous one: exp(-dt / lambda), dt and dt / lambda (zeros for the first frame).
+
+    Raises
+    ------
+    FieldError
+        When a frame after the first has no positive dt.
+    """
+    if frames_seen == 0:
+        return 0.0, 0.0, 0.0
+    if not dt > 0:
+        raise FieldError(
+            f"the recursive dwell needs increasing frame times, got a step of {dt!r} s "
+            "(pass t= to update, or set MetricsConfig.frame_interval)"
+        )
+    return math.exp(-dt / lam), float(dt), dt / lam

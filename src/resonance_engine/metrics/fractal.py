@@ -47,8 +47,10 @@ __all__ = [
     "fractal_dimension",
     "box_sizes",
     "fit_dimension",
+    "fit_dimensions",
     "local_slopes",
     "has_scaling_range",
+    "scaling_ranges",
     "frame_threshold",
 ]
 
@@ -135,26 +137,44 @@ def level_of(size: int, base: int) -> int:
 
 def fit_dimension(sizes: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     """Slope D and R^2 of log counts against log(1/sizes) (counts must be > 0)."""
+    slopes, r2 = fit_dimensions(sizes, counts[None])
+    return float(slopes[0]), float(r2[0])
+
+
+def fit_dimensions(sizes: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_dimension` of each row of ``counts`` (b, m): slopes D (b,) and R^2 (b,)."""
     x = -np.log(sizes.astype(np.float64))
     y = np.log(counts)
     xm = x - x.mean()
-    ym = y - y.mean()
-    slope = float((xm * ym).sum() / (xm * xm).sum())
-    ss_tot = float((ym * ym).sum())
-    resid = ym - slope * xm
-    r2 = 1.0 if ss_tot <= 1e-300 else 1.0 - float((resid * resid).sum()) / ss_tot
+    ym = y - y.mean(axis=-1, keepdims=True)
+    slope = (xm * ym).sum(axis=-1) / (xm * xm).sum()
+    ss_tot = (ym * ym).sum(axis=-1)
+    resid = ym - slope[..., None] * xm
+    flat = ss_tot <= 1e-300
+    r2 = np.where(flat, 1.0, 1.0 - (resid * resid).sum(axis=-1) / np.where(flat, 1.0, ss_tot))
     return slope, r2
 
 
 def local_slopes(sizes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Slopes of log N against log(1/s) between successive sizes (counts > 0)."""
-    slopes: np.ndarray = np.diff(np.log(counts)) / -np.diff(np.log(sizes.astype(np.float64)))
+    """Slopes of log N against log(1/s) between successive sizes (counts > 0; of each row
+    for counts of shape (b, m))."""
+    slopes: np.ndarray = np.diff(np.log(counts), axis=-1) / -np.diff(
+        np.log(sizes.astype(np.float64))
+    )
     return slopes
 
 
 def has_scaling_range(dimension: float, slopes: np.ndarray, band: float) -> bool:
     """True when at least two local slopes (three sizes) all lie within D +- band."""
-    return bool(len(slopes) >= 2 and np.all(np.abs(slopes - dimension) <= band))
+    return bool(scaling_ranges(np.asarray([dimension]), slopes[None], band)[0])
+
+
+def scaling_ranges(dimensions: np.ndarray, slopes: np.ndarray, band: float) -> np.ndarray:
+    """:func:`has_scaling_range` of each member: D (b,) and local slopes (b, m - 1)."""
+    if slopes.shape[-1] < 2:
+        return np.zeros(dimensions.shape, dtype=bool)
+    within: np.ndarray = np.all(np.abs(slopes - dimensions[:, None]) <= band, axis=-1)
+    return within
 
 
 def frame_threshold(

@@ -35,8 +35,9 @@ measures) are used; no field or drive state crosses between agents.
     the stored states (local safe set: ``local`` = (last episodes, nearest points)). An
     episode longer than ``max_episode`` ticks is abandoned. With ``db`` (an AgentDB
     file) the safe sets live in its trajectory table, so a later run or another process
-    starts from what was learnt: that is how it improves episode by episode. Exchanges
-    the 64-byte signatures (complexity measures only).
+    starts from what was learnt: that is how it improves episode by episode. Every
+    agent's LMPC is solved in one QP per tick (:class:`~resonance_engine.control.LMPCBatch`).
+    Exchanges the 64-byte signatures (complexity measures only).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import numpy as np
 
 from resonance_engine.control import (
     AdaptiveThresholdController,
+    Convergence,
     KalmanFilter,
     LinearMPC,
     fit_linear_model,
@@ -300,6 +302,7 @@ class _LMPCState(_MPCState):
         super().__init__(seed)
         self.db: Any = None
         self.episodes: list[_Episode] = []
+        self.batch: Any = None  # LMPCBatch over the agents' LMPCs (one QP per tick)
         self.costs: list[list[float]] = []  # per agent, cost of every completed episode
         self.completed = 0
         self.abandoned = 0
@@ -334,6 +337,11 @@ class LMPCController(MPCController):
     offset_rate : float
         In (0, 1]: how fast each agent's offset c_i follows its observed moves (offset-free
         control: c_i <- c_i + rate (x+ - a x - b theta - c_i) every tick).
+    batch : bool
+        Solve every agent's LMPC in one QP per tick (:class:`~resonance_engine.control.LMPCBatch`;
+        the same plans to solver tolerance, without cvxpy's overhead per agent); False: one
+        QP per agent. A tick whose batch fails is solved agent by agent (an agent whose own
+        problem fails keeps its drive).
     """
 
     goal_tol: float = 0.05
@@ -343,6 +351,7 @@ class LMPCController(MPCController):
     db: str | None = None
     safe_set: str = "swarm-lmpc"
     offset_rate: float = 0.5
+    batch: bool = True
 
     mode: ClassVar[str] = "lmpc"
     unit: ClassVar[str] = "1 (weight of the squared log-CI error per squared log-gain deviation)"
@@ -384,24 +393,56 @@ class LMPCController(MPCController):
         }
         return out
 
+    def episodes_needed(self, start: float = 3.0, tolerance: float = 0.005,
+                        max_episodes: int = 10) -> Convergence | None:
+        """Episodes this controller's LMPC needs on a fixed task: a like-for-like count.
+
+        The agents' own episodes start from whatever error they have, so their costs do
+        not compare. This runs the LMPC the agents use (the model in use, the weights,
+        horizon, bounds and local safe set; the goal alone as the first safe set, as for
+        an agent) on one fixed task, episode after episode from the log-CI error
+        ``start`` to the goal (|z| <= 1e-6), and counts the episodes until one costs
+        within ``tolerance`` of the constrained optimum of that task
+        (:func:`~resonance_engine.control.lmpc_convergence`). None without an accepted
+        model, or when the start cannot reach the goal within the horizon.
+        """
+        from resonance_engine.control import lmpc_convergence
+
+        st = self.live
+        if st.model is None:
+            return None
+        lmpc = self._new_lmpc(st, None, "episodes-needed", 1e-6)
+        try:
+            return lmpc_convergence(lmpc, [start], tolerance=tolerance,
+                                    max_episodes=max_episodes)
+        except ControlError:
+            return None
+
     def _refit_due(self, st: _MPCState) -> bool:
         # the safe sets hold the model's states: keep the first model that is accepted
         return st.mpc is None and (st.ticks - self.warmup - 1) % self.refit == 0
 
-    def _build_controller(self, st: _MPCState, n_agents: int) -> None:
+    def _new_lmpc(self, st: _MPCState, db: Any, safe_set: str, goal_tol: float) -> Any:
+        """An LMPC on the model in use (z+ = a z + b v, cost K z^2 + v^2), its safe set
+        holding at least the goal (safe itself: the first episode's terminal set)."""
         from resonance_engine.control import LMPC
 
-        assert isinstance(st, _LMPCState)
         lo, hi = self.theta_bounds
         width = 2 * (hi - lo)  # any gain in the bounds is a deviation inside +-width
-        st.mpc = []
-        for agent_id in range(n_agents):
-            lmpc = LMPC([[st.a]], [[st.b]], [[self.strength]], [[1.0]], self.horizon,
-                        u_min=-width, u_max=width, db=st.db, local=self.local,
-                        safe_set=f"{self.safe_set}:agent{agent_id}", goal_tol=self.goal_tol)
-            if lmpc.n_episodes == 0:  # the goal itself is safe: the first episode's terminal set
-                lmpc.add_trajectory(np.zeros((1, 1)), np.zeros((0, 1)))
-            st.mpc.append(lmpc)
+        lmpc = LMPC([[st.a]], [[st.b]], [[self.strength]], [[1.0]], self.horizon,
+                    u_min=-width, u_max=width, db=db, local=self.local, safe_set=safe_set,
+                    goal_tol=goal_tol)
+        if lmpc.n_episodes == 0:
+            lmpc.add_trajectory(np.zeros((1, 1)), np.zeros((0, 1)))
+        return lmpc
+
+    def _build_controller(self, st: _MPCState, n_agents: int) -> None:
+        from resonance_engine.control import LMPCBatch
+
+        assert isinstance(st, _LMPCState)
+        st.mpc = [self._new_lmpc(st, st.db, f"{self.safe_set}:agent{agent_id}", self.goal_tol)
+                  for agent_id in range(n_agents)]
+        st.batch = LMPCBatch(st.mpc)
         st.episodes = [_Episode() for _ in range(n_agents)]
         st.costs = [[] for _ in range(n_agents)]
 
@@ -437,10 +478,9 @@ class LMPCController(MPCController):
         # deviations from each agent's equilibrium gain theta*_i (x = target a fixed point)
         theta_eq = ((1 - st.a) * target - st.offsets) / st.b
         z = estimate[:, 0] - target
-        out = theta.copy()
-        for i, ep in enumerate(st.episodes):
-            if not math.isfinite(z[i]):
-                continue
+        known = [i for i in range(len(z)) if math.isfinite(z[i])]
+        for i in known:
+            ep = st.episodes[i]
             if ep.active and ep.z and abs(z[i]) <= self.goal_tol:
                 self._end_episode(st, i, float(z[i]))
             elif not ep.active and abs(z[i]) > self.goal_tol:
@@ -450,6 +490,14 @@ class LMPCController(MPCController):
                 ep.z = []
             if ep.active:
                 ep.z.append(float(z[i]))
+        out = theta.copy()
+        if self.batch and known:
+            try:  # every agent's QP in one solve
+                out[known] = theta_eq[known] + st.batch.solve(z[known, None], which=known)[:, 0]
+                return out
+            except ControlError:
+                pass  # one agent's problem failed: solve them one by one to skip only it
+        for i in known:
             try:
                 v = float(st.mpc[i].solve([z[i]])[0])
             except ControlError:

@@ -5,10 +5,13 @@
 every tick on the last ``fit_window`` ticks) and rolls it ``horizon`` ticks ahead. When
 CS is still at or above the threshold but the forecast is below it, it raises a
 ``cs_breakdown_predicted`` alert (edge-triggered: once, then again only after the
-forecast came back above the threshold). :func:`early_warning_trial` runs a swarm with or
-without an injected fault and reports when the alert came and when CS crossed the
-threshold; :func:`early_warning_experiment` repeats it over seeds and reports the lead
-time on faulty runs and the false-alarm rate on clean ones.
+forecast came back above the threshold). :func:`watch_swarm` runs a swarm (through the
+run loop, the forecaster and the fault injection as a tracker) with or without an
+injected fault and reports when the alert came and when CS crossed the threshold;
+:func:`early_warning_trial` does it on a swarm held together by a common drive,
+:func:`early_warning_experiment` repeats it over seeds and :func:`summarize_trials`
+gives the lead time on faulty runs and the false-alarm rate on clean ones (the control).
+``resonance experiment sync`` measures both on its best-synchronised mechanism.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import numpy as np
 
 from resonance_engine.control import fit_linear_model
 from resonance_engine.errors import ConfigError, ControlError
+from resonance_engine.loop import Tracker
 from resonance_engine.swarm.health import Alert, log
 
 __all__ = ["CSForecaster", "early_warning_trial", "early_warning_experiment", "FAULTS",
-           "TrialResult"]
+           "TrialResult", "watch_swarm", "summarize_trials"]
 
 #: Faults :func:`early_warning_trial` can inject.
 FAULTS = ("none", "damping", "frequency", "dropout")
@@ -139,6 +143,65 @@ def _inject(swarm: Any, fault: str, agent: int) -> None:
         swarm.bus.publish = filtered
 
 
+class _Watch(Tracker):
+    """After each tick: inject the fault when due, feed CS to the forecaster, note the
+    first alert and the first downward crossing from tick ``start`` on."""
+
+    def __init__(self, fault: str, fault_tick: int, start: int, skip: int,
+                 forecaster: CSForecaster) -> None:
+        super().__init__(1)
+        self.fault, self.fault_tick, self.counted_from, self.skip = fault, fault_tick, start, skip
+        self.forecaster = forecaster
+        self.alert_tick: int | None = None
+        self.crossing_tick: int | None = None
+        self.before = math.nan
+        self._above = False  # the last CS seen was at or above the threshold
+
+    def handle(self, swarm: Any, t: float) -> None:
+        tick = swarm.tick_count - 1  # the tick just run
+        cs = swarm.coordinator.cs
+        if tick >= self.skip:
+            alert = self.forecaster.update(tick, cs)
+            counted = tick >= self.counted_from
+            if counted and alert is not None and self.alert_tick is None:
+                self.alert_tick = tick
+            below = cs < self.forecaster.threshold
+            if counted and below and self._above and self.crossing_tick is None:
+                self.crossing_tick = tick
+            if math.isfinite(cs):
+                self._above = not below
+        if tick + 1 == self.fault_tick:  # before that tick runs (clean runs: no fault)
+            self.before = cs
+            if self.fault != "none":
+                _inject(swarm, self.fault, 0)
+
+
+def watch_swarm(swarm: Any, fault: str, ticks: int, fault_tick: int, skip: int,
+                horizon: int = 10, threshold: float = 0.55) -> TrialResult:
+    """Run ``swarm`` ``ticks`` ticks with a :class:`CSForecaster` watching its CS and
+    ``fault`` injected into agent 0 just before tick ``fault_tick``.
+
+    The forecaster sees CS from tick ``skip`` on (e.g. once the CS window is full); the
+    alert and the crossing (CS going from at or above ``threshold`` to below it) counted
+    are the first ones from ``fault_tick`` on, in a clean run ("none", the control) too:
+    there the fault would have come. ``cs_before_fault`` is the CS just before tick
+    ``fault_tick``. The swarm is not closed.
+    """
+    if fault not in FAULTS:
+        raise ConfigError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
+    watch = _Watch(fault, fault_tick, max(fault_tick, skip), skip,
+                   CSForecaster(threshold, horizon))
+    health = logging.getLogger("resonance_engine.swarm.health")
+    level = health.level
+    health.setLevel(logging.ERROR)
+    try:
+        swarm.run(ticks, trackers=[watch])
+    finally:
+        health.setLevel(level)
+    return TrialResult(fault, fault_tick if fault != "none" else None, watch.alert_tick,
+                       watch.crossing_tick, float(watch.before))
+
+
 def early_warning_trial(fault: str = "none", seed: int = 0, agents: int = 6, size: int = 32,
                         ticks: int = 200, fault_tick: int = 130, window: int = 64,
                         coupling_mode: str = "common-drive", coupling: float = 50.0,
@@ -152,66 +215,64 @@ def early_warning_trial(fault: str = "none", seed: int = 0, agents: int = 6, siz
 
     ``damping``: agent 0's damping x5; ``frequency``: its natural frequency x1.3;
     ``dropout``: it stops publishing (its signatures are missing, its CI series stops).
-    The alert and the crossing counted are the first ones after ``window`` ticks (when the
-    CS window is full) in the clean part of a run and after the fault in a faulty one.
+    The forecaster starts when the CS window is full (``window`` ticks); the alert and the
+    crossing counted are the first ones from ``fault_tick`` on (:func:`watch_swarm`).
     """
     from resonance_engine.swarm import Swarm, SwarmConfig
+
     if fault not in FAULTS:
         raise ConfigError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
-    health = logging.getLogger("resonance_engine.swarm.health")
-    level = health.level
-    health.setLevel(logging.ERROR)
     swarm = Swarm(agents, SwarmConfig(size=size, window=window,
                                       frequency_spread=frequency_spread),
                   coupling=coupling, coupling_mode=coupling_mode, seed=seed)
-    forecaster = CSForecaster(threshold, horizon)
-    alert_tick = crossing_tick = None
-    before = math.nan
     try:
-        for tick in range(ticks):
-            if fault != "none" and tick == fault_tick:
-                before = swarm.coordinator.cs
-                _inject(swarm, fault, 0)
-            swarm.tick()
-            cs = swarm.coordinator.cs
-            if tick < window:
-                continue
-            start = fault_tick if fault != "none" else window
-            alert = forecaster.update(tick, cs)
-            if tick >= start and alert is not None and alert_tick is None:
-                alert_tick = tick
-            if tick >= start and cs < threshold and crossing_tick is None:
-                crossing_tick = tick
+        return watch_swarm(swarm, fault, ticks, fault_tick, window, horizon, threshold)
     finally:
-        health.setLevel(level)
         swarm.close()
-    if fault == "none":
-        before = float(np.nanmean(np.array(swarm.coordinator.cs_history)[window:]))
-    return TrialResult(fault, fault_tick if fault != "none" else None, alert_tick,
-                       crossing_tick, float(before))
+
+
+def summarize_trials(clean: list[TrialResult], faulty: dict[str, list[TrialResult]],
+                     horizon: int, threshold: float) -> dict[str, Any]:
+    """Lead times on the faulty runs, false alarms on the clean ones (the control).
+
+    A clean run's alert is a false alarm unless CS really crossed the threshold within
+    ``horizon`` ticks after it. Per fault, over the runs whose CS was at or above
+    ``threshold`` just before the fault (the others had nothing left to break): those
+    whose CS crossed after the fault, those warned before their crossing, and the median
+    lead (crossing tick - alert tick over the runs with both; negative when the alert came
+    after the crossing). The same counts for the clean runs at the tick the fault would
+    have come are the control's.
+    """
+    false = [r for r in clean if r.alert_tick is not None and not (
+        r.crossing_tick is not None and 0 <= r.crossing_tick - r.alert_tick <= horizon)]
+
+    def counts(runs: list[TrialResult]) -> dict[str, Any]:
+        above = [r for r in runs if r.cs_before_fault >= threshold]
+        leads = [r.lead_time for r in above if math.isfinite(r.lead_time)]
+        return {
+            "runs": len(runs),
+            "above_at_fault": len(above),
+            "runs_crossing": sum(r.crossing_tick is not None for r in above),
+            "warned_before_crossing": sum(1 for v in leads if v > 0),
+            "median_lead_ticks": float(np.median(leads)) if leads else math.nan,
+            "cs_before_fault": (float(np.mean([r.cs_before_fault for r in runs])) if runs
+                                else math.nan),
+        }
+
+    out: dict[str, Any] = {
+        "seeds": len(clean), "horizon": horizon, "threshold": threshold,
+        "false_alarm_rate": len(false) / len(clean) if clean else math.nan,
+        "false_alarms": len(false), "control": counts(clean),
+    }
+    out.update({fault: counts(runs) for fault, runs in faulty.items()})
+    return out
 
 
 def early_warning_experiment(seeds: int = 4, faults: tuple[str, ...] = ("damping",
                              "frequency", "dropout"), **kwargs: Any) -> dict[str, Any]:
-    """Lead time on faulty runs and false-alarm rate on clean ones, over ``seeds`` seeds.
-
-    A clean run's alert is a false alarm unless CS really crossed the threshold within
-    ``horizon`` ticks after it.
-    """
-    horizon = kwargs.get("horizon", 10)
+    """Lead time on faulty runs and false-alarm rate on clean ones, over ``seeds`` seeds
+    (:func:`early_warning_trial` runs, :func:`summarize_trials`)."""
     clean = [early_warning_trial("none", s, **kwargs) for s in range(seeds)]
-    false = [r for r in clean if r.alert_tick is not None and not (
-        r.crossing_tick is not None and 0 <= r.crossing_tick - r.alert_tick <= horizon)]
-    out: dict[str, Any] = {"seeds": seeds, "horizon": horizon,
-                           "false_alarm_rate": len(false) / seeds,
-                           "clean_runs_crossing": sum(r.crossing_tick is not None for r in clean)}
-    for fault in faults:
-        runs = [early_warning_trial(fault, s, **kwargs) for s in range(seeds)]
-        leads = [r.lead_time for r in runs if math.isfinite(r.lead_time)]
-        out[fault] = {
-            "runs_crossing": sum(r.crossing_tick is not None for r in runs),
-            "warned_before_crossing": sum(1 for v in leads if v > 0),
-            "median_lead_ticks": float(np.median(leads)) if leads else math.nan,
-            "cs_before_fault": float(np.mean([r.cs_before_fault for r in runs])),
-        }
-    return out
+    faulty = {f: [early_warning_trial(f, s, **kwargs) for s in range(seeds)] for f in faults}
+    return summarize_trials(clean, faulty, kwargs.get("horizon", 10),
+                            kwargs.get("threshold", 0.55))

@@ -30,6 +30,16 @@ Design
   unperturbed restart gives BS = 1) and the MFPT under per-tick noise (censored runs
   counted as censored). The horizon (128 ticks) is twice the CS window, so the final
   window sees the swarm after it relaxed from the kick, not the relaxation itself.
+- Controllers: the lmpc rows also give *episodes needed* on a fixed task, like for like
+  (:meth:`~resonance_engine.swarm.controllers.LMPCController.episodes_needed`: each
+  run's identified model, the log-CI error ``lmpc_start``, episodes until one is within
+  ``lmpc_tolerance`` of the constrained optimum of a 200-step QP).
+- Early warning: the mechanism with the highest mean CS at its best K is run again on
+  every seed with each of ``faults`` injected into agent 0 at :attr:`fault_tick` and
+  without a fault (the control); the CS forecaster
+  (:class:`~resonance_engine.swarm.early_warning.CSForecaster`, ``warning_horizon`` ticks
+  ahead, threshold ``breakdown_cs``) gives the lead times and the false-alarm rate
+  (:func:`~resonance_engine.swarm.early_warning.summarize_trials`).
 
 Every sentence of ``report.md`` that states a result is formatted from the numbers in
 ``results.json``; ``--json`` prints the verdict table.
@@ -54,7 +64,9 @@ from resonance_engine.json_safe import dumps
 from resonance_engine.swarm.basin import basin_stability, mean_first_passage_time
 from resonance_engine.swarm.batched import Swarm, SwarmConfig, SwarmSnapshot
 from resonance_engine.swarm.bus import open_bus
+from resonance_engine.swarm.controllers import LMPCController
 from resonance_engine.swarm.coupling import coupling_class, make_coupling
+from resonance_engine.swarm.early_warning import FAULTS, TrialResult, summarize_trials, watch_swarm
 from resonance_engine.swarm.health import HealthThresholds
 from resonance_engine.swarm.measure import MeasureFactory
 from resonance_engine.swarm.plots import plot_ci_pair, plot_cs_vs_strength, plot_traffic
@@ -105,6 +117,12 @@ class SyncExperimentConfig:
     mdea: MDEAConfig = field(
         default_factory=lambda: MDEAConfig(window=1000, hop=200, max_fraction=0.1)
     )
+    lmpc_start: float = 3.0
+    lmpc_tolerance: float = 0.005
+    lmpc_episodes: int = 10
+    faults: tuple[str, ...] = ("damping", "frequency", "dropout")
+    warning_horizon: int = 10
+    warning_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.agents < 2:
@@ -132,6 +150,36 @@ class SyncExperimentConfig:
         for mode, _ in self.options:
             if mode not in self.mechanisms:
                 raise ConfigError(f"options given for {mode!r}, which is not a mechanism run")
+        if not (math.isfinite(self.lmpc_start) and self.lmpc_start != 0
+                and self.lmpc_tolerance >= 0 and self.lmpc_episodes >= 1):
+            raise ConfigError(
+                "the lmpc task needs a finite start != 0, tolerance >= 0 and episodes >= 1, "
+                f"got {self.lmpc_start}, {self.lmpc_tolerance}, {self.lmpc_episodes}")
+        for fault in self.faults:
+            if fault not in FAULTS or fault == "none":
+                raise ConfigError(f"unknown fault {fault!r}; use some of "
+                                  f"{', '.join(f for f in FAULTS if f != 'none')}")
+        if self.warning_threshold is not None and not -1 < self.warning_threshold <= 1:
+            raise ConfigError(f"warning_threshold must be a CS in (-1, 1], got "
+                              f"{self.warning_threshold}")
+        if self.warning_horizon < 1:
+            raise ConfigError(f"warning_horizon must be >= 1 tick, got {self.warning_horizon}")
+        if self.faults and self.ticks - self.window < 2:
+            raise ConfigError(
+                f"the early warning needs measured ticks after a full CS window before and "
+                f"after the fault: ticks ({self.ticks}) >= window ({self.window}) + 2, or no "
+                "faults")
+
+    @property
+    def fault_tick(self) -> int:
+        """The tick a fault is injected before: halfway through the ticks after the warm-up
+        and the first full CS window."""
+        return self.warmup + self.window + (self.ticks - self.window) // 2
+
+    @property
+    def breakdown_cs(self) -> float:
+        """The CS whose crossing the early warning predicts (default ``cs_min``)."""
+        return self.cs_min if self.warning_threshold is None else self.warning_threshold
 
     def coupling_options(self, mode: str) -> dict[str, Any]:
         """More keyword arguments of the coupling of ``mode`` (see ``options``)."""
@@ -168,6 +216,28 @@ def _mdea_cs(frames: np.ndarray, cfg: SyncExperimentConfig, seed: int) -> dict[s
             "mdea_mean_delta": float(np.nanmean(sync.mean_delta))}
 
 
+def _swarm(cfg: SyncExperimentConfig, mode: str, strength: float, seed: int,
+           measure: MeasureFactory | None) -> Swarm:
+    coupling = make_coupling(mode, strength, **cfg.coupling_options(mode))
+    swarm = Swarm(cfg.agents, cfg.swarm_config(), coupling=coupling, seed=seed,
+                  measure=measure)
+    if swarm.coordinator is not None:  # weakly coupled swarms are expected below the alert
+        swarm.coordinator.health.thresholds = HealthThresholds(cs_min=-1.0)  # threshold
+    return swarm
+
+
+def _lmpc_task(coupling: Any, cfg: SyncExperimentConfig) -> dict[str, Any] | None:
+    """The lmpc controller's episodes needed on the fixed task (None: not lmpc, no model,
+    or the start cannot reach the goal within the horizon)."""
+    if not isinstance(coupling, LMPCController):
+        return None
+    found = coupling.episodes_needed(cfg.lmpc_start, cfg.lmpc_tolerance, cfg.lmpc_episodes)
+    if found is None:
+        return None
+    return {"episodes": found.episodes, "optimum": found.optimum, "costs": list(found.costs),
+            "bound_active": found.bound_active}
+
+
 def run_condition(
     cfg: SyncExperimentConfig, mode: str, strength: float, seed: int,
     measure: MeasureFactory | None = None, keep_snapshot: bool = False,
@@ -176,11 +246,8 @@ def run_condition(
 
     A module-level function with picklable arguments, so it runs in worker processes.
     """
-    coupling = make_coupling(mode, strength, **cfg.coupling_options(mode))
-    swarm = Swarm(cfg.agents, cfg.swarm_config(), coupling=coupling, seed=seed,
-                  measure=measure)
-    if swarm.coordinator is not None:  # weakly coupled swarms are expected below the alert
-        swarm.coordinator.health.thresholds = HealthThresholds(cs_min=-1.0)  # threshold
+    swarm = _swarm(cfg, mode, strength, seed, measure)
+    coupling = swarm.coupling
     try:
         swarm.run(cfg.warmup + cfg.ticks)
         ci = swarm.ci_series()[cfg.warmup :]
@@ -191,6 +258,7 @@ def run_condition(
         traffic = swarm.traffic_per_tick()
         described = coupling.describe()
         episodes = described.get("episodes", {})
+        task = _lmpc_task(coupling, cfg)
         row: dict[str, Any] = {
             "mechanism": mode,
             "strength": strength,
@@ -206,6 +274,9 @@ def run_condition(
             "episodes_per_agent": episodes.get("completed", math.nan) / cfg.agents,
             "first_episode_cost": episodes.get("first_cost_mean", math.nan),
             "last_episode_cost": episodes.get("last_cost_mean", math.nan),
+            "lmpc_task": task,
+            "episodes_needed": (math.nan if task is None or task["episodes"] is None
+                                else float(task["episodes"])),
             "model_b": described["model"]["b"] if "model" in described else math.nan,
             "sampling": swarm.sampling(),
             "ci": ci.tolist(),
@@ -238,29 +309,88 @@ def _full_state_bytes(cfg: SyncExperimentConfig, bus: str | None,
 
 
 # ---------------------------------------------------------------------------- the sweep
+def warning_condition(cfg: SyncExperimentConfig, mode: str, strength: float, seed: int,
+                      fault: str, measure: MeasureFactory | None = None) -> TrialResult:
+    """One early-warning run: the swarm of ``mode`` at ``strength``, ``fault`` injected into
+    agent 0 before :attr:`SyncExperimentConfig.fault_tick` ("none": the control), the
+    forecaster watching CS from the first full window after the warm-up (threshold
+    ``breakdown_cs``, ``warning_horizon`` ticks ahead). Module-level, for worker processes."""
+    swarm = _swarm(cfg, mode, strength, seed, measure)
+    try:
+        return watch_swarm(swarm, fault, cfg.warmup + cfg.ticks, cfg.fault_tick,
+                           cfg.warmup + cfg.window, cfg.warning_horizon, cfg.breakdown_cs)
+    finally:
+        swarm.close()
+
+
 def _submit_all(
-    executor: Executor | None, tasks: list[tuple[Any, ...]], progress: Progress | None
-) -> list[dict[str, Any]]:
+    executor: Executor | None, tasks: list[tuple[Any, ...]], progress: Progress | None,
+    fn: Callable[..., Any] = run_condition, stage: str = "swarm runs",
+) -> list[Any]:
     total = len(tasks)
-    if executor is None:
-        out = []
-        for k, task in enumerate(tasks):
-            out.append(run_condition(*task))
-            if progress is not None:
-                progress("swarm runs", k + 1, total)
-        return out
-    futures = [executor.submit(run_condition, *task) for task in tasks]
     out = []
+    if executor is None:
+        for k, task in enumerate(tasks):
+            out.append(fn(*task))
+            if progress is not None:
+                progress(stage, k + 1, total)
+        return out
+    futures = [executor.submit(fn, *task) for task in tasks]
     for k, future in enumerate(futures):
         out.append(future.result())
         if progress is not None:
-            progress("swarm runs", k + 1, total)
+            progress(stage, k + 1, total)
     return out
+
+
+def _early_warning(cfg: SyncExperimentConfig, verdicts: list[dict[str, Any]],
+                   executor: Executor | None, progress: Progress | None,
+                   measure: MeasureFactory | None) -> dict[str, Any]:
+    """Lead time and false-alarm rate of the CS forecaster on the best-synchronised
+    mechanism at its best K: every seed with each fault and without (the control)."""
+    if not cfg.faults:
+        return {"measured": False, "why": "no faults were asked for"}
+    watched = max(verdicts, key=lambda v: v["cs_mean"] if math.isfinite(v["cs_mean"])
+                  else -math.inf)
+    found: dict[str, Any] = {"mechanism": watched["mechanism"],
+                             "strength": watched["best_strength"], "cs_mean": watched["cs_mean"],
+                             "threshold": cfg.breakdown_cs, "fault_tick": cfg.fault_tick,
+                             "faults": list(cfg.faults)}
+    if not watched["cs_mean"] > cfg.breakdown_cs:
+        why = (f"no mechanism's mean CS at its best K is above the threshold "
+               f"{cfg.breakdown_cs:g} (highest: {watched['mechanism']}, "
+               f"{watched['cs_mean']:.3f})")
+        return {**found, "measured": False, "why": why}
+    faults = ("none", *cfg.faults)
+    tasks = [(cfg, watched["mechanism"], watched["best_strength"], seed, fault, measure)
+             for fault in faults for seed in cfg.seeds]
+    trials = _submit_all(executor, tasks, progress, warning_condition, "early-warning runs")
+    n = len(cfg.seeds)
+    by_fault = {fault: trials[k * n : (k + 1) * n] for k, fault in enumerate(faults)}
+    clean = by_fault.pop("none")
+    return {**found, "measured": True,
+            **summarize_trials(clean, by_fault, cfg.warning_horizon, cfg.breakdown_cs),
+            "trials": [asdict(t) for t in trials]}
 
 
 def _stat(values: Sequence[float], how: Callable[[np.ndarray], Any]) -> float:
     arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     return float(how(arr)) if arr.size else math.nan
+
+
+def _tasks(tasks: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """The lmpc task over seeds: runs that did it, episodes needed, those not within."""
+    done = [t for t in tasks if t is not None]
+    needed = [float(t["episodes"]) for t in done if t["episodes"] is not None]
+    return {
+        "lmpc_tasks": len(done),
+        "episodes_needed": _stat(needed, np.mean),
+        "episodes_needed_max": _stat(needed, np.max),
+        "lmpc_not_within": len(done) - len(needed),
+        "lmpc_task_optimum": _stat([t["optimum"] for t in done], np.mean),
+        "lmpc_task_first_cost": _stat([t["costs"][0] for t in done], np.mean),
+        "lmpc_bound_active": sum(bool(t["bound_active"]) for t in done),
+    }
 
 
 def _by_strength(runs: list[dict[str, Any]], baseline: list[dict[str, Any]],
@@ -297,6 +427,7 @@ def _by_strength(runs: list[dict[str, Any]], baseline: list[dict[str, Any]],
                 "episodes_per_agent": _stat([r["episodes_per_agent"] for r in group], np.mean),
                 "first_episode_cost": _stat([r["first_episode_cost"] for r in group], np.mean),
                 "last_episode_cost": _stat([r["last_episode_cost"] for r in group], np.mean),
+                **_tasks([r.get("lmpc_task") for r in group]),
                 "models_accepted": sum(math.isfinite(r["model_b"]) for r in group),
             })
     return rows
@@ -340,6 +471,9 @@ def _verdict_row(mode: str, best: dict[str, Any], full_state: float,
         "episodes_per_agent": best["episodes_per_agent"],
         "first_episode_cost": best["first_episode_cost"],
         "last_episode_cost": best["last_episode_cost"],
+        **{k: best[k] for k in ("lmpc_tasks", "episodes_needed", "episodes_needed_max",
+                                "lmpc_not_within", "lmpc_task_optimum",
+                                "lmpc_task_first_cost", "lmpc_bound_active")},
         "models_accepted": best["models_accepted"],
         # the control that can fail: the same swarms without coupling (K = 0)
         "uncoupled_cs_mean": baseline["cs_mean"],
@@ -411,6 +545,7 @@ def run_sync_experiment(
         verdicts.append(row)
     for r in runs:
         r.pop("snapshot", None)
+    warning = _early_warning(cfg, verdicts, executor, progress, measure)
 
     pictures = {
         "cs_vs_strength": str(plot_cs_vs_strength(sweep, out / "cs_vs_strength.png",
@@ -441,6 +576,7 @@ def run_sync_experiment(
         "sweep": sweep,
         "runs": [*baseline, *runs],
         "traffic": traffic,
+        "early_warning": warning,
         "seconds": time.perf_counter() - started,
         "machine": f"{platform.machine()}, {platform.system()}, Python "
                    f"{platform.python_version()}",
@@ -540,8 +676,75 @@ def _controller_sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
         parts.append(
             f"{_f(v['episodes_per_agent'], 1)} episodes per agent reached the goal, mean cost "
             f"of an agent's first episode {_f(v['first_episode_cost'], 3)}, of its last "
-            f"{_f(v['last_episode_cost'], 3)}")
+            f"{_f(v['last_episode_cost'], 3)} (they start from different errors: not a "
+            "like-for-like comparison)")
+    if v["mechanism"] == "lmpc":
+        parts.append(_task_sentence(v, cfg))
     return "; ".join(parts) + "."
+
+
+def _task_sentence(v: dict[str, Any], cfg: SyncExperimentConfig) -> str:
+    """Episodes needed on the fixed task, formatted from its numbers."""
+    task = (f"on the fixed task (log-CI error {cfg.lmpc_start:g} to 0 on each run's identified "
+            "model, the goal alone as the first safe set, as for an agent)")
+    if not v["lmpc_tasks"]:
+        return (f"episodes needed {task}: n/a (no run accepted a model whose start reaches "
+                "the goal within the horizon)")
+    within = v["lmpc_tasks"] - v["lmpc_not_within"]
+    bound = v["lmpc_bound_active"]
+    said = (f"episodes needed {task}: {within} of {v['lmpc_tasks']} runs came within "
+            f"{100 * cfg.lmpc_tolerance:g} % of the constrained optimum (mean "
+            f"{_f(v['lmpc_task_optimum'], 3)}, a 200-step QP; a bound active at it in "
+            f"{bound} of {v['lmpc_tasks']}) within {cfg.lmpc_episodes} episodes")
+    if within:
+        said += (f", after {_f(v['episodes_needed'], 1)} episodes on average (at most "
+                 f"{_f(v['episodes_needed_max'], 0)}); mean cost of the first episode "
+                 f"{_f(v['lmpc_task_first_cost'], 3)}")
+    return said
+
+
+def _warning_lines(w: dict[str, Any], cfg: SyncExperimentConfig) -> list[str]:
+    """The early-warning section: a table per fault and the control, and its sentence."""
+    lines = ["", "## Early warning (cs_breakdown_predicted)", ""]
+    if not w["measured"]:
+        return [*lines, f"Not measured: {w['why']}."]
+    lines += [
+        f"The CS forecaster (`swarm.early_warning.CSForecaster`, {w['horizon']} ticks ahead, "
+        f"threshold {w['threshold']:g}) watched the best-synchronised mechanism, "
+        f"{w['mechanism']} at K = {w['strength']:g} (mean CS {_f(w['cs_mean'])}), on every "
+        f"seed with a fault injected into agent 0 before tick {w['fault_tick']} and without "
+        "(the control); the forecaster starts at the first full CS window after the warm-up, "
+        f"and alerts and crossings count from tick {w['fault_tick']} on, in the control runs "
+        "too.",
+        "",
+        f"| runs | CS before tick {w['fault_tick']} (mean) | at or above {w['threshold']:g} "
+        "then | of those, crossed below after it | warned before the crossing | median lead "
+        "(ticks) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, f in [*((f"{fault} fault", w[fault]) for fault in w["faults"]),
+                    ("no fault (control)", w["control"])]:
+        lines.append(f"| {name} | {_f(f['cs_before_fault'])} | {f['above_at_fault']} of "
+                     f"{f['runs']} | {f['runs_crossing']} | {f['warned_before_crossing']} | "
+                     f"{_f(f['median_lead_ticks'], 1)} |")
+    faulty = [w[fault] for fault in w["faults"]]
+    crossed = sum(f["runs_crossing"] for f in faulty)
+    warned = sum(f["warned_before_crossing"] for f in faulty)
+    leads = [f"{fault} {_f(w[fault]['median_lead_ticks'], 1)}" for fault in w["faults"]
+             if w[fault]["warned_before_crossing"]]
+    control, seeds = w["control"], w["seeds"]
+    lines += ["", (
+        f"- Early warning: of {sum(f['above_at_fault'] for f in faulty)} faulty runs at or "
+        f"above {w['threshold']:g} when the fault came ({sum(f['runs'] for f in faulty)} in "
+        f"all), {crossed} crossed below it afterwards and {warned} of those crossings were "
+        "warned before they happened"
+        + (f" (median lead in ticks: {', '.join(leads)})" if leads else "")
+        + f"; in the control runs without a fault {control['runs_crossing']} of "
+        f"{control['above_at_fault']} crossed after that tick, and the false-alarm rate (an "
+        f"alert from that tick on not followed by a crossing within {w['horizon']} ticks) was "
+        f"{_f(w['false_alarm_rate'], 2)} ({w['false_alarms']} of {seeds} runs)."
+    )]
+    return lines
 
 
 def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
@@ -558,8 +761,8 @@ def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
         "| mechanism | best K | CS mean +- sd (min) | p max | MDEA-CS mean +- sd | "
         f"CS > {cfg.claim_cs}? | bytes/tick needed | full-state bytes/tick | what the bytes "
         "carry | without state sync? | BS +- se | MFPT (ticks) | control ms/tick | "
-        "episodes/agent |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"episodes/agent | episodes to optimum (within {100 * cfg.lmpc_tolerance:g} %) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for v in r["verdicts"]:
         synced = v.get("basin_baseline_cs", math.nan)
@@ -585,7 +788,8 @@ def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
             f"{'yes' if v['cs_above_claim'] and v['significant'] else 'no'} | "
             f"{_bytes(v['coupling_bytes_per_tick'])} | {_bytes(v['full_state_bytes_per_tick'])} "
             f"| {v['carries']} | {v['without_state_synchronization']} | {bs} | {mfpt} | "
-            f"{_f(v['control_ms_per_tick'], 2)} | {_f(v['episodes_per_agent'], 1)} |"
+            f"{_f(v['control_ms_per_tick'], 2)} | {_f(v['episodes_per_agent'], 1)} | "
+            f"{_f(v['episodes_needed'], 1)} |"
         )
     lines += ["", *[_sentence(v, cfg) for v in r["verdicts"]]]
     lines += [_controller_sentence(v, cfg) for v in r["verdicts"] if v["controller"]]
@@ -613,6 +817,7 @@ def _report(cfg: SyncExperimentConfig, r: dict[str, Any]) -> str:
                                   if groups["by complexity signatures only"]
                                   else "is not supported by any mechanism tried") + ".")
     )
+    lines += _warning_lines(r["early_warning"], cfg)
     lines += [
         "",
         "## Setup",

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import FrameParams
-from resonance_engine.backends.box_grid import extent, tight_shifts
+from resonance_engine.backends.box_grid import extent, shift_factor, source_drop, tight_shifts
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
 __all__ = [
@@ -72,25 +72,32 @@ def band_count(batch: int, ny: int) -> int:
     return int(max(1, min(want, ny // MIN_BAND_ROWS)))
 
 
+#: Bit pattern of +inf as an int32: above every finite non-negative float32's.
+_INF_BITS = 0x7F800000
+
+
 @njit(inline="always")
-def _positive_min_max(x32):
-    """(min, max) of a float32 array of values >= 0 (no NaN), as float64.
+def _positive_bits_min_max(x32, lo, hi):
+    """(lo, hi) widened by the bit patterns of a float32 array of values >= 0 (no NaN).
 
     Non-negative IEEE floats order like their bit patterns read as integers, and integer
-    min/max reductions vectorize (float ones do not, because of NaN semantics).
+    min/max reductions vectorize (float ones do not, because of NaN semantics). The
+    bounds stay bit patterns (see :func:`_bits_as_float`), so no row allocates.
     """
     bits = x32.view(np.int32)
-    lo = np.int32(0x7F800000)  # +inf
-    hi = np.int32(0)
     for j in range(bits.shape[0]):
         b = bits[j]
         lo = min(lo, b)
         hi = max(hi, b)
-    pair = np.empty(2, dtype=np.int32)
-    pair[0] = lo
-    pair[1] = hi
-    vals = pair.view(np.float32)
-    return np.float64(vals[0]), np.float64(vals[1])
+    return lo, hi
+
+
+@njit(inline="always")
+def _bits_as_float(bits):
+    """The float32 whose bit pattern is ``bits``, as float64."""
+    pair = np.empty(1, dtype=np.int32)
+    pair[0] = bits
+    return np.float64(pair.view(np.float32)[0])
 
 
 def _frame_stats_py(u):
@@ -110,7 +117,8 @@ def _frame_stats_py(u):
             mag[j] = abs(np.float32(row[j]))
         part[r, 0] = s1
         part[r, 1] = s2
-        part[r, 2] = _positive_min_max(mag)[1]  # max |u| (rounded to float32)
+        # max |u| (rounded to float32)
+        part[r, 2] = _bits_as_float(_positive_bits_min_max(mag, np.int32(_INF_BITS), 0)[1])
     out = np.zeros((b, 3))
     n = ny * nx
     for k in range(b):
@@ -385,9 +393,8 @@ def _min_counts(
     ``first`` is the aligned level 1 (f = base); ``mask0`` (b, ny, nx) uint8 the mask,
     needed for base 3 only (base-2 boxes of 2 cells are not shifted: ``counts[:, 1]`` is
     the caller's aligned count). A box of side s = base^l is counted from the aligned
-    level l - 1 (f = base), or for base-2 sizes 16 from level l - 2 (f = 4) and >= 32 from
-    level l - 3 (f = 8), so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in
-    the numpy reference's ``shift_step``.
+    level l - source_drop(f) with f = shift_factor(s) (:mod:`~resonance_engine.backends.box_grid`),
+    so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in the numpy reference.
     """
     b = first[0].shape[0]
     # the mask's extent in the flags of level 1 (cells for base 3, whose level 1 is counted
@@ -408,12 +415,8 @@ def _min_counts(
         pyramid.append((occ2, full2))
     for level in range(1 if base == 3 else 2, levels + 1):
         size = base**level
-        if base == 2 and size >= 32:
-            source, f = pyramid[level - 3], 8
-        elif base == 2 and size >= 16:
-            source, f = pyramid[level - 2], 4
-        else:
-            source, f = pyramid[level - 1], base
+        f = shift_factor(size, base)
+        source = pyramid[level - source_drop(f, base)]
         assert source is not None
         n = f if shifted else 1
         out = np.zeros((b, n * n), dtype=np.int64)
@@ -511,8 +514,10 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
             continue
         h1 = np.empty((m, nx), dtype=u.dtype)
         h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = np.empty(nx, dtype=u.dtype)
-        x2 = np.empty(nx, dtype=u.dtype)
+        x1 = _padded(nx, r, u.dtype)
+        x2 = _padded(nx, r, u.dtype)
+        o1 = np.empty(nx, dtype=u.dtype)
+        o2 = np.empty(nx, dtype=u.dtype)
         s = u.dtype.type(shift[k])
         one = u.dtype.type(1.0)
         nxt = max(0, i0 - r)  # next row to filter horizontally
@@ -534,10 +539,10 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
                 norm += weights[ii - ci + r]
             inv = u.dtype.type(1.0 / norm)
             dst = out[k, i]
-            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, x1, x2)
+            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, o1, o2)
             for j in range(nx):
-                mean = x1[j] * inv
-                sq = x2[j] * inv
+                mean = o1[j] * inv
+                sq = o2[j] * inv
                 var = sq - mean * mean
                 var = var if var > 0 else 0
                 if relative:
@@ -577,38 +582,18 @@ def _dwell(  # noqa: PLR0913
     u, history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale, out
 ):
     b, ny, nx = u.shape
-    n = slots.shape[0]
-    one = u.dtype.type(1.0)
-    zero = u.dtype.type(0.0)
     for r in prange(b * ny):
         k = r // ny
         i = r % ny
         row = u[k, i]
         dst = out[k, i]
-        ih = u.dtype.type(inv_h[k])
         for j in range(nx):
             dst[j] = 0
-        for lag in range(n):
-            slot = slots[lag]
-            w = u.dtype.type(lag_weights[lag])
-            sc = u.dtype.type(slot_scale[k, slot])
-            past = history[k, slot, i]
-            for j in range(nx):
-                d = abs(row[j] - past[j] * sc) * ih
-                sim = one - d
-                dst[j] += w * (sim if sim > zero else zero)
+        if slots.shape[0] > 0:
+            _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k],
+                            u.dtype.type(inv_h[k]), dst)
         if store_slot >= 0:
-            target = history[k, store_slot, i]
-            st = u.dtype.type(store_scale[k])
-            if quantized:
-                half = u.dtype.type(0.5)
-                for j in range(nx):
-                    q = np.floor(row[j] * st + half)
-                    q = min(max(q, -32767.0), 32767.0)
-                    target[j] = np.int16(q)
-            else:
-                for j in range(nx):
-                    target[j] = row[j] * st
+            _store_row(row, u.dtype.type(store_scale[k]), quantized, history[k, store_slot, i])
 
 
 def dwell(
@@ -739,43 +724,42 @@ def _smooth_moments_row(src, s, ms, weights, inv_norm, x1, x2, d1, d2):
     """Both horizontal moment passes of a row at once: x1 = (src - s) ms, x2 = x1^2, then
     d1 = sum_t w_t x1[j + t] and d2 the same of x2 over the in-grid taps, times inv_norm.
 
-    The weights are symmetric (w_{-t} = w_t), so each pass pairs the taps +t and -t: r + 1
-    passes over the row for both moments instead of 2 (2 r + 1).
+    x1 and x2 hold n + 2 r values whose first and last r stay 0 (see :func:`_padded`): a
+    tap beyond the grid's edge adds 0, so every pass runs over the whole row without edge
+    cases (short rows stay vectorized). The weights are symmetric (w_{-t} = w_t), so each
+    pass pairs the taps +t and -t: r + 1 passes over the row for both moments instead of
+    2 (2 r + 1).
     """
     n = src.shape[0]
     r = weights.shape[0] // 2
+    v1 = x1[r : r + n]
+    v2 = x2[r : r + n]
     for j in range(n):
         v = (src[j] - s) * ms
-        x1[j] = v
-        x2[j] = v * v
+        v1[j] = v
+        v2[j] = v * v
     w0 = weights[r]
     for j in range(n):
-        d1[j] = w0 * x1[j]
-        d2[j] = w0 * x2[j]
+        d1[j] = w0 * v1[j]
+        d2[j] = w0 * v2[j]
     for t in range(1, r + 1):
         wt = weights[r + t]
-        inner = n - 2 * t
-        if inner > 0:  # cells with both taps in the grid
-            a1 = d1[t : n - t]
-            a2 = d2[t : n - t]
-            p1 = x1[2 * t : n]
-            q1 = x1[0:inner]
-            p2 = x2[2 * t : n]
-            q2 = x2[0:inner]
-            for j in range(inner):
-                a1[j] += wt * (p1[j] + q1[j])
-                a2[j] += wt * (p2[j] + q2[j])
-        for j in range(min(t, n)):  # near the ends only one tap of the pair is in the grid
-            if j + t < n:
-                d1[j] += wt * x1[j + t]
-                d2[j] += wt * x2[j + t]
-        for j in range(max(n - t, 0), n):
-            if j - t >= 0:
-                d1[j] += wt * x1[j - t]
-                d2[j] += wt * x2[j - t]
+        p1 = x1[r + t : r + t + n]
+        q1 = x1[r - t : r - t + n]
+        p2 = x2[r + t : r + t + n]
+        q2 = x2[r - t : r - t + n]
+        for j in range(n):
+            d1[j] += wt * (p1[j] + q1[j])
+            d2[j] += wt * (p2[j] + q2[j])
     for j in range(n):
         d1[j] *= inv_norm[j]
         d2[j] *= inv_norm[j]
+
+
+@njit(inline="always")
+def _padded(n, r, dtype):
+    """A zeroed row buffer of n cells with r more on each side (for _smooth_moments_row)."""
+    return np.zeros(n + 2 * r, dtype=dtype)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -852,13 +836,42 @@ def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
         grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def _weighted_similarity(x, past, sc, ih, w, one, zero):
+    """w max(0, 1 - |x - past sc| ih): one lag of the seed's dwell (past as a float)."""
+    sim = one - abs(x - past * sc) * ih
+    return w * (sim if sim > zero else zero)
+
+
 @njit(fastmath=FASTMATH, cache=True)
-def _dwell_lag_row(row, past, sc, ih, w, trow):
+def _dwell_lags_row(row, hist_k, i, slots, lag_weights, slot_scale_k, ih, trow):
+    """trow += sum over the lags of w * max(0, 1 - |row - past * sc| ih), the past rows i
+    of the ring slots, added in the order of the lags, four lags per pass over the row."""
     one = row.dtype.type(1.0)
     zero = row.dtype.type(0.0)
-    for j in range(row.shape[0]):
-        sim = one - abs(row[j] - row.dtype.type(past[j]) * sc) * ih
-        trow[j] += w * (sim if sim > zero else zero)
+    dt = row.dtype.type
+    n = slots.shape[0]
+    for lag in range(0, n, 4):
+        if lag + 4 <= n:
+            p0, p1, p2, p3 = (hist_k[slots[lag]][i], hist_k[slots[lag + 1]][i],
+                              hist_k[slots[lag + 2]][i], hist_k[slots[lag + 3]][i])
+            s0, s1, s2, s3 = (dt(slot_scale_k[slots[lag]]), dt(slot_scale_k[slots[lag + 1]]),
+                              dt(slot_scale_k[slots[lag + 2]]), dt(slot_scale_k[slots[lag + 3]]))
+            w0, w1, w2, w3 = (dt(lag_weights[lag]), dt(lag_weights[lag + 1]),
+                              dt(lag_weights[lag + 2]), dt(lag_weights[lag + 3]))
+            for j in range(row.shape[0]):
+                x = row[j]
+                t = trow[j] + _weighted_similarity(x, dt(p0[j]), s0, ih, w0, one, zero)
+                t = t + _weighted_similarity(x, dt(p1[j]), s1, ih, w1, one, zero)
+                t = t + _weighted_similarity(x, dt(p2[j]), s2, ih, w2, one, zero)
+                trow[j] = t + _weighted_similarity(x, dt(p3[j]), s3, ih, w3, one, zero)
+        else:
+            for q in range(lag, n):
+                past = hist_k[slots[q]][i]
+                sc = dt(slot_scale_k[slots[q]])
+                w = dt(lag_weights[q])
+                for j in range(row.shape[0]):
+                    trow[j] += _weighted_similarity(row[j], dt(past[j]), sc, ih, w, one, zero)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -952,8 +965,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         dt = u.dtype.type
         h1 = np.empty((m, nx), dtype=u.dtype)
         h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = np.empty(nx, dtype=u.dtype)
-        x2 = np.empty(nx, dtype=u.dtype)
+        x1 = _padded(nx, r, u.dtype)
+        x2 = _padded(nx, r, u.dtype)
         m1 = np.empty(nx, dtype=u.dtype)
         m2 = np.empty(nx, dtype=u.dtype)
         crow = np.empty(nx, dtype=u.dtype)
@@ -976,8 +989,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
             _add_abs_row(u[k, ii], 1.0, colsum)
         nxt = max(0, i0 - r)
-        c_min = np.inf
-        c_max = -np.inf
+        c_lo = np.int32(_INF_BITS)  # bit patterns of the min and max of C
+        c_hi = np.int32(0)
         n_active = 0
         n_boxes = 0
         for i in range(i0, i1):
@@ -998,9 +1011,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 norm += weights[ii - ci + r]
             _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
             _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
-            lo_c, hi_c = _positive_min_max(c32)
-            c_min = min(c_min, lo_c)
-            c_max = max(c_max, hi_c)
+            c_lo, c_hi = _positive_bits_min_max(c32, c_lo, c_hi)
             # gain: window sum along x of the running column sums of |u|
             rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
             _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
@@ -1015,10 +1026,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             else:
                 for j in range(nx):
                     trow[j] = 0
-            for lag in range(nlag):
-                hs = slots[lag]
-                _dwell_lag_row(row, history[k, hs, i], dt(slot_scale[k, hs]), ih,
-                               dt(lag_weights[lag]), trow)
+            if nlag > 0:
+                _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k], ih, trow)
             if store_slot >= 0:
                 _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
             _sums_row(grow, crow, trow, gamma_inv, acc)
@@ -1038,8 +1047,8 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 n_boxes += nb
         for q in range(5):
             sums[task, q] = acc[q]
-        sums[task, 5] = c_min
-        sums[task, 6] = c_max
+        sums[task, 5] = _bits_as_float(c_lo)
+        sums[task, 6] = _bits_as_float(c_hi)
         cnt[task, 0] = n_active
         cnt[task, 1] = n_boxes
 

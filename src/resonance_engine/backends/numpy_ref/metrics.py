@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from resonance_engine.backends.base import FrameParams
-from resonance_engine.backends.box_grid import extent, tight_shifts
+from resonance_engine.backends.box_grid import extent, shift_factor, tight_mean
 
 __all__ = [
     "frame_stats",
@@ -60,21 +60,11 @@ def box_counts(u: np.ndarray, threshold: np.ndarray, levels: int, boundary: bool
 
 
 def shift_step(size: int, base: int) -> int:
-    """Step (cells) of the shifts of the box grid of side ``size`` for offset counting.
-
-    Base 2: s/2 for boxes of 4 and 8 cells, s/4 for 16, s/8 from 32 up (boxes are few
-    there, and the bias of an unlucky alignment grows: a 243-cell carpet at offset 30 in a
-    300-cell grid needs the s/8 shifts of the 64-cell boxes); no shift (a step of s) for
-    sizes 1 and 2 (a shift of one cell changes little and would cost a pass over the whole
-    mask). Base 3: s/3.
+    """Step (cells) of the shifts of the box grid of side ``size`` for offset counting:
+    size / :func:`~resonance_engine.backends.box_grid.shift_factor` (s/2 for boxes of 4
+    and 8 cells, s/4 for 16, s/8 from 32 up, no shift for 1 and 2; s/3 in base 3).
     """
-    if base == 3:
-        return max(size // 3, 1)
-    if size <= 2:
-        return size
-    if size <= 8:
-        return size // 2
-    return size // 4 if size < 32 else size // 8
+    return size // shift_factor(size, base)
 
 
 def shifted_box_counts(
@@ -118,13 +108,8 @@ def shifted_box_counts(
                     active &= ~fullp.reshape(b, py // s, s, px // s, s).all(axis=(2, 4))
                 found[:, iy, ix] = active.sum(axis=(1, 2))
         for k in range(b):
-            if boundary:
-                counts[k, level] = found[k].mean()
-                continue
-            r0, r1, c0, c1 = bbox[k]
-            ty = tight_shifts(r0, r1, s, step) // step
-            tx = tight_shifts(c0, c1, s, step) // step
-            counts[k, level] = found[k][np.ix_(ty, tx)].mean()
+            found_k = found[k]
+            counts[k, level] = found_k.mean() if boundary else tight_mean(found_k, bbox[k], s, step)
     return counts
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import wgpu
 
 from resonance_engine.backends.base import FEEDBACK_CODES, LeapfrogCoefficients, SourceStencil
+from resonance_engine.backends.box_grid import shift_factor, source_drop, tight_mean
 from resonance_engine.backends.wgpu_gpu.device import GpuContext, gpu_context
 from resonance_engine.errors import BackendError
 
@@ -185,11 +186,11 @@ class _Pipelines:
             ]
         )
         box_layout = device.create_pipeline_layout(bind_group_layouts=[self.box_layout])
-        self.boxes_level0, self.boxes_level = (
+        self.boxes_level0, self.boxes_level, self.shifted_boxes = (
             device.create_compute_pipeline(
                 label=entry, layout=box_layout, compute={"module": boxes, "entry_point": entry}
             )
-            for entry in ("boxes_level0", "boxes_level")
+            for entry in ("boxes_level0", "boxes_level", "shifted_boxes")
         )
 
 
@@ -629,6 +630,51 @@ class WgpuFieldState:
         <resonance_engine.backends.base.MetricKernels.box_counts>`: shape
         (batch, levels + 1), float64; only the counts come back.
         """
+        rows, _ = self._count_boxes(threshold, levels, boundary, 2, False)
+        return rows[:, : levels + 1].astype(np.float64)
+
+    def shifted_box_counts(
+        self, threshold: np.ndarray, levels: int, boundary: bool, base: int = 2,
+        shifted: bool = True,
+    ) -> np.ndarray:
+        """Box counts over shifted box grids at sizes base^0 .. base^levels, on the GPU.
+
+        The contract of :meth:`MetricKernels.shifted_box_counts
+        <resonance_engine.backends.base.MetricKernels.shifted_box_counts>`: the GPU counts
+        every shifted grid (``shifted_boxes`` of ``boxcount.wgsl``) and the mask's extent;
+        the mean over the tight (or, in boundary mode, all) shifts is taken here from
+        those few numbers.
+        """
+        batch, ny, nx = self.shape
+        rows, blocks = self._count_boxes(threshold, levels, boundary, base, shifted)
+        counts = rows[:, : levels + 1].astype(np.float64)
+        if blocks and not boundary:
+            words = rows[:, levels + 1 : levels + 5].astype(np.int64)
+            box = np.stack([0xFFFFFFFF - words[:, 0], words[:, 1], 0xFFFFFFFF - words[:, 2],
+                            words[:, 3]], axis=1)
+            box[counts[:, 0] == 0] = (0, ny - 1, 0, nx - 1)
+        for level, (at, n) in blocks.items():
+            size = base**level
+            found = rows[:, at : at + n * n].reshape(batch, n, n).astype(np.float64)
+            for k in range(batch):
+                counts[k, level] = (
+                    found[k].mean() if boundary else tight_mean(found[k], box[k], size, size // n)
+                )
+        return counts
+
+    def _count_boxes(
+        self, threshold: np.ndarray, levels: int, boundary: bool, base: int, shifted: bool
+    ) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+        """Run the box pyramid (and the shifted counts) on u[n]; return the raw rows.
+
+        Returns
+        -------
+        rows : ndarray of uint32, shape (batch, slots)
+            The aligned counts of levels 0..levels, then (when shifted) the extent words
+            of level 0 and a block of n x n counts per shifted level.
+        blocks : dict of int to (int, int)
+            Per shifted level: where its block starts in a row and n (shifts per axis).
+        """
         batch, ny, nx = self.shape
         device = self.ctx.device
         thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (batch,))
@@ -637,17 +683,48 @@ class WgpuFieldState:
             t32 = thresholds.astype(np.float32)
             t32 = np.where(t32 > thresholds, np.nextafter(t32, np.float32(-np.inf)), t32)
             thresholds = t32.astype(np.float64)
+        # the shifted levels, grouped by the pyramid level they are counted from
+        by_source: dict[int, list[tuple[int, int]]] = {}
+        blocks: dict[int, tuple[int, int]] = {}
+        slots = levels + 1
+        if shifted:
+            slots += 4  # the extent words of level 0
+            for level in range(1, levels + 1):
+                n = shift_factor(base**level, base)
+                if n > 1:
+                    blocks[level] = (slots, n)
+                    by_source.setdefault(level - source_drop(n, base), []).append((level, n))
+                    slots += n * n
+        dims = [(nx, ny)]
+        for _ in range(levels):
+            dims.append((_ceil_div(dims[-1][0], base), _ceil_div(dims[-1][1], base)))
         align = int(device.limits["min-uniform-buffer-offset-alignment"])
         stride = _ceil_div(48, align) * align
-        words = np.zeros((levels + 1, stride // 4), dtype=np.uint32)
-        shapes = []
+        # (pipeline, row of the uniform table, workgroups, g: it runs with groups[g % 2])
+        entries: list[tuple[Any, int, tuple[int, int, int], int]] = []
+        words: list[tuple[int, ...]] = []
+        extent_at = levels + 1 if shifted else 0
+        pipes = self._pipes
         for level in range(levels + 1):
-            size = 1 << level
-            bx, by = _ceil_div(nx, size), _ceil_div(ny, size)
-            cx, cy = (_ceil_div(nx, size // 2), _ceil_div(ny, size // 2)) if level else (0, 0)
-            words[level, :9] = (nx, ny, bx, by, cx, cy, level, levels + 1, int(boundary))
-            shapes.append((bx, by))
-        uniform = device.create_buffer_with_data(data=words, usage=wgpu.BufferUsage.UNIFORM)
+            bx, by = dims[level]
+            cx, cy = dims[level - 1] if level else (0, 0)
+            words.append((nx, ny, bx, by, cx, cy, level, slots, int(boundary), base,
+                          extent_at, 0))
+            pipeline = pipes.boxes_level if level else pipes.boxes_level0
+            entries.append((pipeline, len(words) - 1,
+                            (_ceil_div(bx, 16), _ceil_div(by, 16), batch), level))
+            for target, n in by_source.get(level, []):
+                f = base ** source_drop(n, base)
+                sx, sy = dims[level]
+                mx, my = _ceil_div(sx + f - 1, f), _ceil_div(sy + f - 1, f)
+                words.append((nx, ny, mx, my, sx, sy, blocks[target][0], slots, int(boundary),
+                              f, 0, n))
+                entries.append((pipes.shifted_boxes, len(words) - 1,
+                                (_ceil_div(mx, 16), _ceil_div(my, 16), batch * n * n), level + 1))
+        table = np.zeros((len(words), stride // 4), dtype=np.uint32)
+        for row, values in enumerate(words):
+            table[row, : len(values)] = values
+        uniform = device.create_buffer_with_data(data=table, usage=wgpu.BufferUsage.UNIFORM)
         thr = device.create_buffer_with_data(data=thresholds.astype(self.dtype), usage=_STORAGE)
         if not self._box_flags:  # kept: allocating 8 bytes per cell every frame is slow
             self._box_flags = [
@@ -655,10 +732,12 @@ class WgpuFieldState:
                 for _ in range(2)
             ]
         flags = self._box_flags
-        counts = device.create_buffer(size=4 * batch * (levels + 1), usage=_STORAGE | _COPY)
+        counts = device.create_buffer(size=4 * batch * slots, usage=_STORAGE | _COPY)
+        # group n reads flags[1 - n] and writes flags[n]: level L writes flags[L % 2], and
+        # the shifted counts from level L (entry source L + 1) read it
         groups = [
             device.create_bind_group(
-                layout=self._pipes.box_layout,
+                layout=pipes.box_layout,
                 entries=[
                     {"binding": 0, "resource": {"buffer": uniform, "offset": 0, "size": 48}},
                     {"binding": 1, "resource": {"buffer": self._fields[self._newest]}},
@@ -673,16 +752,16 @@ class WgpuFieldState:
         encoder = device.create_command_encoder()
         encoder.clear_buffer(counts)
         compute = encoder.begin_compute_pass()
-        for level, (bx, by) in enumerate(shapes):
-            compute.set_pipeline(self._pipes.boxes_level if level else self._pipes.boxes_level0)
-            compute.set_bind_group(0, groups[level % 2], [level * stride])
-            compute.dispatch_workgroups(_ceil_div(bx, 16), _ceil_div(by, 16), batch)
+        for pipeline, row, dispatch, group in entries:
+            compute.set_pipeline(pipeline)
+            compute.set_bind_group(0, groups[group % 2], [row * stride])
+            compute.dispatch_workgroups(*dispatch)
         compute.end()
         device.queue.submit([encoder.finish()])
         result = np.frombuffer(device.queue.read_buffer(counts), dtype=np.uint32)
         for buffer in (uniform, thr, counts):
             buffer.destroy()
-        return result.reshape(batch, levels + 1).astype(np.float64)
+        return result.reshape(batch, slots), blocks
 
     def synchronize(self) -> None:
         """Wait until every submitted step has run (for timing)."""

@@ -3,14 +3,18 @@
 :class:`WgpuMetricFields` computes, for the current frame u[n] of a
 :class:`~resonance_engine.backends.wgpu_gpu.field.WgpuFieldState`, the gain G
 (``shaders/gain.wgsl``: a two-pass separable box filter), the coherence C
-(``moments.wgsl``: separable Gaussian moments, then the "frame" rescaling by a min/max
-reduction or the "bounded" form), the dwell tau from a ring buffer of past frames kept on
-the GPU (``dwell.wgsl``: int16 codes packed two per word, or the field's float type) and
-the CI field without its per-member factor alpha D^beta, with the partial sums of the
-spatial means (``combine.wgsl``). The fields stay on the GPU; only the per-member sums
-come back, and the fields themselves when :meth:`~WgpuMetricFields.read` asks for them.
-(The frame statistics and the box counts of the threshold mask are
-:meth:`WgpuFieldState.frame_stats` and :meth:`WgpuFieldState.box_counts`.)
+(``moments.wgsl``: separable Gaussian moments with renormalised or inward edges, scaled
+by a power of two per member; the "local" form m1^2 / m2, 1 / (a var + b), the "frame"
+rescaling by a min/max reduction), the dwell tau (``dwell.wgsl``: the recursive dwell
+from the previous frame and tau kept on the GPU, or the seed's ring buffer of past
+frames as int16 codes packed two per word or in the field's float type) and the CI field
+without its per-member factor alpha D^beta, with the partial sums of the spatial means
+(``combine.wgsl``). The fields stay on the GPU; only the per-member sums come back, and
+the fields themselves when :meth:`~WgpuMetricFields.read` asks for them. (The frame
+statistics and the box counts of the threshold mask, aligned or over shifted grids, are
+:meth:`WgpuFieldState.frame_stats`, :meth:`WgpuFieldState.box_counts` and
+:meth:`WgpuFieldState.shifted_box_counts`.) Every form of :class:`MetricsConfig`, the
+calibrated defaults and the seed's, runs in WGSL.
 
 The module-level functions implement the
 :class:`~resonance_engine.backends.base.MetricKernels` protocol on host arrays (upload,
@@ -19,7 +23,8 @@ that ``metric_kernels("wgpu")`` works on host frames.
 
 Arithmetic is in the field's type (float32 sums of at most a window or a kernel's taps;
 the spatial means add float32 partial sums per workgroup and finish in float64). In
-float64 the exp of the CI combination is evaluated in float32 (Vulkan has no 64-bit exp).
+float64 the exp of the CI combination and of the recursive dwell is evaluated in float32
+(Vulkan has no 64-bit exp).
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ __all__ = [
 ]
 
 _GROUP = 256
+#: The ``mode`` of ``moments.wgsl`` for each form of :meth:`WgpuMetricFields.coherence`.
+_COHERENCE_MODES = {
+    "frame": 0, "bounded": 1, "variance": 2, "local": 3, "affine": 4, "relative": 5
+}
 _MAX_GROUPS = 65535
 _UNIFORM = wgpu.BufferUsage.UNIFORM
 
@@ -92,8 +101,8 @@ class _MetricPipelines:
             ("smooth_x", "smooth_y", "minmax_partial", "normalize_frame"),
         )
         self.dwell_layout = layout(["uniform", ro, ro, ro, rw, rw, rw])
-        self.dwell_codes, self.dwell_float = pipelines(
-            "dwell", self.dwell_layout, ("dwell_codes", "dwell_float")
+        self.dwell_codes, self.dwell_float, self.dwell_recursive = pipelines(
+            "dwell", self.dwell_layout, ("dwell_codes", "dwell_float", "dwell_recursive")
         )
         self.combine_layout = layout(["uniform", ro, ro, ro, ro, rw, rw])
         (self.combine,) = pipelines("combine", self.combine_layout, ("combine",))
@@ -220,22 +229,39 @@ class WgpuMetricFields:
         )
 
     def coherence(
-        self, weights: np.ndarray, shift: np.ndarray, normalize: str, eps: float, scale: float
+        self,
+        weights: np.ndarray,
+        shift: np.ndarray,
+        normalize: str,
+        eps: float,
+        scale: float,
+        *,
+        moment_scale: np.ndarray | None = None,
+        inward: bool = False,
+        rescale: bool | None = None,
     ) -> None:
-        """C from the Gaussian local variance (into coherence_buffer).
+        """C from the Gaussian local moments of (u - shift) * moment_scale (into coherence_buffer).
 
-        ``normalize="frame"``: 1 / (var + eps) rescaled per member to [0, 1];
-        ``"bounded"``: 1 / (1 + var / scale); ``normalize="variance"`` leaves the local
-        variance itself (the :meth:`MetricKernels.local_variance` contract).
+        ``normalize``: "frame" 1 / (var + eps) rescaled per member to [0, 1]; "bounded"
+        1 / (1 + var / scale); "local" m1^2 / m2 (1 where m2 = 0); "affine"
+        1 / (scale var + eps) (the analyzer's coh_a = scale, coh_b = eps); "variance" the
+        local variance itself and "relative" var / m2 (the :meth:`MetricKernels.local_variance`
+        contract). ``rescale`` (default: "frame" only) rescales the result per member to
+        [0, 1] by its min and max. ``inward``: the edge cells take the moments of the
+        nearest whole window (see ``moments.wgsl``).
         """
         batch, ny, nx = self.shape
         weights = np.asarray(weights, dtype=np.float64)
         radius = len(weights) // 2
-        mode = {"frame": 0, "bounded": 1, "variance": 2}[normalize]
-        consts = [eps, scale]
+        mode = _COHERENCE_MODES[normalize]
+        parts = [weights, np.asarray(shift, np.float64), np.asarray([eps, scale], np.float64)]
+        options = int(inward)
+        if moment_scale is not None:
+            parts.append(np.broadcast_to(np.asarray(moment_scale, np.float64), (batch,)))
+            options |= 2
         groups = min(_ceil_div(ny * nx, _GROUP), _GROUP)
-        params = self._storage(np.concatenate([weights, np.asarray(shift, np.float64), consts]))
-        grid = self._uniform((nx, ny, radius, batch, mode, groups))
+        params = self._storage(np.concatenate(parts))
+        grid = self._uniform((nx, ny, radius, batch, mode, groups, options))
         pipes = self._pipes
         part = self.ctx.device.create_buffer(
             size=2 * batch * groups * self.dtype.itemsize, usage=_STORAGE
@@ -250,7 +276,7 @@ class WgpuMetricFields:
             (pipes.smooth_x, first, self._grid_groups()),
             (pipes.smooth_y, second, self._grid_groups()),
         ]
-        if mode == 0:
+        if normalize == "frame" if rescale is None else rescale:
             spread = min(_ceil_div(ny * nx, _GROUP), 4096)
             dispatches += [
                 (pipes.minmax_partial, second, (groups, 1, batch)),
@@ -325,6 +351,39 @@ class WgpuMetricFields:
         gx, gy = _flat_groups(words if self._quantized else n)
         pipeline = pipes.dwell_codes if self._quantized else pipes.dwell_float
         self._run([(pipeline, group, (gx, gy, batch))])
+
+    def use_recursive(self) -> None:
+        """Allocate (zeroed) the state of the recursive dwell on the GPU: the previous
+        frame and tau of every member (2 fields)."""
+        if self._ring is not None:
+            self._ring.destroy()
+        self._ring = self.ctx.device.create_buffer(
+            label="dwell state", size=2 * self.state.nbytes, usage=_STORAGE | _COPY
+        )
+        self._history = 0
+
+    def recursive_dwell(
+        self, inv_h: np.ndarray, decay: float, increment: float, rate: float
+    ) -> None:
+        """The recursive tau of the current frame (into dwell_buffer), from the state of
+        :meth:`use_recursive`, which then holds this frame and its tau. The parameters are
+        those of :meth:`MetricKernels.recursive_dwell
+        <resonance_engine.backends.base.MetricKernels.recursive_dwell>`."""
+        if self._ring is None or self._history:
+            raise BackendError("WgpuMetricFields.recursive_dwell: call use_recursive() first")
+        batch, ny, nx = self.shape
+        params = self._storage(
+            np.concatenate([np.asarray(inv_h, np.float64), [decay, increment, rate]])
+        )
+        grid = self._uniform((nx, ny, batch, 0, 0, 0, 0))
+        pipes = self._pipes
+        group = self._group(
+            pipes.dwell_layout,
+            [grid, self.state.current_buffer, params, self._storage(np.zeros(1), np.uint32),
+             self._dummy, self._ring, self.dwell_buffer],
+        )
+        gx, gy = _flat_groups(ny * nx)
+        self._run([(pipes.dwell_recursive, group, (gx, gy, batch))])
 
     def combine(self, gamma: float) -> np.ndarray:
         """E = G C (1 - exp(-tau / gamma)) into ci_buffer, and the spatial means.
@@ -419,24 +478,11 @@ def local_variance(
     inward: bool = False,
     relative: bool = False,
 ) -> None:
-    """Host-array form of the Gaussian local variance (upload, run, download).
-
-    The calibrated options (``inward`` edges, ``relative``) are not in WGSL yet: they run
-    on the CPU (the numba kernel).
-    """
-    if inward or relative:
-        _cpu().local_variance(u, weights, shift, out, inward, relative)
-        return
+    """Host-array form of the Gaussian local variance (upload, run, download)."""
     _, fields = _on_gpu(u)
-    fields.coherence(weights, shift, "variance", 1.0, 1.0)
+    fields.coherence(weights, shift, "relative" if relative else "variance", 1.0, 1.0,
+                     inward=inward)
     out[...] = fields.read(fields.coherence_buffer)
-
-
-def _cpu() -> Any:
-    """The CPU kernels that stand in for the calibrated forms not yet in WGSL."""
-    from resonance_engine.backends import metric_kernels
-
-    return metric_kernels("auto")
 
 
 def shifted_box_counts(
@@ -447,9 +493,9 @@ def shifted_box_counts(
     base: int = 2,
     shifted: bool = True,
 ) -> np.ndarray:
-    """Box counts over shifted grids: not in WGSL yet, computed on the CPU."""
-    counts: np.ndarray = _cpu().shifted_box_counts(u, threshold, levels, boundary, base, shifted)
-    return counts
+    """Host-array form of :meth:`WgpuFieldState.shifted_box_counts` (upload, count)."""
+    state, _ = _on_gpu(u)
+    return state.shifted_box_counts(threshold, levels, boundary, base, shifted)
 
 
 def recursive_dwell(
@@ -461,8 +507,15 @@ def recursive_dwell(
     rate: float,
     out: np.ndarray,
 ) -> None:
-    """The recursive dwell: not in WGSL yet, computed on the CPU."""
-    _cpu().recursive_dwell(u, state, inv_h, decay, increment, rate, out)
+    """Host-array form of :meth:`WgpuMetricFields.recursive_dwell`: uploads the state,
+    runs, and reads back tau and the new state."""
+    _, fields = _on_gpu(u)
+    fields.use_recursive()
+    queue = fields.ctx.device.queue
+    queue.write_buffer(fields._ring, 0, np.ascontiguousarray(state, dtype=u.dtype))
+    fields.recursive_dwell(inv_h, decay, increment, rate)
+    out[...] = fields.read(fields.dwell_buffer)
+    state[...] = np.frombuffer(queue.read_buffer(fields._ring), dtype=u.dtype).reshape(state.shape)
 
 
 def dwell(
@@ -510,22 +563,24 @@ def analyze_frame(
     """Host-array form of :meth:`MetricKernels.analyze_frame`: the GPU kernels above, each
     with its upload and download, and the sums on the host (for checks; the analyzer's
     wgpu path is :class:`~resonance_engine.backends.wgpu_gpu.analysis.ResidentMeasures`).
-    The calibrated forms (shifted boxes, base 3, local C, inward edges, moment scale,
-    recursive dwell) are not in WGSL yet: a frame asking for one runs on the CPU.
     """
     p = params
-    calibrated = (p.offsets or p.base != 2 or p.coh_local or p.inward
-                  or p.moment_scale is not None or p.recursive is not None)
-    if calibrated:
-        result: tuple[np.ndarray, np.ndarray] = _cpu().analyze_frame(u, params, fields)
-        return result
-    counts = box_counts(u, p.threshold, p.levels, p.boundary)
-    g, var, tau = (np.empty_like(u) for _ in range(3))
-    gain(u, p.gain_window, g)
-    local_variance(u, p.weights, p.shift, var)
-    dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
-          p.store_scale, tau)
-    c = 1.0 / (p.coh_a * var.astype(np.float64) + p.coh_b)
+    state, gpu = _on_gpu(u)
+    if p.offsets or p.base != 2:
+        counts = state.shifted_box_counts(p.threshold, p.levels, p.boundary, p.base, p.offsets)
+    else:
+        counts = state.box_counts(p.threshold, p.levels, p.boundary)
+    gpu.gain(p.gain_window)
+    g = gpu.read(gpu.gain_buffer)
+    gpu.coherence(p.weights, p.shift, "local" if p.coh_local else "affine", p.coh_b, p.coh_a,
+                  moment_scale=p.moment_scale, inward=p.inward, rescale=False)
+    c = gpu.read(gpu.coherence_buffer).astype(np.float64)
+    tau = np.empty_like(u)
+    if p.recursive is not None:
+        recursive_dwell(u, p.recursive, p.inv_h, p.decay, p.increment, p.decay_rate, tau)
+    else:
+        dwell(u, p.history, p.slots, p.lag_weights, p.slot_scale, p.inv_h, p.store_slot,
+              p.store_scale, tau)
     h = -np.expm1(-tau.astype(np.float64) / p.gamma)
     flat = (u.shape[0], -1)
     sums = np.stack(

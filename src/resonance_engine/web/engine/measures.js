@@ -69,9 +69,10 @@ export function checkMetrics(config = {}) {
   return m;
 }
 
-/** Whether the WGSL shaders compute every form `m` asks for (gpu_forms of
- *  metrics/analyzer.py): aligned base-2 boxes, "frame" or "bounded" C with renormalized
- *  edges, the ring dwell. The other forms run on the CPU, on the frame read back. */
+/** Whether the browser's WebGPU path computes every form `m` asks for: aligned base-2
+ *  boxes, "frame" or "bounded" C with renormalized edges, the ring dwell. The other forms
+ *  run on the CPU, on the frame read back. (The shaders have the calibrated forms too,
+ *  which the Python wgpu backend uses; webgpu.js does not dispatch them yet.) */
 export function gpuForms(m) {
   return m.fractal_offsets === "none" && m.box_base === 2
     && (m.coherence_normalize === "frame" || m.coherence_normalize === "bounded")

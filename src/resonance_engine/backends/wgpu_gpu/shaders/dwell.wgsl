@@ -31,6 +31,11 @@ fn similarity(x: real, past: real, inv_h: real) -> real {
     return max(real(0.0), real(1.0) - abs(x - past) * inv_h);
 }
 
+// The item of an invocation whose x is flattened over 2D workgroups of 256.
+fn flat_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.y * groups.x * 256u + gid.x;
+}
+
 fn encode(x: real, scale: real) -> u32 {
     let q = clamp(floor(x * scale + real(0.5)), real(-32767.0), real(32767.0));
     return u32(i32(q)) & 0xffffu;
@@ -42,7 +47,7 @@ fn dwell_codes(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let w = gid.y * groups.x * 256u + gid.x;
+    let w = flat_index(gid, groups);
     let k = gid.z;
     if (w >= ring.words) {
         return;
@@ -90,7 +95,7 @@ fn dwell_float(
     @builtin(global_invocation_id) gid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let cell = gid.y * groups.x * 256u + gid.x;
+    let cell = flat_index(gid, groups);
     let k = gid.z;
     let n = ring.nx * ring.ny;
     if (cell >= n) {
@@ -110,4 +115,38 @@ fn dwell_float(
     if (ring.store < ring.history) {
         frames[(k * ring.history + ring.store) * n + cell] = x * params[ring.batch + k];
     }
+}
+
+// The recursive dwell (MetricKernels.recursive_dwell): the exact step of
+// dtau/dt = 1 - k tau over one frame interval, one invocation per cell. `frames` holds the
+// state (b, 2, ny, nx): the previous frame, then tau; both are replaced. params: inv_h[0..b),
+// then decay = exp(-dt / lambda), increment = dt, rate = dt / lambda. `real_exp` from the
+// prelude (float32 exp for float64 fields: Vulkan has no 64-bit exp).
+@compute @workgroup_size(256, 1, 1)
+fn dwell_recursive(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let cell = flat_index(gid, groups);
+    let k = gid.z;
+    let n = ring.nx * ring.ny;
+    if (cell >= n) {
+        return;
+    }
+    let x = field[k * n + cell];
+    let at = 2u * k * n + cell;
+    let decay = params[ring.batch];
+    let increment = params[ring.batch + 1u];
+    let rate = params[ring.batch + 2u];
+    let a = abs(x - frames[at]) * params[k];
+    let e = decay * real_exp(-a);
+    let kdt = rate + a;
+    var gain = real(1.0) - real(0.5) * kdt;
+    if (kdt > real(1e-6)) {
+        gain = (real(1.0) - e) / kdt;
+    }
+    let t = e * frames[at + n] + increment * gain;
+    tau[k * n + cell] = t;
+    frames[at] = x;
+    frames[at + n] = t;
 }
