@@ -135,6 +135,7 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         "| mpc (controller) |",
         "| always raise gain |",
         "| always lower gain |",
+        "| always lower frequency |",
     ):
         assert row in table
     assert ("| phase following (hand-written) |" in table) == bool(layout)

@@ -12,9 +12,10 @@ same CS window) and differs only in what moves the agents' drive:
 - ``phase following``: the hand-written rule through the same observation and actuator
   (:func:`phase_following_actor`, for ``observation="drive"``, ``action="per-source"``):
   what the environment lets a policy reach with Kuramoto's rule;
-- ``always raise gain``, ``always lower gain``: the same constant action for every agent
-  (:data:`OPEN_LOOP_GAINS`), open loop: a policy whose CS these reach has not shown
-  coordination, since a common trend in every agent's CI also makes their series correlate;
+- ``always raise gain``, ``always lower gain`` (and the same for the frequency): the same
+  constant action for every agent (:data:`OPEN_LOOP_GAINS`, :data:`OPEN_LOOP_FREQUENCIES`),
+  open loop: a policy whose CS these reach has not shown coordination, since a common
+  trend in every agent's CI also makes their series correlate;
 - the swarm controllers (``adaptive``, ``mpc`` of :mod:`resonance_engine.swarm.controllers`),
   which are coupling modes too.
 
@@ -61,6 +62,7 @@ __all__ = [
     "actor_controls",
     "phase_following_actor",
     "OPEN_LOOP_GAINS",
+    "OPEN_LOOP_FREQUENCIES",
 ]
 
 #: observations (n, obs) -> actions (n, action size)
@@ -70,13 +72,18 @@ Actor = Callable[[np.ndarray], np.ndarray]
 #: The open-loop controls of an evaluation: every agent pushes its gain the same way every
 #: tick, hearing nothing (a CS they reach comes from a common trend, not coordination).
 OPEN_LOOP_GAINS: dict[str, float] = {"always raise gain": 1.0, "always lower gain": -1.0}
+#: The same for the frequency factor (a common drift of every agent's drive frequency).
+OPEN_LOOP_FREQUENCIES: dict[str, float] = {
+    "always raise frequency": 1.0,
+    "always lower frequency": -1.0,
+}
 
 
-def constant_actor(gain: float, size: int = ACTION_SIZE) -> Actor:
-    """The actor that answers every observation with the action (gain, 0, ..., 0) of
-    ``size`` numbers."""
+def constant_actor(value: float, size: int = ACTION_SIZE, component: int = 0) -> Actor:
+    """The actor that answers every observation with the action of ``size`` numbers that
+    is ``value`` at ``component`` (0: gain, 1: frequency) and 0 elsewhere."""
     action = np.zeros(size)
-    action[0] = gain
+    action[component] = value
 
     def act(obs: np.ndarray) -> np.ndarray:
         return np.tile(action, (len(obs), 1))
@@ -152,15 +159,17 @@ def actor_controls(
     env: SwarmEnv, seed: int, coupling: float = 0.0, coupling_mode: str = "gain"
 ) -> list[Condition]:
     """The controls that act through ``env``'s own actions (sized for its layout): random
-    actions (seeded by ``seed``), the open-loop gain pushes (:data:`OPEN_LOOP_GAINS`) and,
+    actions (seeded by ``seed``), the open-loop gain and frequency pushes
+    (:data:`OPEN_LOOP_GAINS`, :data:`OPEN_LOOP_FREQUENCIES`) and,
     for ``observation="drive"`` with ``action="per-source"``, hand-written phase following;
     each on top of the coupling ``coupling_mode`` at ``coupling``."""
     size = env.action_size
     conditions = [Condition("random", coupling, coupling_mode, random_actor(seed, size))]
-    conditions += [
-        Condition(name, coupling, coupling_mode, constant_actor(gain, size))
-        for name, gain in OPEN_LOOP_GAINS.items()
-    ]
+    for component, pushes in enumerate((OPEN_LOOP_GAINS, OPEN_LOOP_FREQUENCIES)):
+        conditions += [
+            Condition(name, coupling, coupling_mode, constant_actor(value, size, component))
+            for name, value in pushes.items()
+        ]
     if env.observation_mode == "drive" and env.action_mode == "per-source":
         follow = phase_following_actor(env.n_sources, env.limits)
         name = "phase following (hand-written)"
