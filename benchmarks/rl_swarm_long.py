@@ -65,7 +65,8 @@ def main() -> None:
                           for r in results if r.condition == c.name])
             row[f"{key}_policy_higher"] = f"{int((d > 0).sum())}/{d.size}"
             row[f"{key}_diff"] = float(d.mean())
-            row[f"{key}_diff_se"] = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
+            se = d.std(ddof=1) / math.sqrt(d.size) if d.size > 1 else math.nan
+            row[f"{key}_diff_se"] = float(se)
         paired.append(row)
     print(json.dumps({"load": os.getloadavg(), "seeds": [seeds[0], seeds[-1]], "env_kwargs": kwargs,
                       "rows": summarize(results), "paired": paired}, indent=1, default=str))

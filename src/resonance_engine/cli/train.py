@@ -309,7 +309,12 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         open_loop = {name: constant_actor(gain) for name, gain in OPEN_LOOP_GAINS.items()}
         results = evaluate_field(
             policy.env_kwargs,
-            {"policy": policy.act, "no action": None, "random": random_actor(seeds[0]), **open_loop},
+            {
+                "policy": policy.act,
+                "no action": None,
+                "random": random_actor(seeds[0]),
+                **open_loop,
+            },
             seeds,
             reference=policy.reference,
         )

@@ -177,7 +177,9 @@ class DriveActuator:
         self.size = action_size(mode, n_sources)
         self.mode = mode
         if mode == "per-source" and not (tick_seconds is not None and tick_seconds > 0):
-            raise ConfigError(f"per-source phase nudges need tick_seconds > 0, got {tick_seconds!r}")
+            raise ConfigError(
+                f"per-source phase nudges need tick_seconds > 0, got {tick_seconds!r}"
+            )
         self.tick_seconds = tick_seconds
         self._natural0 = np.array([a.natural_frequency[0] for a in self.agents])
         lo, hi = math.log(limits.gain_min), math.log(limits.gain_max)
