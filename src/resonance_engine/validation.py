@@ -11,7 +11,7 @@ float fields and unknown fields.
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -96,7 +96,7 @@ def parameter_error(
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "(the whole value)"
     value = first.get("input")
-    allowed = _allowed(first, model)
+    allowed = _allowed(cast(dict[str, Any], first), model)
     more = exc.error_count() - 1
     if first["type"] == "extra_forbidden":
         text = f"{where}unknown field {field!r} (allowed: {allowed})"
@@ -132,7 +132,7 @@ class ConfigModel(BaseModel):
             _DEPTH.reset(token)
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:
         depth = _DEPTH.get()
         token = _DEPTH.set(depth + 1)
         try:

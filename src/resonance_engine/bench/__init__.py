@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 __all__ = ["median_seconds", "interleaved_seconds"]
 
@@ -40,7 +40,7 @@ def median_seconds(
 
 
 def interleaved_seconds(
-    fns: dict[str, Callable[[], object]], repeats: int = 5, min_time: float = 0.2
+    fns: Mapping[str, Callable[[], object]], repeats: int = 5, min_time: float = 0.2
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Median wall times of several functions timed in alternating rounds (s).
 

@@ -61,7 +61,7 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on: platform, CPUs, load, package versions."""
     import numba
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _VERSIONS:
         try:
             versions[name] = metadata.version(name)

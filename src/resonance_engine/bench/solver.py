@@ -113,22 +113,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         grids[1][size // 2, size // 2] = 1.0
         timed = {
             "solver": partial(solver.step, args.steps),
-            "plain": partial(kernels.plain_stencil_steps, *grids, args.steps),
+            "plain": partial(kernels.plain_stencil_steps, grids[0], grids[1], grids[2], args.steps),
             "triad": partial(kernels.triad, a, b, c, 0.5),
         }
         for n in threads:
             numba.set_num_threads(n)
             tag = f"{size} numba {n}T"
-            seconds, ratios = interleaved_seconds(timed, args.repeats)
-            rate = size * size * args.steps / seconds["solver"]
-            results[f"{tag} ms/step"] = seconds["solver"] / args.steps * 1e3
+            times, ratios = interleaved_seconds(timed, args.repeats)
+            rate = size * size * args.steps / times["solver"]
+            results[f"{tag} ms/step"] = times["solver"] / args.steps * 1e3
             results[f"{tag} Gcell/s"] = rate / 1e9
             if numpy_rate:
                 results[f"{tag} / numpy"] = rate / numpy_rate
             results[f"{size} plain stencil {n}T Gcell/s"] = (
-                size * size * args.steps / seconds["plain"] / 1e9
+                size * size * args.steps / times["plain"] / 1e9
             )
-            results[f"{size} triad {n}T Gcell/s"] = size * size / seconds["triad"] / 1e9
+            results[f"{size} triad {n}T Gcell/s"] = size * size / times["triad"] / 1e9
             results[f"{tag} / plain stencil"] = 1.0 / ratios["plain"]
             # the solver does ``steps`` updates in its time, the triad one pass
             results[f"{tag} / triad"] = args.steps / ratios["triad"]

@@ -73,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             trackers: list[Any] = [
                 measure,
                 ProgressTracker(bar, "simulating", status=_status),
-                _RunSummary(measure, config.seed, db and str(args.db), out),
+                _RunSummary(measure, config.seed, None if db is None else str(args.db), out),
             ]
             if recorder is not None:
                 trackers.append(RecordTracker(recorder, field=lambda s: s.u))

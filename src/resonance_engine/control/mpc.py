@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.linalg
@@ -277,8 +277,8 @@ class LinearMPC:
         if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
             raise ControlError(f"MPC solver {self.solver} ended with status {status!r}")
         K, N = self.batch, self.horizon
-        xs = self._X.value.reshape(N + 1, K, self.n_states).transpose(1, 0, 2)
-        us = self._U.value.reshape(N, K, self.n_inputs).transpose(1, 0, 2)
+        xs = cast(np.ndarray, self._X.value).reshape(N + 1, K, self.n_states).transpose(1, 0, 2)
+        us = cast(np.ndarray, self._U.value).reshape(N, K, self.n_inputs).transpose(1, 0, 2)
         us = np.clip(us, self.u_min, self.u_max)
         if single:
             xs, us = xs[0], us[0]

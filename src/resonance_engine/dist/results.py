@@ -141,7 +141,7 @@ class AgentDBResults(MemoryResults):
         self.run_ids: dict[str, int] = {}
         opened_here = not isinstance(db, AgentDB)
         self._owned = opened_here if owned is None else owned
-        self.db = AgentDB(db) if opened_here else db
+        self.db: AgentDB = db if isinstance(db, AgentDB) else AgentDB(db)
         # key -> run_id of rows a killed or interrupted client left unfinished
         self._partial: dict[str, list[int]] = {}
         for run in self.db.runs():

@@ -587,8 +587,8 @@ def _receive(
         try:
             stored = results.write(result)
         except Exception as exc:  # noqa: BLE001 - reported per run; the sweep goes on
-            failure = TaskFailure(type(exc).__name__, f"result not stored: {exc}")
-            report.unstored.append(SweepFailure(first.index, first.key, first.params, failure))
+            not_stored = TaskFailure(type(exc).__name__, f"result not stored: {exc}")
+            report.unstored.append(SweepFailure(first.index, first.key, first.params, not_stored))
         else:
             if stored is False:  # another writer stored this key meanwhile
                 report.duplicates += 1

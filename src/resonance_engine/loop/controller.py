@@ -38,8 +38,11 @@ __all__ = ["RunLoop", "Run", "Stepper"]
 class Stepper(Protocol):
     """What the loop steps: :class:`~resonance_engine.field.solver.WaveSolver2D` is one."""
 
-    step_count: int
-    t: float
+    @property
+    def step_count(self) -> int: ...
+
+    @property
+    def t(self) -> float: ...
 
     def step(self, n: int = 1) -> Any: ...
 

@@ -209,13 +209,13 @@ class _Evaluator:
                 f"every evaluation of generation {self.generation} failed; check the "
                 "objective (the warnings name the errors)"
             )
-        self.history.extend(done)  # type: ignore[arg-type]
-        self.best = min([self.best, *(r.value for r in done)])  # type: ignore[union-attr]
+        self.history.extend(done)
+        self.best = min([self.best, *(r.value for r in done)])
         self.generation += 1
         if self.progress is not None:
             self.progress(Progress(len(self.history), self.generation, self.restart,
                                    self.best, self.budget))
-        return [r.value for r in done]  # type: ignore[union-attr]
+        return [r.value for r in done]
 
 
 def optimize(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def sanitize_actions(
     if a.ndim != 2 or a.shape[1] != size:
         raise ConfigError(f"actions must have shape (n, {size}), got {a.shape}")
     finite = np.isfinite(a)
-    bad_rows = ~(finite & (np.abs(np.where(finite, a, 0.0)) <= 1.0)).all(axis=1)
+    bad_rows = cast(np.ndarray, ~(finite & (np.abs(np.where(finite, a, 0.0)) <= 1.0)).all(axis=1))
     if invalid == "refuse":
         clean = np.where(bad_rows[:, None], 0.0, a)
     else:

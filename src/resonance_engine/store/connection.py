@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import apsw
 
@@ -71,8 +72,8 @@ def refuse_foreign_database(conn: apsw.Connection, path: str) -> None:
     """Raise StoreError when ``conn`` is another application's SQLite database: an
     ``application_id`` that is not AgentDB's, or a schema without one. Only reads.
     """
-    app_id = int(conn.execute("PRAGMA application_id").fetchall()[0][0])
-    objects = int(conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0])
+    app_id = int(cast(int, conn.execute("PRAGMA application_id").fetchall()[0][0]))
+    objects = int(cast(int, conn.execute("SELECT count(*) FROM sqlite_schema").fetchall()[0][0]))
     if app_id != APPLICATION_ID and (app_id != 0 or objects > 0):
         raise StoreError(
             f"{path!r} is an SQLite database of another application "

@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import apsw
 import numpy as np
@@ -278,7 +278,7 @@ class AgentDB(TrajectoryTable, OptimizationTable):
                         if row:
                             raise DuplicateRunError(
                                 f"a run with key {key!r} is already stored (run {row[0][0]})",
-                                run_id=int(row[0][0]),
+                                run_id=int(cast(int, row[0][0])),
                             )
                     conn.execute(
                         "INSERT INTO runs(name, started_at, status, seed, config, "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import apsw
 
@@ -75,7 +75,12 @@ class OptimizationTable:
     """AgentDB methods for optimisations (needs ``_write``, ``_query``, ``conn``, ``_lock``)."""
 
     _lock: Any
-    conn: apsw.Connection
+
+    if TYPE_CHECKING:
+
+        @property
+        def conn(self) -> apsw.Connection: ...
+
     path: str
     _query: Callable[..., list[tuple[Any, ...]]]
     _write: Callable[..., int]
@@ -106,7 +111,7 @@ class OptimizationTable:
         self._write(
             "UPDATE optimizations SET status = ?, finished_at = ?, best_value = ?, "
             "best_params = ? WHERE optimization_id = ?",
-            (status, now_us(), float(best_value) if finite else None,
+            (status, now_us(), float(cast(float, best_value)) if finite else None,
              None if best_params is None else json.dumps([float(v) for v in best_params]),
              optimization_id))
 

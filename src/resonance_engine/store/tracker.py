@@ -79,7 +79,8 @@ class RecordTracker(Tracker):
         if step is not None and step == self._last_step:
             return  # the same frame again (measured once more where the run ended)
         self._last_step = step
-        field = None if self.field is None else (lambda: self.field(state))
+        read_field = self.field
+        field = None if read_field is None else (lambda: read_field(state))
         values = frame if self.values is None else self.values(frame)
         self.recorder.record(values, field=field, t=t, step=step)
 

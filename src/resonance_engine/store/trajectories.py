@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apsw
 import numpy as np
@@ -63,7 +63,12 @@ class TrajectoryTable:
     """AgentDB methods for the ``trajectories`` table (needs ``_query``, ``conn``, ``_lock``)."""
 
     _lock: Any
-    conn: apsw.Connection
+
+    if TYPE_CHECKING:
+
+        @property
+        def conn(self) -> apsw.Connection: ...
+
     _query: Callable[..., list[tuple[Any, ...]]]
 
     def add_trajectory(self, safe_set: str, x: Any, u: Any, cost_to_go: Any) -> int:

@@ -249,11 +249,11 @@ class SwarmView:
             if not have.any():
                 return None
         heard = values[have]
-        means = heard[:, :5].mean(axis=0)
+        d, c, g, tau, ci = (float(v) for v in heard[:, :5].mean(axis=0))
         drive = heard[:, 5:]
         carried = np.isfinite(drive[:, 0])
         if not carried.any():
-            return SwarmAggregate(int(step), int(have.sum()), *map(float, means))
+            return SwarmAggregate(int(step), int(have.sum()), d, c, g, tau, ci)
         rows = drive[carried]
         n = int(np.isfinite(rows[0, 1 : 1 + MAX_DRIVE_PHASES]).sum())
         cols = [0, *range(1, 1 + n), *range(1 + MAX_DRIVE_PHASES, 1 + MAX_DRIVE_PHASES + n)]
@@ -261,7 +261,7 @@ class SwarmView:
         mean[cols] = rows[:, cols].mean(axis=0)
         phasor = tuple(complex(mean[1 + k], mean[1 + MAX_DRIVE_PHASES + k]) for k in range(n))
         return SwarmAggregate(
-            int(step), int(have.sum()), *map(float, means),
+            int(step), int(have.sum()), d, c, g, tau, ci,
             drive_omega=float(mean[0]), drive_phasor=phasor,
         )
 
@@ -680,7 +680,7 @@ class Swarm:
             np.array(fields), np.array(prev), self.theta,
             agents=tuple(agent.state() for agent in self.agents),
             measure_state=dump_measure(self._measure),
-            noise_rng=self._noise_rng.bit_generator.state,
+            noise_rng=dict(self._noise_rng.bit_generator.state),
             coupling_state=pickle.dumps(self.coupling.state()),
         )
 

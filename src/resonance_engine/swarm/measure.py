@@ -98,8 +98,8 @@ def dump_measure(measure: Measure) -> bytes | None:
     references are stored by name. None when the measure cannot be pickled."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = copyreg.dispatch_table.copy()  # type: ignore[misc]
-    pickler.dispatch_table[types.ModuleType] = _module_by_name  # type: ignore[index]
+    pickler.dispatch_table = copyreg.dispatch_table.copy()
+    pickler.dispatch_table[types.ModuleType] = _module_by_name
     try:
         pickler.dump(measure)
     except (pickle.PicklingError, TypeError, AttributeError):

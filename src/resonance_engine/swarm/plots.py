@@ -94,7 +94,7 @@ def plot_basin(final_cs: Sequence[float], threshold: float, path: str | Path,
     """Histogram of the CS reached by perturbed runs, with the success threshold."""
     fig = figure(figsize=(6, 3.6), dpi=110)
     ax = fig.subplots()
-    ax.hist(np.asarray(final_cs), bins=np.linspace(-1, 1, 41), color="tab:blue")
+    ax.hist(np.asarray(final_cs), bins=np.linspace(-1, 1, 41).tolist(), color="tab:blue")
     ax.axvline(threshold, color="tab:red", ls="--", label=f"threshold {threshold}")
     if baseline is not None and np.isfinite(baseline):
         ax.axvline(baseline, color="k", ls=":", label=f"unperturbed {baseline:.2f}")
