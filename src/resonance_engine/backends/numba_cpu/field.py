@@ -276,9 +276,8 @@ def _leapfrog_steps_py(  # noqa: PLR0913 - a flat signature keeps the kernel cac
             pc = prev_coef[k]
             inv = inv_denom[k]
             for i in range(lo, hi):
-                for lev in range(d):
-                    if lo + 2 * lev <= i < hi:
-                        _step_level(params, prv, cur, k, i - lev, s, lev, pc, inv)
+                for lev in range(min(d, (i - lo) // 2 + 1)):  # step lev from row lo + 2 lev
+                    _step_level(params, prv, cur, k, i - lev, s, lev, pc, inv)
             if bands == 1:
                 _band_edges(params, prv, cur, k, s, d, 1, r0, nrows, pc, inv, mur_y)
         if bands > 1:
@@ -345,7 +344,7 @@ def leapfrog_steps(
     ``bands`` (row bands per member, default one per thread for a single field and one per
     member for a batch) and ``depth`` (steps per sweep over memory, default
     :func:`sweep_depth`) change only the order of the work, never the result; they are
-    here for tests and benchmarks.
+    here for tests.
     """
     t = u.dtype.type
     kernel = _builtin_kernel
