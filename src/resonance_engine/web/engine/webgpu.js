@@ -12,6 +12,13 @@ import { coefficients, sourceDrive } from "./physics.js";
 
 const LINE_GROUP = 64;     // workgroup size of add_sources and apply_mur
 const REDUCE_GROUP = 256;  // workgroup size of the reductions
+// Workgroups of the reductions that synchronise with workgroupBarrier (frame_sums,
+// minmax_partial, normalize_frame, combine; each grid-strides over the frame). The
+// Python backend takes up to 256; here at most 16: on SwiftShader a workgroup that meets
+// a barrier is expensive beyond a dozen or so of them (a 256-wide tree reduction of a
+// 128x128 frame: 33 ms in 64 workgroups, 3.9 ms in 16, 2.4 ms for the same pass without
+// barriers), while a GPU does the grid-stride sums of 16 x 256 invocations in microseconds.
+const BARRIER_GROUPS = 16;
 const STEPS_PER_SUBMIT = 64;
 
 const ceilDiv = (a, b) => Math.floor((a + b - 1) / b);
@@ -362,7 +369,7 @@ export class WebGpuEngine {
 
   async frameStats() {
     const { nx, ny } = this.sim;
-    const groups = Math.min(ceilDiv(nx * ny, REDUCE_GROUP), 256);
+    const groups = Math.min(ceilDiv(nx * ny, REDUCE_GROUP), BARRIER_GROUPS);
     const result = this.storage(groups * 12, "frame sums");
     const group = this.group(this.layouts.readback, [this.uniform([nx, ny, 0, 1]), this.current, this.current, result]);
     this.run([[this.pipes.frameSums, group, [groups, 1, 1]]]);
@@ -479,7 +486,7 @@ export class WebGpuEngine {
     // 3) or 1 / (coh_a var + coh_b) (mode 4) of the moments of (u - shift) * momentScale,
     // rescaled by the min and max of the frame for "frame")
     const radius = (p.weights.length - 1) / 2;
-    const groups = Math.min(ceilDiv(n, REDUCE_GROUP), REDUCE_GROUP);
+    const groups = Math.min(ceilDiv(n, REDUCE_GROUP), BARRIER_GROUPS);
     const params = floats([...p.weights, p.shift, p.cohB, p.cohA, p.momentScale]);
     const options = (p.inward ? 1 : 0) | 2;
     const momentsGrid = uniform([nx, ny, radius, 1, p.local ? 3 : 4, groups, options]);
@@ -490,7 +497,7 @@ export class WebGpuEngine {
     dispatches.push([P.smoothX, first, grid], [P.smoothY, second, grid]);
     if (p.normalize === "frame") {
       dispatches.push([P.minmaxPartial, second, [groups, 1, 1]],
-        [P.normalizeFrame, second, [Math.min(ceilDiv(n, REDUCE_GROUP), 4096), 1, 1]]);
+        [P.normalizeFrame, second, [groups, 1, 1]]);
     }
     // dwell: the state (ring or recursive) stays on the GPU
     const state = this.dwellState(p);
