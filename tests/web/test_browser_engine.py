@@ -378,6 +378,34 @@ def test_a_source_outside_the_grid_gives_the_python_message(engine_page) -> None
     assert message == str(python_error.value)
 
 
+def test_auto_takes_webgpu_on_hardware_only(browser: Any, site: StaticServer) -> None:
+    """"auto" skips a software adapter (info.isFallbackAdapter, SwiftShader here) and says
+    why; "webgpu" takes it. The same page with the adapter reported as hardware runs WebGPU."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{site.url}index.html?run=0")
+        got = page.evaluate(
+            """async () => { const r = window.resonance; await r.ready;
+                 const a = await navigator.gpu.requestAdapter();
+                 return [r.backend, r.fallbackReason, a.info.isFallbackAdapter]; }"""
+        )
+        assert got == ["cpu", "no hardware WebGPU adapter", True]
+        page.add_init_script(
+            """const request = GPU.prototype.requestAdapter;
+               GPU.prototype.requestAdapter = async function (options) {
+                 const adapter = await request.call(this, options);
+                 Object.defineProperty(adapter, "info", {
+                   value: { ...adapter.info, isFallbackAdapter: false, vendor: adapter.info.vendor,
+                            architecture: adapter.info.architecture } });
+                 return adapter; };"""
+        )
+        page.goto(f"{site.url}index.html?run=0")
+        backend = page.evaluate("async () => { await window.resonance.ready; return window.resonance.backend; }")
+        assert backend == "webgpu"
+    finally:
+        page.close()
+
+
 def test_exported_site_runs_from_a_static_server(browser: Any, tmp_path: Path) -> None:
     root = tmp_path / "site"
     config = RunConfig(simulation=default_pond(96), metrics_every=20)
@@ -390,7 +418,8 @@ def test_exported_site_runs_from_a_static_server(browser: Any, tmp_path: Path) -
     try:
         page.goto(server.url)
         page.wait_for_selector('#conn[data-state="live"]')
-        assert page.get_attribute("body", "data-backend") == "webgpu"
+        # chromium's only adapter here is SwiftShader: "auto" takes the faster CPU engine
+        assert page.get_attribute("body", "data-backend") == "cpu"
         page.wait_for_function("+document.querySelector('#field').dataset.frames >= 5")
         page.wait_for_function(
             "[...document.querySelectorAll('#charts canvas')].every(c => +c.dataset.total >= 3)"

@@ -50,8 +50,10 @@ function number(name, value) {
 export class Resonance {
   /**
    * @param {object} options
-   * @param {"auto"|"webgpu"|"cpu"} [options.engine] "auto" uses WebGPU when there is an
-   *   adapter, else the CPU fallback; "webgpu" fails without one.
+   * @param {"auto"|"webgpu"|"cpu"} [options.engine] "auto" uses WebGPU when there is a
+   *   hardware adapter, else the CPU fallback (on a software adapter such as SwiftShader the
+   *   JavaScript engine steps and measures several times faster); "webgpu" takes any
+   *   adapter, software ones too, and fails without one.
    * @param {URL|string} [options.shaders] where the .wgsl files are (default ../shaders/
    *   next to this module).
    * @param {GPU} [options.gpu] the WebGPU entry point (default navigator.gpu).
@@ -75,7 +77,9 @@ export class Resonance {
     let chosen = null;
     if (engine !== "cpu") {
       try {
-        chosen = await WebGpuEngine.create(entry, shaders || (await defaultShaders()));
+        chosen = await WebGpuEngine.create(entry, shaders || (await defaultShaders()),
+          engine === "webgpu");
+        if (!chosen && entry) this.fallbackReason = "no hardware WebGPU adapter";
       } catch (error) {
         if (engine === "webgpu") throw error;
         this.fallbackReason = String(error);

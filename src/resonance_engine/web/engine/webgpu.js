@@ -70,11 +70,14 @@ export class WebGpuEngine {
     this.readBytes = 0;  // bytes copied to the host so far (read())
   }
 
-  /** A WebGPU device on the default adapter, or null when there is none. */
-  static async create(gpu, shaderBase) {
+  /** A WebGPU device on the default adapter, or null when there is none, or when the
+   *  adapter is a software one (SwiftShader: `info.isFallbackAdapter`) and
+   *  `allowSoftware` is false. */
+  static async create(gpu, shaderBase, allowSoftware = true) {
     if (!gpu) return null;
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) return null;
+    if (!allowSoftware && (adapter.info || {}).isFallbackAdapter) return null;
     const limits = {};
     for (const key of ["maxStorageBufferBindingSize", "maxBufferSize"]) limits[key] = adapter.limits[key];
     const device = await adapter.requestDevice({ requiredLimits: limits });
