@@ -2,7 +2,7 @@
 
 Random 3 x 3 Cantor dust keeping k = 3 of 9 (D = 1) and a ring 1.5 cells wide (D = 1):
 prints, for the test sets of ``tests/metrics/test_calibration.py`` and 20 more Cantor sets
-at depth 6 (4 at depth 7), D with the default fit, its local slopes and scaling flag, D
+at depth 6 (4 at depth 7, 8 at depth 8), D with the default fit, its local slopes and scaling flag, D
 with base-3 boxes (on the shifted grids, and on each set's own construction grid), and D
 of the straightest window of >= 4 box sizes (the alternative fit that was tried).
 
@@ -56,7 +56,7 @@ def main() -> None:
         shifted = fractal_dimension(mask, base=3, backend="numba")
         print(f"{'':22s} base 3: own grid {own.dimension:.3f}, "
               f"shifted grids {shifted.dimension:.3f}")
-    for depth, shape, n in ((6, (770, 790), 20), (7, (2220, 2230), 4)):
+    for depth, shape, n in ((6, (770, 790), 20), (7, (2220, 2230), 4), (8, (6600, 6610), 8)):
         rng = np.random.default_rng(100 + depth)
         fits = [fractal_dimension(embed(random_cantor(3, depth, rng), shape,
                                         (13 + 7 * (k % 3), 25)), backend="numba")

@@ -12,63 +12,66 @@ actuator. For each control it prints on how many seeds the policy's CS was highe
 mean paired difference with its standard error.
 
     nice python benchmarks/rl_swarm_long.py DIR/policy.zip --ticks 100 --warmup 40 --episodes 3
+
+Several policies trained on the same environment (e.g. several training seeds) share the
+control episodes: ``rl_swarm_long.py A/policy.zip B/policy.zip ...`` names them ``policy 0``,
+``policy 1``, ... and pairs each with every control; ``--controllers`` adds the adaptive,
+MPC and LMPC swarm controllers.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 
-import numpy as np
-
+from resonance_engine.cli.train import hand_written_strengths
 from resonance_engine.rl.evaluate import (
     Condition,
     actor_controls,
     evaluate_swarm,
     held_out_seeds,
+    paired_differences,
     summarize,
 )
 from resonance_engine.rl.policy import TrainedPolicy
 from resonance_engine.rl.swarm_env import SwarmEnv
 
-MEASURES = ("cs_episode", "cs_final")
+MEASURES = ("cs_episode", "cs_final", "cs_diff_episode")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("policy")
+    p.add_argument("policy", nargs="+", help="policy.zip files trained on the same environment")
     p.add_argument("--ticks", type=int, default=100)
     p.add_argument("--warmup", type=int, default=40)
     p.add_argument("--window", type=int, default=32)
     p.add_argument("--episodes", type=int, default=3)
     p.add_argument("--kuramoto", type=float, default=32.0, help="K of the Kuramoto row (0: none)")
+    p.add_argument("--controllers", action="store_true",
+                   help="also the swarm controllers (adaptive, mpc, lmpc) at their defaults")
     args = p.parse_args()
-    policy = TrainedPolicy(args.policy)
+    policies = [TrainedPolicy(path) for path in args.policy]
+    policy = policies[0]
     kwargs = {**policy.env_kwargs, "episode_ticks": args.ticks, "warmup_ticks": args.warmup,
               "window": args.window}
     coupling, mode = kwargs.get("coupling", 0.0), kwargs.get("coupling_mode", "gain")
     seeds = held_out_seeds(args.episodes)
     probe = SwarmEnv(**kwargs, reference=policy.reference)
-    conditions = [Condition("policy", coupling, mode, actor=policy.act), Condition("uncoupled")]
+    names = ["policy"] if len(policies) == 1 else [f"policy {k}" for k in range(len(policies))]
+    conditions = [Condition(name, coupling, mode, actor=pol.act)
+                  for name, pol in zip(names, policies, strict=True)]
+    conditions.append(Condition("uncoupled"))
     if args.kuramoto > 0:
         conditions.append(Condition(f"kuramoto K={args.kuramoto:g}", args.kuramoto, "kuramoto"))
+    if args.controllers:
+        _, controllers = hand_written_strengths()
+        conditions += [Condition(f"{m} (controller)", k, m) for m, k in controllers.items()]
     conditions += actor_controls(probe, seeds[0], coupling, mode)
     results = evaluate_swarm(kwargs, conditions, seeds, reference=policy.reference)
-    mine = {r.seed: r for r in results if r.condition == "policy"}
-    paired = []
-    for c in conditions[1:]:
-        row: dict[str, object] = {"control": c.name}
-        for key in MEASURES:
-            d = np.array([getattr(mine[r.seed], key) - getattr(r, key)
-                          for r in results if r.condition == c.name])
-            row[f"{key}_policy_higher"] = f"{int((d > 0).sum())}/{d.size}"
-            row[f"{key}_diff"] = float(d.mean())
-            se = d.std(ddof=1) / math.sqrt(d.size) if d.size > 1 else math.nan
-            row[f"{key}_diff_se"] = float(se)
-        paired.append(row)
+    paired = {name: paired_differences(results, name, keys=MEASURES) for name in names}
     print(json.dumps({"load": os.getloadavg(), "seeds": [seeds[0], seeds[-1]], "env_kwargs": kwargs,
+                      "policies": dict(zip(names, args.policy, strict=True)),
                       "rows": summarize(results), "paired": paired}, indent=1, default=str))
 
 

@@ -43,6 +43,23 @@ def test_random_cantor_sets(keep: int) -> None:
         assert fit.dimension == pytest.approx(target, abs=0.06), seed
 
 
+def test_random_cantor_dust_keeping_three_of_nine_needs_eight_levels() -> None:
+    """k = 3 (D = 1) is the sparsest set: below its last level (3 cells) it is clusters of
+    single cells, so the slopes at 2-4 and 4-8 cells read about 0.71 and 0.86 at any depth.
+    With 8 levels (6561 cells) enough octaves lie above them: D within 0.06 (8 sets: 0.954
+    +- 0.012), the slopes from 16 cells up average 1 within 0.05. At depth 6 (the sets of
+    test_random_cantor_sets) D is 0.944 +- 0.025 and 11 of 20 sets are within 0.06."""
+    rng = np.random.default_rng(8)
+    for seed in range(3):
+        mask = embed(random_cantor(3, 8, rng), (6600, 6610), (13 + 7 * seed, 25))
+        fit = fractal_dimension(mask, backend="numba")
+        assert fit.dimension == pytest.approx(1.0, abs=0.06), seed
+        coarse = fit.local_slopes[fit.box_sizes[:-1] >= 16]
+        assert coarse.mean() == pytest.approx(1.0, abs=0.05), seed
+        assert fit.local_slopes[0] < 0.8  # the resolution regime, which the flag reports
+        assert not fit.scaling
+
+
 @pytest.mark.parametrize(("width", "depth", "shape"), [(600, 6, (300, 700)), (729, 6, (300, 800)),
                                                   (1000, 7, (400, 1100))])
 def test_koch_curve(width: int, depth: int, shape: tuple[int, int], backend: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
@@ -15,7 +17,8 @@ from resonance_engine.rl.evaluate import (
     random_actor,
     run_episode,
 )
-from resonance_engine.swarm.sync import series_cs
+from resonance_engine.rl.swarm_env import window_correlations
+from resonance_engine.swarm.sync import mean_pairwise_correlation, series_cs
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +120,76 @@ def test_per_agent_rewards_differ_and_invalid_actions_never_crash() -> None:
         )
     assert infos["agent_0"]["invalid_actions"] == 3
     assert len(set(rewards.values())) > 1
+
+
+def test_a_common_trend_earns_pearson_cs_but_not_the_differenced_cs() -> None:
+    """Four series that share only a trend (each with its own noise) correlate at ~1, their
+    differences at ~0; series that share their fluctuations (a common random walk) score
+    high under both. Fails if ``differenced`` were ignored or differenced the wrong axis."""
+    rng = np.random.default_rng(0)
+    t = np.arange(64.0)[:, None]
+    trend = 0.2 * t + rng.normal(0, 0.3, (64, 4))
+    pearson = mean_pairwise_correlation(window_correlations(trend))
+    diff = mean_pairwise_correlation(window_correlations(trend, differenced=True))
+    assert pearson > 0.95 and abs(diff) < 0.15, (pearson, diff)
+    assert pearson == pytest.approx(series_cs(trend), abs=1e-12)
+    walk = np.cumsum(rng.normal(0, 1, (64, 1)), axis=0) + rng.normal(0, 0.2, (64, 4))
+    assert mean_pairwise_correlation(window_correlations(walk, differenced=True)) > 0.8
+    constant = np.column_stack([np.ones(8), np.arange(8.0), np.arange(8.0) ** 2])
+    corr = window_correlations(constant)
+    assert np.isnan(corr[0]).all() and np.isfinite(corr[1, 2])  # a constant series: undefined
+    assert np.isnan(window_correlations(trend[:3], differenced=True)).all()  # 2 differences
+
+
+def test_diff_reward_pays_the_differenced_window_cs_and_order_weight_adds_r() -> None:
+    """reward='diff' pays the CS of the last `window` differences of the coordinator's CI
+    history (not of the series themselves); order_weight adds w * R of the drive phases,
+    the same episode otherwise (same seed, same actions)."""
+    kwargs = dict(n_agents=3, size=24, steps_per_tick=4, episode_ticks=6, warmup_ticks=3,
+                  window=4, observation="drive", action="per-source")
+    plain = SwarmEnv(**kwargs, reward="diff")
+    shaped = SwarmEnv(**kwargs, reward="diff", order_weight=2.0, reference=plain.reference)
+    action = np.array([0.0, 0.5, 0.3, -0.3, 0.1])
+    cost = plain.action_cost * np.mean(action**2)
+    for env in (plain, shaped):
+        env.reset(seed=4)
+    for _ in range(5):
+        _, r_plain, _, _, i_plain = plain.step(dict.fromkeys(plain.agents, action))
+        _, r_shaped, _, _, i_shaped = shaped.step(dict.fromkeys(shaped.agents, action))
+        assert plain.swarm is not None and plain.swarm.coordinator is not None
+        history = plain.swarm.coordinator.ci_history()
+        expected = mean_pairwise_correlation(window_correlations(history[-5:], differenced=True))
+        expected = expected if np.isfinite(expected) else 0.0
+        assert r_plain["agent_0"] == pytest.approx(expected - cost, abs=1e-9)
+        assert i_plain["agent_0"]["score"] == pytest.approx(expected, abs=1e-9)
+        order = i_plain["agent_0"]["order"]
+        assert order == pytest.approx(float(plain.swarm.drive_order_parameter().mean()))
+        assert 0.0 <= order <= 1.0 and i_shaped["agent_0"]["order"] == pytest.approx(order)
+        assert r_shaped["agent_0"] == pytest.approx(r_plain["agent_0"] + 2.0 * order, abs=1e-9)
+    assert i_plain["agent_0"]["cs"] != pytest.approx(expected, abs=1e-6)  # not the raw CS
+    per = SwarmEnv(**kwargs, reward="diff_per_agent", reference=plain.reference)
+    per.reset(seed=4)
+    for _ in range(5):
+        _, rewards, _, _, infos = per.step(dict.fromkeys(per.agents, action))
+    assert infos["agent_0"]["score"] == pytest.approx(expected, abs=1e-9)
+    assert per.swarm is not None and per.swarm.coordinator is not None
+    corr = window_correlations(per.swarm.coordinator.ci_history()[-5:], differenced=True)
+    own = np.nan_to_num(np.nanmean(corr, axis=1))
+    np.testing.assert_allclose([rewards[a] for a in per.possible_agents], own - cost, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reward": "pearson"}, "reward must be one of shared, per_agent, diff, diff_per_agent"),
+        ({"order_weight": -1.0}, "order_weight must be a finite number >= 0, got -1.0"),
+        ({"order_weight": float("nan")}, "order_weight must be a finite number >= 0"),
+        ({"reward": "diff", "cs": "mdea", "episode_ticks": 400}, "use it with reward='shared'"),
+    ],
+)
+def test_bad_reward_settings_are_refused_with_the_value(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        SwarmEnv(n_agents=2, size=24, **kwargs)
 
 
 def test_mdea_reward_needs_a_long_enough_episode() -> None:

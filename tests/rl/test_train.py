@@ -85,9 +85,11 @@ def test_ctrl_c_keeps_the_last_checkpoint(tmp_path: Path) -> None:
         assert policy.act(np.zeros((2, 13), np.float32)).shape == (2, 3)
 
 
-@pytest.mark.parametrize(
-    "layout", [[], ["--observation", "drive", "--action", "per-source"]], ids=["default", "drive"]
-)
+DRIVE_LAYOUT = ["--observation", "drive", "--action", "per-source"]
+SHAPED = ["--reward", "diff", "--order-weight", "0.5"]
+
+
+@pytest.mark.parametrize("layout", [[], [*DRIVE_LAYOUT, *SHAPED]], ids=["default", "drive"])
 def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     layout: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -139,6 +141,10 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     ):
         assert row in table
     assert ("| phase following (hand-written) |" in table) == bool(layout)
+    assert "CS of differences (episode)" in table and "Policy minus each control" in table
+    meta = json.loads((out / "policy.json").read_text())
+    reward = ("diff", 0.5) if layout else ("shared", 0.0)
+    assert (meta["env_kwargs"]["reward"], meta["env_kwargs"]["order_weight"]) == reward
     assert "eval_policy_cs" in summary and "eval_uncoupled_cs_final" in summary
 
     code = main(
@@ -172,6 +178,9 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     ("argv", "message"),
     [
         (["train", "--env", "swarm", "--reward", "max"], "--reward for --env swarm"),
+        (["train", "--reward", "pearson"], "must be one of shared, per_agent, diff, diff_per"),
+        (["train", "--order-weight", "-0.5"], "--order-weight: must be a finite number >= 0"),
+        (["train", "--env", "field", "--order-weight", "1"], "options of --env swarm"),
         (["train", "--action-cost", "-1"], "--action-cost: must be a finite number >= 0"),
         (["train", "--env", "swarm", "--agents", "1"], "--agents must be >= 2"),
         (["train", "--env", "field", "--observation", "drive"], "options of --env swarm"),

@@ -140,8 +140,13 @@ def _check_series(got: list[dict[str, Any]], series: list[Any]) -> None:
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])
 @pytest.mark.parametrize("boundary", ["absorbing", "periodic", "fixed"])
-def test_engine_matches_the_numpy_backend(engine_page, engine: str, boundary: str) -> None:
-    config = _pond(boundary)
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_engine_matches_the_numpy_backend(
+    engine_page, engine: str, boundary: str, form: str
+) -> None:
+    """The field and every measured frame, with the default (calibrated) measures and
+    the seed's forms of MetricsConfig.blueprint()."""
+    config = _pond(boundary, metrics=FORMS[form])
     page = engine_page(engine)
     got = page.evaluate(RUN_IN_PAGE, [config, STEPS, MEASURE_EVERY])
     expected, series, t = _numpy_run(config)
@@ -174,7 +179,7 @@ def test_agreement_is_fifty_times_tighter_than_a_one_percent_damping_error(
     engine_page, engine: str
 ) -> None:
     """The control: numpy with the damping 1 % off (0.1 -> 0.101) differs from numpy by
-    1.1e-4 (field) and 3.7e-4 (measures); measured here: WebGPU 5.8e-7 and 3.6e-7, the
+    1.1e-4 (field) and 3.7e-4 (measures); measured here: WebGPU 5.8e-7 and 4.8e-7, the
     JS fallback 5.7e-7 and 1.0e-6 (benchmarks/browser_agreement.py). An engine off by a
     fiftieth of that control fails: so did the JS fallback while its stencil computed in
     float64 (7.3e-6 and 2.3e-5)."""
@@ -191,15 +196,86 @@ def test_agreement_is_fifty_times_tighter_than_a_one_percent_damping_error(
     assert engine_diff[1] < control[1] / 50, (engine_diff, control)
 
 
-@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+#: The bytes metrics() copies from the GPU per frame: the scalars of its kernels.
+READ_BACK = """async ([config, frames]) => {
+  const r = window.resonance;
+  await r.configure(config);
+  const engine = r.engine;
+  const bytes = [];
+  for (let k = 0; k < frames; k++) {
+    await r.step(10);
+    const before = engine.readBytes;
+    await r.metrics();
+    bytes.push(engine.readBytes - before);
+  }
+  return { bytes, frame: 4 * config.nx * config.ny, own: engine.measureKernels() === engine };
+}"""
+
+
 @pytest.mark.parametrize("form", sorted(FORMS))
-def test_measure_forms_match_the_numpy_backend(engine_page, engine: str, form: str) -> None:
-    """The seed's forms (on WebGPU: the WGSL shaders) and the defaults."""
-    config = _pond("absorbing", metrics=FORMS[form])
+def test_webgpu_measures_read_back_scalars_only(engine_page, form: str) -> None:
+    """Every form runs in the shaders: a frame's measures copy per-workgroup partial sums
+    and box counts to the host (1.8-2.2 KB at 128x128), never the 64 KB frame, which a
+    fallback to the CPU kernels would read."""
+    page = engine_page("webgpu")
+    got = page.evaluate(READ_BACK, [_pond("absorbing", metrics=FORMS[form]), 5])
+    assert got["own"]
+    assert all(0 < b < got["frame"] / 4 for b in got["bytes"]), got
+
+
+@pytest.mark.parametrize("engine", ["webgpu", "cpu"])
+@pytest.mark.parametrize(("base", "boundary"), [(2, False), (2, True), (3, False), (3, True)])
+def test_box_counts_over_shifted_grids_match_numpy(
+    engine_page, engine: str, base: int, boundary: bool
+) -> None:
+    """The counts of D over shifted grids (the tight-grid mean) on sets that do not line
+    up with the boxes: a shifted carpet and a random Cantor set on a 150x170 grid."""
+    from resonance_engine.backends.numpy_ref.metrics import shifted_box_counts
+
+    ny, nx, levels = 150, 170, (5 if base == 2 else 3)
+    rng = np.random.default_rng(7)
+    u = rng.normal(0, 0.3, (ny, nx)).astype(np.float32)
+    carpet = np.ones((1, 1), dtype=bool)
+    for _ in range(4):
+        carpet = np.kron(carpet, rng.random((3, 3)) < 0.6)
+    u[11:11 + 81, 23:23 + 81] += 3 * carpet
     page = engine_page(engine)
-    got = page.evaluate(RUN_IN_PAGE, [config, STEPS, MEASURE_EVERY])
-    _, series, _ = _numpy_run(config)
-    _check_series(got["series"], series)
+    config = {**default_pond(16).model_dump(mode="json"), "nx": nx, "ny": ny,
+              "dx": 1 / (nx - 1), "dy": 1 / (ny - 1)}
+    got = page.evaluate(
+        """async ([config, u, levels, boundary, base]) => {
+             const r = window.resonance;
+             await r.configure(config);
+             const e = r.engine, data = Float32Array.from(u);
+             if (e.kind === "webgpu") e.device.queue.writeBuffer(e.current, 0, data);
+             else e.cur.set(data);
+             const k = e.measureKernels();
+             return [await k.boxCounts(1.5, levels, boundary, base, true),
+                     await k.boxCounts(1.5, levels, boundary, base, false)];
+           }""",
+        [config, u.ravel().tolist(), levels, boundary, base],
+    )
+    for shifted, counts in zip((True, False), got, strict=True):
+        expected = shifted_box_counts(u[None], np.array([1.5]), levels, boundary, base, shifted)
+        np.testing.assert_allclose(counts, expected[0], rtol=1e-12)
+    assert got[0] != got[1]  # the shifts change the counts
+
+
+def test_box_grid_helpers_are_those_of_box_grid_py(engine_page) -> None:
+    from resonance_engine.backends import box_grid
+
+    cases = [(lo, hi, size, size // box_grid.shift_factor(size, base), base)
+             for base in (2, 3) for size in ([4, 8, 16, 32, 64] if base == 2 else [3, 9, 27])
+             for lo, hi in [(0, 0), (30, 272), (5, 6), (17, 100), (1, size * 3 - 1)]]
+    page = engine_page("cpu")
+    got = page.evaluate(
+        """async (cases) => { const m = await import('./engine/measures.js');
+             return cases.map(([lo, hi, size, step, base]) =>
+               [m.tightShifts(lo, hi, size, step), m.shiftFactor(size, base)]); }""",
+        cases,
+    )
+    assert got == [[box_grid.tight_shifts(lo, hi, size, step).tolist(),
+                    box_grid.shift_factor(size, base)] for lo, hi, size, step, base in cases]
 
 
 @pytest.mark.parametrize("engine", ["webgpu", "cpu"])

@@ -8,7 +8,10 @@
 - ``numba``: the Python engine's CPU default, the baseline, measured in the same run.
 
 Each figure is the median of ``--repeats`` rounds of at least ``--seconds`` each; a
-round ends with a read-back (the finiteness check), so queued GPU work is counted.
+round ends with a read-back (the finiteness check), so queued GPU work is counted. Beside
+the steps/s, the time of one frame of the measures (``metrics()`` in the page, the
+analyzer's ``observe`` for numba) with MetricsConfig's defaults: the median of
+``--frames`` frames one step apart.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="grid sides, comma-separated")
     p.add_argument("--seconds", type=POSITIVE, default=0.5, help="least length of one round (s)")
     p.add_argument("--repeats", type=COUNT, default=3, help="timed rounds per figure (median)")
+    p.add_argument("--frames", type=COUNT, default=5,
+                   help="timed frames of the measures per figure (median)")
     p.add_argument(
         "--node-modules",
         type=input_folder,
@@ -66,7 +71,10 @@ def node_environment() -> dict[str, str]:
     return env
 
 
-def _numba(size: int, seconds: float, repeats: int) -> float:
+def _numba(size: int, seconds: float, repeats: int, frames: int) -> tuple[float, float]:
+    """Steps/s and ms per frame of the default measures of the numba backend."""
+    from resonance_engine.metrics import ComplexityAnalyzer
+
     solver = default_pond(size).build()
     solver.step(10)  # compiled
     steps = 10
@@ -74,12 +82,21 @@ def _numba(size: int, seconds: float, repeats: int) -> float:
     solver.step(steps)
     once = max(time.perf_counter() - start, 1e-9)
     steps = max(10, int(steps * seconds / once))
-    return steps / median_seconds(lambda: solver.step(steps), repeats, min_time=0)
+    rate = steps / median_seconds(lambda: solver.step(steps), repeats, min_time=0)
+    analyzer = ComplexityAnalyzer()
+    analyzer.observe(solver)  # compiled
+    times = []
+    for _ in range(frames):
+        solver.step(1)
+        start = time.perf_counter()
+        analyzer.observe(solver)
+        times.append(time.perf_counter() - start)
+    return rate, 1e3 * sorted(times)[len(times) // 2]
 
 
-_IN_PAGE = """async ([config, seconds, repeats]) => {
+_IN_PAGE = """async ([config, seconds, repeats, frames]) => {
   const { stepsPerSecond } = await import("./engine/bench.js");
-  return stepsPerSecond(window.resonance, config, seconds, repeats);
+  return stepsPerSecond(window.resonance, config, seconds, repeats, frames);
 }"""
 
 
@@ -109,7 +126,7 @@ def _browser(sizes: list[int], args: argparse.Namespace) -> dict[str, dict[int, 
                     for size in sizes:
                         config = default_pond(size).model_dump(mode="json")
                         results[name][size] = page.evaluate(
-                            _IN_PAGE, [config, args.seconds, args.repeats]
+                            _IN_PAGE, [config, args.seconds, args.repeats, args.frames]
                         )
                     page.close()
                 browser.close()
@@ -129,7 +146,7 @@ def _node(sizes: list[int], modules: Path, args: argparse.Namespace) -> dict[int
         config = json.dumps(default_pond(size).model_dump(mode="json"))
         done = subprocess.run(
             [node, str(ENGINE_DIR / "node.mjs"), str(modules), "bench", config,
-             str(args.seconds), str(args.repeats)],
+             str(args.seconds), str(args.repeats), str(args.frames)],
             capture_output=True, text=True, env=node_environment(), timeout=600, check=False,
         )
         if done.returncode != 0:
@@ -146,13 +163,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         measured["node-webgpu"] = _node(sizes, modules, args)
     summary: dict[str, Any] = {"load": os.getloadavg()[0]}
     for size in sizes:
-        base = _numba(size, args.seconds, args.repeats)
+        base, frame_ms = _numba(size, args.seconds, args.repeats, args.frames)
         summary[f"{size}^2 numba steps/s"] = base
+        summary[f"{size}^2 numba metrics ms"] = frame_ms
         for name, per_size in measured.items():
             if size in per_size:
                 rate = per_size[size]["steps_per_s"]
                 summary[f"{size}^2 {name} steps/s"] = rate
                 summary[f"{size}^2 {name} / numba"] = rate / base
+                if "metrics_ms" in per_size[size]:
+                    summary[f"{size}^2 {name} metrics ms"] = per_size[size]["metrics_ms"]
     for name, per_size in measured.items():
         if per_size:
             summary[f"{name} adapter"] = next(iter(per_size.values()))["adapter"]

@@ -117,7 +117,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--reward",
         type=nonempty,
         default=None,
-        help="field: target (default) | max; swarm: shared (default) | per_agent",
+        help="field: target (default) | max; swarm: shared (default: Pearson CS of the CI "
+        "series) | per_agent | diff (CS of the differenced CI series, which a common trend "
+        "cannot earn) | diff_per_agent",
+    )
+    p.add_argument(
+        "--order-weight",
+        type=NONNEGATIVE,
+        default=None,
+        help="swarm: weight of a shaping term added to the reward, the Kuramoto order "
+        "parameter of the agents' drive phases (default 0: none)",
     )
     p.add_argument(
         "--target",
@@ -207,6 +216,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "coupling": args.coupling,
         "coupling_mode": args.coupling_mode,
         "reward": args.reward or "shared",
+        "order_weight": args.order_weight or 0.0,
         "swarm": {"ci_average": args.ci_sampling == "average"},
         "observation": args.observation or "measures",
         "action": args.action or "global",
@@ -215,13 +225,21 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check(args: argparse.Namespace) -> None:
     # the numbers are checked while parsing (resonance_engine.cli.args)
-    valid = ("target", "max") if args.env == "field" else ("shared", "per_agent")
-    if args.reward is not None and args.reward not in valid:
+    valid: tuple[str, ...] = ("target", "max")
+    if args.env == "swarm":
+        try:
+            from resonance_engine.rl.swarm_env import REWARD_MODES
+        except ImportError:  # no rl extra: cmd_train says so next
+            valid = ()
+        else:
+            valid = REWARD_MODES
+    if args.reward is not None and valid and args.reward not in valid:
         raise ConfigError(
-            f"--reward for --env {args.env} must be one of {valid}, got {args.reward!r}"
+            f"--reward for --env {args.env} must be one of {', '.join(valid)}, "
+            f"got {args.reward!r}"
         )
-    if args.env == "field" and (args.observation or args.action):
-        raise ConfigError("--observation and --action are options of --env swarm")
+    if args.env == "field" and (args.observation or args.action or args.order_weight is not None):
+        raise ConfigError("--observation, --action and --order-weight are options of --env swarm")
     if args.observation == "drive" and args.coupling > 0 and args.coupling_mode != "kuramoto":
         raise ConfigError(
             f"--observation drive reads the drive phases from the signatures, which the "
@@ -297,6 +315,7 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         evaluate_field,
         evaluate_swarm,
         held_out_seeds,
+        paired_differences,
         random_actor,
         summarize,
     )
@@ -332,19 +351,27 @@ def _evaluate(args: argparse.Namespace, policy_path: Path, out: Path) -> list[di
         conditions += actor_controls(probe, seeds[0], args.coupling, args.coupling_mode)
         results = evaluate_swarm(policy.env_kwargs, conditions, seeds, reference=policy.reference)
     rows = summarize(results)
+    paired = paired_differences(results) if args.env == "swarm" else []
     if args.env == "swarm":
         coupled = [r for r in rows if r["condition"].split(" K=")[0] in couplings]
         best = max(coupled, key=lambda r: r["cs_episode"])
         best["best_hand_written"] = True
     (out / "evaluation.json").write_text(
         json.dumps(
-            {"seeds": seeds, "rows": rows, "episodes": [r.__dict__ for r in results]},
+            {
+                "seeds": seeds,
+                "rows": rows,
+                "paired": paired,
+                "episodes": [r.__dict__ for r in results],
+            },
             indent=2,
             default=str,
         ),
         encoding="utf-8",
     )
-    (out / "evaluation.md").write_text(evaluation_markdown(rows, seeds, args.env), encoding="utf-8")
+    (out / "evaluation.md").write_text(
+        evaluation_markdown(rows, seeds, args.env, paired), encoding="utf-8"
+    )
     return rows
 
 
@@ -355,8 +382,15 @@ def _pm(row: dict[str, Any], key: str) -> str:
     return f"{value:+.3f} +- {std:.3f}" if math.isfinite(std) else f"{value:+.3f}"
 
 
-def evaluation_markdown(rows: list[dict[str, Any]], seeds: list[int], env: str) -> str:
-    """The evaluation table (mean +- standard deviation over the held-out seeds)."""
+def evaluation_markdown(
+    rows: list[dict[str, Any]],
+    seeds: list[int],
+    env: str,
+    paired: list[dict[str, Any]] | None = None,
+) -> str:
+    """The evaluation table (mean +- standard deviation over the held-out seeds) and, for
+    the swarm, the policy's paired differences to every control
+    (:func:`~resonance_engine.rl.evaluate.paired_differences`)."""
     lines = [
         f"# Held-out evaluation ({env} environment)",
         "",
@@ -367,16 +401,34 @@ def evaluation_markdown(rows: list[dict[str, Any]], seeds: list[int], env: str) 
     ]
     if env == "swarm":
         lines += [
-            "| condition | CS (episode) | CS (windowed, mean) | CS (last window) | return | "
-            "drive cost |",
-            "|---|---|---|---|---|---|",
+            "| condition | CS (episode) | CS (windowed, mean) | CS (last window) | "
+            "CS of differences (episode) | R (last tick) | return | drive cost |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             name = r["condition"] + (" (best hand-written)" if r.get("best_hand_written") else "")
             lines.append(
                 f"| {name} | {_pm(r, 'cs_episode')} | {_pm(r, 'cs_window_mean')} | "
-                f"{_pm(r, 'cs_final')} | {_pm(r, 'episode_return')} | {_pm(r, 'drive_cost')} |"
+                f"{_pm(r, 'cs_final')} | {_pm(r, 'cs_diff_episode')} | "
+                f"{_pm(r, 'order_final')} | {_pm(r, 'episode_return')} | "
+                f"{_pm(r, 'drive_cost')} |"
             )
+        if paired:
+            lines += [
+                "",
+                "Policy minus each control on the same seeds: mean difference +- its standard "
+                "error (seeds where the policy was higher).",
+                "",
+                "| control | CS (last window) | CS (episode) | CS of differences (episode) |",
+                "|---|---|---|---|",
+            ]
+            for d in paired:
+                cells = [
+                    f"{d[f'{k}_diff']:+.3f} +- {d[f'{k}_diff_se']:.3f} "
+                    f"({d[f'{k}_higher']}/{d[f'{k}_n']})"
+                    for k in ("cs_final", "cs_episode", "cs_diff_episode")
+                ]
+                lines.append(f"| {d['control']} | " + " | ".join(cells) + " |")
     else:
         lines += ["| condition | return | mean a^2 |", "|---|---|---|"]
         for r in rows:

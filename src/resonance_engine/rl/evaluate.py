@@ -19,15 +19,17 @@ same CS window) and differs only in what moves the agents' drive:
 - the swarm controllers (``adaptive``, ``mpc`` of :mod:`resonance_engine.swarm.controllers`),
   which are coupling modes too.
 
-Per episode it records the mean windowed CS over the episode's ticks (what the reward
-pays), the windowed CS at the episode's last tick (the state reached), the CS of the whole
-episode (mean pairwise Pearson correlation of the agents' CI series over all its ticks),
-the episode return and the *drive cost*: the mean over ticks and agents of
-((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) / 3, with the gain g and
-natural drive frequency f measured on the swarm whatever moved them (a coupling or the
-policy) and a_phase^2 the mean square of the actor's phase actions (a coupling's pull on
-the phases, through the frequency of one tick, is not counted); for the policy it is its
-mean a^2 except where a bound clipped the move.
+Per episode it records the mean windowed CS over the episode's ticks (what the default
+reward pays), the windowed CS at the episode's last tick (the state reached), the CS of
+the whole episode (mean pairwise Pearson correlation of the agents' CI series over all its
+ticks), the CS of the whole episode's *differenced* CI series (which a common trend cannot
+earn; ``reward="diff"``), the order parameter R of the drive phases at the last tick (mean
+over sources; 1 = phase-locked), the episode return and the *drive cost*: the mean over
+ticks and agents of ((d ln g / gain_step)^2 + (d ln f / frequency_step)^2 + a_phase^2) /
+3, with the gain g and natural drive frequency f measured on the swarm whatever moved them
+(a coupling or the policy) and a_phase^2 the mean square of the actor's phase actions (a
+coupling's pull on the phases, through the frequency of one tick, is not counted); for the
+policy it is its mean a^2 except where a bound clipped the move.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ from resonance_engine.rl.swarm_env import (
     SWARM_OBSERVATION_SIZE,
     SwarmEnv,
     observation_size,
+    window_correlations,
 )
-from resonance_engine.swarm.sync import series_cs
+from resonance_engine.swarm.sync import mean_pairwise_correlation, series_cs
 
 __all__ = [
     "Condition",
@@ -61,6 +64,7 @@ __all__ = [
     "random_actor",
     "actor_controls",
     "phase_following_actor",
+    "paired_differences",
     "OPEN_LOOP_GAINS",
     "OPEN_LOOP_FREQUENCIES",
 ]
@@ -186,6 +190,8 @@ class EpisodeResult:
     cs_episode: float
     episode_return: float
     drive_cost: float
+    cs_diff_episode: float = math.nan
+    order_final: float = math.nan
 
 
 def _drive_state(env: SwarmEnv) -> tuple[np.ndarray, np.ndarray]:
@@ -222,7 +228,9 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
         total += float(np.mean(list(rewards.values())))
         cs_values.append(infos[env.possible_agents[0]]["cs"])
     assert env.swarm is not None and env.swarm.coordinator is not None
-    cs_episode = series_cs(env.swarm.coordinator.ci_history())
+    history = env.swarm.coordinator.ci_history()
+    cs_episode = series_cs(history)
+    cs_diff = mean_pairwise_correlation(window_correlations(history, differenced=True))
     finite = [c for c in cs_values if math.isfinite(c)]
     return EpisodeResult(
         condition.name,
@@ -232,6 +240,8 @@ def run_episode(env: SwarmEnv, condition: Condition, seed: int) -> EpisodeResult
         float(cs_episode),
         total,
         float(np.mean(costs)),
+        float(cs_diff),
+        env.order(),
     )
 
 
@@ -268,13 +278,57 @@ def evaluate_swarm(
     return results
 
 
+#: The per-episode numbers that :func:`summarize` averages.
+SUMMARY_KEYS = (
+    "cs_window_mean",
+    "cs_final",
+    "cs_episode",
+    "cs_diff_episode",
+    "order_final",
+    "episode_return",
+    "drive_cost",
+)
+
+
+def paired_differences(
+    results: Sequence[EpisodeResult],
+    subject: str = "policy",
+    keys: Sequence[str] = ("cs_final", "cs_episode", "cs_diff_episode"),
+) -> list[dict[str, Any]]:
+    """``subject`` against every other condition, episode by episode (same seeds).
+
+    One row per other condition: for each key, the mean of (subject - control) over the
+    seeds both ran (``KEY_diff``), its standard error (``KEY_diff_se``; NaN for one seed)
+    and on how many of them the subject was higher (``KEY_higher``, ``KEY_n``).
+    """
+    mine = {r.seed: r for r in results if r.condition == subject}
+    rows = []
+    for name in dict.fromkeys(r.condition for r in results if r.condition != subject):
+        row: dict[str, Any] = {"control": name}
+        for key in keys:
+            d = np.array(
+                [getattr(mine[r.seed], key) - getattr(r, key)
+                 for r in results if r.condition == name and r.seed in mine],
+                dtype=float,
+            )
+            d = d[np.isfinite(d)]
+            row[f"{key}_diff"] = float(d.mean()) if d.size else math.nan
+            row[f"{key}_diff_se"] = (
+                float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
+            )
+            row[f"{key}_higher"] = int((d > 0).sum())
+            row[f"{key}_n"] = int(d.size)
+        rows.append(row)
+    return rows
+
+
 def summarize(results: Sequence[EpisodeResult]) -> list[dict[str, Any]]:
     """One row per condition: means and standard deviations over the seeds."""
     rows = []
     for name in dict.fromkeys(r.condition for r in results):
         mine = [r for r in results if r.condition == name]
         row: dict[str, Any] = {"condition": name, "episodes": len(mine)}
-        for key in ("cs_window_mean", "cs_final", "cs_episode", "episode_return", "drive_cost"):
+        for key in SUMMARY_KEYS:
             values = np.array([getattr(r, key) for r in mine], dtype=float)
             ok = values[np.isfinite(values)]
             row[key] = float(ok.mean()) if ok.size else math.nan

@@ -44,12 +44,34 @@ to line every source up with the swarm's). The swarm's own coupling rule (``coup
 0 = none) still acts after each tick, so a policy can be trained on top of a hand-written
 coupling or alone.
 
-Reward (``reward="shared"``, the default): every agent gets the swarm's CS, the mean pairwise
-Pearson correlation of the agents' CI series over the last ``window`` ticks (0 while
-undefined), minus ``action_cost * mean(a^2)`` averaged over the agents. ``reward="per_agent"``
-gives each agent its own mean correlation with the others minus its own action cost.
+Reward (``reward=``, :data:`REWARD_MODES`):
+
+================== ====================================================================
+``shared``         (the default) every agent gets the swarm's CS, the mean pairwise Pearson
+                   correlation of the agents' CI series over the last ``window`` ticks (0
+                   while undefined), minus ``action_cost * mean(a^2)`` averaged over the
+                   agents
+``per_agent``      each agent gets its own mean correlation with the others minus its own
+                   action cost
+``diff``           as ``shared``, but of the *differenced* CI series (CI(t) - CI(t-1) over
+                   the last ``window`` differences): a common trend (every agent lowering
+                   its gain, every drive drifting the same way) makes the CI series
+                   themselves correlate without any coordination, while its differences
+                   are then nearly constant plus each agent's own fluctuations, which do
+                   not correlate; only fluctuations that move together score
+``diff_per_agent`` each agent's own mean correlation of differenced series, own cost
+================== ====================================================================
+
+``order_weight`` (default 0) adds a *shaping* term to every agent's reward: ``order_weight``
+times the Kuramoto order parameter R of the agents' drive phases, averaged over the
+sources (1 when every source is phase-locked across the swarm, about 1/sqrt(n) when the
+phases are independent). It is computed by the environment from the agents' drives (the
+trainer's view), not from what an agent observes; it pays the mechanism by which the
+hand-written couplings synchronize, not CS itself, and evaluation reports CS separately.
 ``cs="mdea"`` replaces the Pearson CS by the MDEA-based CS of the whole episode, paid once
-at its last tick (the MDEA fit needs long series; ``mdea`` sets its windows).
+at its last tick (the MDEA fit needs long series; ``mdea`` sets its windows; shared only).
+Every step's info holds the windowed Pearson CS (``cs``), the CS term that was paid
+(``score``, the swarm-wide value) and R (``order``).
 
 An episode (``reset``) builds the swarm's agents from the episode seed (the heterogeneous
 drive gains, frequencies, phases and damping of :class:`~resonance_engine.swarm.batched.Swarm`),
@@ -88,6 +110,8 @@ __all__ = [
     "OBSERVATION_MODES",
     "FREQUENCY_UNIT",
     "observation_size",
+    "REWARD_MODES",
+    "window_correlations",
 ]
 
 #: Length of one agent's observation with ``observation="measures"``.
@@ -98,6 +122,9 @@ OBSERVATION_MODES = ("measures", "drive")
 FREQUENCY_UNIT = 0.02
 
 ObservationMode = Literal["measures", "drive"]
+#: What the swarm's reward pays (module docs): raw or differenced CI series, shared or own.
+REWARD_MODES = ("shared", "per_agent", "diff", "diff_per_agent")
+RewardMode = Literal["shared", "per_agent", "diff", "diff_per_agent"]
 
 
 def observation_size(mode: ObservationMode, n_sources: int) -> int:
@@ -107,6 +134,41 @@ def observation_size(mode: ObservationMode, n_sources: int) -> int:
             f"observation must be one of {', '.join(OBSERVATION_MODES)}, got {mode!r}"
         )
     return SWARM_OBSERVATION_SIZE + (1 + 2 * int(n_sources) if mode == "drive" else 0)
+
+
+def window_correlations(series: np.ndarray, differenced: bool = False) -> np.ndarray:
+    """Pearson correlations between the columns of ``series`` (T, n), or of their first
+    differences along T, shape (n, n); NaN on the diagonal and wherever a column is
+    constant or fewer than 3 rows are left.
+
+    Examples
+    --------
+    A common trend correlates the series but not their differences:
+
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(32.0)[:, None]
+    >>> trend = t + rng.normal(0, 0.5, (32, 3))
+    >>> bool(np.nanmean(window_correlations(trend)) > 0.9)
+    True
+    >>> bool(abs(np.nanmean(window_correlations(trend, differenced=True))) < 0.3)
+    True
+    """
+    x = np.asarray(series, dtype=np.float64)
+    if differenced:
+        x = np.diff(x, axis=0)
+    n = x.shape[1] if x.ndim == 2 else 0
+    corr = np.full((n, n), np.nan)
+    if x.ndim != 2 or x.shape[0] < 3 or n < 2:
+        return corr
+    x = x - x.mean(axis=0)
+    norm = np.sqrt(np.sum(x * x, axis=0))
+    scale = np.sqrt(x.shape[0]) * np.max(np.abs(x), axis=0, initial=0.0)
+    ok = norm > 1e-9 * np.maximum(scale, np.finfo(float).tiny)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(ok, x / norm, np.nan)
+    corr = np.clip(z.T @ z, -1.0, 1.0)
+    np.fill_diagonal(corr, np.nan)
+    return corr
 
 
 def _aggregate_vector(aggregate: SwarmAggregate | None) -> np.ndarray:
@@ -225,7 +287,10 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
     coupling_mode : str
         Mechanism of a numeric ``coupling`` ("gain", "kuramoto", "ci-feedback",
         "common-drive", "diffusive"; see :mod:`resonance_engine.swarm.coupling`).
-    reward : {"shared", "per_agent"}
+    reward : {"shared", "per_agent", "diff", "diff_per_agent"}
+        What the CS term pays (module docs; :data:`REWARD_MODES`).
+    order_weight : float
+        Weight (>= 0) of the shaping term: the drive phases' order parameter R (module docs).
     cs : {"pearson", "mdea"}
     action_cost : float
         Weight of ``mean(a^2)``.
@@ -266,7 +331,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         window: int = 16,
         coupling: float | Coupling = 0.0,
         coupling_mode: str = "gain",
-        reward: Literal["shared", "per_agent"] = "shared",
+        reward: RewardMode = "shared",
         cs: Literal["pearson", "mdea"] = "pearson",
         action_cost: float = 0.01,
         limits: ActionLimits | dict[str, Any] | None = None,
@@ -277,11 +342,14 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         observation: ObservationMode = "measures",
         action: ActionMode = "global",
         render_mode: None = None,
+        order_weight: float = 0.0,
     ) -> None:
         if not isinstance(n_agents, int) or n_agents < 2:
             raise ConfigError(f"SwarmEnv needs n_agents >= 2, got {n_agents!r}")
-        if reward not in ("shared", "per_agent"):
-            raise ConfigError(f"reward must be 'shared' or 'per_agent', got {reward!r}")
+        if reward not in REWARD_MODES:
+            raise ConfigError(
+                f"reward must be one of {', '.join(REWARD_MODES)} (SwarmEnv), got {reward!r}"
+            )
         if cs not in ("pearson", "mdea"):
             raise ConfigError(f"cs must be 'pearson' or 'mdea', got {cs!r}")
         if cs == "mdea" and reward != "shared":
@@ -292,8 +360,9 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         ):
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not (math.isfinite(action_cost) and action_cost >= 0):
-            raise ConfigError(f"action_cost must be finite and >= 0, got {action_cost!r}")
+        for name, weight in (("action_cost", action_cost), ("order_weight", order_weight)):
+            if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {weight!r}")
         if render_mode is not None:
             raise ConfigError(f"SwarmEnv has no render modes, got render_mode={render_mode!r}")
         self.mdea = mdea or MDEAConfig()
@@ -337,6 +406,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.reward_mode = reward
         self.cs_mode = cs
         self.action_cost = float(action_cost)
+        self.order_weight = float(order_weight)
         self.limits = limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
         self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
         self.render_mode = render_mode
@@ -415,8 +485,9 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         infos = {a: {"episode_seed": self.episode_seed} for a in self.agents}
         return dict(zip(self.agents, obs, strict=True)), infos
 
-    def _cs_rewards(self, truncated: bool) -> tuple[np.ndarray, float]:
-        """Per-agent reward before action costs, and the swarm's CS (NaN -> 0)."""
+    def _cs_rewards(self, truncated: bool) -> tuple[np.ndarray, float, float]:
+        """Per-agent CS term of the reward, the swarm-wide CS term and the windowed
+        Pearson CS (NaN -> 0 everywhere)."""
         assert self.swarm is not None and self.swarm.coordinator is not None
         coord = self.swarm.coordinator
         cs = coord.cs if math.isfinite(coord.cs) else 0.0
@@ -428,19 +499,25 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 except MetricError:
                     score = math.nan
             score = score if math.isfinite(score) else 0.0
-            return np.full(self.n_agents, score), cs
+            return np.full(self.n_agents, score), score, cs
         if self.reward_mode == "shared":
-            return np.full(self.n_agents, cs), cs
-        recent = coord.ci_history()[-self.swarm_config.window :]
-        per = np.zeros(self.n_agents)
-        if recent.shape[0] >= 3:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                corr = np.corrcoef(recent, rowvar=False)
-            np.fill_diagonal(corr, np.nan)
-            with np.errstate(invalid="ignore"):
-                per = np.nanmean(np.where(np.isfinite(corr), corr, np.nan), axis=1)
-            per = np.nan_to_num(per, nan=0.0)
-        return per, cs
+            return np.full(self.n_agents, cs), cs, cs
+        differenced = self.reward_mode.startswith("diff")
+        window = self.swarm_config.window + (1 if differenced else 0)
+        corr = window_correlations(coord.ci_history()[-window:], differenced)
+        defined = np.isfinite(corr)
+        per = np.where(defined, corr, 0.0).sum(axis=1) / np.maximum(defined.sum(axis=1), 1)
+        upper = corr[np.triu_indices(self.n_agents, 1)]
+        upper = upper[np.isfinite(upper)]
+        shared = float(upper.mean()) if upper.size else 0.0
+        if self.reward_mode == "diff":
+            return np.full(self.n_agents, shared), shared, cs
+        return per, shared, cs
+
+    def order(self) -> float:
+        """Kuramoto order parameter R of the agents' drive phases, mean over sources."""
+        assert self.swarm is not None
+        return float(np.mean(self.swarm.drive_order_parameter()))
 
     def step(
         self, actions: dict[str, np.ndarray]
@@ -475,18 +552,22 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
             info = None
         if info is not None:
             self.observer.update(swarm, info.aggregate)
-            score, cs = self._cs_rewards(truncated)
-            if self.reward_mode == "shared":
-                rewards = score - costs.mean()
+            per, score, cs = self._cs_rewards(truncated)
+            order = self.order()
+            shaping = self.order_weight * order
+            if self.reward_mode in ("shared", "diff"):
+                rewards = per + shaping - costs.mean()
             else:
-                rewards = score - costs
+                rewards = per + shaping - costs
         else:
-            cs = math.nan
+            cs = score = order = math.nan
             rewards = np.full(self.n_agents, -FEATURE_LIMIT)
         obs = self.observer.observations(self.actuator.theta, self.actuator.log_frequency)
         names = self.agents
         step_info = {
             "cs": cs,
+            "score": score,
+            "order": order,
             "invalid_actions": invalid,
             "tick": self.tick,
             "episode_seed": self.episode_seed,

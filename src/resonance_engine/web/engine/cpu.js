@@ -4,6 +4,7 @@
 // (backends/numpy_ref) does in float64 for the measures. Same contracts as the WGSL
 // shaders of the WebGPU engine (webgpu.js), so both give the same results.
 
+import { shiftFactor, tightShifts } from "./measures.js";
 import { coefficients, sourceDrive } from "./physics.js";
 
 const fround = Math.fround;
@@ -166,7 +167,7 @@ export class FrameKernels {
 
   /**
    * Box counts of |u| > theta at sizes base^0 .. base^levels. With `shifted` the box grid
-   * is shifted by multiples of shift_step (numpy_ref.metrics.shifted_box_counts):
+   * is shifted by multiples of size / shiftFactor (numpy_ref.metrics.shifted_box_counts):
    * occupancy keeps the mean count over the tight grids (those covering the mask's extent
    * with the fewest rows and columns of boxes: backends/box_grid.py), boundary the mean
    * over all the shifts.
@@ -187,7 +188,7 @@ export class FrameKernels {
     const counts = [active];
     for (let level = 1; level <= levels; level++) {
       const s = base ** level;
-      const step = shifted ? shiftStep(s, base) : s;
+      const step = shifted ? s / shiftFactor(s, base) : s;
       const ys = boundary ? null : tightShifts(r0, r1, s, step);
       const xs = boundary ? null : tightShifts(c0, c1, s, step);
       const found = [];
@@ -356,23 +357,4 @@ export class FrameKernels {
     state.tau.set(tau);
     state.prev.set(u);
   }
-}
-
-/**
- * The shifts d (multiples of `step` below `size`) whose boxes, starting at -d + k size,
- * cover positions lo..hi with the fewest boxes (backends/box_grid.py tight_shifts).
- */
-export function tightShifts(lo, hi, size, step) {
-  const boxes = [];
-  for (let d = 0; d < size; d += step) boxes.push([d, Math.floor((hi + d) / size) - Math.floor((lo + d) / size)]);
-  const fewest = Math.min(...boxes.map(([, n]) => n));
-  return boxes.filter(([, n]) => n === fewest).map(([d]) => d);
-}
-
-/** Step of the shifts of the box grid of side `size` (numpy_ref.metrics.shift_step). */
-export function shiftStep(size, base) {
-  if (base === 3) return Math.max(Math.floor(size / 3), 1);
-  if (size <= 2) return size; // boxes of 1 and 2 cells are not shifted
-  if (size <= 8) return size / 2;
-  return size < 32 ? size / 4 : size / 8;
 }

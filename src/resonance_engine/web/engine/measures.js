@@ -2,7 +2,9 @@
 // what ComplexityAnalyzer (metrics/analyzer.py) and ResidentMeasures
 // (backends/wgpu_gpu/analysis.py) do between the kernels: the mask threshold, the box
 // sizes and the fit of D, the dwell ring's bookkeeping (slots, lag weights, scales) and
-// the CI combination. The per-cell work is in the kernels (the WGSL shaders, or cpu.js).
+// the CI combination, and which shifted box grids D averages over (backends/box_grid.py).
+// The per-cell work is in the kernels: the WGSL shaders on WebGPU (webgpu.js), cpu.js on
+// the CPU; both take the same parameters and give back the same scalars.
 
 import { ConfigError, formatG, pyFloat, pyRepr } from "./physics.js";
 
@@ -69,16 +71,6 @@ export function checkMetrics(config = {}) {
   return m;
 }
 
-/** Whether the browser's WebGPU path computes every form `m` asks for: aligned base-2
- *  boxes, "frame" or "bounded" C with renormalized edges, the ring dwell. The other forms
- *  run on the CPU, on the frame read back. (The shaders have the calibrated forms too,
- *  which the Python wgpu backend uses; webgpu.js does not dispatch them yet.) */
-export function gpuForms(m) {
-  return m.fractal_offsets === "none" && m.box_base === 2
-    && (m.coherence_normalize === "frame" || m.coherence_normalize === "bounded")
-    && m.coherence_edge === "renormalize" && m.dwell_mode === "ring";
-}
-
 /** The largest k with base^k <= size (fractal.py level_of). */
 export function levelOf(size, base) {
   let k = 0;
@@ -137,6 +129,86 @@ export function fitDimension(sizes, counts) {
   return [slope, syy <= 1e-300 ? 1.0 : 1.0 - resid / syy];
 }
 
+// ------------------------------------------------------------ shifted box grids
+// (backends/box_grid.py, shared by both engines)
+
+/** Shifts per axis of the box grid of side `size` (box_grid.py shift_factor). */
+export function shiftFactor(size, base) {
+  if (base === 3) return size >= 3 ? 3 : 1;
+  if (size <= 2) return 1;
+  if (size <= 8) return 2;
+  return size < 32 ? 4 : 8;
+}
+
+/** How many levels below a box size its shifted boxes are counted from (source_drop). */
+export function sourceDrop(factor, base) {
+  return base === 3 ? 1 : Math.log2(factor);
+}
+
+/**
+ * The shifts d (multiples of `step` below `size`) whose boxes, starting at -d + k size,
+ * cover positions lo..hi with the fewest boxes (box_grid.py tight_shifts).
+ */
+export function tightShifts(lo, hi, size, step) {
+  const boxes = [];
+  for (let d = 0; d < size; d += step) boxes.push([d, Math.floor((hi + d) / size) - Math.floor((lo + d) / size)]);
+  const fewest = Math.min(...boxes.map(([, n]) => n));
+  return boxes.filter(([, n]) => n === fewest).map(([d]) => d);
+}
+
+/** Mean of found[iy * n + ix] (shift iy * step, ix * step; n shifts per axis) over the
+ *  grids tight along both axes for the extent [r0, r1, c0, c1] (box_grid.py tight_mean). */
+export function tightMean(found, n, extent, size, step) {
+  const ty = tightShifts(extent[0], extent[1], size, step);
+  const tx = tightShifts(extent[2], extent[3], size, step);
+  let total = 0;
+  for (const dy of ty) for (const dx of tx) total += found[(dy / step) * n + dx / step];
+  return total / (ty.length * tx.length);
+}
+
+/**
+ * Where the counts of the box pyramid go (WgpuFieldState._count_boxes): a row of `slots`
+ * counts holds the aligned counts of levels 0..levels, then (when shifted) the 4 extent
+ * words of level 0 and, per shifted level, a block of n x n counts. `blocks` maps such a
+ * level to [start, n]; `bySource` maps a pyramid level to the shifted levels counted from
+ * its boxes, [[level, n], ...].
+ */
+export function boxLayout(levels, base, shifted) {
+  let slots = levels + 1;
+  const blocks = new Map(), bySource = new Map();
+  if (shifted) {
+    slots += 4;
+    for (let level = 1; level <= levels; level++) {
+      const n = shiftFactor(base ** level, base);
+      if (n > 1) {
+        blocks.set(level, [slots, n]);
+        const source = level - sourceDrop(n, base);
+        if (!bySource.has(source)) bySource.set(source, []);
+        bySource.get(source).push([level, n]);
+        slots += n * n;
+      }
+    }
+  }
+  return { slots, blocks, bySource };
+}
+
+/** The counts per level from a row of boxLayout (WgpuFieldState.shifted_box_counts):
+ *  occupancy takes the mean over the tight shifted grids, boundary over all of them. */
+export function shiftedCounts(row, layout, levels, boundary, base, nx, ny) {
+  const counts = Array.from(row.slice(0, levels + 1));
+  if (!layout.blocks.size) return counts;
+  const e = levels + 1;
+  const extent = counts[0] === 0 ? [0, ny - 1, 0, nx - 1]
+    : [0xffffffff - row[e], row[e + 1], 0xffffffff - row[e + 2], row[e + 3]];
+  for (const [level, [at, n]] of layout.blocks) {
+    const found = Array.from(row.slice(at, at + n * n));
+    const size = base ** level;
+    counts[level] = boundary ? found.reduce((a, b) => a + b, 0) / found.length
+      : tightMean(found, n, extent, size, size / n);
+  }
+  return counts;
+}
+
 const MAX_INV_H = 1e30;
 const FLOAT32_MAX = 3.4028234663852886e38;
 //: Frames per period of the dominant frequency below which the recursive tau is aliased.
@@ -182,9 +254,10 @@ export function aliasingNote(frequency, dt) {
 
 /**
  * The measures of successive frames of one run: the bookkeeping of ComplexityAnalyzer
- * (metrics/analyzer.py) around the kernels. On WebGPU the forms of gpuForms() run in the
- * WGSL shaders (the engine's frameStats, firstCell, boxCounts, measure); everything else
- * runs in cpu.js FrameKernels on the frame (read back from the GPU when it lives there).
+ * (metrics/analyzer.py) around the kernels of `engine.measureKernels()`: frameStats,
+ * firstCell, boxCounts and measure, the WGSL shaders on the frame resident on the GPU
+ * (webgpu.js: only scalars come back) or cpu.js FrameKernels on the CPU engine's frame.
+ * Every form of MetricsConfig runs on both.
  */
 export class Measures {
   constructor(engine, sim, metrics) {
@@ -196,7 +269,6 @@ export class Measures {
     this.levels = levelOf(this.sizes[this.sizes.length - 1], m.box_base);
     this.levelIndex = this.sizes.map((s) => levelOf(s, m.box_base));
     this.weights = gaussianWeights(m.coherence_sigma, m.coherence_truncate);
-    this.onGpu = engine.kind === "webgpu" && gpuForms(m);
     this.history = m.dwell_history;
     this.lagWeights = Float64Array.from({ length: this.history }, (_, k) => Math.exp(-(k + 1) / m.dwell_lambda));
     this.slotScale = new Float64Array(this.history).fill(1.0);
@@ -219,7 +291,7 @@ export class Measures {
   /** The measures of the engine's current frame (simulated time t); it enters the dwell. */
   async frame(t) {
     const m = this.config;
-    const kernels = this.onGpu ? this.engine : await this.engine.measureKernels();
+    const kernels = this.engine.measureKernels();
     const stats = await kernels.frameStats();
     const [mean, meanSquare, maxAbs] = stats;
     if (![mean, meanSquare, maxAbs].every(Number.isFinite)) {
@@ -229,8 +301,7 @@ export class Measures {
       );
     }
     const theta = m.threshold !== null ? m.threshold : m.threshold_rms * Math.sqrt(Math.max(meanSquare, 0));
-    const [dt, timeNote] = this.onGpu ? [NaN, null] : this.frameInterval(t);
-    if (this.onGpu) this.lastT = t;
+    const [dt, timeNote] = this.frameInterval(t);
     const boundary = m.fractal_mode === "boundary";
     const counts = await kernels.boxCounts(theta, this.levels, boundary, m.box_base, m.fractal_offsets === "min");
     // moment_shift (backends/frame_scales.py): the mean, or a cell of a constant frame
@@ -243,24 +314,17 @@ export class Measures {
     const ring = m.dwell_mode === "ring";
     const store = ring && m.dwell_storage === "int16" ? (maxAbs > 0 ? 32767 / maxAbs : 1.0) : 1.0;
     const lags = Math.min(this.framesSeen, this.history);
+    const [momentScale, cohA, cohB, cNote] = coherenceConstants(m, stats, shift);
     const params = {
       window: m.gain_window, weights: this.weights, shift, gamma: m.gamma,
-      normalize: m.coherence_normalize, eps: m.coherence_eps, scale: m.coherence_scale,
+      normalize: m.coherence_normalize, inward: m.coherence_edge === "inward", momentScale,
+      cohA, cohB, local: m.coherence_normalize === "local", undefinedC: cNote !== null,
+      recursive: ring ? null : this.recursiveStep(dt, invH),
       slots: Uint32Array.from({ length: lags }, (_, l) => (((this.head - l - 1) % this.history) + this.history) % this.history),
       lagWeights: this.lagWeights.subarray(0, lags), slotScale: this.slotScale,
       invH, storeSlot: this.head, storeScale: store, quantized: m.dwell_storage === "int16",
       history: this.history,
     };
-    let cNote = null;
-    if (!this.onGpu) {
-      const [momentScale, cohA, cohB, note] = coherenceConstants(m, stats, shift);
-      cNote = note;
-      Object.assign(params, {
-        inward: m.coherence_edge === "inward", momentScale, cohA, cohB,
-        local: m.coherence_normalize === "local", undefinedC: note !== null,
-        recursive: ring ? null : this.recursiveStep(dt, invH),
-      });
-    }
     const means = await kernels.measure(params);
     if (ring) {
       this.slotScale[this.head] = 1 / store;

@@ -1,5 +1,5 @@
 // The engine under Node.js with the `webgpu` npm package (Dawn):
-//   node node.mjs WEBGPU_MODULE_DIR bench CONFIG_JSON [MIN_SECONDS REPEATS]
+//   node node.mjs WEBGPU_MODULE_DIR bench CONFIG_JSON [MIN_SECONDS REPEATS FRAMES]
 //   node node.mjs WEBGPU_MODULE_DIR run CONFIG_JSON STEPS EVERY
 // prints one JSON object. Dawn needs a Vulkan driver: VK_ICD_FILENAMES may name
 // chromium's SwiftShader (e.g. /usr/lib/chromium/vk_swiftshader_icd.json).
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createResonance } from "./resonance.js";
 import { stepsPerSecond } from "./bench.js";
 
-const [modules, command, configText, a, b] = process.argv.slice(2);
+const [modules, command, configText, a, b, c] = process.argv.slice(2);
 const webgpu = await import(pathToFileURL(join(modules, "webgpu", "index.js")).href);
 Object.assign(globalThis, webgpu.globals);
 // kept referenced for the whole run: Dawn crashes when its GPU object is collected
@@ -17,7 +17,7 @@ const resonance = createResonance({ engine: "webgpu", gpu: globalThis.dawnGpu })
 const config = JSON.parse(configText);
 let result;
 if (command === "bench") {
-  result = await stepsPerSecond(resonance, config, Number(a || 0.5), Number(b || 3));
+  result = await stepsPerSecond(resonance, config, Number(a || 0.5), Number(b || 3), Number(c || 5));
 } else {
   await resonance.configure(config);
   const series = [];

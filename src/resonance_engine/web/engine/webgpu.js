@@ -2,13 +2,23 @@
 // they are, the float32 prelude prepended as backends/wgpu_gpu/device.py does) assembled
 // and dispatched the way backends/wgpu_gpu/field.py and metrics.py do it, through the
 // WebGPU API. The fields stay on the GPU; only scalars come back, and the field when
-// asked for. One field (batch 1), float32.
+// asked for. One field (batch 1), float32. Every form of the measures runs in the
+// shaders, as in analysis.py ResidentMeasures: D over aligned or shifted box grids, base
+// 2 or 3; C "local", "relative", "bounded" or "frame" with inward or renormalised edges;
+// the recursive dwell or the ring. The host side (measures.js) is the CPU engine's too.
 
-import { FrameKernels } from "./cpu.js";
+import { boxLayout, shiftedCounts } from "./measures.js";
 import { coefficients, sourceDrive } from "./physics.js";
 
 const LINE_GROUP = 64;     // workgroup size of add_sources and apply_mur
 const REDUCE_GROUP = 256;  // workgroup size of the reductions
+// Workgroups of the reductions that synchronise with workgroupBarrier (frame_sums,
+// minmax_partial, normalize_frame, combine; each grid-strides over the frame). The
+// Python backend takes up to 256; here at most 16: on SwiftShader a workgroup that meets
+// a barrier is expensive beyond a dozen or so of them (a 256-wide tree reduction of a
+// 128x128 frame: 33 ms in 64 workgroups, 3.9 ms in 16, 2.4 ms for the same pass without
+// barriers), while a GPU does the grid-stride sums of 16 x 256 invocations in microseconds.
+const BARRIER_GROUPS = 16;
 const STEPS_PER_SUBMIT = 64;
 
 const ceilDiv = (a, b) => Math.floor((a + b - 1) / b);
@@ -57,6 +67,7 @@ export class WebGpuEngine {
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.buildPipelines(shaders);
     this.buffers = [];
+    this.readBytes = 0;  // bytes copied to the host so far (read())
   }
 
   /** A WebGPU device on the default adapter, or null when there is none. */
@@ -117,6 +128,7 @@ export class WebGpuEngine {
       frameSums: pipeline("readback", [L.readback], "frame_sums"),
       boxesLevel0: pipeline("boxcount", [L.boxes], "boxes_level0"),
       boxesLevel: pipeline("boxcount", [L.boxes], "boxes_level"),
+      shiftedBoxes: pipeline("boxcount", [L.boxes], "shifted_boxes"),
       boxSumX: pipeline("gain", [L.gain], "box_sum_x"),
       boxMeanY: pipeline("gain", [L.gain], "box_mean_y"),
       smoothX: pipeline("moments", [L.moments], "smooth_x"),
@@ -125,6 +137,7 @@ export class WebGpuEngine {
       normalizeFrame: pipeline("moments", [L.moments], "normalize_frame"),
       dwellCodes: pipeline("dwell", [L.dwell], "dwell_codes"),
       dwellFloat: pipeline("dwell", [L.dwell], "dwell_float"),
+      dwellRecursive: pipeline("dwell", [L.dwell], "dwell_recursive"),
       combine: pipeline("combine", [L.combine], "combine"),
       flagNonfinite: pipeline("reduce", [L.reduce], "flag_nonfinite"),
     };
@@ -181,6 +194,7 @@ export class WebGpuEngine {
   /** Copy `size` bytes of a GPU buffer to the host (an ArrayBuffer). */
   async read(buffer, size, offset = 0) {
     const U = this.usage;
+    this.readBytes += size;
     const staging = this.device.createBuffer({ size: Math.ceil(size / 4) * 4, usage: U.MAP_READ | U.COPY_DST });
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(buffer, offset, staging, 0, Math.ceil(size / 4) * 4);
@@ -334,11 +348,10 @@ export class WebGpuEngine {
     return f.length ? Math.max(...f) : null;
   }
 
-  /** The CPU kernels on the frame read back: the forms the WGSL shaders do not have. */
-  async measureKernels() {
-    if (!this.frameKernels) this.frameKernels = new FrameKernels(this.sim.nx, this.sim.ny);
-    this.frameKernels.u = await this.field();
-    return this.frameKernels;
+  /** The measure kernels: this engine, on its resident frame (nothing is read back
+   *  but the scalars of each kernel). */
+  measureKernels() {
+    return this;
   }
 
   metricSetup() {
@@ -349,14 +362,14 @@ export class WebGpuEngine {
       dwell: this.storage(n, "dwell"), ci: this.storage(n, "ci"),
       scratch: this.storage(2 * n, "moments"), dummy: this.storage(16, "unused"),
       boxFlags: [this.storage(n, "box flags"), this.storage(n, "box flags")],
-      ring: null,
+      ring: null, ringKey: null,
     };
     return this.metricBuffers;
   }
 
   async frameStats() {
     const { nx, ny } = this.sim;
-    const groups = Math.min(ceilDiv(nx * ny, REDUCE_GROUP), 256);
+    const groups = Math.min(ceilDiv(nx * ny, REDUCE_GROUP), BARRIER_GROUPS);
     const result = this.storage(groups * 12, "frame sums");
     const group = this.group(this.layouts.readback, [this.uniform([nx, ny, 0, 1]), this.current, this.current, result]);
     this.run([[this.pipes.frameSums, group, [groups, 1, 1]]]);
@@ -377,22 +390,44 @@ export class WebGpuEngine {
     return new Float32Array(await this.read(this.current, 4))[0];
   }
 
-  async boxCounts(theta, levels, boundary) {
+  /**
+   * Box counts of |u| > theta at sizes base^0 .. base^levels: the pyramid of boxcount.wgsl
+   * and, with `shifted`, the counts of every shifted grid and the mask's extent
+   * (WgpuFieldState._count_boxes); the mean over the tight grids is taken on the host
+   * from those few numbers (measures.js shiftedCounts).
+   */
+  async boxCounts(theta, levels, boundary, base = 2, shifted = false) {
     const { nx, ny } = this.sim;
     const m = this.metricSetup();
-    const stride = ceilDiv(48, this.uniformAlign) * this.uniformAlign;
-    const words = new Uint32Array((levels + 1) * stride / 4);
-    const shapes = [];
+    const layout = boxLayout(levels, base, shifted);
+    const { slots, blocks, bySource } = layout;
+    const dims = [[nx, ny]];
+    for (let l = 0; l < levels; l++) dims.push([ceilDiv(dims[l][0], base), ceilDiv(dims[l][1], base)]);
+    const extentAt = shifted ? levels + 1 : 0;
+    const rows = [], entries = [];  // entries: [pipeline, row, workgroups, flags of group]
     for (let level = 0; level <= levels; level++) {
-      const size = 2 ** level;
-      const bx = ceilDiv(nx, size), by = ceilDiv(ny, size);
-      const cx = level ? ceilDiv(nx, size / 2) : 0, cy = level ? ceilDiv(ny, size / 2) : 0;
-      words.set([nx, ny, bx, by, cx, cy, level, levels + 1, boundary ? 1 : 0], level * stride / 4);
-      shapes.push([bx, by]);
+      const [bx, by] = dims[level];
+      const [cx, cy] = level ? dims[level - 1] : [0, 0];
+      rows.push([nx, ny, bx, by, cx, cy, level, slots, boundary ? 1 : 0, base, extentAt, 0]);
+      entries.push([level ? this.pipes.boxesLevel : this.pipes.boxesLevel0, rows.length - 1,
+        [ceilDiv(bx, 16), ceilDiv(by, 16), 1], level]);
+      for (const [target, n] of bySource.get(level) || []) {
+        const f = base ** (target - level);
+        const [sx, sy] = dims[level];
+        const mx = ceilDiv(sx + f - 1, f), my = ceilDiv(sy + f - 1, f);
+        rows.push([nx, ny, mx, my, sx, sy, blocks.get(target)[0], slots, boundary ? 1 : 0, f, 0, n]);
+        entries.push([this.pipes.shiftedBoxes, rows.length - 1,
+          [ceilDiv(mx, 16), ceilDiv(my, 16), n * n], level + 1]);
+      }
     }
+    const stride = ceilDiv(48, this.uniformAlign) * this.uniformAlign;
+    const words = new Uint32Array(rows.length * stride / 4);
+    rows.forEach((r, k) => words.set(r, k * stride / 4));
     const uniform = this.upload(words, this.usage.UNIFORM, "levels");
     const thr = this.upload(new Float32Array([float32AtMost(theta)]), this.usage.STORAGE, "threshold");
-    const counts = this.storage(4 * (levels + 1), "counts");
+    const counts = this.storage(4 * slots, "counts");
+    // group k reads boxFlags[1 - k] and writes boxFlags[k]: level L writes flags[L % 2],
+    // and the shifted counts from level L run with group L + 1, reading it
     const groups = [0, 1].map((k) => this.device.createBindGroup({
       layout: this.layouts.boxes,
       entries: [
@@ -404,16 +439,30 @@ export class WebGpuEngine {
         { binding: 5, resource: { buffer: counts } },
       ],
     }));
-    this.run(shapes.map(([bx, by], level) => [
-      level ? this.pipes.boxesLevel : this.pipes.boxesLevel0, groups[level % 2],
-      [ceilDiv(bx, 16), ceilDiv(by, 16), 1], [level * stride],
-    ]), (e) => e.clearBuffer(counts));
-    const result = Array.from(new Uint32Array(await this.read(counts, 4 * (levels + 1))));
+    this.run(entries.map(([pipeline, row, dispatch, g]) => [pipeline, groups[g % 2], dispatch, [row * stride]]),
+      (e) => e.clearBuffer(counts));
+    const row = new Uint32Array(await this.read(counts, 4 * slots));
     this.release(uniform, thr, counts);
-    return result;
+    return shiftedCounts(row, layout, levels, boundary, base, nx, ny);
   }
 
-  /** G, C, tau and E = G C (1 - exp(-tau / gamma)); the means of the four. */
+  /** The dwell's state on the GPU: the ring of past frames, or the recursive dwell's
+   *  previous frame and tau (zeroed when made). */
+  dwellState(p) {
+    const m = this.metricSetup();
+    const n = this.sim.nx * this.sim.ny;
+    const bytes = p.recursive ? 2 * 4 * n : p.history * (p.quantized ? ceilDiv(n, 2) * 4 : n * 4);
+    const key = `${p.recursive ? "recursive" : p.quantized ? "codes" : "float"} ${bytes}`;
+    if (m.ringKey !== key) {
+      if (m.ring) this.release(m.ring);
+      m.ring = this.storage(bytes, "dwell state");
+      m.ringKey = key;
+    }
+    return m.ring;
+  }
+
+  /** G, C, tau and E = G C (1 - exp(-tau / gamma)); the means of the four (the
+   *  parameters of cpu.js FrameKernels.measure, dispatched as analysis.py does). */
   async measure(p) {
     const { nx, ny } = this.sim;
     const n = nx * ny;
@@ -433,42 +482,49 @@ export class WebGpuEngine {
       [P.boxSumX, this.group(L.gain, [gainGrid, this.current, m.scratch]), grid],
       [P.boxMeanY, this.group(L.gain, [gainGrid, m.scratch, m.gain]), grid],
     ];
-    // coherence
+    // coherence (WgpuMetricFields.coherence as ResidentMeasures calls it: "local" (mode
+    // 3) or 1 / (coh_a var + coh_b) (mode 4) of the moments of (u - shift) * momentScale,
+    // rescaled by the min and max of the frame for "frame")
     const radius = (p.weights.length - 1) / 2;
-    const mode = p.normalize === "frame" ? 0 : 1;
-    const groups = Math.min(ceilDiv(n, REDUCE_GROUP), REDUCE_GROUP);
-    const params = floats([...p.weights, p.shift, p.eps, p.scale]);
-    const momentsGrid = uniform([nx, ny, radius, 1, mode, groups]);
+    const groups = Math.min(ceilDiv(n, REDUCE_GROUP), BARRIER_GROUPS);
+    const params = floats([...p.weights, p.shift, p.cohB, p.cohA, p.momentScale]);
+    const options = (p.inward ? 1 : 0) | 2;
+    const momentsGrid = uniform([nx, ny, radius, 1, p.local ? 3 : 4, groups, options]);
     const part = this.storage(8 * groups, "min max");
     made.push(part);
     const first = this.group(L.moments, [momentsGrid, this.current, params, m.scratch, part]);
     const second = this.group(L.moments, [momentsGrid, m.scratch, params, m.coherence, part]);
     dispatches.push([P.smoothX, first, grid], [P.smoothY, second, grid]);
-    if (mode === 0) {
+    if (p.normalize === "frame") {
       dispatches.push([P.minmaxPartial, second, [groups, 1, 1]],
-        [P.normalizeFrame, second, [Math.min(ceilDiv(n, REDUCE_GROUP), 4096), 1, 1]]);
+        [P.normalizeFrame, second, [groups, 1, 1]]);
     }
-    // dwell (the ring of past frames stays on the GPU)
-    const words = ceilDiv(n, 2);
-    const ringBytes = p.history * (p.quantized ? words * 4 : n * 4);
-    if (!m.ring || m.ringBytes !== ringBytes || m.quantized !== p.quantized) {
-      if (m.ring) this.release(m.ring);
-      m.ring = this.storage(ringBytes, "dwell ring");
-      m.ringBytes = ringBytes;
-      m.quantized = p.quantized;
+    // dwell: the state (ring or recursive) stays on the GPU
+    const state = this.dwellState(p);
+    let dwell;
+    if (p.recursive) {
+      const q = p.recursive;
+      const slots = this.upload(new Uint32Array(4), this.usage.STORAGE, "slots");
+      made.push(slots);
+      const total = ceilDiv(n, REDUCE_GROUP), gx = Math.min(total, 32768);
+      dwell = [P.dwellRecursive, this.group(L.dwell, [uniform([nx, ny, 1, 0, 0, 0, 0]), this.current,
+        floats([q.invH, q.decay, q.increment, q.rate]), slots, m.dummy, state, m.dwell]),
+      [gx, ceilDiv(total, gx), 1]];
+    } else {
+      const words = ceilDiv(n, 2);
+      const lags = p.slots.length;
+      const ringGrid = uniform([nx, ny, 1, p.history, lags, p.storeSlot, words]);
+      const dwellParams = floats([p.invH, p.storeScale, ...p.lagWeights, ...p.slotScale]);
+      const slotBuffer = this.upload(Uint32Array.from(lags ? p.slots : [0]), this.usage.STORAGE, "slots");
+      made.push(slotBuffer);
+      const [codes, frames] = p.quantized ? [state, m.dummy] : [m.dummy, state];
+      const total = Math.max(ceilDiv(p.quantized ? words : n, REDUCE_GROUP), 1);
+      const gx = Math.min(total, 32768);
+      dwell = [p.quantized ? P.dwellCodes : P.dwellFloat,
+        this.group(L.dwell, [ringGrid, this.current, dwellParams, slotBuffer, codes, frames, m.dwell]),
+        [gx, ceilDiv(total, gx), 1]];
     }
-    const lags = p.slots.length;
-    const ringGrid = uniform([nx, ny, 1, p.history, lags, p.storeSlot, words]);
-    const dwellParams = floats([p.invH, p.storeScale, ...p.lagWeights, ...p.slotScale]);
-    const slotBuffer = this.upload(Uint32Array.from(lags ? p.slots : [0]), this.usage.STORAGE, "slots");
-    made.push(slotBuffer);
-    const [codes, frames] = p.quantized ? [m.ring, m.dummy] : [m.dummy, m.ring];
-    const count = p.quantized ? words : n;
-    const total = Math.max(ceilDiv(count, REDUCE_GROUP), 1);
-    const gx = Math.min(total, 32768);
-    dispatches.push([p.quantized ? P.dwellCodes : P.dwellFloat,
-      this.group(L.dwell, [ringGrid, this.current, dwellParams, slotBuffer, codes, frames, m.dwell]),
-      [gx, ceilDiv(total, gx), 1]]);
+    dispatches.push(dwell);
     // combine
     const sums = this.storage(16 * groups, "sums");
     made.push(sums);
