@@ -119,7 +119,7 @@ def test_dwell(u: np.ndarray, history: int, quantized: bool, frames: int) -> Non
     st.integers(1, 4),
     st.booleans(),
     st.sampled_from(["frame", "bounded"]),
-    st.sampled_from([1, 3, 5]),
+    st.sampled_from([1, 3, 5, 11]),  # 11: the float64 running sums of a wide gain window
     st.sampled_from([0.7, 2.0]),
 )
 def test_analyze_frame(
@@ -235,7 +235,7 @@ def _cache_hits(kernel: str, cache_dir: str) -> int:
         "import numpy as np\n"
         "import resonance_engine.backends.numba_cpu.metrics as m\n"
         f"k = m.{kernel}\n"
-        "k(np.ones((1, 4, 4), dtype=np.float32))\n"
+        "k(np.ones((1, 4, 4), dtype=np.float32), 1)\n"
         "print(sum(k.stats.cache_hits.values()))\n"
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
@@ -350,3 +350,71 @@ def test_analyze_frame_calibrated(
     m2 = REF.local_moments(u, params.weights, params.shift, inward)[1]
     resolved = m2 > (1e-4 if u.dtype == np.float32 else 1e-10) * max(float(m2.max()), 1e-300)
     np.testing.assert_allclose(fast_fields[1][resolved], ref_fields[1][resolved], atol=1e-3)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float32, 1e-6), (np.float64, 1e-12)])
+def test_exp_helper_keeps_its_relative_precision_for_tiny_arguments(
+    dtype: type, tol: float
+) -> None:
+    """exp(-x) and exp(-x) - 1 of the compiled kernels (the recursive dwell, tau's h):
+    relative errors within ``tol`` from 1e-12 to the clip at 40, where 1 - exp(-x) computed
+    as a difference would cancel and exp(-x) as a power of exp(-x / 512) would lose 9 bits."""
+    from numba import njit
+
+    import resonance_engine.backends.numba_cpu.metrics as fast_module
+
+    helper = fast_module._exp_pair
+
+    @njit
+    def evaluate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e = np.empty_like(x)
+        p = np.empty_like(x)
+        for j in range(x.shape[0]):
+            e[j], p[j] = helper(x[j], x.dtype.type)
+        return e, p
+
+    x = np.concatenate([[0.0], np.logspace(-12, np.log10(40.0), 3000), [41.0, 1e3]]).astype(dtype)
+    e, p = (v.astype(np.float64) for v in evaluate(x))
+    clipped = np.minimum(x.astype(np.float64), 40.0)
+    assert p[0] == 0.0 and e[0] == 1.0
+    np.testing.assert_allclose(p[1:], np.expm1(-clipped[1:]), rtol=tol, atol=0)
+    np.testing.assert_allclose(e, np.exp(-clipped), rtol=tol, atol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(fields(), st.sampled_from(["local", "frame", "bounded"]), st.sampled_from([3, 5, 11]))
+def test_sums_without_fields_match_the_stored_fields(
+    u: np.ndarray, mode: str, window: int
+) -> None:
+    """Without fields to write and without the C range, C is summed without being stored
+    (another loop): the same sums as when the fields are written, and the reference's to
+    1e-5; c_min and c_max are then +inf and -inf."""
+    b = u.shape[0]
+    stats = REF.frame_stats(u)
+    rng = np.random.default_rng(5)
+    state = np.stack([rng.standard_normal(u.shape), rng.random(u.shape) * 0.05], axis=1)
+    params = FrameParams(
+        threshold=np.sqrt(stats[:, 1]), levels=1, boundary=False, gain_window=window,
+        weights=gaussian_weights(2.0), shift=stats[:, 0],
+        coh_a=1.0 if mode == "frame" else 2.0, coh_b=1e-6 if mode == "frame" else 1.0,
+        gamma=0.01, history=np.zeros((b, 1, 1, 1), dtype=np.int16),
+        slots=np.zeros(0, dtype=np.int64), lag_weights=np.zeros(0), slot_scale=np.ones((b, 1)),
+        inv_h=1.0 / (np.sqrt(stats[:, 1]) + 1e-3), store_slot=-1, store_scale=np.ones(b),
+        coh_local=mode == "local", moment_scale=np.full(b, 0.5),
+        recursive=state.astype(u.dtype), decay=float(np.exp(-0.1)), increment=0.01,
+        decay_rate=0.1,
+    )
+    fields = tuple(np.empty_like(u) for _ in range(3))
+    stored, _ = FAST.analyze_frame(u, params._replace(recursive=params.recursive.copy()), fields)
+    bare, _ = FAST.analyze_frame(
+        u, params._replace(recursive=params.recursive.copy(), c_range=False), None
+    )
+    ref, _ = REF.analyze_frame(u, params._replace(recursive=params.recursive.copy()), None)
+    np.testing.assert_allclose(bare[:, :5], stored[:, :5], rtol=1e-6, atol=1e-12)
+    assert np.all(bare[:, 5] == np.inf) and np.all(bare[:, 6] == -np.inf)
+    if mode == "local":  # C = m1^2 / m2 is ill-conditioned where m2 is tiny: checked above
+        return
+    # the reference's float64 sums: G, tau and the h-weighted ones to 1e-5 (float32)
+    rtol = 1e-5 if u.dtype == np.float32 else 1e-9
+    cols = [0, 2, 4]
+    np.testing.assert_allclose(bare[:, cols], ref[:, cols], rtol=rtol, atol=1e-9)

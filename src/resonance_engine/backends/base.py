@@ -295,6 +295,9 @@ class FrameParams(NamedTuple):
     decay, increment, decay_rate : float
         Of the recursive dwell: exp(-dt / lambda), dt and dt / lambda (all 0 on the first
         frame).
+    c_range : bool
+        Return the min and max of C (the seed's "frame" rescaling needs them). False lets a
+        kernel skip them: ``c_min`` and ``c_max`` are then +inf and -inf.
     """
 
     threshold: np.ndarray
@@ -322,6 +325,7 @@ class FrameParams(NamedTuple):
     decay: float = 0.0
     increment: float = 0.0
     decay_rate: float = 0.0
+    c_range: bool = True
 
 
 #: Columns of the sums returned by :meth:`MetricKernels.analyze_frame`.

@@ -289,6 +289,7 @@ class ComplexityAnalyzer:
             "coh_local": cfg.coherence_normalize == "local",
             "inward": cfg.coherence_edge == "inward",
             "moment_scale": scale,
+            "c_range": cfg.coherence_normalize == "frame",
         }
         return common, note
 

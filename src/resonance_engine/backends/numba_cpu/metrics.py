@@ -2,10 +2,11 @@
 :class:`~resonance_engine.backends.base.MetricKernels`).
 
 Work is split into tasks of (batch member, band of rows) run with ``prange``; inside a
-band the vertical window sums are running sums (gain) or a ring of horizontally
-filtered rows (Gaussian moments), so every cell of the input is read from memory once
-and intermediate rows stay in cache. Arithmetic is in the field's dtype except the
-running sums, which accumulate in float64 so they do not drift.
+band the vertical window sums are direct sums of the window's rows (gain; float64
+running sums for windows wider than ``DIRECT_GAIN``, so they do not drift) or a ring of
+horizontally filtered rows (Gaussian moments), so every cell of the input is read from
+memory once and intermediate rows stay in cache. Arithmetic is in the field's dtype; the
+frame sums add blocks of ``SUM_BLOCK`` cells, summed in that type, in float64.
 """
 
 from __future__ import annotations
@@ -100,38 +101,52 @@ def _bits_as_float(bits):
     return np.float64(pair.view(np.float32)[0])
 
 
-def _frame_stats_py(u):
+def _frame_stats_py(u, nbands):
     b, ny, nx = u.shape
-    part = np.zeros((b * ny, 3))
-    for r in prange(b * ny):
-        k = r // ny
-        i = r % ny
-        row = u[k, i]
+    band = -(-ny // nbands)
+    part = np.zeros((b * nbands, 3))
+    for task in prange(b * nbands):
+        k = task // nbands
+        i0 = (task % nbands) * band
+        mag = np.empty(nx, dtype=np.float32)  # one buffer per task, not per row
         s1 = 0.0
         s2 = 0.0
-        mag = np.empty(nx, dtype=np.float32)
-        for j in range(nx):
-            x = np.float64(row[j])
-            s1 += x
-            s2 += x * x
-            mag[j] = abs(np.float32(row[j]))
-        part[r, 0] = s1
-        part[r, 1] = s2
-        # max |u| (rounded to float32)
-        part[r, 2] = _bits_as_float(_positive_bits_min_max(mag, np.int32(_INF_BITS), 0)[1])
+        hi = np.int32(0)
+        for i in range(i0, min(i0 + band, ny)):
+            row = u[k, i]
+            r1, r2 = _row_moments(row, mag)
+            s1 += r1
+            s2 += r2
+            hi = _positive_bits_min_max(mag, np.int32(_INF_BITS), hi)[1]
+        part[task, 0] = s1
+        part[task, 1] = s2
+        part[task, 2] = _bits_as_float(hi)  # max |u| (rounded to float32)
     out = np.zeros((b, 3))
     n = ny * nx
     for k in range(b):
-        for i in range(ny):
-            out[k, 0] += part[k * ny + i, 0]
-            out[k, 1] += part[k * ny + i, 1]
-            out[k, 2] = max(out[k, 2], part[k * ny + i, 2])
+        for q in range(nbands):
+            out[k, 0] += part[k * nbands + q, 0]
+            out[k, 1] += part[k * nbands + q, 1]
+            out[k, 2] = max(out[k, 2], part[k * nbands + q, 2])
         out[k, 0] /= n
         out[k, 1] /= n
         # a NaN anywhere makes the sums NaN; keep max|u| honest too
         if not np.isfinite(out[k, 1]):
             out[k, 2] = out[k, 1]
     return out
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _row_moments(row, mag):
+    """(sum u, sum u^2) of a row in float64; |u| as float32 into ``mag``."""
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(row.shape[0]):
+        x = np.float64(row[j])
+        s1 += x
+        s2 += x * x
+        mag[j] = abs(np.float32(row[j]))
+    return s1, s2
 
 
 _frame_stats_parallel = njit(parallel=True, fastmath=FASTMATH, cache=True)(
@@ -144,8 +159,9 @@ _frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(
 
 def frame_stats(u: np.ndarray) -> np.ndarray:
     """Per member: mean, mean square and max |u|, shape (b, 3), float64."""
-    kernel = _frame_stats_serial if _serial(u) else _frame_stats_parallel
-    result: np.ndarray = kernel(u)
+    serial = _serial(u)
+    kernel = _frame_stats_serial if serial else _frame_stats_parallel
+    result: np.ndarray = kernel(u, 1 if serial else band_count(u.shape[0], u.shape[1]))
     return result
 
 
@@ -474,6 +490,12 @@ def _gain(u, window, inv_cnt_x, nbands, out):
         i1 = min(i0 + band, ny)
         if i0 >= i1:
             continue
+        if window <= DIRECT_GAIN:
+            padded = _padded(nx, half, u.dtype)
+            icx = inv_cnt_x.astype(u.dtype)
+            for i in range(i0, i1):
+                _direct_gain_row(u[k], i, half, icx, padded, out[k, i])
+            continue
         colsum = np.zeros(nx)  # float64 column sums of |u| over the rows of the window
         gsum = np.empty(nx)
         for i in range(max(0, i0 - half), min(ny, i0 + half + 1)):
@@ -623,7 +645,7 @@ def _recursive_dwell(u, state, inv_h, decay, inc, rate, out):
         k = r // ny
         i = r % ny
         dt = u.dtype.type
-        _recursive_dwell_row(u[k, i], state[k, 0, i], state[k, 1, i], dt(inv_h[k]), dt(decay),
+        _recursive_dwell_row(u[k, i], state[k, 0, i], state[k, 1, i], dt(inv_h[k]), decay,
                              dt(inc), dt(rate), out[k, i])
 
 
@@ -645,19 +667,43 @@ def recursive_dwell(
 # The analyzer's hot path: every measure of a frame in one pass over the rows.
 # ---------------------------------------------------------------------------------------
 
-@njit(inline="always", fastmath=FASTMATH)
-def _one_minus_exp_neg(x):
-    """1 - exp(-x) for x >= 0 in float64, vectorizable (no libm call).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.693145751953125  # 16 significant bits: n * _LN2_HI is exact for n < 256
+_LN2_LO = 1.4286068203094173e-06
 
-    exp(-x) = exp(-x / 512)^512: a degree-6 Taylor polynomial on [0, 40/512] and nine
-    squarings; relative error below 1e-9. x is clipped at 40 (exp(-40) = 4e-18).
+
+@njit(inline="always", fastmath=FASTMATH)
+def _pow2_neg(n, dt):
+    """2^-n for 0 <= n < 64, exactly, from the bits of n (selects and products of powers
+    of two: vectorizable, unlike a table lookup, which becomes a gather)."""
+    one = dt(1.0)
+    a = (dt(0.5) if n & 1 else one) * (dt(0.25) if n & 2 else one)
+    b = (dt(2.0**-4) if n & 4 else one) * (dt(2.0**-8) if n & 8 else one)
+    c = (dt(2.0**-16) if n & 16 else one) * (dt(2.0**-32) if n & 32 else one)
+    return (a * b) * c
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _exp_pair(x, dt):
+    """(exp(-x), exp(-x) - 1) for x >= 0 in the type ``dt``, vectorizable (no libm call),
+    both with a relative error of a few units in the last place, however small x is.
+
+    x = n ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite); q = expm1(-r) by its degree-10
+    Taylor polynomial; then exp(-x) = 2^-n (1 + q) and exp(-x) - 1 = (2^-n - 1) + 2^-n q
+    (q itself for n = 0: no subtraction from 1, so 1 - exp(-x) keeps its precision for
+    tiny x). x is clipped at 40 (exp(-40) = 4e-18). Every constant is a ``dt``: numba
+    promotes float32 times a Python float to float64.
     """
-    y = -min(x, 40.0) * (1.0 / 512.0)
-    e = 1.0 + y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (
-        1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))))
-    for _ in range(9):
-        e = e * e
-    return 1.0 - e
+    a = min(x, dt(40.0))
+    n = np.int32(a * dt(_LOG2E) + dt(0.5))
+    nf = dt(n)
+    y = (nf * dt(_LN2_HI) - a) + nf * dt(_LN2_LO)  # -r
+    q = y * (dt(1.0) + y * (dt(1.0 / 2) + y * (dt(1.0 / 6) + y * (dt(1.0 / 24) + y * (
+        dt(1.0 / 120) + y * (dt(1.0 / 720) + y * (dt(1.0 / 5040) + y * (dt(1.0 / 40320) + y * (
+            dt(1.0 / 362880) + y * dt(1.0 / 3628800))))))))))
+    scale = _pow2_neg(n, dt)
+    sq = scale * q
+    return scale + sq, (scale - dt(1.0)) + sq
 
 
 # Row helpers of the fused kernel. They are compiled as separate functions (not inlined):
@@ -676,30 +722,25 @@ def _inward_row(dst, r):
         dst[n - 1 - j] = dst[n - 1 - r]
 
 
-@njit(inline="always", fastmath=FASTMATH)
-def _exp_neg(x, one):
-    """exp(-x) for x >= 0 in the type of ``one``, vectorizable: exp(-x / 512)^512 by a
-    degree-6 Taylor polynomial and nine squarings (relative error below 1e-6 in float32)."""
-    y = -min(x, one * 40) * (one / 512)
-    e = one + y * (one + y * (one / 2 + y * (one / 6 + y * (
-        one / 24 + y * (one / 120 + y * (one / 720))))))
-    for _ in range(9):
-        e = e * e
-    return e
-
-
 @njit(fastmath=FASTMATH, cache=True)
 def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
     """The exact step of dtau/dt = 1 - k tau over dt with k dt = rate + |u - prev| ih:
-    tau = E tau_prev + dt (1 - E) / (k dt), E = decay exp(-|u - prev| ih); keeps u, tau."""
-    one = row.dtype.type(1.0)
-    small = row.dtype.type(1e-6)
+    tau = E tau_prev + dt (1 - E) / (k dt), E = decay exp(-|u - prev| ih); keeps u, tau.
+
+    1 - E = (1 - decay) - decay expm1(-a) is a sum of two terms >= 0 (no cancellation
+    for small steps); 1 - decay is taken in float64 from the float64 ``decay``.
+    """
+    dtype = row.dtype.type
+    one = dtype(1.0)
+    small = dtype(1e-6)
+    keep = dtype(1.0 - decay)
+    dec = dtype(decay)
     for j in range(row.shape[0]):
         a = abs(row[j] - prev[j]) * ih
-        e = decay * _exp_neg(a, one)
+        e, p = _exp_pair(a, dtype)
         kdt = rate + a
-        gain = (one - e) / kdt if kdt > small else one - row.dtype.type(0.5) * kdt
-        t = e * state[j] + dt * gain
+        gain = (keep - dec * p) / kdt if kdt > small else one - dtype(0.5) * kdt
+        t = (dec * e) * state[j] + dt * gain
         trow[j] = t
         state[j] = t
         prev[j] = row[j]
@@ -792,24 +833,36 @@ def _weighted_moment_rows(h1, h2, lo, hi, i, r, weights, o1, o2):
             o2[j] += wt * (p2[j] + q2[j])
 
 
+@njit(inline="always", fastmath=FASTMATH)
+def _local_coherence(m1, m2, inv, one, zero):
+    """C = m1^2 / m2 of the normalized moments (1 where m2 == 0), at most 1."""
+    mean = m1 * inv
+    sq = m2 * inv
+    c = mean * mean / sq if sq > zero else one
+    return c if c < one else one
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _bounded_coherence(m1, m2, inv, ca, cb, one, zero):
+    """C = 1 / (ca var + cb) of the normalized moments."""
+    mean = m1 * inv
+    var = m2 * inv - mean * mean
+    var = var if var > zero else zero
+    return one / (ca * var + cb)
+
+
 @njit(fastmath=FASTMATH, cache=True)
 def _coherence_row(m1, m2, inv, ca, cb, local, crow, c32):
     one = crow.dtype.type(1.0)
     zero = crow.dtype.type(0.0)
-    if local:  # C = m1^2 / m2, 1 where m2 == 0
+    if local:
         for j in range(m1.shape[0]):
-            mean = m1[j] * inv
-            sq = m2[j] * inv
-            c = mean * mean / sq if sq > zero else one
-            c = c if c < one else one
+            c = _local_coherence(m1[j], m2[j], inv, one, zero)
             crow[j] = c
             c32[j] = np.float32(c)
         return
     for j in range(m1.shape[0]):
-        mean = m1[j] * inv
-        var = m2[j] * inv - mean * mean
-        var = var if var > zero else zero
-        c = one / (ca * var + cb)
+        c = _bounded_coherence(m1[j], m2[j], inv, ca, cb, one, zero)
         crow[j] = c
         c32[j] = np.float32(c)
 
@@ -834,6 +887,62 @@ def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
             gd[j] += gs[j]
     for j in range(nx):
         grow[j] = gsum[j] * inv_cnt_x[j] * rows_in
+
+
+#: Gain windows up to this side are summed directly in the field's type, window rows per
+#: cell (no running sums, so nothing drifts: every term is >= 0); wider ones by float64
+#: running column sums (two rows per cell whatever the window).
+DIRECT_GAIN = 9
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _abs_rows_sum(u_k, lo, hi, dst):
+    """dst = sum of |u_k[row]| over rows lo..hi-1 (lo < hi), two rows per pass."""
+    first = u_k[lo]
+    for j in range(dst.shape[0]):
+        dst[j] = abs(first[j])
+    ii = lo + 1
+    while ii + 1 < hi:
+        a = u_k[ii]
+        b = u_k[ii + 1]
+        for j in range(dst.shape[0]):
+            dst[j] += abs(a[j]) + abs(b[j])
+        ii += 2
+    if ii < hi:
+        a = u_k[ii]
+        for j in range(dst.shape[0]):
+            dst[j] += abs(a[j])
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _window_mean_row(padded, half, inv_cnt_x, rows_in, grow):
+    """grow[j] = rows_in inv_cnt_x[j] sum of padded[half + j + t] over t = -half..half.
+
+    ``padded`` holds the column sums with ``half`` zeros on each side (see
+    :func:`_padded`), so no tap needs an edge test; taps +t and -t are added together.
+    """
+    n = grow.shape[0]
+    c = padded[half : half + n]
+    for j in range(n):
+        grow[j] = c[j]
+    for t in range(1, half + 1):
+        p = padded[half + t : half + t + n]
+        q = padded[half - t : half - t + n]
+        for j in range(n):
+            grow[j] += p[j] + q[j]
+    for j in range(n):
+        grow[j] *= inv_cnt_x[j] * rows_in
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _direct_gain_row(u_k, i, half, inv_cnt_x, padded, grow):
+    """Row i of the gain by direct window sums (``padded``: n + 2 half zeroed cells,
+    ``inv_cnt_x`` in the field's type)."""
+    ny, nx = u_k.shape
+    lo = max(0, i - half)
+    hi = min(ny, i + half + 1)
+    _abs_rows_sum(u_k, lo, hi, padded[half : half + nx])
+    _window_mean_row(padded, half, inv_cnt_x, grow.dtype.type(1.0 / (hi - lo)), grow)
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -887,29 +996,70 @@ def _store_row(row, st, quantized, target):
             target[j] = row[j] * st
 
 
+#: Cells per block of the row sums: each block is summed in the field's type (LLVM keeps
+#: 32 partial sums, every term >= 0, so the relative error stays below about 40 units in
+#: the last place: 2.4e-6 in float32) and the blocks are added in float64.
+SUM_BLOCK = 1024
+
+
+@njit(inline="always", fastmath=FASTMATH)
+def _add_cell(g, c, tau, gi, dt, s_g, s_c, s_t, s_gch, s_gh):
+    """The five row sums of :func:`_sums_row` with one more cell added."""
+    gh = -g * _exp_pair(tau * gi, dt)[1]
+    return s_g + g, s_c + c, s_t + tau, s_gch + gh * c, s_gh + gh
+
+
+@njit(inline="always")
+def _add_block(acc, s_g, s_c, s_t, s_gch, s_gh):
+    acc[0] += np.float64(s_g)
+    acc[1] += np.float64(s_c)
+    acc[2] += np.float64(s_t)
+    acc[3] += np.float64(s_gch)
+    acc[4] += np.float64(s_gh)
+
+
 @njit(fastmath=FASTMATH, cache=True)
 def _sums_row(grow, crow, trow, gamma_inv, acc):
-    """acc += (sum G, sum C, sum tau, sum G C h, sum G h) over the row."""
-    s_g = 0.0
-    s_c = 0.0
-    s_t = 0.0
-    s_gch = 0.0
-    s_gh = 0.0
-    for j in range(grow.shape[0]):
-        g = np.float64(grow[j])
-        c = np.float64(crow[j])
-        tau = np.float64(trow[j])
-        gh = g * _one_minus_exp_neg(tau * gamma_inv)
-        s_g += g
-        s_c += c
-        s_t += tau
-        s_gh += gh
-        s_gch += gh * c
-    acc[0] += s_g
-    acc[1] += s_c
-    acc[2] += s_t
-    acc[3] += s_gch
-    acc[4] += s_gh
+    """acc += (sum G, sum C, sum tau, sum G C h, sum G h) over the row, h = 1 - exp(-tau
+    gamma_inv); in blocks of SUM_BLOCK cells summed in the field's type."""
+    dt = grow.dtype.type
+    gi = dt(gamma_inv)
+    for j0 in range(0, grow.shape[0], SUM_BLOCK):
+        gb = grow[j0 : j0 + SUM_BLOCK]  # slices: LLVM vectorizes a loop from 0
+        cb = crow[j0 : j0 + SUM_BLOCK]
+        tb = trow[j0 : j0 + SUM_BLOCK]
+        s_g = s_c = s_t = s_gch = s_gh = dt(0.0)
+        for j in range(gb.shape[0]):
+            s_g, s_c, s_t, s_gch, s_gh = _add_cell(gb[j], cb[j], tb[j], gi, dt, s_g, s_c, s_t,
+                                                   s_gch, s_gh)
+        _add_block(acc, s_g, s_c, s_t, s_gch, s_gh)
+
+
+@njit(fastmath=FASTMATH, cache=True)
+def _coherence_sums_row(m1, m2, inv, ca, cb, local, grow, trow, gamma_inv, acc):
+    """:func:`_coherence_row` and :func:`_sums_row` in one pass, C not stored (the same
+    values and sums; a loop that stores nothing needs no aliasing checks to vectorize)."""
+    dt = grow.dtype.type
+    one = dt(1.0)
+    zero = dt(0.0)
+    gi = dt(gamma_inv)
+    for j0 in range(0, grow.shape[0], SUM_BLOCK):
+        ab = m1[j0 : j0 + SUM_BLOCK]
+        bb = m2[j0 : j0 + SUM_BLOCK]
+        gb = grow[j0 : j0 + SUM_BLOCK]
+        tb = trow[j0 : j0 + SUM_BLOCK]
+        s_g = s_c = s_t = s_gch = s_gh = zero
+        if local:
+            for j in range(gb.shape[0]):
+                c = _local_coherence(ab[j], bb[j], inv, one, zero)
+                s_g, s_c, s_t, s_gch, s_gh = _add_cell(gb[j], c, tb[j], gi, dt, s_g, s_c, s_t,
+                                                       s_gch, s_gh)
+        else:
+            for j in range(gb.shape[0]):
+                c = _bounded_coherence(ab[j], bb[j], inv, ca, cb, one, zero)
+                s_g, s_c, s_t, s_gch, s_gh = _add_cell(gb[j], c, tb[j], gi, dt, s_g, s_c, s_t,
+                                                       s_gch, s_gh)
+        _add_block(acc, s_g, s_c, s_t, s_gch, s_gh)
 
 
 @njit(fastmath=FASTMATH, cache=True)
@@ -948,7 +1098,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
     u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
     history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
     nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
-    mscale, local, inward, write_mask, mask0, recursive, rec, decay, inc, rate,
+    mscale, local, inward, write_mask, mask0, recursive, rec, decay, inc, rate, c_range,
 ):
     b, ny, nx = u.shape
     r = weights.shape[0] // 2
@@ -979,14 +1129,16 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         acc = np.zeros(5)
         s = dt(shift[k])
         ms = dt(mscale[k])
-        dec = dt(decay)
         inc_k = dt(inc)
         rate_k = dt(rate)
         th = dt(thr[k])
         ih = dt(inv_h[k])
         ca = dt(coh_a)
         cb = dt(coh_b)
-        for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1)):
+        direct = 2 * half_g + 1 <= DIRECT_GAIN
+        gpad = _padded(nx, half_g if direct else 0, u.dtype)
+        icx = inv_cnt_x.astype(u.dtype)
+        for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1) if not direct else 0):
             _add_abs_row(u[k, ii], 1.0, colsum)
         nxt = max(0, i0 - r)
         c_lo = np.int32(_INF_BITS)  # bit patterns of the min and max of C
@@ -1010,18 +1162,25 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             for ii in range(lo, hi):
                 norm += weights[ii - ci + r]
             _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
-            _coherence_row(m1, m2, dt(1.0 / norm), ca, cb, local, crow, c32)
-            c_lo, c_hi = _positive_bits_min_max(c32, c_lo, c_hi)
+            inv = dt(1.0 / norm)
+            keep_c = write or c_range  # else C is summed without being stored
+            if keep_c:
+                _coherence_row(m1, m2, inv, ca, cb, local, crow, c32)
+            if c_range:
+                c_lo, c_hi = _positive_bits_min_max(c32, c_lo, c_hi)
             # gain: window sum along x of the running column sums of |u|
-            rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
-            _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
-            if i + half_g + 1 < ny:
-                _add_abs_row(u[k, i + half_g + 1], 1.0, colsum)
-            if i - half_g >= 0:
-                _add_abs_row(u[k, i - half_g], -1.0, colsum)
+            if direct:
+                _direct_gain_row(u[k], i, half_g, icx, gpad, grow)
+            else:
+                rows_in = 1.0 / (min(ny, i + half_g + 1) - max(0, i - half_g))
+                _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow)
+                if i + half_g + 1 < ny:
+                    _add_abs_row(u[k, i + half_g + 1], 1.0, colsum)
+                if i - half_g >= 0:
+                    _add_abs_row(u[k, i - half_g], -1.0, colsum)
             # dwell: bounded similarity to each past frame, then store this row
             if recursive:
-                _recursive_dwell_row(row, rec[k, 0, i], rec[k, 1, i], ih, dec, inc_k, rate_k,
+                _recursive_dwell_row(row, rec[k, 0, i], rec[k, 1, i], ih, decay, inc_k, rate_k,
                                      trow)
             else:
                 for j in range(nx):
@@ -1030,7 +1189,10 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k], ih, trow)
             if store_slot >= 0:
                 _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
-            _sums_row(grow, crow, trow, gamma_inv, acc)
+            if keep_c:
+                _sums_row(grow, crow, trow, gamma_inv, acc)
+            else:
+                _coherence_sums_row(m1, m2, inv, ca, cb, local, grow, trow, gamma_inv, acc)
             if write:
                 g_out[k, i, :] = grow
                 c_out[k, i, :] = crow
@@ -1047,8 +1209,9 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 n_boxes += nb
         for q in range(5):
             sums[task, q] = acc[q]
-        sums[task, 5] = _bits_as_float(c_lo)
-        sums[task, 6] = _bits_as_float(c_hi)
+        if c_range:
+            sums[task, 5] = _bits_as_float(c_lo)
+            sums[task, 6] = _bits_as_float(c_hi)
         cnt[task, 0] = n_active
         cnt[task, 1] = n_boxes
 
@@ -1137,7 +1300,7 @@ def analyze_frame(
         nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
         np.asarray(mscale, dtype=np.float64), bool(p.coh_local), bool(p.inward), write_mask,
         _scratch.mask0, recursive, p.recursive if recursive else _scratch.dummy4,
-        float(p.decay), float(p.increment), float(p.decay_rate),
+        float(p.decay), float(p.increment), float(p.decay_rate), bool(p.c_range),
     )
     per = sums.reshape(b, nbands, 7)
     out = np.empty((b, 7))
