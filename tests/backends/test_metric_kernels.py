@@ -261,6 +261,34 @@ def test_serial_and_parallel_kernels_have_their_own_cache_entries(tmp_path: Path
     assert len(names) == 2
 
 
+def _recursive_dwell_bits(cache_dir: str) -> str:
+    """Four recursive dwell updates of a fixed random frame in a fresh process (hex of the
+    float64 sum of tau)."""
+    code = (
+        "import numpy as np\n"
+        "import resonance_engine.backends.numba_cpu.metrics as m\n"
+        "u = np.random.default_rng(1).standard_normal((1, 48, 48)).astype(np.float32)\n"
+        "state = np.zeros((1, 2, 48, 48), np.float32)\n"
+        "out = np.empty_like(u)\n"
+        "for i in range(4):\n"
+        "    m.recursive_dwell(u * (1 + 0.1 * i), state, np.array([0.7]), 0.9, 0.01, 0.3, out)\n"
+        "print(float(out.astype(np.float64).sum()).hex())\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()[-1]
+
+
+def test_compiled_and_cached_dwell_give_the_same_bits(tmp_path: Path) -> None:
+    """The process that compiles the dwell and a later one that loads it from numba's disk
+    cache compute the same tau to the bit (with "contract"/"reassoc" they differed in the
+    9th digit, so a sweep's results depended on which process compiled first)."""
+    cache = str(tmp_path)
+    assert _recursive_dwell_bits(cache) == _recursive_dwell_bits(cache)
+
+
 @settings(max_examples=60, deadline=None)
 @given(fields(), st.floats(0.0, 2.0), st.integers(0, 5), st.booleans(), st.sampled_from([2, 3]),
        st.booleans())

@@ -24,6 +24,12 @@ from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.box_grid import extent, shift_factor, source_drop, tight_shifts
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
+#: Flags for the dwell's exponentials: without "contract". With it, the code compiled in
+#: a process and the same code loaded from numba's disk cache fused different products
+#: into FMAs, so a run's tau differed in the 9th digit between a first (compiling) process
+#: and every later one, and sweeps gave other results on a pool than in the client.
+EXP_FASTMATH = FASTMATH - {"contract", "reassoc"}
+
 __all__ = [
     "frame_stats",
     "box_counts",
@@ -672,7 +678,7 @@ _LN2_HI = 0.693145751953125  # 16 significant bits: n * _LN2_HI is exact for n <
 _LN2_LO = 1.4286068203094173e-06
 
 
-@njit(inline="always", fastmath=FASTMATH)
+@njit(inline="always", fastmath=EXP_FASTMATH)
 def _pow2_neg(n, dt):
     """2^-n for 0 <= n < 64, exactly, from the bits of n (selects and products of powers
     of two: vectorizable, unlike a table lookup, which becomes a gather)."""
@@ -683,7 +689,7 @@ def _pow2_neg(n, dt):
     return (a * b) * c
 
 
-@njit(inline="always", fastmath=FASTMATH)
+@njit(inline="always", fastmath=EXP_FASTMATH)
 def _exp_pair(x, dt):
     """(exp(-x), exp(-x) - 1) for x >= 0 in the type ``dt``, vectorizable (no libm call),
     both with a relative error of a few units in the last place, however small x is.
@@ -722,7 +728,7 @@ def _inward_row(dst, r):
         dst[n - 1 - j] = dst[n - 1 - r]
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=EXP_FASTMATH, cache=True)
 def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
     """The exact step of dtau/dt = 1 - k tau over dt with k dt = rate + |u - prev| ih:
     tau = E tau_prev + dt (1 - E) / (k dt), E = decay exp(-|u - prev| ih); keeps u, tau.
@@ -1002,7 +1008,7 @@ def _store_row(row, st, quantized, target):
 SUM_BLOCK = 1024
 
 
-@njit(inline="always", fastmath=FASTMATH)
+@njit(inline="always", fastmath=EXP_FASTMATH)
 def _add_cell(g, c, tau, gi, dt, s_g, s_c, s_t, s_gch, s_gh):
     """The five row sums of :func:`_sums_row` with one more cell added."""
     gh = -g * _exp_pair(tau * gi, dt)[1]
