@@ -55,3 +55,38 @@ def test_rl_without_a_policy_and_a_missing_policy_are_refused(
                  "--executor", "serial"]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+def test_rl_swarm_long_reports_differenced_cs_and_r_for_every_condition(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks/rl_swarm_long.py: every condition has the differenced CS and R, and each
+    policy's paired differences cover every control with all four measures."""
+    import importlib.util
+    import json
+
+    script = Path(__file__).parents[2] / "benchmarks" / "rl_swarm_long.py"
+    spec = importlib.util.spec_from_file_location("rl_swarm_long", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = tmp_path / "eval.md"
+    module.main([str(policy), str(policy), "--ticks", "6", "--warmup", "2", "--window", "4",
+                 "--episodes", "2", "--kuramoto", "8", "--markdown", str(table)])
+    out = json.loads(capsys.readouterr().out)
+    names = [r["condition"] for r in out["rows"]]
+    assert names[:4] == ["policy 0", "policy 1", "uncoupled", "kuramoto K=8"]
+    assert {"always lower gain", "always raise frequency", "random"} <= set(names)
+    for row in out["rows"]:
+        assert math.isfinite(row["cs_diff_episode"]) and 0 <= row["order_final"] <= 1, row
+    for subject in ("policy 0", "policy 1"):
+        controls = [d["control"] for d in out["paired"][subject]]
+        assert controls == [n for n in names if n != subject]
+        for d in out["paired"][subject]:
+            assert d["cs_diff_episode_n"] == d["order_final_n"] == 2
+    # the same policy twice: identical episodes, so every paired difference is 0
+    twin = next(d for d in out["paired"]["policy 0"] if d["control"] == "policy 1")
+    assert twin["cs_diff_episode_diff"] == 0 and twin["order_final_diff"] == 0
+    text = table.read_text()
+    assert "Policy 0 minus each control" in text and "Policy 1 minus each control" in text
+    assert "CS of differences (episode)" in text and "R (last tick)" in text

@@ -146,6 +146,8 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     reward = ("diff", 0.5) if layout else ("shared", 0.0)
     assert (meta["env_kwargs"]["reward"], meta["env_kwargs"]["order_weight"]) == reward
     assert "eval_policy_cs" in summary and "eval_uncoupled_cs_final" in summary
+    assert 0 <= summary["eval_uncoupled_order"] <= 1 and "eval_policy_cs_diff" in summary
+    assert "R (last tick) |\n" in table  # the paired table's last column
 
     code = main(
         [

@@ -18,7 +18,14 @@ from resonance_engine.cli.common import (
 )
 from resonance_engine.errors import ConfigError
 
-__all__ = ["register", "cmd_train", "HAND_WRITTEN_COUPLINGS", "hand_written_strengths"]
+__all__ = [
+    "register",
+    "cmd_train",
+    "HAND_WRITTEN_COUPLINGS",
+    "hand_written_strengths",
+    "evaluation_markdown",
+    "paired_markdown",
+]
 
 #: Strengths K tried per coupling mechanism where the mechanism names none (``sweep``).
 HAND_WRITTEN_COUPLINGS: dict[str, tuple[float, ...]] = {
@@ -302,6 +309,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 if args.env == "swarm":
                     summary[f"eval_{key}_cs"] = row["cs_episode"]
                     summary[f"eval_{key}_cs_final"] = row["cs_final"]
+                    summary[f"eval_{key}_cs_diff"] = row["cs_diff_episode"]
+                    summary[f"eval_{key}_order"] = row["order_final"]
     print_summary(args, "resonance train", summary)
     return 130 if summary["interrupted"] else 0
 
@@ -382,15 +391,73 @@ def _pm(row: dict[str, Any], key: str) -> str:
     return f"{value:+.3f} +- {std:.3f}" if math.isfinite(std) else f"{value:+.3f}"
 
 
+#: Columns of the paired table: (EpisodeResult field, heading).
+PAIRED_COLUMNS = (
+    ("cs_final", "CS (last window)"),
+    ("cs_episode", "CS (episode)"),
+    ("cs_diff_episode", "CS of differences (episode)"),
+    ("order_final", "R (last tick)"),
+)
+
+
+def paired_markdown(paired: list[dict[str, Any]], subject: str = "policy") -> list[str]:
+    """The lines of the table of ``subject`` minus each control on the same seeds.
+
+    Parameters
+    ----------
+    paired : list of dict
+        Rows of :func:`~resonance_engine.rl.evaluate.paired_differences` for ``subject``
+        (with the keys of :data:`PAIRED_COLUMNS`).
+    subject : str
+        The condition's name, for the heading.
+
+    Returns
+    -------
+    list of str
+        Markdown lines: each cell is the mean difference +- its standard error and, in
+        parentheses, on how many seeds ``subject`` was higher.
+    """
+    lines = [
+        f"{subject[:1].upper()}{subject[1:]} minus each control on the same seeds: mean "
+        f"difference +- its standard error ({subject} higher on how many seeds).",
+        "",
+        "| control | " + " | ".join(head for _, head in PAIRED_COLUMNS) + " |",
+        "|---" * (len(PAIRED_COLUMNS) + 1) + "|",
+    ]
+    for d in paired:
+        cells = [
+            f"{d[f'{k}_diff']:+.3f} +- {d[f'{k}_diff_se']:.3f} ({d[f'{k}_higher']}/{d[f'{k}_n']})"
+            for k, _ in PAIRED_COLUMNS
+        ]
+        lines.append(f"| {d['control']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def evaluation_markdown(
     rows: list[dict[str, Any]],
     seeds: list[int],
     env: str,
-    paired: list[dict[str, Any]] | None = None,
+    paired: list[dict[str, Any]] | dict[str, list[dict[str, Any]]] | None = None,
 ) -> str:
-    """The evaluation table (mean +- standard deviation over the held-out seeds) and, for
-    the swarm, the policy's paired differences to every control
-    (:func:`~resonance_engine.rl.evaluate.paired_differences`)."""
+    """The evaluation table and, for the swarm, the paired differences.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`~resonance_engine.rl.evaluate.summarize` of the episodes: mean +- standard
+        deviation over the held-out seeds per condition.
+    seeds : list of int
+        The episode seeds.
+    env : {"swarm", "field"}
+    paired : list of dict, or dict of str to list of dict, optional
+        :func:`~resonance_engine.rl.evaluate.paired_differences` of ``"policy"`` (a list),
+        or of each subject by name (a dict: one paired table per subject).
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     lines = [
         f"# Held-out evaluation ({env} environment)",
         "",
@@ -413,22 +480,10 @@ def evaluation_markdown(
                 f"{_pm(r, 'order_final')} | {_pm(r, 'episode_return')} | "
                 f"{_pm(r, 'drive_cost')} |"
             )
-        if paired:
-            lines += [
-                "",
-                "Policy minus each control on the same seeds: mean difference +- its standard "
-                "error (seeds where the policy was higher).",
-                "",
-                "| control | CS (last window) | CS (episode) | CS of differences (episode) |",
-                "|---|---|---|---|",
-            ]
-            for d in paired:
-                cells = [
-                    f"{d[f'{k}_diff']:+.3f} +- {d[f'{k}_diff_se']:.3f} "
-                    f"({d[f'{k}_higher']}/{d[f'{k}_n']})"
-                    for k in ("cs_final", "cs_episode", "cs_diff_episode")
-                ]
-                lines.append(f"| {d['control']} | " + " | ".join(cells) + " |")
+        tables = {"policy": paired} if isinstance(paired, list) else dict(paired or {})
+        for subject, table in tables.items():
+            if table:
+                lines += ["", *paired_markdown(table, subject)]
     else:
         lines += ["| condition | return | mean a^2 |", "|---|---|---|"]
         for r in rows:

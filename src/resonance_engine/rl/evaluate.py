@@ -67,6 +67,7 @@ __all__ = [
     "paired_differences",
     "OPEN_LOOP_GAINS",
     "OPEN_LOOP_FREQUENCIES",
+    "PAIRED_KEYS",
 ]
 
 #: observations (n, obs) -> actions (n, action size)
@@ -290,16 +291,36 @@ SUMMARY_KEYS = (
 )
 
 
+#: What :func:`paired_differences` compares by default: the windowed CS at the last tick,
+#: the whole episode's CS, the CS of its differenced CI series (which a common trend cannot
+#: earn) and the order parameter R of the drive phases at the last tick.
+PAIRED_KEYS = ("cs_final", "cs_episode", "cs_diff_episode", "order_final")
+
+
 def paired_differences(
     results: Sequence[EpisodeResult],
     subject: str = "policy",
-    keys: Sequence[str] = ("cs_final", "cs_episode", "cs_diff_episode"),
+    keys: Sequence[str] = PAIRED_KEYS,
 ) -> list[dict[str, Any]]:
     """``subject`` against every other condition, episode by episode (same seeds).
 
-    One row per other condition: for each key, the mean of (subject - control) over the
-    seeds both ran (``KEY_diff``), its standard error (``KEY_diff_se``; NaN for one seed)
-    and on how many of them the subject was higher (``KEY_higher``, ``KEY_n``).
+    Parameters
+    ----------
+    results : sequence of EpisodeResult
+        Episodes of several conditions, on shared seeds.
+    subject : str
+        The condition compared with the others.
+    keys : sequence of str
+        :class:`EpisodeResult` fields to compare.
+
+    Returns
+    -------
+    list of dict
+        One row per other condition (``control``: its name): for each key, the mean of
+        (subject - control) over the seeds both ran with finite values (``KEY_diff``), its
+        standard error (``KEY_diff_se``, sample standard deviation / sqrt(n); NaN for one
+        seed) and on how many of them the subject was higher (``KEY_higher``, of
+        ``KEY_n``).
     """
     mine = {r.seed: r for r in results if r.condition == subject}
     rows = []
