@@ -400,7 +400,9 @@ def test_auto_takes_webgpu_on_hardware_only(browser: Any, site: StaticServer) ->
                  return adapter; };"""
         )
         page.goto(f"{site.url}index.html?run=0")
-        backend = page.evaluate("async () => { await window.resonance.ready; return window.resonance.backend; }")
+        backend = page.evaluate(
+            "async () => { await window.resonance.ready; return window.resonance.backend; }"
+        )
         assert backend == "webgpu"
     finally:
         page.close()
