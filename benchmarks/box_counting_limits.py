@@ -2,9 +2,10 @@
 
 Random 3 x 3 Cantor dust keeping k = 3 of 9 (D = 1) and a ring 1.5 cells wide (D = 1):
 prints, for the test sets of ``tests/metrics/test_calibration.py`` and 20 more Cantor sets
-at depth 6 (4 at depth 7, 8 at depth 8), D with the default fit, its local slopes and scaling flag, D
-with base-3 boxes (on the shifted grids, and on each set's own construction grid), and D
-of the straightest window of >= 4 box sizes (the alternative fit that was tried).
+at depth 6 (4 at depth 7, 8 at depth 8), D with the default fit, its local slopes and
+scaling flag, D with base-3 boxes (on the shifted grids, and on each set's own
+construction grid), and D of the straightest window of >= 4 box sizes (the alternative fit
+that was tried).
 
     NUMBA_CACHE_DIR=/tmp/numba nice python benchmarks/box_counting_limits.py
 """

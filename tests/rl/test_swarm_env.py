@@ -178,12 +178,46 @@ def test_diff_reward_pays_the_differenced_window_cs_and_order_weight_adds_r() ->
     np.testing.assert_allclose([rewards[a] for a in per.possible_agents], own - cost, atol=1e-9)
 
 
+def test_own_order_reward_pays_each_agent_its_alignment_with_the_mean_phase() -> None:
+    """order_reward='own' adds w * Re(conj(z_k) exp(i phi_ik)) averaged over the sources k
+    (z_k = mean_i exp(i phi_ik)) to agent i's reward, the same episode otherwise; its mean
+    over the agents is the mean of R_k^2, and an agent opposite the others is paid less
+    than nothing."""
+    kwargs = dict(n_agents=3, size=24, steps_per_tick=4, episode_ticks=6, warmup_ticks=3,
+                  window=4, observation="drive", action="per-source", reward="diff")
+    plain = SwarmEnv(**kwargs)
+    own = SwarmEnv(**kwargs, order_weight=2.0, order_reward="own", reference=plain.reference)
+    action = np.array([0.0, 0.5, 0.3, -0.3, 0.1])
+    for env in (plain, own):
+        env.reset(seed=4)
+    spread = 0.0
+    for _ in range(5):
+        _, r_plain, _, _, _ = plain.step(dict.fromkeys(plain.agents, action))
+        _, r_own, _, _, i_own = own.step(dict.fromkeys(own.agents, action))
+        assert own.swarm is not None
+        phases = np.stack([agent.phase for agent in own.swarm.agents])  # (agents, sources)
+        z = np.exp(1j * phases).mean(axis=0)
+        alignment = np.real(np.conj(z) * np.exp(1j * phases)).mean(axis=1)
+        paid = np.array([r_own[a] - r_plain[a] for a in own.possible_agents])
+        np.testing.assert_allclose(paid, 2.0 * alignment, atol=1e-9)
+        assert paid.mean() / 2.0 == pytest.approx(float(np.mean(np.abs(z) ** 2)))
+        assert i_own["agent_0"]["order"] == pytest.approx(float(np.abs(z).mean()))
+        spread = max(spread, float(np.ptp(paid)))
+    assert spread > 1e-3  # the agents are paid differently
+    for agent, phase in zip(own.swarm.agents, (0.0, 0.0, np.pi), strict=True):
+        agent.phase = np.full_like(agent.phase, phase)
+    assert own.order() == pytest.approx(1 / 3)
+    alignment = own.alignment()
+    np.testing.assert_allclose(alignment, [1 / 3, 1 / 3, -1 / 3], atol=1e-12)  # mean 1/9 = R^2
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"reward": "pearson"}, "reward must be one of shared, per_agent, diff, diff_per_agent"),
         ({"order_weight": -1.0}, "order_weight must be a finite number >= 0, got -1.0"),
         ({"order_weight": float("nan")}, "order_weight must be a finite number >= 0"),
+        ({"order_reward": "mine"}, "order_reward must be one of shared, own (SwarmEnv), got"),
         ({"reward": "diff", "cs": "mdea", "episode_ticks": 400}, "use it with reward='shared'"),
     ],
 )

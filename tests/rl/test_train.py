@@ -86,7 +86,7 @@ def test_ctrl_c_keeps_the_last_checkpoint(tmp_path: Path) -> None:
 
 
 DRIVE_LAYOUT = ["--observation", "drive", "--action", "per-source"]
-SHAPED = ["--reward", "diff", "--order-weight", "0.5"]
+SHAPED = ["--reward", "diff", "--order-weight", "0.5", "--order-reward", "own"]
 
 
 @pytest.mark.parametrize("layout", [[], [*DRIVE_LAYOUT, *SHAPED]], ids=["default", "drive"])
@@ -143,8 +143,9 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
     assert ("| phase following (hand-written) |" in table) == bool(layout)
     assert "CS of differences (episode)" in table and "Policy minus each control" in table
     meta = json.loads((out / "policy.json").read_text())
-    reward = ("diff", 0.5) if layout else ("shared", 0.0)
-    assert (meta["env_kwargs"]["reward"], meta["env_kwargs"]["order_weight"]) == reward
+    reward = ("diff", 0.5, "own") if layout else ("shared", 0.0, "shared")
+    kwargs = meta["env_kwargs"]
+    assert (kwargs["reward"], kwargs["order_weight"], kwargs["order_reward"]) == reward
     assert "eval_policy_cs" in summary and "eval_uncoupled_cs_final" in summary
     assert 0 <= summary["eval_uncoupled_order"] <= 1 and "eval_policy_cs_diff" in summary
     assert "R (last tick) |\n" in table  # the paired table's last column
@@ -183,6 +184,9 @@ def test_cli_trains_a_swarm_policy_and_swarm_runs_it(
         (["train", "--reward", "pearson"], "must be one of shared, per_agent, diff, diff_per"),
         (["train", "--order-weight", "-0.5"], "--order-weight: must be a finite number >= 0"),
         (["train", "--env", "field", "--order-weight", "1"], "options of --env swarm"),
+        (["train", "--env", "field", "--order-reward", "own"], "options of --env swarm"),
+        (["train", "--order-reward", "own"], "give it a weight with --order-weight W"),
+        (["train", "--order-weight", "1", "--order-reward", "mine"], "invalid choice: 'mine'"),
         (["train", "--action-cost", "-1"], "--action-cost: must be a finite number >= 0"),
         (["train", "--env", "swarm", "--agents", "1"], "--agents must be >= 2"),
         (["train", "--env", "field", "--observation", "drive"], "options of --env swarm"),

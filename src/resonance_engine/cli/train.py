@@ -136,6 +136,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "parameter of the agents' drive phases (default 0: none)",
     )
     p.add_argument(
+        "--order-reward",
+        choices=("shared", "own"),
+        default=None,
+        help="swarm: pay every agent the swarm's order parameter (shared, the default) or "
+        "each agent its own alignment with the swarm's mean phases (own)",
+    )
+    p.add_argument(
         "--target",
         type=NONNEGATIVE,
         default=2.0,
@@ -224,6 +231,7 @@ def _env_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "coupling_mode": args.coupling_mode,
         "reward": args.reward or "shared",
         "order_weight": args.order_weight or 0.0,
+        "order_reward": args.order_reward or "shared",
         "swarm": {"ci_average": args.ci_sampling == "average"},
         "observation": args.observation or "measures",
         "action": args.action or "global",
@@ -245,8 +253,16 @@ def _check(args: argparse.Namespace) -> None:
             f"--reward for --env {args.env} must be one of {', '.join(valid)}, "
             f"got {args.reward!r}"
         )
-    if args.env == "field" and (args.observation or args.action or args.order_weight is not None):
-        raise ConfigError("--observation, --action and --order-weight are options of --env swarm")
+    swarm_only = (args.observation, args.action, args.order_weight, args.order_reward)
+    if args.env == "field" and any(option is not None for option in swarm_only):
+        raise ConfigError(
+            "--observation, --action, --order-weight and --order-reward are options of --env swarm"
+        )
+    if args.order_reward is not None and not args.order_weight:
+        raise ConfigError(
+            f"--order-reward {args.order_reward} chooses whom the order shaping pays; give it "
+            "a weight with --order-weight W (W > 0)"
+        )
     if args.observation == "drive" and args.coupling > 0 and args.coupling_mode != "kuramoto":
         raise ConfigError(
             f"--observation drive reads the drive phases from the signatures, which the "

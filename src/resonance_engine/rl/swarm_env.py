@@ -68,6 +68,10 @@ sources (1 when every source is phase-locked across the swarm, about 1/sqrt(n) w
 phases are independent). It is computed by the environment from the agents' drives (the
 trainer's view), not from what an agent observes; it pays the mechanism by which the
 hand-written couplings synchronize, not CS itself, and evaluation reports CS separately.
+With ``order_reward="own"`` each agent is paid for its own part in that order instead:
+its alignment ``mean_k R_k cos(Psi_k - phi_ik)`` with the swarm's mean phase Psi_k of
+every source k (R_k at most, R_k^2 on average over the agents, negative when it is
+opposite), so an agent's shaping moves with its own phase rather than with everyone's.
 ``cs="mdea"`` replaces the Pearson CS by the MDEA-based CS of the whole episode, paid once
 at its last tick (the MDEA fit needs long series; ``mdea`` sets its windows; shared only).
 Every step's info holds the windowed Pearson CS (``cs``), the CS term that was paid
@@ -91,6 +95,7 @@ from pettingzoo import ParallelEnv
 
 from resonance_engine.errors import ConfigError, DivergenceError, MetricError
 from resonance_engine.loop import Callback
+from resonance_engine.oscillators.phase import order_parameter
 from resonance_engine.rl.actions import ActionLimits, ActionMode, DriveActuator, action_size
 from resonance_engine.rl.features import FEATURE_LIMIT, MeasureReference, features
 from resonance_engine.rl.field_env import TRAINING_SEEDS, measure_reference
@@ -111,6 +116,7 @@ __all__ = [
     "FREQUENCY_UNIT",
     "observation_size",
     "REWARD_MODES",
+    "ORDER_REWARDS",
     "window_correlations",
 ]
 
@@ -125,6 +131,9 @@ ObservationMode = Literal["measures", "drive"]
 #: What the swarm's reward pays (module docs): raw or differenced CI series, shared or own.
 REWARD_MODES = ("shared", "per_agent", "diff", "diff_per_agent")
 RewardMode = Literal["shared", "per_agent", "diff", "diff_per_agent"]
+#: Whom the order shaping pays (module docs): every agent the swarm's R, or each its own part.
+ORDER_REWARDS = ("shared", "own")
+OrderReward = Literal["shared", "own"]
 
 
 def observation_size(mode: ObservationMode, n_sources: int) -> int:
@@ -291,6 +300,9 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         What the CS term pays (module docs; :data:`REWARD_MODES`).
     order_weight : float
         Weight (>= 0) of the shaping term: the drive phases' order parameter R (module docs).
+    order_reward : {"shared", "own"}
+        Whether the shaping pays every agent the swarm's R (default) or each agent its own
+        alignment with the swarm's mean phases (module docs; :data:`ORDER_REWARDS`).
     cs : {"pearson", "mdea"}
     action_cost : float
         Weight of ``mean(a^2)``.
@@ -343,12 +355,18 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         action: ActionMode = "global",
         render_mode: None = None,
         order_weight: float = 0.0,
+        order_reward: OrderReward = "shared",
     ) -> None:
         if not isinstance(n_agents, int) or n_agents < 2:
             raise ConfigError(f"SwarmEnv needs n_agents >= 2, got {n_agents!r}")
         if reward not in REWARD_MODES:
             raise ConfigError(
                 f"reward must be one of {', '.join(REWARD_MODES)} (SwarmEnv), got {reward!r}"
+            )
+        if order_reward not in ORDER_REWARDS:
+            raise ConfigError(
+                f"order_reward must be one of {', '.join(ORDER_REWARDS)} (SwarmEnv), "
+                f"got {order_reward!r}"
             )
         if cs not in ("pearson", "mdea"):
             raise ConfigError(f"cs must be 'pearson' or 'mdea', got {cs!r}")
@@ -407,6 +425,7 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.cs_mode = cs
         self.action_cost = float(action_cost)
         self.order_weight = float(order_weight)
+        self.order_reward = order_reward
         self.limits = limits if isinstance(limits, ActionLimits) else ActionLimits(**(limits or {}))
         self.measure_factory = AnalyzerMeasure.with_config(**(metrics or {}))
         self.render_mode = render_mode
@@ -519,6 +538,14 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         assert self.swarm is not None
         return float(np.mean(self.swarm.drive_order_parameter()))
 
+    def alignment(self) -> np.ndarray:
+        """Each agent's alignment ``mean_k R_k cos(Psi_k - phi_ik)`` with the swarm's mean
+        drive phases Psi_k, shape (n_agents,); its mean over the agents is mean_k R_k^2."""
+        assert self.swarm is not None
+        phases = np.stack([agent.phase for agent in self.swarm.agents])  # (agents, sources)
+        r, psi = order_parameter(phases.T)
+        return np.mean(r * np.cos(psi - phases), axis=1)
+
     def step(
         self, actions: dict[str, np.ndarray]
     ) -> tuple[
@@ -554,7 +581,8 @@ class SwarmEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
             self.observer.update(swarm, info.aggregate)
             per, score, cs = self._cs_rewards(truncated)
             order = self.order()
-            shaping = self.order_weight * order
+            own = self.order_reward == "own"
+            shaping = self.order_weight * (self.alignment() if own else order)
             if self.reward_mode in ("shared", "diff"):
                 rewards = per + shaping - costs.mean()
             else:
