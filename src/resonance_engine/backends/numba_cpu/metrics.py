@@ -11,6 +11,7 @@ frame sums add blocks of ``SUM_BLOCK`` cells, summed in that type, in float64.
 
 from __future__ import annotations
 
+import functools
 import threading
 import types
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from resonance_engine.backends.base import FrameParams
-from resonance_engine.backends.box_grid import extent, shift_factor, source_drop, tight_shifts
+from resonance_engine.backends.box_grid import shift_factor, source_drop
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 
 #: Flags for the dwell's exponentials: without "contract". With it, the code compiled in
@@ -294,11 +295,14 @@ def _reduce_level_py(occ, full, f, occ2, full2):
             ia = 2 * i2
             ib = min(ia + 1, h - 1)
             oa, ob, fa, fb = occ[k, ia], occ[k, ib], full[k, ia], full[k, ib]
-            for j2 in range(w2):
-                ja = 2 * j2
-                jb = min(ja + 1, w - 1)
-                occ2[k, i2, j2] = oa[ja] | oa[jb] | ob[ja] | ob[jb]
-                full2[k, i2, j2] = fa[ja] & fa[jb] & fb[ja] & fb[jb]
+            o2 = occ2[k, i2]
+            f2 = full2[k, i2]
+            for j2 in range(w // 2):  # whole pairs: no edge test in the loop
+                o2[j2] = oa[2 * j2] | oa[2 * j2 + 1] | ob[2 * j2] | ob[2 * j2 + 1]
+                f2[j2] = fa[2 * j2] & fa[2 * j2 + 1] & fb[2 * j2] & fb[2 * j2 + 1]
+            if w % 2:
+                o2[w2 - 1] = oa[w - 1] | ob[w - 1]
+                f2[w2 - 1] = fa[w - 1] & fb[w - 1]
             continue
         r0 = f * i2
         r1 = min(h, r0 + f)
@@ -315,7 +319,9 @@ def _reduce_level_py(occ, full, f, occ2, full2):
             full2[k, i2, j2] = fl
 
 
-def _offset_counts_py(occ, full, f, shifted, boundary, sel_y, sel_x, out):
+@njit(cache=True)
+def _offset_counts(occ, full, f, shifted, boundary, sel_y, sel_x, out, aligned_occ,
+                   aligned_full):
     """Counts of f x f boxes of a level's flags with the box grid shifted by (oy, ox).
 
     out[k, oy * n + ox] for oy, ox in 0..n-1 (n = f when ``shifted``, else 1) where
@@ -324,13 +330,19 @@ def _offset_counts_py(occ, full, f, shifted, boundary, sel_y, sel_x, out):
     clipped to the level (flags outside are inactive and do not break fullness). Per row
     of boxes the flags are OR-ed (AND-ed) over its rows, then prefix sums along the row
     answer "some active" and "all full" for every box of every column shift in O(1).
+    When the aligned grid is the only one chosen of a member (the tight grid of a frame
+    that spans the grid) its boxes are the flags ``aligned_occ`` (``aligned_full``) of the
+    level above, (b, ceil(h / f), ceil(w / f)), and are counted there.
     """
     b, h, w = occ.shape
     n = f if shifted else 1
-    for task in prange(b * n):
+    for task in range(b * n):
         k = task // n
         oy = task % n
         if not sel_y[k, oy]:
+            continue
+        if oy == 0 and _only_first(sel_y[k]) and _only_first(sel_x[k]):
+            out[k, 0] = _active_boxes(aligned_occ[k], aligned_full[k], boundary)
             continue
         some = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-OR-ed occupancy
         every = np.zeros(w + 1, dtype=np.int32)  # prefix sums of the row-AND-ed fullness
@@ -373,10 +385,6 @@ _reduce_parallel = njit(parallel=True, cache=True)(
     _renamed(_reduce_level_py, "_reduce_parallel")
 )
 _reduce_serial = njit(cache=True)(_renamed(_reduce_level_py, "_reduce_serial"))
-_offsets_parallel = njit(parallel=True, cache=True)(
-    _renamed(_offset_counts_py, "_offsets_parallel")
-)
-_offsets_serial = njit(cache=True)(_renamed(_offset_counts_py, "_offsets_serial"))
 
 
 def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
@@ -386,18 +394,134 @@ def _reduce_level(occ: np.ndarray, full: np.ndarray, f: int, occ2: np.ndarray,
     kernel(occ, full, f, occ2, full2)
 
 
-def _offset_counts(occ: np.ndarray, full: np.ndarray, f: int, shifted: bool, boundary: bool,
-                   out: np.ndarray, sel: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """Box counts over shifted grids of a level (serial below SERIAL_CELLS flags).
+@njit(cache=True)
+def _only_first(sel):
+    """Whether only the first of the flags ``sel`` is set."""
+    rest = np.uint8(0)
+    for d in range(1, sel.shape[0]):
+        rest |= sel[d]
+    return sel[0] != 0 and rest == 0
 
-    ``sel`` (sel_y, sel_x), each (b, n) of uint8, picks the shifts to count (default all).
+
+@njit(cache=True)
+def _active_boxes(occ, full, boundary):
+    """Active (and, for ``boundary``, not full) flags of one level (h, w)."""
+    c = 0
+    for i in range(occ.shape[0]):
+        o = occ[i]
+        fl = full[i]
+        for j in range(occ.shape[1]):
+            c += o[j] & (np.uint8(1) - fl[j]) if boundary else o[j]
+    return c
+
+
+@njit(cache=True)
+def _tight_select(lo, hi, n, sel):
+    """sel[d] = 1 for the shifts d = 0..n-1 whose boxes of n flags cover flags lo..hi with
+    the fewest boxes (the rule of :func:`~resonance_engine.backends.box_grid.tight_shifts`
+    with step 1), else 0."""
+    fewest = hi + n
+    for d in range(n):
+        fewest = min(fewest, (hi + d) // n - (lo + d) // n)
+    for d in range(n):
+        sel[d] = np.uint8((hi + d) // n - (lo + d) // n == fewest)
+
+
+@njit(cache=True)
+def _extent_k(fine, k, box):
+    """box = first and last active row and column of member k of ``fine`` (b, h, w) flags,
+    (0, h - 1, 0, w - 1) without one (as :func:`~resonance_engine.backends.box_grid.extent`)."""
+    _, h, w = fine.shape
+    box[0], box[1], box[2], box[3] = 0, h - 1, 0, w - 1
+    r0 = 0
+    while r0 < h and not _any_flag(fine[k, r0]):
+        r0 += 1
+    if r0 == h:
+        return
+    r1 = h - 1
+    while not _any_flag(fine[k, r1]):
+        r1 -= 1
+    cols = fine[k, r0].copy()  # OR of the rows in between (vectorized)
+    for i in range(r0 + 1, r1 + 1):
+        row = fine[k, i]
+        for j in range(w):
+            cols[j] |= row[j]
+    c0 = 0
+    while not cols[c0]:
+        c0 += 1
+    c1 = w - 1
+    while not cols[c1]:
+        c1 -= 1
+    box[0], box[1], box[2], box[3] = r0, r1, c0, c1
+
+
+@njit(cache=True)
+def _any_flag(row):
+    """Whether a row of uint8 flags holds a non-zero one (OR-reduced, vectorized)."""
+    acc = np.uint8(0)
+    for j in range(row.shape[0]):
+        acc |= row[j]
+    return acc != 0
+
+
+@njit(cache=True)
+def _shifted_counts(mask0, occ1, full1, levels, boundary, base, shifted, factor, source,
+                    fine_side, counts):
+    """counts[:, first..levels] over shifted grids in one compiled call (see _min_counts).
+
+    ``factor[l]`` and ``source[l]`` are the shifts per axis of level l's boxes and the
+    pyramid level they are counted from; ``mask0`` is pyramid level 0 (base 3) and the
+    extent's flags when ``fine_side`` is 1, else level 1 (``occ1``) holds the extent.
     """
-    if sel is None:
-        every = np.ones((occ.shape[0], f if shifted else 1), dtype=np.uint8)
-        sel = (every, every)
-    # one task (one row shift of one member) does not need the thread pool
-    kernel = _offsets_serial if _serial(occ) or int(sel[0].sum()) < 2 else _offsets_parallel
-    kernel(occ, full, f, shifted, boundary, sel[0], sel[1], out)
+    b = occ1.shape[0]
+    occs = [mask0, occ1]
+    fulls = [mask0, full1]
+    for _ in range(2, levels + 1):  # the aligned levels up to the coarsest
+        occ = occs[-1]
+        full = fulls[-1]
+        occ2 = np.empty((b, -(-occ.shape[1] // base), -(-occ.shape[2] // base)), np.uint8)
+        full2 = np.empty_like(occ2)
+        _reduce_serial(occ, full, base, occ2, full2)
+        occs.append(occ2)
+        fulls.append(full2)
+    fine = occ1 if fine_side == base else mask0
+    box = np.empty((b, 4), dtype=np.int64)
+    if not boundary:
+        for k in range(b):
+            _extent_k(fine, k, box[k])
+    for level in range(1 if base == 3 else 2, levels + 1):
+        f = factor[level]
+        n = f if shifted else 1
+        out = np.zeros((b, n * n), dtype=np.int64)
+        sel_y = np.ones((b, n), dtype=np.uint8)
+        sel_x = np.ones((b, n), dtype=np.uint8)
+        if not boundary:  # only the tight shifts (one of the f x f for a frame spanning the grid)
+            unit = base**level // f // fine_side  # source-level flags per extent flag
+            for k in range(b):
+                _tight_select(box[k, 0] // unit, box[k, 1] // unit, n, sel_y[k])
+                _tight_select(box[k, 2] // unit, box[k, 3] // unit, n, sel_x[k])
+        _offset_counts(occs[source[level]], fulls[source[level]], f, shifted, boundary,
+                       sel_y, sel_x, out, occs[level], fulls[level])
+        for k in range(b):
+            total = 0
+            chosen = 0
+            for oy in range(n):
+                for ox in range(n):
+                    if sel_y[k, oy] and sel_x[k, ox]:
+                        total += out[k, oy * n + ox]
+                        chosen += 1
+            counts[k, level] = total / chosen
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_tables(levels: int, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts per axis and source level of every level's boxes (box_grid's rules)."""
+    factor = np.ones(levels + 1, dtype=np.int64)
+    source = np.zeros(levels + 1, dtype=np.int64)
+    for level in range(1, levels + 1):
+        factor[level] = shift_factor(base**level, base)
+        source[level] = level - source_drop(int(factor[level]), base)
+    return factor, source
 
 
 def _min_counts(
@@ -417,45 +541,14 @@ def _min_counts(
     the caller's aligned count). A box of side s = base^l is counted from the aligned
     level l - source_drop(f) with f = shift_factor(s) (:mod:`~resonance_engine.backends.box_grid`),
     so that the shifts are multiples of s/2, s/4, s/8 or s/3 as in the numpy reference.
+    The extent of the mask is taken in the flags of level 1 (cells for base 3, whose
+    level 1 is counted from the mask): a coarser level's flags OR their children.
     """
-    b = first[0].shape[0]
-    # the mask's extent in the flags of level 1 (cells for base 3, whose level 1 is counted
-    # from the mask): a coarser level's flags OR their children, so its extent is that // g
-    fine, fine_side = (first[0], base) if base == 2 or mask0 is None else (mask0, 1)
-    bbox = None if boundary else extent(fine)
-    pyramid: list[tuple[np.ndarray, np.ndarray] | None] = [
-        None if mask0 is None else (mask0, mask0), first
-    ]
-    for _ in range(2, levels):
-        prev = pyramid[-1]
-        assert prev is not None
-        occ, full = prev
-        shape = (b, -(-occ.shape[1] // base), -(-occ.shape[2] // base))
-        occ2 = np.empty(shape, dtype=np.uint8)
-        full2 = np.empty(shape, dtype=np.uint8)
-        _reduce_level(occ, full, base, occ2, full2)
-        pyramid.append((occ2, full2))
-    for level in range(1 if base == 3 else 2, levels + 1):
-        size = base**level
-        f = shift_factor(size, base)
-        source = pyramid[level - source_drop(f, base)]
-        assert source is not None
-        n = f if shifted else 1
-        out = np.zeros((b, n * n), dtype=np.int64)
-        if bbox is None:
-            _offset_counts(source[0], source[1], f, shifted, boundary, out)
-            counts[:, level] = out.mean(axis=1)
-            continue
-        # only the tight shifts are counted (one of the f x f for a frame that spans the grid)
-        flags = bbox // (size // f // fine_side)  # the extent in the source level's flags
-        sel_y = np.zeros((b, n), dtype=np.uint8)
-        sel_x = np.zeros((b, n), dtype=np.uint8)
-        for k in range(b):
-            sel_y[k, tight_shifts(flags[k, 0], flags[k, 1], n, 1)] = 1
-            sel_x[k, tight_shifts(flags[k, 2], flags[k, 3], n, 1)] = 1
-        _offset_counts(source[0], source[1], f, shifted, boundary, out, (sel_y, sel_x))
-        chosen = (sel_y[:, :, None] & sel_x[:, None, :]).reshape(b, n * n)
-        counts[:, level] = (out * chosen).sum(axis=1) / chosen.sum(axis=1)
+    factor, source = _grid_tables(levels, base)
+    fine_side = base if base == 2 or mask0 is None else 1
+    level0 = first[0] if mask0 is None else mask0
+    _shifted_counts(level0, first[0], first[1], levels, boundary, base, shifted, factor,
+                    source, fine_side, counts)
 
 
 def shifted_box_counts(
@@ -477,10 +570,8 @@ def shifted_box_counts(
     shape = (b, -(-ny // base), -(-nx // base))
     occ, full = np.empty(shape, dtype=np.uint8), np.empty(shape, dtype=np.uint8)
     _reduce_level(mask0, mask0, base, occ, full)
-    if base == 2:
-        out = np.empty((b, 1), dtype=np.int64)
-        _offset_counts(mask0, mask0, 2, False, boundary, out)
-        counts[:, 1] = out[:, 0]
+    if base == 2:  # boxes of 2 cells: the aligned level 1 only
+        counts[:, 1] = [_active_boxes(occ[k], full[k], boundary) for k in range(b)]
     _min_counts(mask0, (occ, full), levels, boundary, base, shifted, counts)
     return counts
 
