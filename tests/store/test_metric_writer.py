@@ -90,7 +90,9 @@ def test_add_blocks_when_the_database_is_slower(db_path: Path, db: AgentDB) -> N
     producer.start()
     time.sleep(0.5)
     assert not done.is_set()  # blocked: the writer cannot commit
-    assert writer.pending <= 2 * 100  # the buffer did not grow without bound
+    # the buffer did not grow without bound: two batches, each with at most one stage
+    # of this producer's on top of max_buffer_size, and the stage it is filling
+    assert writer.pending <= 2 * (100 + writer.stage_size) + writer.stage_size
     blocker.execute("COMMIT")
     blocker.close()
     producer.join(timeout=30)
@@ -336,3 +338,55 @@ def test_add_many_finds_a_bad_record_behind_good_ones_and_adds_nothing(
         # numbers that are ints and JSON metadata are taken (by the full checks)
         writer.add_many([*good, MetricRecord(1, 3, 2), MetricRecord(1, 4, 1.0, "{}")])
     assert db.count(1) == 7
+
+
+def test_staged_records_count_as_pending_and_any_thread_flushes_them(db: AgentDB) -> None:
+    """add() stages a thread's records without the shared lock; they are pending, and a
+    flush() from another thread writes them (every stage is collected)."""
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    writer = MetricWriter(db, flush_interval=30.0)
+    assert writer.stage_size == 256
+    assert _in_thread(lambda: [writer.add(MetricRecord(sid, t, 1.0)) for t in range(5)]) is None
+    assert writer.pending == 5 and db.count(sid) == 0  # staged: not in the buffer yet
+    writer.flush()  # the main thread added nothing itself
+    assert writer.pending == 0 and db.count(sid) == 5
+    writer.close()
+
+
+def test_staged_records_are_written_by_the_interval_and_by_close(
+    db_path: Path, db: AgentDB
+) -> None:
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    reader = AgentDB(db_path, readonly=True)
+    writer = MetricWriter(db, flush_interval=0.05)
+    assert _in_thread(lambda: [writer.add(MetricRecord(sid, t, 1.0)) for t in range(3)]) is None
+    deadline = time.monotonic() + 10
+    while reader.count(sid) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reader.count(sid) == 3  # the writer collected the stage of a thread that ended
+    slow = MetricWriter(db, flush_interval=30.0)
+    assert _in_thread(lambda: slow.add(MetricRecord(sid, 3, 1.0))) is None
+    slow.close()  # long before the interval
+    assert reader.count(sid) == 4
+    writer.close()
+    reader.close()
+
+
+def test_a_thread_s_staged_records_go_before_its_add_many(db: AgentDB) -> None:
+    """The first value of a key wins: add(first) then add_many([second]) from one thread
+    stores the first (the stage is handed over before the add_many records)."""
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    writer = MetricWriter(db, flush_interval=30.0)
+    writer.add(MetricRecord(sid, 0, 1.0))
+    writer.add_many([MetricRecord(sid, 0, 2.0), MetricRecord(sid, 1, 2.0)])
+    with pytest.raises(RejectedRecordsError) as info:
+        writer.flush()
+    assert info.value.records == [MetricRecord(sid, 0, 2.0)]
+    writer.close()
+    assert _stored(db, sid) == {(0, 1.0), (1, 2.0)}
+
+
+@pytest.mark.parametrize("stage_size", [0, -1, 2.5])
+def test_a_bad_stage_size_is_refused(db: AgentDB, stage_size: Any) -> None:
+    with pytest.raises(StoreError, match=f"stage_size must be an int >= 1, got {stage_size}"):
+        MetricWriter(db, stage_size=stage_size)
