@@ -31,7 +31,7 @@ __all__ = [
     "grouped_weights",
     "column_scale",
     "padded_row",
-    "moment_buffers",
+    "ring",
     "next_moments",
 ]
 
@@ -151,18 +151,12 @@ def inward_row(dst, r):
         dst[n - 1 - j] = dst[n - 1 - r]
 
 
-def moment_buffers(tasks: int, weights: np.ndarray, nx: int, dtype: np.dtype) -> tuple[
-    np.ndarray, np.ndarray
-]:
-    """Empty buffers of the moments for ``tasks`` bands and ``grouped_weights`` (2 R + 1
-    values): the rings of horizontally filtered rows, shape (tasks, 2, 2 m, nx) with
-    m = 2 R + BLOCK (both moments, every row twice), and the moments of up to BLOCK rows,
-    shape (tasks, 2, BLOCK, nx). Kept between frames by the caller: allocating them in
-    the kernel made every frame grow and trim the heap (page faults) once another
-    library's large temporaries had raised the allocator's thresholds."""
+@njit(inline="always")
+def ring(weights, nx, dtype):
+    """An empty ring of horizontally filtered rows for ``grouped_weights`` (2 R + 1
+    values): shape (2, 2 m, nx), m = 2 R + BLOCK (both moments, every row twice)."""
     m = len(weights) - 1 + BLOCK
-    return (np.empty((tasks, 2, 2 * m, nx), dtype=dtype),
-            np.empty((tasks, 2, BLOCK, nx), dtype=dtype))
+    return np.empty((2, 2 * m, nx), dtype=dtype)
 
 
 @njit(fastmath=FASTMATH, cache=True)

@@ -12,7 +12,6 @@ frame sums add blocks of ``SUM_BLOCK`` cells, summed in that type, in float64.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import types
 from collections.abc import Callable
@@ -26,11 +25,12 @@ from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.box_grid import shift_factor, source_drop
 from resonance_engine.backends.numba_cpu.field import FASTMATH
 from resonance_engine.backends.numba_cpu.gaussian_moments import (
+    BLOCK,
     column_scale,
     grouped_weights,
-    moment_buffers,
     next_moments,
     padded_row,
+    ring,
 )
 
 #: Flags for the dwell's exponentials: without "contract". With it, the code compiled in
@@ -61,21 +61,8 @@ MIN_BAND_ROWS = 16
 SERIAL_CELLS = 1 << 16
 
 
-#: Under passive OpenMP waiting (the package's default) waking the other threads costs
-#: about 0.1 ms on a 2-core VM, as much as the statistics pass over 1024^2 cells: up to
-#: this many cells that pass runs on the calling thread (measured: 0.13 ms serial against
-#: 0.25 ms parallel at 1024^2, even at 2048^2; with OMP_WAIT_POLICY=ACTIVE the parallel
-#: pass wins from 512^2 on and is used).
-PASSIVE_SERIAL_STATS_CELLS = 1 << 22
-
-
 def _serial(u: np.ndarray) -> bool:
     return u.size < SERIAL_CELLS or numba.get_num_threads() == 1
-
-
-def _serial_stats(u: np.ndarray) -> bool:
-    passive = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
-    return _serial(u) or (passive and u.size <= PASSIVE_SERIAL_STATS_CELLS)
 
 
 def _renamed(py_func: Callable[..., Any], name: str) -> types.FunctionType:
@@ -187,7 +174,7 @@ _frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(
 
 def frame_stats(u: np.ndarray) -> np.ndarray:
     """Per member: mean, mean square and max |u|, shape (b, 3), float64."""
-    serial = _serial_stats(u)
+    serial = _serial(u)
     kernel = _frame_stats_serial if serial else _frame_stats_parallel
     result: np.ndarray = kernel(u, 1 if serial else band_count(u.shape[0], u.shape[1]))
     return result
@@ -627,28 +614,12 @@ def _gain(u, window, inv_cnt_x, nbands, out):
                 _add_abs_row(u[k, i - half], -1.0, colsum)
 
 
-@functools.lru_cache(maxsize=64)
 def _inv_count(window: int, n: int) -> np.ndarray:
-    """1 / (number of in-grid cells of the centred window) at each of n positions
-    (cached: read-only)."""
+    """1 / (number of in-grid cells of the centred window) at each of n positions."""
     half = window // 2
     idx = np.arange(n)
     result: np.ndarray = 1.0 / (np.minimum(idx + half + 1, n) - np.maximum(idx - half, 0))
-    result.flags.writeable = False
     return result
-
-
-@functools.lru_cache(maxsize=64)
-def _moment_weights(
-    weights: bytes, nx: int, inward: bool, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray]:
-    """The grouped weights and column scale of the Gaussian moments in ``dtype`` (cached:
-    read-only), from the float64 weights' bytes."""
-    w = np.frombuffer(weights, dtype=np.float64)
-    out = (grouped_weights(w, dtype), column_scale(w, nx, inward).astype(dtype))
-    for a in out:
-        a.flags.writeable = False
-    return out
 
 
 def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
@@ -657,8 +628,7 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _local_variance(u, weights, r, shift, scale_x, nbands, inward, relative, rings, moments,
-                    out):
+def _local_variance(u, weights, r, shift, scale_x, nbands, inward, relative, out):
     b, ny, nx = u.shape
     big = weights.shape[0] // 2
     band = -(-ny // nbands)
@@ -668,7 +638,9 @@ def _local_variance(u, weights, r, shift, scale_x, nbands, inward, relative, rin
         i1 = min(i0 + band, ny)
         if i0 >= i1:
             continue
+        rings = ring(weights, nx, u.dtype)
         x1 = padded_row(nx, big, u.dtype)
+        moments = np.empty((2, BLOCK, nx), dtype=u.dtype)
         s = u.dtype.type(shift[k])
         one = u.dtype.type(1.0)
         nxt = max(0, min(i0, ny - 1 - r) - big)  # next row to filter horizontally
@@ -677,11 +649,11 @@ def _local_variance(u, weights, r, shift, scale_x, nbands, inward, relative, rin
         for i in range(i0, i1):
             if i >= stop:
                 rows, nxt, norm_inv = next_moments(u[k], i, i1, r, inward, s, one, weights,
-                                                   scale_x, x1, rings[task], moments[task], nxt)
+                                                   scale_x, x1, rings, moments, nxt)
                 start, stop = i, i + rows
                 inv = u.dtype.type(norm_inv)
-            o1 = moments[task, 0, i - start]
-            o2 = moments[task, 1, i - start]
+            o1 = moments[0, i - start]
+            o2 = moments[1, i - start]
             dst = out[k, i]
             for j in range(nx):
                 mean = o1[j] * inv
@@ -702,12 +674,11 @@ def local_variance(
     relative: bool = False,
 ) -> None:
     """Gaussian-weighted local variance (separable; see ``MetricKernels.local_variance``)."""
-    grouped = grouped_weights(weights, u.dtype)
-    nbands = band_count(u.shape[0], u.shape[1])
     _local_variance(
-        u, grouped, len(weights) // 2, np.asarray(shift, dtype=np.float64),
-        column_scale(weights, u.shape[2], bool(inward)).astype(u.dtype), nbands, bool(inward),
-        bool(relative), *moment_buffers(u.shape[0] * nbands, grouped, u.shape[2], u.dtype), out,
+        u, grouped_weights(weights, u.dtype), len(weights) // 2,
+        np.asarray(shift, dtype=np.float64),
+        column_scale(weights, u.shape[2], bool(inward)).astype(u.dtype),
+        band_count(u.shape[0], u.shape[1]), bool(inward), bool(relative), out,
     )
 
 
@@ -1115,7 +1086,6 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
     history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
     nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
     mscale, local, inward, write_mask, mask0, recursive, rec, decay, inc, rate, c_range,
-    rings, moments,
 ):
     b, ny, nx = u.shape
     big = weights.shape[0] // 2
@@ -1129,7 +1099,9 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         if i0 >= i1:
             continue
         dt = u.dtype.type
+        rings = ring(weights, nx, u.dtype)
         x1 = padded_row(nx, big, u.dtype)
+        moments = np.empty((2, BLOCK, nx), dtype=u.dtype)
         crow = np.empty(nx, dtype=u.dtype)
         grow = np.empty(nx, dtype=u.dtype)
         trow = np.empty(nx, dtype=u.dtype)
@@ -1163,11 +1135,11 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
             # Gaussian moments of this row (computed with the next BLOCK - 1 where they can)
             if i >= stop:
                 rows, nxt, norm_inv = next_moments(u[k], i, i1, r, inward, s, ms, weights,
-                                                   scale_x, x1, rings[task], moments[task], nxt)
+                                                   scale_x, x1, rings, moments, nxt)
                 start, stop = i, i + rows
                 inv = dt(norm_inv)
-            m1 = moments[task, 0, i - start]
-            m2 = moments[task, 1, i - start]
+            m1 = moments[0, i - start]
+            m2 = moments[1, i - start]
             keep_c = write or c_range  # else C is summed without being stored
             if keep_c:
                 _coherence_row(m1, m2, inv, ca, cb, local, crow, c32)
@@ -1262,18 +1234,6 @@ def _pyramid_counts(occ, full, levels, boundary, counts):
 _scratch = threading.local()  # level-1 box pyramids, per thread and shape
 
 
-def _moment_scratch(
-    tasks: int, weights: np.ndarray, nx: int, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray]:
-    """The moment buffers of :func:`moment_buffers`, kept per thread between frames."""
-    key = (tasks, len(weights), nx, dtype)
-    if getattr(_scratch, "moment_key", None) != key:
-        _scratch.moments = moment_buffers(tasks, weights, nx, dtype)
-        _scratch.moment_key = key
-    buffers: tuple[np.ndarray, np.ndarray] = _scratch.moments
-    return buffers
-
-
 def analyze_frame(
     u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1306,12 +1266,10 @@ def analyze_frame(
     write = fields is not None
     g_out, c_out, t_out = fields if fields is not None else (_scratch.dummy,) * 3
     kernel = _analyze_serial if serial else _analyze_parallel
-    weights, scale_x = _moment_weights(
-        np.asarray(p.weights, dtype=np.float64).tobytes(), nx, bool(p.inward), u.dtype
-    )
     kernel(
         u, np.asarray(p.threshold, dtype=np.float64), bool(p.boundary), half_g, inv_cnt_x,
-        weights, len(p.weights) // 2, scale_x,
+        grouped_weights(p.weights, u.dtype), len(p.weights) // 2,
+        column_scale(p.weights, nx, bool(p.inward)).astype(u.dtype),
         np.asarray(p.shift, dtype=np.float64), float(p.coh_a), float(p.coh_b),
         1.0 / float(p.gamma), p.history, p.history.dtype == np.int16,
         np.asarray(p.slots, dtype=np.int64), np.asarray(p.lag_weights, dtype=np.float64),
@@ -1321,7 +1279,6 @@ def analyze_frame(
         np.asarray(mscale, dtype=np.float64), bool(p.coh_local), bool(p.inward), write_mask,
         _scratch.mask0, recursive, p.recursive if recursive else _scratch.dummy4,
         float(p.decay), float(p.increment), float(p.decay_rate), bool(p.c_range),
-        *_moment_scratch(b * nbands, weights, nx, u.dtype),
     )
     per = sums.reshape(b, nbands, 7)
     out = np.empty((b, 7))
