@@ -189,3 +189,19 @@ def test_observe_reads_a_solver() -> None:
     assert isinstance(m, ComplexityMetrics)
     assert m.step == 20 and m.t == pytest.approx(solver.t)
     assert 0.5 < m.fractal_dim < 2.1
+
+
+def test_analyzers_of_other_shapes_in_turn_measure_as_each_alone() -> None:
+    """The compiled kernel keeps its moment buffers between frames (per thread, keyed by
+    bands, width and dtype): analyzers of other shapes called in turn must not see each
+    other's buffers. 300 x 300 runs on several bands (the parallel path)."""
+    runs = {shape: _frames(4, shape, seed=1) for shape in [(300, 300), (64, 96)]}
+    alone = {}
+    for shape, frames in runs.items():
+        analyzer = ComplexityAnalyzer(MetricsConfig(backend="numba"))
+        alone[shape] = [analyzer.update(f, t=0.01 * n).ci for n, f in enumerate(frames)]
+    together = {shape: ComplexityAnalyzer(MetricsConfig(backend="numba")) for shape in runs}
+    for n in range(4):
+        for shape, analyzer in together.items():
+            got = analyzer.update(runs[shape][n], t=0.01 * n).ci
+            assert got == alone[shape][n]

@@ -12,6 +12,7 @@ frame sums add blocks of ``SUM_BLOCK`` cells, summed in that type, in float64.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import types
 from collections.abc import Callable
@@ -24,6 +25,13 @@ from numba import njit, prange
 from resonance_engine.backends.base import FrameParams
 from resonance_engine.backends.box_grid import shift_factor, source_drop
 from resonance_engine.backends.numba_cpu.field import FASTMATH
+from resonance_engine.backends.numba_cpu.gaussian_moments import (
+    column_scale,
+    grouped_weights,
+    moment_buffers,
+    next_moments,
+    padded_row,
+)
 
 #: Flags for the dwell's exponentials: without "contract". With it, the code compiled in
 #: a process and the same code loaded from numba's disk cache fused different products
@@ -53,8 +61,21 @@ MIN_BAND_ROWS = 16
 SERIAL_CELLS = 1 << 16
 
 
+#: Under passive OpenMP waiting (the package's default) waking the other threads costs
+#: about 0.1 ms on a 2-core VM, as much as the statistics pass over 1024^2 cells: up to
+#: this many cells that pass runs on the calling thread (measured: 0.13 ms serial against
+#: 0.25 ms parallel at 1024^2, even at 2048^2; with OMP_WAIT_POLICY=ACTIVE the parallel
+#: pass wins from 512^2 on and is used).
+PASSIVE_SERIAL_STATS_CELLS = 1 << 22
+
+
 def _serial(u: np.ndarray) -> bool:
     return u.size < SERIAL_CELLS or numba.get_num_threads() == 1
+
+
+def _serial_stats(u: np.ndarray) -> bool:
+    passive = os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE"
+    return _serial(u) or (passive and u.size <= PASSIVE_SERIAL_STATS_CELLS)
 
 
 def _renamed(py_func: Callable[..., Any], name: str) -> types.FunctionType:
@@ -166,7 +187,7 @@ _frame_stats_serial = njit(fastmath=FASTMATH, cache=True)(
 
 def frame_stats(u: np.ndarray) -> np.ndarray:
     """Per member: mean, mean square and max |u|, shape (b, 3), float64."""
-    serial = _serial(u)
+    serial = _serial_stats(u)
     kernel = _frame_stats_serial if serial else _frame_stats_parallel
     result: np.ndarray = kernel(u, 1 if serial else band_count(u.shape[0], u.shape[1]))
     return result
@@ -588,7 +609,7 @@ def _gain(u, window, inv_cnt_x, nbands, out):
         if i0 >= i1:
             continue
         if window <= DIRECT_GAIN:
-            padded = _padded(nx, half, u.dtype)
+            padded = padded_row(nx, half, u.dtype)
             icx = inv_cnt_x.astype(u.dtype)
             for i in range(i0, i1):
                 _direct_gain_row(u[k], i, half, icx, padded, out[k, i])
@@ -606,12 +627,28 @@ def _gain(u, window, inv_cnt_x, nbands, out):
                 _add_abs_row(u[k, i - half], -1.0, colsum)
 
 
+@functools.lru_cache(maxsize=64)
 def _inv_count(window: int, n: int) -> np.ndarray:
-    """1 / (number of in-grid cells of the centred window) at each of n positions."""
+    """1 / (number of in-grid cells of the centred window) at each of n positions
+    (cached: read-only)."""
     half = window // 2
     idx = np.arange(n)
     result: np.ndarray = 1.0 / (np.minimum(idx + half + 1, n) - np.maximum(idx - half, 0))
+    result.flags.writeable = False
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def _moment_weights(
+    weights: bytes, nx: int, inward: bool, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grouped weights and column scale of the Gaussian moments in ``dtype`` (cached:
+    read-only), from the float64 weights' bytes."""
+    w = np.frombuffer(weights, dtype=np.float64)
+    out = (grouped_weights(w, dtype), column_scale(w, nx, inward).astype(dtype))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
@@ -620,10 +657,10 @@ def gain(u: np.ndarray, window: int, out: np.ndarray) -> None:
 
 
 @njit(parallel=True, fastmath=FASTMATH, cache=True)
-def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out):
+def _local_variance(u, weights, r, shift, scale_x, nbands, inward, relative, rings, moments,
+                    out):
     b, ny, nx = u.shape
-    r = weights.shape[0] // 2
-    m = 2 * r + 1
+    big = weights.shape[0] // 2
     band = -(-ny // nbands)
     for task in prange(b * nbands):
         k = task // nbands
@@ -631,34 +668,21 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
         i1 = min(i0 + band, ny)
         if i0 >= i1:
             continue
-        h1 = np.empty((m, nx), dtype=u.dtype)
-        h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = _padded(nx, r, u.dtype)
-        x2 = _padded(nx, r, u.dtype)
-        o1 = np.empty(nx, dtype=u.dtype)
-        o2 = np.empty(nx, dtype=u.dtype)
+        x1 = padded_row(nx, big, u.dtype)
         s = u.dtype.type(shift[k])
         one = u.dtype.type(1.0)
-        nxt = max(0, i0 - r)  # next row to filter horizontally
+        nxt = max(0, min(i0, ny - 1 - r) - big)  # next row to filter horizontally
+        start = stop = i0
+        inv = one
         for i in range(i0, i1):
-            ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
-            last = min(ny - 1, ci + r)
-            while nxt <= last:
-                slot = nxt % m
-                _smooth_moments_row(u[k, nxt], s, one, weights, inv_norm_x, x1, x2, h1[slot],
-                                    h2[slot])
-                if inward:
-                    _inward_row(h1[slot], r)
-                    _inward_row(h2[slot], r)
-                nxt += 1
-            lo = max(0, ci - r)
-            hi = min(ny, ci + r + 1)
-            norm = 0.0
-            for ii in range(lo, hi):
-                norm += weights[ii - ci + r]
-            inv = u.dtype.type(1.0 / norm)
+            if i >= stop:
+                rows, nxt, norm_inv = next_moments(u[k], i, i1, r, inward, s, one, weights,
+                                                   scale_x, x1, rings[task], moments[task], nxt)
+                start, stop = i, i + rows
+                inv = u.dtype.type(norm_inv)
+            o1 = moments[task, 0, i - start]
+            o2 = moments[task, 1, i - start]
             dst = out[k, i]
-            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, o1, o2)
             for j in range(nx):
                 mean = o1[j] * inv
                 sq = o2[j] * inv
@@ -667,17 +691,6 @@ def _local_variance(u, weights, shift, inv_norm_x, nbands, inward, relative, out
                 if relative:
                     var = min(var / sq, 1.0) if sq > 0 else 0
                 dst[j] = var
-
-
-def _inv_norm(weights: np.ndarray, n: int) -> np.ndarray:
-    """1 / (sum of the in-grid weights) at each of n positions along an axis."""
-    r = len(weights) // 2
-    c = np.concatenate([[0.0], np.cumsum(weights)])
-    idx = np.arange(n)
-    lo = np.maximum(0, r - idx)  # first in-grid tap
-    hi = np.minimum(2 * r + 1, n - idx + r)
-    result: np.ndarray = 1.0 / (c[hi] - c[lo])
-    return result
 
 
 def local_variance(
@@ -689,10 +702,12 @@ def local_variance(
     relative: bool = False,
 ) -> None:
     """Gaussian-weighted local variance (separable; see ``MetricKernels.local_variance``)."""
-    w = np.asarray(weights, dtype=u.dtype)
+    grouped = grouped_weights(weights, u.dtype)
+    nbands = band_count(u.shape[0], u.shape[1])
     _local_variance(
-        u, w, np.asarray(shift, dtype=np.float64), _inv_norm(weights, u.shape[2]).astype(u.dtype),
-        band_count(u.shape[0], u.shape[1]), bool(inward), bool(relative), out,
+        u, grouped, len(weights) // 2, np.asarray(shift, dtype=np.float64),
+        column_scale(weights, u.shape[2], bool(inward)).astype(u.dtype), nbands, bool(inward),
+        bool(relative), *moment_buffers(u.shape[0] * nbands, grouped, u.shape[2], u.dtype), out,
     )
 
 
@@ -771,33 +786,35 @@ _LN2_LO = 1.4286068203094173e-06
 
 @njit(inline="always", fastmath=EXP_FASTMATH)
 def _pow2_neg(n, dt):
-    """2^-n for 0 <= n < 64, exactly, from the bits of n (selects and products of powers
-    of two: vectorizable, unlike a table lookup, which becomes a gather)."""
-    one = dt(1.0)
-    a = (dt(0.5) if n & 1 else one) * (dt(0.25) if n & 2 else one)
-    b = (dt(2.0**-4) if n & 4 else one) * (dt(2.0**-8) if n & 8 else one)
-    c = (dt(2.0**-16) if n & 16 else one) * (dt(2.0**-32) if n & 32 else one)
-    return (a * b) * c
+    """2^-n for 0 <= n <= 58, exactly: the integer 2^(58 - n) as a float times 2^-58 (a
+    shift and a conversion, which vectorize; a table lookup becomes a gather)."""
+    return dt(np.int64(1) << np.int64(58 - n)) * dt(2.0**-58)
 
 
 @njit(inline="always", fastmath=EXP_FASTMATH)
 def _exp_pair(x, dt):
     """(exp(-x), exp(-x) - 1) for x >= 0 in the type ``dt``, vectorizable (no libm call),
-    both with a relative error of a few units in the last place, however small x is.
+    both with a relative error below 1e-7 in float32 and 1e-12 in float64, however small
+    x is.
 
-    x = n ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite); q = expm1(-r) by its degree-10
-    Taylor polynomial; then exp(-x) = 2^-n (1 + q) and exp(-x) - 1 = (2^-n - 1) + 2^-n q
-    (q itself for n = 0: no subtraction from 1, so 1 - exp(-x) keeps its precision for
-    tiny x). x is clipped at 40 (exp(-40) = 4e-18). Every constant is a ``dt``: numba
+    x = n ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite); q = expm1(-r) by its Taylor
+    polynomial, of degree 7 in float32 (relative truncation error |r|^7 / 8! < 2e-8) and
+    10 in float64 (< 1e-12); then exp(-x) = 2^-n (1 + q) and exp(-x) - 1 = (2^-n - 1) +
+    2^-n q (q itself for n = 0: no subtraction from 1, so 1 - exp(-x) keeps its precision
+    for tiny x). x is clipped at 40 (exp(-40) = 4e-18). Every constant is a ``dt``: numba
     promotes float32 times a Python float to float64.
     """
     a = min(x, dt(40.0))
     n = np.int32(a * dt(_LOG2E) + dt(0.5))
     nf = dt(n)
     y = (nf * dt(_LN2_HI) - a) + nf * dt(_LN2_LO)  # -r
-    q = y * (dt(1.0) + y * (dt(1.0 / 2) + y * (dt(1.0 / 6) + y * (dt(1.0 / 24) + y * (
-        dt(1.0 / 120) + y * (dt(1.0 / 720) + y * (dt(1.0 / 5040) + y * (dt(1.0 / 40320) + y * (
-            dt(1.0 / 362880) + y * dt(1.0 / 3628800))))))))))
+    if dt(1.0) + dt(1e-10) == dt(1.0):  # float32 (a constant: LLVM keeps one branch)
+        q = y * (dt(1.0) + y * (dt(1.0 / 2) + y * (dt(1.0 / 6) + y * (dt(1.0 / 24) + y * (
+            dt(1.0 / 120) + y * (dt(1.0 / 720) + y * dt(1.0 / 5040)))))))
+    else:
+        q = y * (dt(1.0) + y * (dt(1.0 / 2) + y * (dt(1.0 / 6) + y * (dt(1.0 / 24) + y * (
+            dt(1.0 / 120) + y * (dt(1.0 / 720) + y * (dt(1.0 / 5040) + y * (
+                dt(1.0 / 40320) + y * (dt(1.0 / 362880) + y * dt(1.0 / 3628800))))))))))
     scale = _pow2_neg(n, dt)
     sq = scale * q
     return scale + sq, (scale - dt(1.0)) + sq
@@ -806,17 +823,6 @@ def _exp_pair(x, dt):
 # Row helpers of the fused kernel. They are compiled as separate functions (not inlined):
 # small loops over one row that LLVM vectorizes reliably, which it does not always do
 # inside one large function.
-
-
-@njit(fastmath=FASTMATH, cache=True)
-def _inward_row(dst, r):
-    """Copy the first and last full-window values over the r cells beyond them."""
-    n = dst.shape[0]
-    if n < 2 * r + 1:
-        return
-    for j in range(r):
-        dst[j] = dst[r]
-        dst[n - 1 - j] = dst[n - 1 - r]
 
 
 @njit(fastmath=EXP_FASTMATH, cache=True)
@@ -841,93 +847,6 @@ def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
         trow[j] = t
         state[j] = t
         prev[j] = row[j]
-
-
-@njit(fastmath=FASTMATH, cache=True)
-def _weighted_rows(rows, lo, hi, i, r, weights, out):
-    """out = sum over ring rows lo..hi-1 of weights[row - i + r] * rows[row % m]."""
-    m = rows.shape[0]
-    n = out.shape[0]
-    for j in range(n):
-        out[j] = 0
-    for ii in range(lo, hi):
-        w = weights[ii - i + r]
-        a = rows[ii % m]
-        for j in range(n):
-            out[j] += w * a[j]
-
-
-@njit(fastmath=FASTMATH, cache=True)
-def _smooth_moments_row(src, s, ms, weights, inv_norm, x1, x2, d1, d2):
-    """Both horizontal moment passes of a row at once: x1 = (src - s) ms, x2 = x1^2, then
-    d1 = sum_t w_t x1[j + t] and d2 the same of x2 over the in-grid taps, times inv_norm.
-
-    x1 and x2 hold n + 2 r values whose first and last r stay 0 (see :func:`_padded`): a
-    tap beyond the grid's edge adds 0, so every pass runs over the whole row without edge
-    cases (short rows stay vectorized). The weights are symmetric (w_{-t} = w_t), so each
-    pass pairs the taps +t and -t: r + 1 passes over the row for both moments instead of
-    2 (2 r + 1).
-    """
-    n = src.shape[0]
-    r = weights.shape[0] // 2
-    v1 = x1[r : r + n]
-    v2 = x2[r : r + n]
-    for j in range(n):
-        v = (src[j] - s) * ms
-        v1[j] = v
-        v2[j] = v * v
-    w0 = weights[r]
-    for j in range(n):
-        d1[j] = w0 * v1[j]
-        d2[j] = w0 * v2[j]
-    for t in range(1, r + 1):
-        wt = weights[r + t]
-        p1 = x1[r + t : r + t + n]
-        q1 = x1[r - t : r - t + n]
-        p2 = x2[r + t : r + t + n]
-        q2 = x2[r - t : r - t + n]
-        for j in range(n):
-            d1[j] += wt * (p1[j] + q1[j])
-            d2[j] += wt * (p2[j] + q2[j])
-    for j in range(n):
-        d1[j] *= inv_norm[j]
-        d2[j] *= inv_norm[j]
-
-
-@njit(inline="always")
-def _padded(n, r, dtype):
-    """A zeroed row buffer of n cells with r more on each side (for _smooth_moments_row)."""
-    return np.zeros(n + 2 * r, dtype=dtype)
-
-
-@njit(fastmath=FASTMATH, cache=True)
-def _weighted_moment_rows(h1, h2, lo, hi, i, r, weights, o1, o2):
-    """o1, o2 = sum over ring rows lo..hi-1 of weights[row - i + r] * h1 (h2) [row % m].
-
-    With every row of the window in the grid the taps +t and -t are paired and both
-    moments are summed in one pass per pair (r + 1 passes instead of 2 (2 r + 1)).
-    """
-    if lo != i - r or hi != i + r + 1:
-        _weighted_rows(h1, lo, hi, i, r, weights, o1)
-        _weighted_rows(h2, lo, hi, i, r, weights, o2)
-        return
-    m = h1.shape[0]
-    n = o1.shape[0]
-    a = h1[i % m]
-    b = h2[i % m]
-    w0 = weights[r]
-    for j in range(n):
-        o1[j] = w0 * a[j]
-        o2[j] = w0 * b[j]
-    for t in range(1, r + 1):
-        wt = weights[r + t]
-        p1 = h1[(i + t) % m]
-        q1 = h1[(i - t) % m]
-        p2 = h2[(i + t) % m]
-        q2 = h2[(i - t) % m]
-        for j in range(n):
-            o1[j] += wt * (p1[j] + q1[j])
-            o2[j] += wt * (p2[j] + q2[j])
 
 
 @njit(inline="always", fastmath=FASTMATH)
@@ -1016,7 +935,7 @@ def _window_mean_row(padded, half, inv_cnt_x, rows_in, grow):
     """grow[j] = rows_in inv_cnt_x[j] sum of padded[half + j + t] over t = -half..half.
 
     ``padded`` holds the column sums with ``half`` zeros on each side (see
-    :func:`_padded`), so no tap needs an edge test; taps +t and -t are added together.
+    :func:`padded_row`), so no tap needs an edge test; taps +t and -t are added together.
     """
     n = grow.shape[0]
     c = padded[half : half + n]
@@ -1133,33 +1052,6 @@ def _sums_row(grow, crow, trow, gamma_inv, acc):
 
 
 @njit(fastmath=FASTMATH, cache=True)
-def _coherence_sums_row(m1, m2, inv, ca, cb, local, grow, trow, gamma_inv, acc):
-    """:func:`_coherence_row` and :func:`_sums_row` in one pass, C not stored (the same
-    values and sums; a loop that stores nothing needs no aliasing checks to vectorize)."""
-    dt = grow.dtype.type
-    one = dt(1.0)
-    zero = dt(0.0)
-    gi = dt(gamma_inv)
-    for j0 in range(0, grow.shape[0], SUM_BLOCK):
-        ab = m1[j0 : j0 + SUM_BLOCK]
-        bb = m2[j0 : j0 + SUM_BLOCK]
-        gb = grow[j0 : j0 + SUM_BLOCK]
-        tb = trow[j0 : j0 + SUM_BLOCK]
-        s_g = s_c = s_t = s_gch = s_gh = zero
-        if local:
-            for j in range(gb.shape[0]):
-                c = _local_coherence(ab[j], bb[j], inv, one, zero)
-                s_g, s_c, s_t, s_gch, s_gh = _add_cell(gb[j], c, tb[j], gi, dt, s_g, s_c, s_t,
-                                                       s_gch, s_gh)
-        else:
-            for j in range(gb.shape[0]):
-                c = _bounded_coherence(ab[j], bb[j], inv, ca, cb, one, zero)
-                s_g, s_c, s_t, s_gch, s_gh = _add_cell(gb[j], c, tb[j], gi, dt, s_g, s_c, s_t,
-                                                       s_gch, s_gh)
-        _add_block(acc, s_g, s_c, s_t, s_gch, s_gh)
-
-
-@njit(fastmath=FASTMATH, cache=True)
 def _box_pair_row(ra, rb, two, th, pair, orow, frow, boundary):
     """Level-1 boxes of a pair of rows; returns (active cells, counted boxes)."""
     nx = ra.shape[0]
@@ -1192,14 +1084,14 @@ def _box_pair_row(ra, rb, two, th, pair, orow, frow, boundary):
 
 
 def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
-    u, thr, boundary, half_g, inv_cnt_x, weights, inv_norm_x, shift, coh_a, coh_b, gamma_inv,
+    u, thr, boundary, half_g, inv_cnt_x, weights, r, scale_x, shift, coh_a, coh_b, gamma_inv,
     history, quantized, slots, lag_weights, slot_scale, inv_h, store_slot, store_scale,
     nbands, band, write, g_out, c_out, t_out, occ, full, sums, cnt,
     mscale, local, inward, write_mask, mask0, recursive, rec, decay, inc, rate, c_range,
+    rings, moments,
 ):
     b, ny, nx = u.shape
-    r = weights.shape[0] // 2
-    m = 2 * r + 1
+    big = weights.shape[0] // 2
     nlag = slots.shape[0]
     for task in prange(b * nbands):
         k = task // nbands
@@ -1210,12 +1102,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         if i0 >= i1:
             continue
         dt = u.dtype.type
-        h1 = np.empty((m, nx), dtype=u.dtype)
-        h2 = np.empty((m, nx), dtype=u.dtype)
-        x1 = _padded(nx, r, u.dtype)
-        x2 = _padded(nx, r, u.dtype)
-        m1 = np.empty(nx, dtype=u.dtype)
-        m2 = np.empty(nx, dtype=u.dtype)
+        x1 = padded_row(nx, big, u.dtype)
         crow = np.empty(nx, dtype=u.dtype)
         grow = np.empty(nx, dtype=u.dtype)
         trow = np.empty(nx, dtype=u.dtype)
@@ -1233,36 +1120,28 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
         ca = dt(coh_a)
         cb = dt(coh_b)
         direct = 2 * half_g + 1 <= DIRECT_GAIN
-        gpad = _padded(nx, half_g if direct else 0, u.dtype)
+        gpad = padded_row(nx, half_g if direct else 0, u.dtype)
         icx = inv_cnt_x.astype(u.dtype)
         for ii in range(max(0, i0 - half_g), min(ny, i0 + half_g + 1) if not direct else 0):
             _add_abs_row(u[k, ii], 1.0, colsum)
-        nxt = max(0, i0 - r)
+        nxt = max(0, min(i0, ny - 1 - r) - big)  # next row to filter horizontally
+        start = stop = i0
+        inv = dt(1.0)
         c_lo = np.int32(_INF_BITS)  # bit patterns of the min and max of C
         c_hi = np.int32(0)
         n_active = 0
         n_boxes = 0
         for i in range(i0, i1):
             row = u[k, i]
-            # Gaussian moments: horizontal pass of the rows up to i + r into the ring
-            ci = min(max(i, r), ny - 1 - r) if inward and ny >= 2 * r + 1 else i
-            while nxt <= min(ny - 1, ci + r):
-                _smooth_moments_row(u[k, nxt], s, ms, weights, inv_norm_x, x1, x2,
-                                    h1[nxt % m], h2[nxt % m])
-                if inward:
-                    _inward_row(h1[nxt % m], r)
-                    _inward_row(h2[nxt % m], r)
-                nxt += 1
-            lo = max(0, ci - r)
-            hi = min(ny, ci + r + 1)
-            norm = 0.0
-            for ii in range(lo, hi):
-                norm += weights[ii - ci + r]
-            _weighted_moment_rows(h1, h2, lo, hi, ci, r, weights, m1, m2)
-            inv = dt(1.0 / norm)
-            keep_c = write or c_range  # else C is summed without being stored
-            if keep_c:
-                _coherence_row(m1, m2, inv, ca, cb, local, crow, c32)
+            # Gaussian moments of this row (computed with the next BLOCK - 1 where they can)
+            if i >= stop:
+                rows, nxt, norm_inv = next_moments(u[k], i, i1, r, inward, s, ms, weights,
+                                                   scale_x, x1, rings[task], moments[task], nxt)
+                start, stop = i, i + rows
+                inv = dt(norm_inv)
+            m1 = moments[task, 0, i - start]
+            m2 = moments[task, 1, i - start]
+            _coherence_row(m1, m2, inv, ca, cb, local, crow, c32)
             if c_range:
                 c_lo, c_hi = _positive_bits_min_max(c32, c_lo, c_hi)
             # gain: window sum along x of the running column sums of |u|
@@ -1286,10 +1165,7 @@ def _analyze_py(  # noqa: PLR0913, PLR0915 - one flat, cacheable kernel
                 _dwell_lags_row(row, history[k], i, slots, lag_weights, slot_scale[k], ih, trow)
             if store_slot >= 0:
                 _store_row(row, dt(store_scale[k]), quantized, history[k, store_slot, i])
-            if keep_c:
-                _sums_row(grow, crow, trow, gamma_inv, acc)
-            else:
-                _coherence_sums_row(m1, m2, inv, ca, cb, local, grow, trow, gamma_inv, acc)
+            _sums_row(grow, crow, trow, gamma_inv, acc)
             if write:
                 g_out[k, i, :] = grow
                 c_out[k, i, :] = crow
@@ -1354,6 +1230,18 @@ def _pyramid_counts(occ, full, levels, boundary, counts):
 _scratch = threading.local()  # level-1 box pyramids, per thread and shape
 
 
+def _moment_scratch(
+    tasks: int, weights: np.ndarray, nx: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """The moment buffers of :func:`moment_buffers`, kept per thread between frames."""
+    key = (tasks, len(weights), nx, dtype)
+    if getattr(_scratch, "moment_key", None) != key:
+        _scratch.moments = moment_buffers(tasks, weights, nx, dtype)
+        _scratch.moment_key = key
+    buffers: tuple[np.ndarray, np.ndarray] = _scratch.moments
+    return buffers
+
+
 def analyze_frame(
     u: np.ndarray, params: FrameParams, fields: tuple[np.ndarray, ...] | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1386,9 +1274,12 @@ def analyze_frame(
     write = fields is not None
     g_out, c_out, t_out = fields if fields is not None else (_scratch.dummy,) * 3
     kernel = _analyze_serial if serial else _analyze_parallel
+    weights, scale_x = _moment_weights(
+        np.asarray(p.weights, dtype=np.float64).tobytes(), nx, bool(p.inward), u.dtype
+    )
     kernel(
         u, np.asarray(p.threshold, dtype=np.float64), bool(p.boundary), half_g, inv_cnt_x,
-        np.asarray(p.weights, dtype=u.dtype), _inv_norm(p.weights, nx).astype(u.dtype),
+        weights, len(p.weights) // 2, scale_x,
         np.asarray(p.shift, dtype=np.float64), float(p.coh_a), float(p.coh_b),
         1.0 / float(p.gamma), p.history, p.history.dtype == np.int16,
         np.asarray(p.slots, dtype=np.int64), np.asarray(p.lag_weights, dtype=np.float64),
@@ -1398,6 +1289,7 @@ def analyze_frame(
         np.asarray(mscale, dtype=np.float64), bool(p.coh_local), bool(p.inward), write_mask,
         _scratch.mask0, recursive, p.recursive if recursive else _scratch.dummy4,
         float(p.decay), float(p.increment), float(p.decay_rate), bool(p.c_range),
+        *_moment_scratch(b * nbands, weights, nx, u.dtype),
     )
     per = sums.reshape(b, nbands, 7)
     out = np.empty((b, 7))
