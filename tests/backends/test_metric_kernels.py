@@ -324,6 +324,29 @@ def test_local_variance_inward_and_relative(
     np.testing.assert_allclose(a, b, rtol=0, atol=tol * m2)
 
 
+@pytest.mark.parametrize("inward", [False, True])
+def test_local_variance_at_1024_columns_with_padded_ring_rows(inward: bool) -> None:
+    """The ring rows are longer than the field's (no 4 KiB stride, which shares one cache
+    set among the 16 rows a vertical block reads): both edges still match the reference."""
+    from resonance_engine.backends.numba_cpu.gaussian_moments import (
+        grouped_weights,
+        moment_buffers,
+    )
+
+    dtype = np.dtype(np.float32)
+    rings, _ = moment_buffers(2, grouped_weights(gaussian_weights(2.0), dtype), 1024, dtype)
+    assert rings.strides[-2] % 4096 != 0
+    u = np.random.default_rng(3).standard_normal((1, 40, 1024)).astype(np.float32)
+    w = gaussian_weights(2.0)
+    shift = REF.frame_stats(u)[:, 0]
+    a = np.empty_like(u)
+    b = np.empty_like(u)
+    FAST.local_variance(u, w, shift, a, inward, False)
+    REF.local_variance(u, w, shift, b, inward, False)
+    m2 = float(((u.astype(np.float64) - shift[:, None, None]) ** 2).max())
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * m2)
+
+
 @settings(max_examples=60, deadline=None)
 @given(fields(max_side=24), st.integers(1, 6), st.floats(1e-3, 1.0))
 def test_recursive_dwell(u: np.ndarray, frames: int, dt: float) -> None:

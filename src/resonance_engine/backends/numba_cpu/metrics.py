@@ -913,7 +913,13 @@ DIRECT_GAIN = 9
 
 @njit(fastmath=FASTMATH, cache=True)
 def _abs_rows_sum(u_k, lo, hi, dst):
-    """dst = sum of |u_k[row]| over rows lo..hi-1 (lo < hi), two rows per pass."""
+    """dst = sum of |u_k[row]| over rows lo..hi-1 (lo < hi), two rows per pass (five
+    rows, the default window's, in one pass: each pass loads and stores dst)."""
+    if hi - lo == 5:
+        r0, r1, r2, r3, r4 = u_k[lo], u_k[lo + 1], u_k[lo + 2], u_k[lo + 3], u_k[lo + 4]
+        for j in range(dst.shape[0]):
+            dst[j] = (abs(r0[j]) + (abs(r1[j]) + abs(r2[j]))) + (abs(r3[j]) + abs(r4[j]))
+        return
     first = u_k[lo]
     for j in range(dst.shape[0]):
         dst[j] = abs(first[j])
@@ -935,10 +941,17 @@ def _window_mean_row(padded, half, inv_cnt_x, rows_in, grow):
     """grow[j] = rows_in inv_cnt_x[j] sum of padded[half + j + t] over t = -half..half.
 
     ``padded`` holds the column sums with ``half`` zeros on each side (see
-    :func:`padded_row`), so no tap needs an edge test; taps +t and -t are added together.
+    :func:`padded_row`), so no tap needs an edge test; taps +t and -t are added together
+    (in one pass for the default half width 2).
     """
     n = grow.shape[0]
     c = padded[half : half + n]
+    if half == 2:
+        p1, q1 = padded[3 : 3 + n], padded[1 : 1 + n]
+        p2, q2 = padded[4 : 4 + n], padded[0:n]
+        for j in range(n):
+            grow[j] = ((c[j] + (p1[j] + q1[j])) + (p2[j] + q2[j])) * (inv_cnt_x[j] * rows_in)
+        return
     for j in range(n):
         grow[j] = c[j]
     for t in range(1, half + 1):
