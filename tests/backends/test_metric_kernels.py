@@ -261,19 +261,9 @@ def test_serial_and_parallel_kernels_have_their_own_cache_entries(tmp_path: Path
     assert len(names) == 2
 
 
-def _recursive_dwell_bits(cache_dir: str) -> str:
-    """Four recursive dwell updates of a fixed random frame in a fresh process (hex of the
-    float64 sum of tau)."""
-    code = (
-        "import numpy as np\n"
-        "import resonance_engine.backends.numba_cpu.metrics as m\n"
-        "u = np.random.default_rng(1).standard_normal((1, 48, 48)).astype(np.float32)\n"
-        "state = np.zeros((1, 2, 48, 48), np.float32)\n"
-        "out = np.empty_like(u)\n"
-        "for i in range(4):\n"
-        "    m.recursive_dwell(u * (1 + 0.1 * i), state, np.array([0.7]), 0.9, 0.01, 0.3, out)\n"
-        "print(float(out.astype(np.float64).sum()).hex())\n"
-    )
+def _bits_in_fresh_process(code: str, cache_dir: str) -> str:
+    """Run ``code`` (which prints a result last) in a fresh process with the numba cache
+    in ``cache_dir``; its last printed word."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -281,12 +271,44 @@ def _recursive_dwell_bits(cache_dir: str) -> str:
     return done.stdout.split()[-1]
 
 
+RECURSIVE_DWELL_BITS = (  # four recursive dwell updates of a fixed random frame
+    "import numpy as np\n"
+    "import resonance_engine.backends.numba_cpu.metrics as m\n"
+    "u = np.random.default_rng(1).standard_normal((1, 48, 48)).astype(np.float32)\n"
+    "state = np.zeros((1, 2, 48, 48), np.float32)\n"
+    "out = np.empty_like(u)\n"
+    "for i in range(4):\n"
+    "    m.recursive_dwell(u * (1 + 0.1 * i), state, np.array([0.7]), 0.9, 0.01, 0.3, out)\n"
+    "print(float(out.astype(np.float64).sum()).hex())\n"
+)
+
+FRAME_BITS = (  # every measure of three frames through the fused kernel
+    "from resonance_engine.bench.metrics import bench_frames\n"
+    "from resonance_engine.metrics import ComplexityAnalyzer, MetricsConfig\n"
+    "a = ComplexityAnalyzer(MetricsConfig(backend='numba'))\n"
+    "r = [a.update(f, t=0.01 * n) for n, f in enumerate(bench_frames(128, 'float32', 3))]\n"
+    "print('/'.join(x.gain.hex() + x.coherence.hex() + x.dwell.hex() + x.ci.hex() for x in r))\n"
+)
+
+
 def test_compiled_and_cached_dwell_give_the_same_bits(tmp_path: Path) -> None:
     """The process that compiles the dwell and a later one that loads it from numba's disk
     cache compute the same tau to the bit (with "contract"/"reassoc" they differed in the
     9th digit, so a sweep's results depended on which process compiled first)."""
     cache = str(tmp_path)
-    assert _recursive_dwell_bits(cache) == _recursive_dwell_bits(cache)
+    assert _bits_in_fresh_process(RECURSIVE_DWELL_BITS, cache) == _bits_in_fresh_process(
+        RECURSIVE_DWELL_BITS, cache
+    )
+
+
+def test_compiled_and_cached_frame_give_the_same_bits(tmp_path: Path) -> None:
+    """The same for the whole fused frame: the gain's one-pass window sums compiled with
+    "reassoc" gave G 3e-8 apart between the compiling process and later ones (a killed and
+    restarted dask worker then disagreed with the client)."""
+    cache = str(tmp_path)
+    assert _bits_in_fresh_process(FRAME_BITS, cache) == _bits_in_fresh_process(
+        FRAME_BITS, cache
+    )
 
 
 @settings(max_examples=60, deadline=None)

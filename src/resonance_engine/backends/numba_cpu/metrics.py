@@ -33,11 +33,13 @@ from resonance_engine.backends.numba_cpu.gaussian_moments import (
     padded_row,
 )
 
-#: Flags for the dwell's exponentials: without "contract". With it, the code compiled in
-#: a process and the same code loaded from numba's disk cache fused different products
-#: into FMAs, so a run's tau differed in the 9th digit between a first (compiling) process
-#: and every later one, and sweeps gave other results on a pool than in the client.
-EXP_FASTMATH = FASTMATH - {"contract", "reassoc"}
+#: Flags for code whose bits must not depend on the process (the dwell's exponentials,
+#: the gain's one-pass window sums): without "contract" and "reassoc". With them, the code
+#: compiled in a process and the same code loaded from numba's disk cache fused products
+#: into FMAs or ordered sums differently, so tau (9th digit) and G (8th) differed between
+#: a first (compiling) process and every later one, and sweeps gave other results on a
+#: pool than in the client.
+STABLE_FASTMATH = FASTMATH - {"contract", "reassoc"}
 
 __all__ = [
     "frame_stats",
@@ -784,14 +786,14 @@ _LN2_HI = 0.693145751953125  # 16 significant bits: n * _LN2_HI is exact for n <
 _LN2_LO = 1.4286068203094173e-06
 
 
-@njit(inline="always", fastmath=EXP_FASTMATH)
+@njit(inline="always", fastmath=STABLE_FASTMATH)
 def _pow2_neg(n, dt):
     """2^-n for 0 <= n <= 58, exactly: the integer 2^(58 - n) as a float times 2^-58 (a
     shift and a conversion, which vectorize; a table lookup becomes a gather)."""
     return dt(np.int64(1) << np.int64(58 - n)) * dt(2.0**-58)
 
 
-@njit(inline="always", fastmath=EXP_FASTMATH)
+@njit(inline="always", fastmath=STABLE_FASTMATH)
 def _exp_pair(x, dt):
     """(exp(-x), exp(-x) - 1) for x >= 0 in the type ``dt``, vectorizable (no libm call),
     both with a relative error below 1e-7 in float32 and 1e-12 in float64, however small
@@ -825,7 +827,7 @@ def _exp_pair(x, dt):
 # inside one large function.
 
 
-@njit(fastmath=EXP_FASTMATH, cache=True)
+@njit(fastmath=STABLE_FASTMATH, cache=True)
 def _recursive_dwell_row(row, prev, state, ih, decay, dt, rate, trow):
     """The exact step of dtau/dt = 1 - k tau over dt with k dt = rate + |u - prev| ih:
     tau = E tau_prev + dt (1 - E) / (k dt), E = decay exp(-|u - prev| ih); keeps u, tau.
@@ -911,7 +913,7 @@ def _gain_row(colsum, half_g, inv_cnt_x, rows_in, gsum, grow):
 DIRECT_GAIN = 9
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=STABLE_FASTMATH, cache=True)
 def _abs_rows_sum(u_k, lo, hi, dst):
     """dst = sum of |u_k[row]| over rows lo..hi-1 (lo < hi), two rows per pass (five
     rows, the default window's, in one pass: each pass loads and stores dst)."""
@@ -936,7 +938,7 @@ def _abs_rows_sum(u_k, lo, hi, dst):
             dst[j] += abs(a[j])
 
 
-@njit(fastmath=FASTMATH, cache=True)
+@njit(fastmath=STABLE_FASTMATH, cache=True)
 def _window_mean_row(padded, half, inv_cnt_x, rows_in, grow):
     """grow[j] = rows_in inv_cnt_x[j] sum of padded[half + j + t] over t = -half..half.
 
@@ -1031,7 +1033,7 @@ def _store_row(row, st, quantized, target):
 SUM_BLOCK = 1024
 
 
-@njit(inline="always", fastmath=EXP_FASTMATH)
+@njit(inline="always", fastmath=STABLE_FASTMATH)
 def _add_cell(g, c, tau, gi, dt, s_g, s_c, s_t, s_gch, s_gh):
     """The five row sums of :func:`_sums_row` with one more cell added."""
     gh = -g * _exp_pair(tau * gi, dt)[1]
