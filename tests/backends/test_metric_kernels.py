@@ -356,10 +356,10 @@ def test_local_variance_at_1024_columns_with_padded_ring_rows(inward: bool) -> N
     )
 
     dtype = np.dtype(np.float32)
-    rings, _ = moment_buffers(2, grouped_weights(gaussian_weights(2.0), dtype), 1024, dtype)
+    w = gaussian_weights(2.0)
+    rings, _ = moment_buffers(2, grouped_weights(w, dtype), 1024, dtype)
     assert rings.strides[-2] % 4096 != 0
     u = np.random.default_rng(3).standard_normal((1, 40, 1024)).astype(np.float32)
-    w = gaussian_weights(2.0)
     shift = REF.frame_stats(u)[:, 0]
     a = np.empty_like(u)
     b = np.empty_like(u)
