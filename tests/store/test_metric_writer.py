@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -10,9 +11,12 @@ from typing import Any
 import apsw
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resonance_engine.errors import RejectedRecordsError, StoreError
 from resonance_engine.store import AgentDB, MetricRecord, MetricWriter, VectorRecord
+from resonance_engine.store.batch import validate_records
 
 
 def _stored(db: AgentDB, sid: int) -> set[tuple[int, float]]:
@@ -338,6 +342,63 @@ def test_add_many_finds_a_bad_record_behind_good_ones_and_adds_nothing(
         # numbers that are ints and JSON metadata are taken (by the full checks)
         writer.add_many([*good, MetricRecord(1, 3, 2), MetricRecord(1, 4, 1.0, "{}")])
     assert db.count(1) == 7
+
+
+_FIELD_VALUES = (1, 2, 0, -1, 2.0, 0.5, float("nan"), float("inf"), float("-inf"), True,
+                 None, "{}", "1.0", np.float64(1.0), np.float32(1.0))
+_ANY_FIELDS = st.tuples(*[st.sampled_from(_FIELD_VALUES)] * 4)
+# the fast path's case: the value alone varies (NaN, infinities of both signs)
+_COMMON_FIELDS = st.tuples(st.just(1), st.just(2), st.sampled_from(_FIELD_VALUES[4:9]),
+                           st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_COMMON_FIELDS | _ANY_FIELDS, max_size=6))
+def test_validate_records_takes_exactly_what_the_rules_allow(fields: list[tuple]) -> None:
+    """The C-looped fast path and the per-record checks give the documented verdict:
+    int series and timestamps, a float/int value that is not NaN (a NaN sum from
+    infinities of both signs is fine), str/None metadata."""
+    records = [MetricRecord(*f) for f in fields]
+
+    def allowed(r: MetricRecord) -> bool:
+        return (type(r[0]) is int and type(r[1]) is int
+                and isinstance(r[2], float | int) and r[2] == r[2]
+                and (r[3] is None or type(r[3]) is str))
+
+    verdicts = [allowed(r) for r in records]
+    if all(verdicts):
+        validate_records(records)
+    else:
+        with pytest.raises(StoreError, match=f"record #{verdicts.index(False)}"):
+            validate_records(records)
+
+
+def _checkpointed(db_path: Path, copy: Path, sid: int) -> int:
+    """Records of ``sid`` in the database file itself (a copy without the log)."""
+    shutil.copyfile(db_path, copy)
+    conn = apsw.Connection(str(copy))
+    try:
+        rows = conn.execute("SELECT count(*) FROM timeseries_data WHERE series_id = ?", (sid,))
+        return int(rows.fetchall()[0][0])
+    finally:
+        conn.close()
+
+
+def test_the_writer_checkpoints_rarely_and_when_it_closes(db_path: Path, tmp_path: Path) -> None:
+    """The writer lets the log grow to WAL_CHECKPOINT_PAGES between checkpoints (with
+    SQLite's 1000, the first commits below would have been copied into the file), and
+    close() copies what it left."""
+    db = AgentDB(db_path)
+    sid = db.series_id(db.create_run({}, 0), "ci")
+    db.checkpoint()  # the schema and the series are in the file
+    copy = tmp_path / "file-only.db"
+    with MetricWriter(db, max_buffer_size=5000) as writer:
+        writer.add_many([MetricRecord(sid, t, 0.5) for t in range(250_000)])
+        writer.flush()
+        assert Path(f"{db_path}-wal").stat().st_size > 1000 * 4096
+        assert _checkpointed(db_path, copy, sid) == 0
+    assert _checkpointed(db_path, copy, sid) == 250_000
+    db.close()
 
 
 def test_staged_records_count_as_pending_and_any_thread_flushes_them(db: AgentDB) -> None:
