@@ -376,19 +376,16 @@ def test_validate_records_takes_exactly_what_the_rules_allow(fields: list[tuple]
 def _checkpointed(db_path: Path, copy: Path, sid: int) -> int:
     """Records of ``sid`` in the database file itself (a copy without the log)."""
     shutil.copyfile(db_path, copy)
-    conn = apsw.Connection(str(copy))
-    try:
-        rows = conn.execute("SELECT count(*) FROM timeseries_data WHERE series_id = ?", (sid,))
-        return int(rows.fetchall()[0][0])
-    finally:
-        conn.close()
+    with AgentDB(copy) as file_only:
+        return file_only.count(sid)
 
 
-def test_the_writer_checkpoints_rarely_and_when_it_closes(db_path: Path, tmp_path: Path) -> None:
+def test_the_writer_checkpoints_rarely_and_when_it_closes(
+    db_path: Path, db: AgentDB, tmp_path: Path
+) -> None:
     """The writer lets the log grow to WAL_CHECKPOINT_PAGES between checkpoints (with
     SQLite's 1000, the first commits below would have been copied into the file), and
     close() copies what it left."""
-    db = AgentDB(db_path)
     sid = db.series_id(db.create_run({}, 0), "ci")
     db.checkpoint()  # the schema and the series are in the file
     copy = tmp_path / "file-only.db"
@@ -398,7 +395,6 @@ def test_the_writer_checkpoints_rarely_and_when_it_closes(db_path: Path, tmp_pat
         assert Path(f"{db_path}-wal").stat().st_size > 1000 * 4096
         assert _checkpointed(db_path, copy, sid) == 0
     assert _checkpointed(db_path, copy, sid) == 250_000
-    db.close()
 
 
 def test_staged_records_count_as_pending_and_any_thread_flushes_them(db: AgentDB) -> None:
