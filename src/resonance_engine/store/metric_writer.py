@@ -1,10 +1,10 @@
 """MetricWriter: buffered, batched, thread-safe writes into an AgentDB.
 
 Producers (any number of threads) call :meth:`MetricWriter.add` / ``add_many`` /
-``add_vector``; one writer thread per database drains the buffer with a prepared
-``executemany`` in one transaction per batch, when the buffer reaches
-``max_buffer_size`` or ``flush_interval`` seconds after the last flush (even when no new
-record arrives). While it writes, producers fill the next buffer; when that one is full
+``add_vector``; one writer thread per database drains the buffer in one transaction per
+batch (prepared INSERT statements of :data:`~resonance_engine.store.batch.ROWS_PER_INSERT`
+records each), when the buffer reaches ``max_buffer_size`` or ``flush_interval`` seconds
+after the last flush (even when no new record arrives). While it writes, producers fill the next buffer; when that one is full
 too, ``add`` blocks until the writer has caught up (backpressure: memory stays bounded by
 about two batches, plus a stage per producer, and nothing is dropped).
 

@@ -1,7 +1,7 @@
 """Plain records written to and read from AgentDB.
 
 Every record is a :class:`typing.NamedTuple`: it prints readably, unpacks like a tuple
-and (for :class:`MetricRecord`) goes straight into SQLite's executemany without a copy.
+and (for :class:`MetricRecord`) its fields go to SQLite's bindings as they are.
 Query results come back as a :class:`RecordList`, a list with ``to_dataframe()`` (pandas,
 optional) and ``column(name)`` (numpy).
 """
