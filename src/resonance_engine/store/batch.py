@@ -190,7 +190,8 @@ class BatchWriter:
         """
         rejected: list[Any] = []
         reasons: list[str] = []
-        ids = {r[0] for r in records} | {v.series_id for v in vectors}
+        fields: list[Any] = list(chain.from_iterable(records))  # four a record, as bound
+        ids: set[int] = set(fields[0::4]) | {v.series_id for v in vectors}
         known = self._known_series(ids)
         if len(known) < len(ids):
             unknown = ids - known
@@ -198,15 +199,17 @@ class BatchWriter:
                 v for v in vectors if v.series_id in unknown
             ]
             records = [r for r in records if r[0] not in unknown]
+            fields = list(chain.from_iterable(records))
             vectors = [v for v in vectors if v.series_id not in unknown]
             rejected += bad
             reasons.append(f"unknown series_id {sorted(unknown)[:5]} ({_describe(bad)})")
         for _attempt in range(3):
             try:
-                self._write_once(records, vectors)
+                self._write_once(fields, vectors)
                 break
             except apsw.ConstraintError:
                 dup_records, records = self._split_duplicates(records)
+                fields = list(chain.from_iterable(records))
                 dup_vectors, vectors = self._split_duplicate_vectors(vectors)
                 dups = dup_records + dup_vectors
                 if not dups:
@@ -225,20 +228,23 @@ class BatchWriter:
                 rejected,
             )
 
-    def _write_once(self, records: list[MetricRecord], vectors: list[VectorRecord]) -> None:
-        if not records and not vectors:
+    def _write_once(self, fields: list[Any], vectors: list[VectorRecord]) -> None:
+        """One transaction: the records' ``fields`` (four a record, flattened) in whole
+        statements of ``_rows_per_insert`` records and the rest one a statement, then the
+        ``vectors``."""
+        if not fields and not vectors:
             return
         with write_transaction(self.conn) as conn:
-            # whole statements of _rows_per_insert records, the rest one record each
-            whole = len(records) - len(records) % self._rows_per_insert
+            step = 4 * self._rows_per_insert
+            whole = len(fields) - len(fields) % step
             if whole:
-                values = list(chain.from_iterable(records))
-                step = 4 * self._rows_per_insert
                 conn.executemany(
-                    self._insert_rows, [values[i : i + step] for i in range(0, 4 * whole, step)]
+                    self._insert_rows, [fields[i : i + step] for i in range(0, whole, step)]
                 )
-            if whole < len(records):
-                conn.executemany(INSERT_RECORD, records[whole:])
+            if whole < len(fields):
+                conn.executemany(
+                    INSERT_RECORD, [fields[i : i + 4] for i in range(whole, len(fields), 4)]
+                )
             if vectors:
                 next_rowid: int = cast(Any, conn.execute(
                     "SELECT coalesce(max(vector_rowid), 0) + 1 FROM metric_vector_links"

@@ -4,9 +4,10 @@ Producers (any number of threads) call :meth:`MetricWriter.add` / ``add_many`` /
 ``add_vector``; one writer thread per database drains the buffer in one transaction per
 batch (prepared INSERT statements of :data:`~resonance_engine.store.batch.ROWS_PER_INSERT`
 records each), when the buffer reaches ``max_buffer_size`` or ``flush_interval`` seconds
-after the last flush (even when no new record arrives). While it writes, producers fill the next buffer; when that one is full
-too, ``add`` blocks until the writer has caught up (backpressure: memory stays bounded by
-about two batches, plus a stage per producer, and nothing is dropped).
+after the last flush (even when no new record arrives). While it writes, producers fill
+the next buffer; when that one is full too, ``add`` blocks until the writer has caught up
+(backpressure: memory stays bounded by about two batches, plus a stage per producer, and
+nothing is dropped).
 
 ``add`` stages a thread's records in a short list of its own (at most ``stage_size``,
 256 by default) and hands them to the buffer together, so that producer threads do not
