@@ -239,11 +239,11 @@ class BatchWriter:
             whole = len(fields) - len(fields) % step
             if whole:
                 conn.executemany(
-                    self._insert_rows, [fields[i : i + step] for i in range(0, whole, step)]
+                    self._insert_rows, (fields[i : i + step] for i in range(0, whole, step))
                 )
             if whole < len(fields):
                 conn.executemany(
-                    INSERT_RECORD, [fields[i : i + 4] for i in range(whole, len(fields), 4)]
+                    INSERT_RECORD, (fields[i : i + 4] for i in range(whole, len(fields), 4))
                 )
             if vectors:
                 next_rowid: int = cast(Any, conn.execute(
