@@ -33,13 +33,6 @@ __all__ = ["validate_records", "validate_vector", "BatchWriter", "ROWS_PER_INSER
 INSERT_RECORD = (
     "INSERT INTO timeseries_data(series_id, timestamp, value, metadata) VALUES (?, ?, ?, ?)"
 )
-
-ROWS_PER_INSERT = 1000
-"""Records one INSERT statement of :class:`BatchWriter` carries (``VALUES (?,?,?,?),
-...``; fewer where SQLite allows fewer than 4000 parameters). One statement execution per
-record cost the writer about a third of its time on this project's benchmark machine;
-1000 rows keep the statement's text (10 KB) under apsw's 16 KB statement-cache limit,
-beyond which it is compiled again each time."""
 INSERT_LINK = (
     "INSERT INTO metric_vector_links(series_id, timestamp_bucket, vector_rowid, "
     "spatial_location) VALUES (?, ?, ?, ?)"
@@ -48,6 +41,13 @@ INSERT_VECTOR = (
     "INSERT INTO metric_vectors(rowid, time_partition, embedding, series_id, "
     "timestamp_bucket, series_type, run_id, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+ROWS_PER_INSERT = 1000
+"""Records one INSERT statement of :class:`BatchWriter` carries (``VALUES (?,?,?,?),
+...``; fewer where SQLite allows fewer than 4000 parameters). One statement execution per
+record cost the writer about a third of its time on this project's benchmark machine;
+1000 rows keep the statement's text (10 KB) under apsw's 16 KB statement-cache limit,
+beyond which it is compiled again each time."""
 
 
 def validate_records(records: Sequence[Any]) -> None:
